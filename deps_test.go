@@ -1,0 +1,76 @@
+package baseline
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The SDK's top-level packages. Each may import conformance and internal/...,
+// its own subpackages, and nothing else of the module.
+var topLevel = []string{"auth", "secrets", "update", "iface", "resilience", "privacy", "erase"}
+
+var heavy = map[string]string{
+	"github.com/sigstore/sigstore":         "sigstore",
+	"github.com/theupdateframework/go-tuf": "TUF",
+	"github.com/tink-crypto/tink-go":       "Tink",
+	"github.com/google/go-tpm":             "go-tpm",
+	"github.com/ThalesGroup/crypto11":      "crypto11",
+	"github.com/miekg/pkcs11":              "pkcs11",
+}
+
+// allowedHeavy lists, per package, the heavy dependencies it may link.
+var allowedHeavy = map[string][]string{
+	"secrets": {"Tink"},
+	"update":  {"TUF", "sigstore"},
+}
+
+const module = "github.com/iotbaseline/baseline"
+
+func goListDeps(t *testing.T, pkg string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", "./"+pkg).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -deps ./%s: %v\n%s", pkg, err, out)
+	}
+	return strings.Fields(string(out))
+}
+
+// TestDependencyRules enforces ARCHITECTURE.md's rules 1 and 2: packages
+// never import each other, and heavy dependencies stay where they are used.
+func TestDependencyRules(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("go command not available")
+	}
+	for _, p := range append([]string{"conformance"}, topLevel...) {
+		if _, err := os.Stat(filepath.Join(p, "doc.go")); err != nil {
+			continue // not built yet: a package appears when it has code
+		}
+		t.Run(p, func(t *testing.T) {
+			allowed := map[string]bool{}
+			for _, h := range allowedHeavy[p] {
+				allowed[h] = true
+			}
+			for _, dep := range goListDeps(t, p) {
+				for prefix, name := range heavy {
+					if strings.HasPrefix(dep, prefix) && !allowed[name] {
+						t.Errorf("%s links %s (%s)", p, name, dep)
+					}
+				}
+				if p == "conformance" && strings.Contains(strings.SplitN(dep, "/", 2)[0], ".") {
+					t.Errorf("conformance must use only the standard library, links %s", dep)
+				}
+				if !strings.HasPrefix(dep, module+"/") {
+					continue
+				}
+				rel := strings.TrimPrefix(dep, module+"/")
+				top := strings.SplitN(rel, "/", 2)[0]
+				if top != p && top != "conformance" && top != "internal" {
+					t.Errorf("%s imports %s: packages meet in the device's main, not in each other", p, dep)
+				}
+			}
+		})
+	}
+}

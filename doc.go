@@ -1,0 +1,45 @@
+// Package baseline is an SDK that consumer IoT devices link into their
+// firmware to meet ETSI EN 303 645 V2.1.1 (cyber security baseline for
+// consumer IoT) by construction, and to prove it: every package enforces a
+// group of provisions and reports on itself through a self-check, so the
+// device's Implementation Conformance Statement (ICS) is backed by evidence
+// from the running code rather than by hand-written claims.
+//
+// This root package holds no code; it is the map. Start with the reference
+// device in examples/smartplug, which wires every package together and runs on
+// a laptop with nothing to configure.
+//
+// # Packages and provisions
+//
+//	conformance   4-1, 5.12-3 and the declarations: provision catalog, device
+//	              profile, applicability and justification rules, ICS and
+//	              self-check reports (JSON, Markdown, HTML)
+//	auth          5.1-1 … 5.1-5, 5.5-4, 5.5-5: setup secrets, password policy,
+//	              Argon2id, persisted brute-force throttling, sessions and a
+//	              deny-by-default HTTP gate (the Authenticator)
+//	secrets       5.4-1 … 5.4-4, 5.5-3: sealed secret store (the SecretStore)
+//	              under a KEK held by a TPM 2.0 (secrets/tpm), a PKCS#11 token
+//	              (secrets/pkcs11) or an honest soft fallback; device identity
+//	update        5.3-x, 5.7-1, 5.7-2: TUF-verified, streaming, resumable
+//	              updates (the Updater) and the manufacturer's release tooling
+//	iface         5.5-1, 5.5-6, 5.5-7, 5.6-x, 5.13-1: TLS configurations,
+//	              hardened HTTP server, interface inventory and socket
+//	              self-audit, strict input validation
+//	resilience    5.9-1 … 5.9-3: backoff with start-up spread, connectivity
+//	              supervisor, durable outbox
+//	privacy       5.8-x, 5.10-1, 6-x: data inventory, consent ledger, telemetry
+//	erase         5.11-x: factory reset and deletion requests (the Eraser)
+//	internal/durable  crash-safe files and logs, and the crash-simulating FS
+//	                  every state machine is tested against
+//	cmd/baseline  the manufacturer's CLI: ics, provision, keygen, release,
+//	              scan, securitytxt, sbom
+//
+// Packages never import each other: they meet in the device's main through
+// small interfaces declared by the package that consumes them, so a device
+// links only what it uses.
+//
+// # Quick start
+//
+//	go run ./examples/smartplug                     # the reference device
+//	go run ./cmd/baseline ics --profile examples/smartplug/profile.json
+package baseline
