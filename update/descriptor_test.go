@@ -1,0 +1,153 @@
+package update
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+)
+
+func testDescriptor(t testing.TB) *Descriptor {
+	img := bytes.Repeat([]byte("firmware"), 3000)
+	chunks, _, err := HashChunks(bytes.NewReader(img), MinChunkSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Descriptor{
+		HardwareID:     "acme-plug-v2",
+		ReleaseCounter: 7,
+		Version:        "1.2.3",
+		Security:       true,
+		Risks:          []string{"remote code execution in the web UI"},
+		Reboot:         true,
+		Downtime:       90 * time.Second,
+		SupportUntil:   time.Date(2031, 12, 31, 0, 0, 0, 0, time.UTC),
+		ChunkSize:      MinChunkSize,
+		Chunks:         chunks,
+	}
+}
+
+func TestDescriptorRoundTrip(t *testing.T) {
+	d := testDescriptor(t)
+	enc, err := EncodeDescriptor(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeDescriptor(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, d) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", got, d)
+	}
+	if err := got.CheckLength(24000); err != nil {
+		t.Fatal(err)
+	}
+	if err := got.CheckLength(24000 + 4096); err == nil {
+		t.Fatal("CheckLength accepted a length the chunk list does not cover")
+	}
+}
+
+func TestDecodeDescriptorRefuses(t *testing.T) {
+	enc, err := EncodeDescriptor(testDescriptor(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(enc)
+	cases := map[string]string{
+		"unknown field":  strings.Replace(s, `"version"`, `"versionx":"1","version"`, 1),
+		"trailing data":  s + "{}",
+		"format":         strings.Replace(s, `"format":1`, `"format":2`, 1),
+		"chunk hash alg": strings.Replace(s, `"chunk_hash":"sha256"`, `"chunk_hash":"md5"`, 1),
+		"zero counter":   strings.Replace(s, `"release_counter":7`, `"release_counter":0`, 1),
+		"huge counter":   strings.Replace(s, `"release_counter":7`, `"release_counter":9007199254740992`, 1),
+		"no hardware":    strings.Replace(s, `"hardware_id":"acme-plug-v2"`, `"hardware_id":""`, 1),
+		"bad date":       strings.Replace(s, `"2031-12-31"`, `"2031-02-31"`, 1),
+		"tiny chunk":     strings.Replace(s, `"chunk_size":4096`, `"chunk_size":16`, 1),
+		"uppercase hex":  strings.Replace(s, `"chunks":["`, `"chunks":["A`, 1),
+		"negative down":  strings.Replace(s, `"downtime_s":90`, `"downtime_s":-1`, 1),
+		"not object":     `[1,2]`,
+		"too large":      `{"baseline":"` + strings.Repeat("a", MaxDescriptorSize) + `"}`,
+	}
+	for name, in := range cases {
+		t.Run(name, func(t *testing.T) {
+			if _, err := DecodeDescriptor([]byte(in)); !errors.Is(err, ErrDescriptor) {
+				t.Fatalf("got %v, want ErrDescriptor", err)
+			}
+		})
+	}
+	if _, err := DecodeDescriptor([]byte(`{"other":1}`)); !errors.Is(err, ErrNoDescriptor) {
+		t.Fatalf("no descriptor: got %v", err)
+	}
+}
+
+func TestCoSignature(t *testing.T) {
+	pub, priv, err := mldsa65.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _, _ := mldsa65.GenerateKey(nil)
+	h := sha256.Sum256([]byte("img"))
+	hashes := metadata.Hashes{"sha256": h[:]}
+	sig, err := CoSign(priv, "fw.bin", 3, hashes, 7, "hw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := VerifyCoSignature(pub, sig, "fw.bin", 3, hashes, 7, "hw"); err != nil {
+		t.Fatal(err)
+	}
+	for name, f := range map[string]func() error{
+		"path":    func() error { return VerifyCoSignature(pub, sig, "fw2.bin", 3, hashes, 7, "hw") },
+		"length":  func() error { return VerifyCoSignature(pub, sig, "fw.bin", 4, hashes, 7, "hw") },
+		"counter": func() error { return VerifyCoSignature(pub, sig, "fw.bin", 3, hashes, 8, "hw") },
+		"hwid":    func() error { return VerifyCoSignature(pub, sig, "fw.bin", 3, hashes, 7, "hx") },
+		"hashes": func() error {
+			return VerifyCoSignature(pub, sig, "fw.bin", 3, metadata.Hashes{"sha256": make([]byte, 32)}, 7, "hw")
+		},
+		"key":      func() error { return VerifyCoSignature(other, sig, "fw.bin", 3, hashes, 7, "hw") },
+		"unsigned": func() error { return VerifyCoSignature(pub, nil, "fw.bin", 3, hashes, 7, "hw") },
+	} {
+		if err := f(); !errors.Is(err, ErrCoSignature) {
+			t.Errorf("%s: got %v, want ErrCoSignature", name, err)
+		}
+	}
+	// The encoding is injective on field boundaries.
+	if bytes.Equal(CoSignedMessage("ab", 1, nil, 1, "c"), CoSignedMessage("a", 1, nil, 1, "bc")) {
+		t.Fatal("CoSignedMessage is ambiguous")
+	}
+}
+
+func FuzzDecodeDescriptor(f *testing.F) {
+	enc, err := EncodeDescriptor(testDescriptor(f))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(enc)
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"baseline":{}}`))
+	f.Add([]byte(`{"baseline":{"format":1,"chunks":[null]}}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		d, err := DecodeDescriptor(in)
+		if err != nil {
+			if d != nil {
+				t.Fatal("descriptor returned with error")
+			}
+			return
+		}
+		// Whatever decodes re-encodes and decodes to the same value.
+		enc, err := EncodeDescriptor(d)
+		if err != nil {
+			t.Fatalf("decoded descriptor does not encode: %v", err)
+		}
+		d2, err := DecodeDescriptor(enc)
+		if err != nil || !reflect.DeepEqual(d, d2) {
+			t.Fatalf("unstable round trip: %v", err)
+		}
+	})
+}
