@@ -1,0 +1,276 @@
+package resilience
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+)
+
+// Defaults of [Policy]. Each applies when the corresponding field is zero.
+const (
+	// DefaultBase is the first retry window after a failed attempt.
+	DefaultBase = time.Second
+	// DefaultCap bounds the retry window: a device that has failed many
+	// times still tries again at least this often. Five minutes keeps a
+	// device that lost its service for a day reconnecting within minutes of
+	// the service coming back.
+	DefaultCap = 5 * time.Minute
+	// DefaultStableAfter is how long a connection must last before the
+	// failure count resets, so a service that accepts and then drops
+	// connections at once is not hammered at the base rate.
+	DefaultStableAfter = time.Minute
+	// DefaultSpreadFactor multiplies fleet size / service capacity to give
+	// the start-up spread. At 1.0 the fleet's mean arrival rate equals the
+	// capacity and random clustering pushes some seconds over it; 1.2 keeps
+	// the expected peak near 0.9 × capacity while the fleet is still fully
+	// connected in about 1.2 × the ideal time.
+	DefaultSpreadFactor = 1.2
+	// DefaultSpread is the start-up spread used when the fleet size or the
+	// service capacity was not declared. A device maker who knows neither
+	// should declare them: [Policy.Checks] reports the policy as
+	// inconclusive until they do.
+	DefaultSpread = 30 * time.Second
+	// DefaultMaxRetryAfter bounds how long a server's Retry-After can park
+	// the device: a broken or hostile server cannot switch a device's cloud
+	// features off for days by answering "Retry-After: 9999999".
+	DefaultMaxRetryAfter = 30 * time.Minute
+	// MaxSpread bounds the start-up spread however large the declared
+	// fleet/capacity ratio; [Policy.Checks] fails a policy that hits it
+	// because the service is then too small for the fleet.
+	MaxSpread = 6 * time.Hour
+)
+
+// Policy says how a device paces its connection attempts to one associated
+// service. The zero value is a sane policy for a device that has not
+// declared its fleet: full jitter from 1 s to 5 min, never giving up, a 30 s
+// start-up spread. Declare FleetSize and ServiceCapacity so that the spread
+// fits the service (provision 5.9-3).
+//
+// A Policy is a value; [Policy.NewBackoff] makes the per-connection state.
+type Policy struct {
+	// Base is the retry window after the first failure; it doubles with
+	// each further failure up to Cap. Zero means DefaultBase.
+	Base time.Duration
+	// Cap bounds the retry window. Zero means DefaultCap.
+	Cap time.Duration
+	// StableAfter is how long a connection must have lasted for the failure
+	// count to reset when it drops. Zero means DefaultStableAfter.
+	StableAfter time.Duration
+	// FleetSize is the declared number of devices that share the service.
+	// Zero means not declared.
+	FleetSize int
+	// ServiceCapacity is the declared number of new connections per second
+	// the service admits. Zero means not declared.
+	ServiceCapacity float64
+	// SpreadFactor multiplies FleetSize/ServiceCapacity to give the
+	// start-up spread. Zero means DefaultSpreadFactor; values below 1 are
+	// reported by [Policy.Checks] as failing 5.9-3.
+	SpreadFactor float64
+	// MaxRetryAfter bounds a server-requested delay. Zero means
+	// DefaultMaxRetryAfter.
+	MaxRetryAfter time.Duration
+	// Rand returns uniform random numbers in [0, 1). Nil means
+	// math/rand/v2.Float64, which the runtime seeds from the operating
+	// system's entropy, so that devices of a fleet draw different delays.
+	// Tests set a seeded generator; never give devices of a fleet the same
+	// seed, or the jitter is worthless. It must be safe for concurrent use
+	// when the Policy is shared by several services.
+	Rand func() float64
+}
+
+// normalized returns p with defaults filled in.
+func (p Policy) normalized() Policy {
+	if p.Base <= 0 {
+		p.Base = DefaultBase
+	}
+	if p.Cap <= 0 {
+		p.Cap = DefaultCap
+	}
+	if p.Cap < p.Base {
+		p.Cap = p.Base
+	}
+	if p.StableAfter <= 0 {
+		p.StableAfter = DefaultStableAfter
+	}
+	if p.SpreadFactor <= 0 || math.IsNaN(p.SpreadFactor) || math.IsInf(p.SpreadFactor, 0) {
+		p.SpreadFactor = DefaultSpreadFactor
+	}
+	if p.MaxRetryAfter <= 0 {
+		p.MaxRetryAfter = DefaultMaxRetryAfter
+	}
+	if p.Rand == nil {
+		p.Rand = rand.Float64
+	}
+	return p
+}
+
+// Declared reports whether both the fleet size and the service capacity were
+// declared, so that the start-up spread is sized from them.
+func (p Policy) Declared() bool {
+	return p.FleetSize > 0 && p.ServiceCapacity > 0 && !math.IsInf(p.ServiceCapacity, 0) && !math.IsNaN(p.ServiceCapacity)
+}
+
+// Ideal returns the shortest time in which the declared fleet can connect to
+// a service of the declared capacity (FleetSize / ServiceCapacity), or zero
+// when they were not declared.
+func (p Policy) Ideal() time.Duration {
+	if !p.Declared() {
+		return 0
+	}
+	return secs(float64(p.FleetSize) / p.ServiceCapacity)
+}
+
+// Spread returns the start-up spread: the window over which a device draws
+// its first connection attempt after boot or after losing an established
+// connection. It is Ideal × SpreadFactor for a declared fleet (at most
+// MaxSpread) and DefaultSpread otherwise.
+func (p Policy) Spread() time.Duration {
+	if !p.Declared() {
+		return DefaultSpread
+	}
+	q := p.normalized()
+	s := float64(p.FleetSize) / p.ServiceCapacity * q.SpreadFactor
+	if s >= MaxSpread.Seconds() {
+		return MaxSpread
+	}
+	return secs(s)
+}
+
+func secs(s float64) time.Duration {
+	if s >= float64(math.MaxInt64)/float64(time.Second) {
+		return math.MaxInt64
+	}
+	return time.Duration(s * float64(time.Second))
+}
+
+// String describes the policy's effective parameters.
+func (p Policy) String() string {
+	q := p.normalized()
+	fleet := "fleet undeclared"
+	if p.Declared() {
+		fleet = fmt.Sprintf("fleet %d at %g conn/s (ideal %v)", p.FleetSize, p.ServiceCapacity, p.Ideal())
+	}
+	return fmt.Sprintf("full jitter base %v cap %v, never gives up, reset after %v stable, start-up spread %v (%s), busy signals honoured up to %v",
+		q.Base, q.Cap, q.StableAfter, p.Spread(), fleet, q.MaxRetryAfter)
+}
+
+// NewBackoff returns the pacing state for one connection governed by p.
+func (p Policy) NewBackoff() *Backoff {
+	q := p.normalized()
+	return &Backoff{p: q, spread: p.Spread()}
+}
+
+// Backoff paces the connection attempts of one connection. It never gives
+// up: every method returns the delay before the next attempt. It is not safe
+// for concurrent use; the [Supervisor] keeps one per service.
+//
+// The delays are drawn with full jitter (uniform in [0, window)), where the
+// window is Base·2^(failures-1) capped at Cap, except that:
+//   - the first attempt after boot ([Backoff.Start]) and after an established
+//     connection drops ([Backoff.Disconnected]) is drawn over the start-up
+//     spread, because then the whole fleet is likely starting together;
+//   - after a busy signal ([BusyError]) the window is at least the start-up
+//     spread, because the service said it is saturated, and a server's
+//     Retry-After is waited out in full before the jittered window starts.
+type Backoff struct {
+	p           Policy
+	spread      time.Duration
+	failures    int
+	connected   bool
+	connectedAt time.Time
+}
+
+// Failures returns the number of failed attempts since the last stable
+// connection.
+func (b *Backoff) Failures() int { return b.failures }
+
+func (b *Backoff) jitter(w time.Duration) time.Duration {
+	if w <= 0 {
+		return 0
+	}
+	r := b.p.Rand()
+	if r < 0 || r >= 1 || math.IsNaN(r) {
+		r = 0
+	}
+	return time.Duration(r * float64(w))
+}
+
+// window returns the retry window after n failures.
+func (b *Backoff) window(n int) time.Duration {
+	if n <= 0 {
+		return 0
+	}
+	if n > 62 {
+		return b.p.Cap
+	}
+	w := float64(b.p.Base) * math.Exp2(float64(n-1))
+	if w >= float64(b.p.Cap) {
+		return b.p.Cap
+	}
+	return time.Duration(w)
+}
+
+// Start returns the delay before the first connection attempt after boot:
+// uniform over the start-up spread.
+func (b *Backoff) Start() time.Duration {
+	return b.jitter(b.spread)
+}
+
+// Failed records a failed attempt and returns the delay before the next one.
+// err is what the attempt returned; a [BusyError] anywhere in its chain (see
+// [HTTPBusy] and [MQTTBusy]) widens the window to at least the start-up
+// spread and adds the server's Retry-After, bounded by MaxRetryAfter.
+func (b *Backoff) Failed(err error) time.Duration {
+	b.connected = false
+	if b.failures < math.MaxInt32 {
+		b.failures++
+	}
+	w := b.window(b.failures)
+	var be *BusyError
+	if errors.As(err, &be) {
+		if w < b.spread {
+			w = b.spread
+		}
+		ra := be.RetryAfter
+		if ra < 0 {
+			ra = 0
+		}
+		if ra > b.p.MaxRetryAfter {
+			ra = b.p.MaxRetryAfter
+		}
+		return ra + b.jitter(w)
+	}
+	return b.jitter(w)
+}
+
+// Connected records that an attempt succeeded at the given time (from the
+// monotonic clock: time.Now or the supervisor's Config.Now).
+func (b *Backoff) Connected(at time.Time) {
+	b.connected = true
+	b.connectedAt = at
+}
+
+// Disconnected records that an established connection dropped at the given
+// time and returns the delay before the next attempt. If the connection
+// lasted StableAfter or longer the failure count resets and the delay is
+// drawn over the start-up spread (an outage drops the whole fleet at once);
+// otherwise it counts as a failure, so a service that accepts and drops is
+// backed off from as from one that refuses.
+func (b *Backoff) Disconnected(at time.Time) time.Duration {
+	stable := b.connected && at.Sub(b.connectedAt) >= b.p.StableAfter
+	b.connected = false
+	if stable {
+		b.failures = 0
+		return b.jitter(b.spread)
+	}
+	if b.failures < math.MaxInt32 {
+		b.failures++
+	}
+	w := b.window(b.failures)
+	if w < b.spread {
+		w = b.spread
+	}
+	return b.jitter(w)
+}
