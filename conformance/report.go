@@ -1,0 +1,371 @@
+package conformance
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+	"time"
+)
+
+// WriteJSON writes the statement as canonical JSON: the fields of
+// [Statement] in declaration order, provisions in catalog order, two-space
+// indentation, a final newline. The same statement always yields the same
+// bytes. Fields:
+//
+//   - schema ("baseline.ics/v1"), standard, manufacturer, model,
+//     firmware_version, constrained (true/false/null), support_period_end
+//     (YYYY-MM-DD), vulnerability_disclosure {contact, policy_url};
+//   - conditions: the 13 numbered conditions {number, key, description,
+//     holds (true/false/null)};
+//   - complete, conformant, checks_attached (booleans) and totals (counts);
+//   - problems: {provision, field, message, nonconformity}, general
+//     fields first, then in catalog order;
+//   - provisions: one entry per provision {id, clause, status, conditions,
+//     other_condition, summary, packages, evidence, applicability, support,
+//     detail, justification, verdict, checks}; support is "Y", "N", "N/A"
+//     or "" when unanswered; checks are the attached self-check results.
+func (s *Statement) WriteJSON(w io.Writer) error {
+	return writeIndentedJSON(w, s)
+}
+
+func writeIndentedJSON(w io.Writer, v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// WriteMarkdown writes the statement as a Markdown document: the device,
+// the outcome, the problems, the conditions and one table row per
+// provision.
+func (s *Statement) WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Implementation Conformance Statement: %s\n\n", mdText(orDash(s.Model)))
+	fmt.Fprintf(&b, "Standard: %s\n\n", s.Standard)
+	fmt.Fprintf(&b, "| | |\n|---|---|\n")
+	fmt.Fprintf(&b, "| Manufacturer | %s |\n", mdCell(orDash(s.Manufacturer)))
+	fmt.Fprintf(&b, "| Model | %s |\n", mdCell(orDash(s.Model)))
+	fmt.Fprintf(&b, "| Firmware version | %s |\n", mdCell(orDash(s.FirmwareVersion)))
+	fmt.Fprintf(&b, "| Constrained device | %s |\n", yesNo(s.Constrained))
+	fmt.Fprintf(&b, "| Support period ends | %s |\n", mdCell(orDash(s.SupportPeriodEnd)))
+	fmt.Fprintf(&b, "| Vulnerability disclosure contact | %s |\n", mdCell(orDash(s.VulnerabilityDisclosure.Contact)))
+	fmt.Fprintf(&b, "| Vulnerability disclosure policy | %s |\n\n", mdCell(orDash(s.VulnerabilityDisclosure.PolicyURL)))
+	fmt.Fprintf(&b, "**Outcome:** %s\n\n", s.outcome())
+	t := s.Totals
+	fmt.Fprintf(&b, "%d provisions (%d mandatory, %d recommended), %d applicable: %d Y, %d N, %d N/A, %d unanswered. Verdicts: %d pass, %d declared, %d fail, %d inconclusive.\n\n",
+		t.Provisions, t.Mandatory, t.Recommended, t.Applicable, t.Yes, t.No, t.NotApplicable, t.Unanswered, t.Pass, t.Declared, t.Fail, t.Inconclusive)
+	if len(s.Problems) > 0 {
+		fmt.Fprintf(&b, "## Problems\n\n")
+		for _, pb := range s.Problems {
+			fmt.Fprintf(&b, "- %s\n", mdText(pb.String()))
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "## Conditions\n\n| # | Condition | Holds |\n|---|---|---|\n")
+	for _, c := range s.Conditions {
+		fmt.Fprintf(&b, "| %d | %s | %s |\n", c.Number, mdCell(c.Description), yesNo(c.Holds))
+	}
+	fmt.Fprintf(&b, "\n## Provisions\n\n| ID | Status | Summary | Applies | Support | Evidence | Verdict | Detail or justification | Self-checks |\n|---|---|---|---|---|---|---|---|---|\n")
+	for _, e := range s.Provisions {
+		pr, _ := Lookup(e.ID)
+		var checks []string
+		for _, r := range e.Checks {
+			checks = append(checks, r.ID+" "+string(r.Verdict))
+		}
+		text := e.Detail
+		if e.Support == No || e.Support == NotApplicableSupport {
+			text = e.Justification
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			e.ID, pr.StatusNotation(), mdCell(e.Summary), applicabilityWord(e.Applicability), orDash(string(e.Support)),
+			mdCell(e.Evidence), e.Verdict, mdCell(text), mdCell(strings.Join(checks, ", ")))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func (s *Statement) outcome() string {
+	switch {
+	case s.Conformant:
+		return "complete and conformant"
+	case s.Complete:
+		return "complete, but NOT conformant"
+	}
+	return fmt.Sprintf("incomplete: %d problem(s) to fix", len(s.Problems))
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+func yesNo(b *bool) string {
+	switch {
+	case b == nil:
+		return "unanswered"
+	case *b:
+		return "yes"
+	}
+	return "no"
+}
+
+func applicabilityWord(a Applicability) string {
+	switch a {
+	case Applies:
+		return "yes"
+	case DoesNotApply:
+		return "no"
+	case ManufacturerDecides:
+		return "by declaration"
+	}
+	return "unknown"
+}
+
+// mdText escapes characters Markdown would interpret, so that text from a
+// profile cannot inject links, images or HTML into the document.
+func mdText(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '\\', '`', '*', '_', '{', '}', '[', ']', '(', ')', '#', '+', '!', '|', '<', '>', '&', '~':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// mdCell escapes s for a table cell: one line, Markdown escaped.
+func mdCell(s string) string {
+	return mdText(strings.Join(strings.Fields(s), " "))
+}
+
+// plainVerdict explains a verdict to someone who has never read the
+// standard.
+func plainVerdict(v Verdict) string {
+	switch v {
+	case Pass:
+		return "Checked on the device: OK"
+	case Fail:
+		return "Not met"
+	case Inconclusive:
+		return "Could not be confirmed"
+	case NotApplicable:
+		return "Does not apply to this device"
+	case Declared:
+		return "Stated by the manufacturer (not something the device can check itself)"
+	case NotRun:
+		return "No answer / not checked"
+	}
+	return string(v)
+}
+
+// verdictClass maps a verdict to a CSS class of the reports.
+func verdictClass(v Verdict) string {
+	switch v {
+	case Pass:
+		return "ok"
+	case Fail:
+		return "bad"
+	case Inconclusive, NotRun:
+		return "warn"
+	}
+	return "info"
+}
+
+var reportFuncs = template.FuncMap{
+	"plain":       plainVerdict,
+	"class":       verdictClass,
+	"yesno":       yesNo,
+	"applies":     applicabilityWord,
+	"dash":        orDash,
+	"statusNote":  func(id string) string { p, _ := Lookup(id); return p.StatusNotation() },
+	"formatTime":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+	"isZero":      func(t time.Time) bool { return t.IsZero() },
+	"supportWord": supportWord,
+}
+
+func supportWord(s Support) string {
+	switch s {
+	case Yes:
+		return "Yes"
+	case No:
+		return "No"
+	case NotApplicableSupport:
+		return "Not applicable"
+	}
+	return "Not answered"
+}
+
+const reportStyle = `body{font-family:system-ui,sans-serif;max-width:64rem;margin:2rem auto;padding:0 1rem;line-height:1.45;color:#111}
+table{border-collapse:collapse;width:100%;margin:1rem 0}th,td{border:1px solid #bbb;padding:.35rem .5rem;text-align:left;vertical-align:top}
+th{background:#eee}.ok{background:#e3f4e3}.bad{background:#fbe0e0}.warn{background:#fff4d6}.info{background:#eef2fb}
+.outcome{font-size:1.2rem;padding:.6rem;border:2px solid #888}small{color:#444}`
+
+var statementHTML = template.Must(template.New("ics").Funcs(reportFuncs).Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Security statement: {{dash .Model}}</title>
+<style>{{.Style}}</style></head>
+<body>
+<h1>Security statement for {{dash .Model}}</h1>
+<p>This page says which security requirements of the European standard for consumer smart devices
+({{.Standard}}) this device meets, and how we know. Some things the device checks on itself;
+others only the manufacturer can state.</p>
+<table>
+<tr><th>Manufacturer</th><td>{{dash .Manufacturer}}</td></tr>
+<tr><th>Model</th><td>{{dash .Model}}</td></tr>
+<tr><th>Firmware version</th><td>{{dash .FirmwareVersion}}</td></tr>
+<tr><th>Security updates until</th><td>{{dash .SupportPeriodEnd}}</td></tr>
+<tr><th>Report a security problem</th><td>{{dash .VulnerabilityDisclosure.Contact}}{{if .VulnerabilityDisclosure.PolicyURL}} — <a href="{{.VulnerabilityDisclosure.PolicyURL}}">disclosure policy</a>{{end}}</td></tr>
+</table>
+<p class="outcome {{if .Conformant}}ok{{else}}bad{{end}}"><strong>Overall:</strong> {{.Outcome}}</p>
+<p>{{.Totals.Yes}} requirements met, {{.Totals.No}} not met, {{.Totals.NotApplicable}} do not apply to this device{{if .Totals.Unanswered}}, {{.Totals.Unanswered}} not answered{{end}}.
+{{.Totals.Pass}} were confirmed by the device's own checks; {{.Totals.Declared}} rest on the manufacturer's word.</p>
+{{if .Problems}}<h2>What is wrong or missing</h2>
+<ul>{{range .Problems}}<li>{{.String}}</li>{{end}}</ul>{{end}}
+<h2>Requirements</h2>
+<table>
+<tr><th>Requirement</th><th>What it means</th><th>Answer</th><th>Result</th><th>Explanation</th></tr>
+{{range .Provisions}}<tr class="{{class .Verdict}}">
+<td>{{.ID}}<br><small>{{if eq .Status "M"}}required{{else}}recommended{{end}}</small></td>
+<td>{{.Summary}}</td>
+<td>{{supportWord .Support}}</td>
+<td>{{plain .Verdict}}</td>
+<td>{{if eq .Support "Y"}}{{.Detail}}{{else}}{{.Justification}}{{end}}{{range .Checks}}<br><small>Device check “{{.Title}}”: {{plain .Verdict}}{{if .Observed}} — saw {{.Observed}}{{end}}</small>{{end}}</td>
+</tr>
+{{end}}</table>
+<h2>About this device</h2>
+<p>Which requirements apply depends on these facts about the device.</p>
+<table><tr><th>Fact</th><th>True for this device?</th></tr>
+{{range .Conditions}}<tr><td>{{.Description}}</td><td>{{yesno .Holds}}</td></tr>
+{{end}}</table>
+</body></html>
+`))
+
+// WriteHTML writes the statement as a self-contained HTML page a
+// non-expert can read (5.12-3): plain-language results, no scripts, no
+// external resources. Every value from the profile is escaped.
+func (s *Statement) WriteHTML(w io.Writer) error {
+	data := struct {
+		*Statement
+		Style   template.CSS
+		Outcome string
+	}{s, template.CSS(reportStyle), s.outcome()}
+	var buf bytes.Buffer
+	if err := statementHTML.Execute(&buf, data); err != nil {
+		return err
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// Report is the device's self-check report (5.12-3): the results of
+// [RunChecks] with the device's identity, served by the device so its
+// owner can see whether it is securely set up.
+type Report struct {
+	// Model and FirmwareVersion identify the device.
+	Model           string `json:"model"`
+	FirmwareVersion string `json:"firmware_version"`
+	// GeneratedAt is when the checks ran.
+	GeneratedAt time.Time `json:"generated_at"`
+	// OK is true when no check failed or was inconclusive or not run.
+	OK bool `json:"ok"`
+	// Counts per verdict.
+	Counts map[Verdict]int `json:"counts"`
+	// Results are the check results, sorted by check ID.
+	Results []CheckResult `json:"results"`
+}
+
+// NewReport builds a self-check report from the results of [RunChecks].
+func NewReport(model, firmwareVersion string, at time.Time, results []CheckResult) *Report {
+	r := &Report{Model: model, FirmwareVersion: firmwareVersion, GeneratedAt: at.UTC(), OK: true,
+		Counts: map[Verdict]int{}, Results: append([]CheckResult{}, results...)}
+	for _, res := range results {
+		r.Counts[res.Verdict]++
+		switch res.Verdict {
+		case Fail, Inconclusive, NotRun:
+			r.OK = false
+		}
+	}
+	return r
+}
+
+// WriteJSON writes the report as indented JSON: model, firmware_version,
+// generated_at (RFC 3339), ok, counts (per verdict) and results (id, title,
+// provisions, verdict, observed, detail, at).
+func (r *Report) WriteJSON(w io.Writer) error { return writeIndentedJSON(w, r) }
+
+// WriteText writes the report as plain text, one check per line:
+// "PASS  auth.hash-params  Password hashing (5.1-3): argon2id m=19456".
+func (r *Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Self-check of %s, firmware %s, %s\n", orDash(r.Model), orDash(r.FirmwareVersion), r.GeneratedAt.Format(time.RFC3339))
+	if r.OK {
+		b.WriteString("Result: all checks passed or were declared\n")
+	} else {
+		b.WriteString("Result: ATTENTION, some checks did not pass\n")
+	}
+	for _, res := range r.Results {
+		fmt.Fprintf(&b, "%-14s %s  %s (%s)", res.Verdict, oneLineText(res.ID), oneLineText(res.Title), strings.Join(res.Provisions, ", "))
+		if res.Observed != "" {
+			fmt.Fprintf(&b, ": %s", oneLineText(res.Observed))
+		}
+		if res.Detail != "" {
+			fmt.Fprintf(&b, " — %s", oneLineText(res.Detail))
+		}
+		b.WriteString("\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+var reportHTML = template.Must(template.New("report").Funcs(reportFuncs).Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Security self-check: {{dash .Model}}</title>
+<style>{{.Style}}</style></head>
+<body>
+<h1>Is my {{dash .Model}} securely set up?</h1>
+<p>Your device has just checked its own security settings. Each line below is one check.
+Green means the device confirmed it, red means something needs your attention, yellow means
+the device could not be sure, blue means it is a promise from the manufacturer that the device
+cannot check by itself.</p>
+<p>Firmware version {{dash .FirmwareVersion}}, checked {{formatTime .GeneratedAt}}.</p>
+<p class="outcome {{if .OK}}ok{{else}}bad{{end}}"><strong>{{if .OK}}Everything the device can check looks fine.{{else}}Something needs attention: see the red or yellow lines.{{end}}</strong></p>
+<table>
+<tr><th>What was checked</th><th>Result</th><th>What the device saw</th></tr>
+{{range .Results}}<tr class="{{class .Verdict}}">
+<td>{{.Title}}<br><small>{{.ID}}{{range .Provisions}} · {{.}}{{end}}</small></td>
+<td>{{plain .Verdict}}</td>
+<td>{{.Observed}}{{if .Detail}}<br><small>{{.Detail}}</small>{{end}}</td>
+</tr>
+{{end}}</table>
+</body></html>
+`))
+
+// WriteHTML writes the report as a self-contained HTML page in plain
+// language, without scripts or external resources.
+func (r *Report) WriteHTML(w io.Writer) error {
+	data := struct {
+		*Report
+		Style template.CSS
+	}{r, template.CSS(reportStyle)}
+	var buf bytes.Buffer
+	if err := reportHTML.Execute(&buf, data); err != nil {
+		return err
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
