@@ -1,0 +1,161 @@
+package auth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// Params are Argon2id cost parameters.
+type Params struct {
+	// Memory in KiB. Floor 19456 (19 MiB).
+	Memory uint32
+	// Time is the number of passes. Floor 2.
+	Time uint32
+	// Threads is the parallelism (lanes). Floor 1.
+	Threads uint8
+	// KeyLen is the derived key length in bytes; zero means 32.
+	KeyLen uint32
+	// SaltLen is the random salt length in bytes; zero means 16.
+	SaltLen uint32
+}
+
+// FloorParams is the OWASP Argon2id minimum that Config.Hash is raised to:
+// m=19 MiB, t=2, p=1. Lower values are refused unless
+// Config.InsecureWeakHash is set.
+var FloorParams = Params{Memory: 19 * 1024, Time: 2, Threads: 1, KeyLen: 32, SaltLen: 16}
+
+func (p Params) withDefaults() Params {
+	if p.Memory == 0 {
+		p.Memory = FloorParams.Memory
+	}
+	if p.Time == 0 {
+		p.Time = FloorParams.Time
+	}
+	if p.Threads == 0 {
+		p.Threads = FloorParams.Threads
+	}
+	if p.KeyLen == 0 {
+		p.KeyLen = 32
+	}
+	if p.SaltLen == 0 {
+		p.SaltLen = 16
+	}
+	return p
+}
+
+// AtLeast reports whether p costs at least as much as q in memory and time
+// with the same parallelism: a hash made with parameters that are not at
+// least the current ones is rehashed at the next successful login.
+func (p Params) AtLeast(q Params) bool {
+	return p.Memory >= q.Memory && p.Time >= q.Time && p.Threads == q.Threads && p.KeyLen >= q.KeyLen
+}
+
+// String describes the parameters, for logs and self-check reports.
+func (p Params) String() string {
+	return fmt.Sprintf("argon2id m=%d t=%d p=%d", p.Memory, p.Time, p.Threads)
+}
+
+func (p Params) validate(insecure bool, maxMemory uint32) error {
+	if p.Threads == 0 || p.Memory < 8*uint32(p.Threads) || p.Time == 0 || p.Time > maxHashTime ||
+		p.KeyLen < minKeyLen || p.KeyLen > maxKeyLen || p.SaltLen < minSaltLen || p.SaltLen > maxSaltLen {
+		return fmt.Errorf("%w: %v out of range", ErrWeakParams, p)
+	}
+	if p.Memory > maxMemory {
+		return fmt.Errorf("auth: argon2id memory %d KiB over Config.MaxHashMemory %d KiB", p.Memory, maxMemory)
+	}
+	if !insecure && !p.AtLeast(Params{Memory: FloorParams.Memory, Time: FloorParams.Time, Threads: p.Threads, KeyLen: p.KeyLen}) {
+		return fmt.Errorf("%w: %v", ErrWeakParams, p)
+	}
+	return nil
+}
+
+// NewHash derives an Argon2id hash of secret with a fresh random salt. It
+// does not bound concurrency; the Service does. Off the device (the factory)
+// it is what SetupSecret.Verifier uses.
+func NewHash(secret []byte, p Params) Hash {
+	p = p.withDefaults()
+	salt := make([]byte, p.SaltLen)
+	rand.Read(salt)
+	return Hash{Params: p, Salt: salt, Key: argon2.IDKey(secret, salt, p.Time, p.Memory, p.Threads, p.KeyLen)}
+}
+
+// Verify reports whether secret matches h, comparing in constant time.
+func (h Hash) Verify(secret []byte) bool {
+	k := argon2.IDKey(secret, h.Salt, h.Params.Time, h.Params.Memory, h.Params.Threads, uint32(len(h.Key)))
+	return subtle.ConstantTimeCompare(k, h.Key) == 1
+}
+
+// pepperInput binds the password to the device's pepper (held in the vault,
+// never next to the hashes), so a dump of the stored hashes alone cannot be
+// attacked offline. HMAC output is fixed-size, so the hash cost does not
+// depend on the password's length.
+func pepperInput(pepper, password []byte) []byte {
+	m := hmac.New(sha256.New, pepper)
+	m.Write([]byte("baseline auth password v1\x00"))
+	m.Write(password)
+	return m.Sum(nil)
+}
+
+// hasher bounds the number of Argon2id computations in flight: each holds
+// Params.Memory KiB for its whole duration.
+type hasher struct {
+	sem chan struct{}
+	// count is incremented for every hash computed (tests assert that a
+	// throttled attempt never reaches the hash).
+	count func()
+}
+
+func (h *hasher) do(ctx context.Context, fn func()) error {
+	select {
+	case h.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-h.sem }()
+	if h.count != nil {
+		h.count()
+	}
+	fn()
+	return nil
+}
+
+// TuneParams returns parameters that take about budget to compute on this
+// machine: starting from base (raised to the floor), it doubles the time
+// cost while one hash takes less than half the budget. The memory cost is
+// left as given, since it is bounded by RAM, not by patience. It measures
+// with the wall clock, so call it once at provisioning or first boot and
+// store the result in the device's configuration.
+func TuneParams(ctx context.Context, base Params, budget time.Duration) (Params, error) {
+	p := base.withDefaults()
+	if p.Memory < FloorParams.Memory {
+		p.Memory = FloorParams.Memory
+	}
+	if p.Time < FloorParams.Time {
+		p.Time = FloorParams.Time
+	}
+	pw := []byte("tune")
+	for p.Time < maxHashTime {
+		if err := ctx.Err(); err != nil {
+			return Params{}, err
+		}
+		start := time.Now()
+		NewHash(pw, p)
+		d := time.Since(start)
+		if d*2 > budget {
+			break
+		}
+		next := p.Time * 2
+		if next > maxHashTime {
+			next = maxHashTime
+		}
+		p.Time = next
+	}
+	return p, nil
+}

@@ -1,0 +1,641 @@
+package auth
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/iotbaseline/baseline/internal/durable"
+)
+
+// ThrottleConfig tunes brute-force protection (provision 5.1-5). The zero
+// value is the default described on each field.
+//
+// Three limits apply, in this order, before a credential is hashed:
+//
+//   - per source (an IPv4 address, an IPv6 /64, or an opaque transport
+//     name): SourceFree failures, then exponential delays from BaseDelay
+//     doubling up to MaxDelay;
+//   - per account: AccountFree failures, then the same exponential delays.
+//     A source adds at most SourceFree failures to an account's count, so
+//     a single attacking source cannot make the account wait, and sources
+//     in good standing (one that logged in successfully before) skip it;
+//   - device-wide: at most GlobalBudget failures per GlobalWindow from
+//     sources not in good standing.
+//
+// Every failure is written to flash through internal/durable before the
+// credential is checked, so pulling the power does not reset a counter.
+type ThrottleConfig struct {
+	// SourceFree is how many failures a source may make before delays
+	// start. Zero means 5.
+	SourceFree int
+	// AccountFree is how many counted failures an account may take before
+	// delays start for sources not in good standing. Zero means 10.
+	AccountFree int
+	// BaseDelay is the first delay. Zero means 1s.
+	BaseDelay time.Duration
+	// MaxDelay caps the exponential delay. Zero means 15 minutes.
+	MaxDelay time.Duration
+	// GlobalBudget is how many failures from sources not in good standing
+	// the device takes per GlobalWindow. Zero means 100.
+	GlobalBudget int
+	// GlobalWindow is the window of GlobalBudget. Zero means 1 hour.
+	GlobalWindow time.Duration
+	// MaxSources bounds the per-source table. Zero means 1024. When it is
+	// full, the entry idle longest whose delay has run out is dropped
+	// (sources not in good standing first); an entry still being delayed
+	// is never dropped, so an attacker cannot flush its own penalty by
+	// flooding with new sources. If every entry is still delayed, new
+	// sources share one overflow entry (and its penalty) until room frees.
+	MaxSources int
+	// MaxAccounts bounds the per-account table the same way. Zero means 256.
+	MaxAccounts int
+	// ForgetAfter is how long after its last failure a source's or
+	// account's count is forgotten, once its delay has run out. Zero means
+	// 24 hours.
+	ForgetAfter time.Duration
+}
+
+func (c ThrottleConfig) withDefaults() ThrottleConfig {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defD := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.SourceFree, 5)
+	def(&c.AccountFree, 10)
+	def(&c.GlobalBudget, 100)
+	def(&c.MaxSources, 1024)
+	def(&c.MaxAccounts, 256)
+	defD(&c.BaseDelay, time.Second)
+	defD(&c.MaxDelay, 15*time.Minute)
+	defD(&c.GlobalWindow, time.Hour)
+	defD(&c.ForgetAfter, 24*time.Hour)
+	return c
+}
+
+// Reserved table keys; a real source or account never maps to them.
+const (
+	overflowKey = "\x00overflow"
+	probeSource = "\x00probe"
+	maxTableKey = 128
+)
+
+// SourceKey maps a source address to its throttle key: IPv4 (and
+// IPv4-mapped IPv6) addresses as themselves, IPv6 addresses by their /64
+// (one subscriber usually holds a whole /64), anything else ("ble:…",
+// "uart0") as the string itself, cut to 64 bytes and stripped of control
+// bytes. An empty source is "unknown".
+func SourceKey(source string) string {
+	if ap, err := netip.ParseAddrPort(source); err == nil {
+		source = ap.Addr().String()
+	}
+	if a, err := netip.ParseAddr(source); err == nil {
+		a = a.Unmap().WithZone("")
+		if a.Is6() {
+			p, _ := a.Prefix(64)
+			return p.String()
+		}
+		return a.String()
+	}
+	if len(source) > 64 {
+		source = source[:64]
+	}
+	source = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, source)
+	if source == "" {
+		return "unknown"
+	}
+	return source
+}
+
+type entry struct {
+	fails uint32
+	last  int64 // unix nanoseconds of the last failure
+	good  bool  // a login from this source succeeded
+}
+
+type table struct {
+	max int
+	m   map[string]*entry
+}
+
+// record kinds in the throttle log.
+const (
+	recFail     = 'F'
+	recSuccess  = 'S'
+	recSnapshot = 'T'
+	recForget   = 'P'
+)
+
+// record flags.
+const (
+	flagProbe = 1 << iota
+)
+
+type throttle struct {
+	mu      sync.Mutex
+	cfg     ThrottleConfig
+	fsys    durable.FS
+	name    string
+	log     *durable.Log
+	now     func() time.Time
+	src     table
+	acct    table
+	gDebt   float64 // failures owed against the global budget
+	gAt     int64   // time gDebt was computed at
+	tainted bool    // an undecodable record was found: fail closed
+}
+
+const throttleMaxRecord = 1 << 20
+
+func openThrottle(fsys durable.FS, dir string, cfg ThrottleConfig, now func() time.Time) (*throttle, error) {
+	t := &throttle{cfg: cfg.withDefaults(), fsys: fsys, name: filepath.Join(dir, "throttle.log"), now: now}
+	if err := fsys.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrThrottleState, err)
+	}
+	l, err := durable.OpenLog(fsys, t.name, durable.LogOptions{MaxRecord: throttleMaxRecord})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrThrottleState, err)
+	}
+	t.log = l
+	t.reset()
+	if err := l.Scan(func(_ int64, rec []byte) error {
+		if err := t.apply(rec); err != nil {
+			t.tainted = true
+		}
+		return nil
+	}); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("%w: %v", ErrThrottleState, err)
+	}
+	if t.tainted {
+		// Something in the log could not be read back: assume the worst
+		// about the global budget rather than forget failures.
+		t.gDebt = math.Max(t.gDebt, float64(t.cfg.GlobalBudget))
+		t.gAt = t.now().UnixNano()
+	}
+	return t, nil
+}
+
+func (t *throttle) reset() {
+	t.src = table{max: t.cfg.MaxSources, m: map[string]*entry{}}
+	t.acct = table{max: t.cfg.MaxAccounts, m: map[string]*entry{}}
+	t.gDebt, t.gAt = 0, 0
+}
+
+func (t *throttle) close() error { return t.log.Close() }
+
+// delay is how long after its last failure an entry with n failures must
+// wait, given free failures without delay.
+func (t *throttle) delay(n uint32, free int) time.Duration {
+	if int(n) < free {
+		return 0
+	}
+	k := int(n) - free
+	if k > 40 {
+		return t.cfg.MaxDelay
+	}
+	d := t.cfg.BaseDelay << k
+	if d <= 0 || d > t.cfg.MaxDelay {
+		d = t.cfg.MaxDelay
+	}
+	return d
+}
+
+// wait returns how long e must still wait at now (0: may try).
+func (t *throttle) wait(e *entry, free int, now int64) time.Duration {
+	if e == nil {
+		return 0
+	}
+	d := t.delay(e.fails, free)
+	if d == 0 {
+		return 0
+	}
+	el := time.Duration(now - e.last)
+	if el < 0 {
+		// The clock went back (no RTC, before NTP): start the delay over
+		// rather than trust a time that cannot be checked.
+		el = 0
+	}
+	if el >= d {
+		return 0
+	}
+	return d - el
+}
+
+// fails returns e's failure count as of now, forgetting counts older than
+// ForgetAfter whose delay has run out.
+func (t *throttle) live(e *entry, free int, now int64) uint32 {
+	if e == nil {
+		return 0
+	}
+	if t.wait(e, free, now) == 0 && now-e.last > int64(t.cfg.ForgetAfter) {
+		return 0
+	}
+	return e.fails
+}
+
+func (t *throttle) debt(now int64) float64 {
+	rate := float64(t.cfg.GlobalBudget) / float64(t.cfg.GlobalWindow)
+	el := now - t.gAt
+	if el < 0 {
+		el = 0
+	}
+	return math.Max(0, t.gDebt-float64(el)*rate)
+}
+
+// lookup finds the entry for key, making room for a new one if asked.
+func (t *throttle) lookup(tb *table, key string, free int, now int64, create bool) (string, *entry) {
+	if e, ok := tb.m[key]; ok {
+		return key, e
+	}
+	if !create {
+		if e, ok := tb.m[overflowKey]; ok && len(tb.m) >= tb.max {
+			return overflowKey, e
+		}
+		return key, nil
+	}
+	if len(tb.m) >= tb.max {
+		victim := ""
+		var vlast int64
+		vgood := true
+		for k, e := range tb.m {
+			if k == overflowKey || t.wait(e, free, now) > 0 {
+				continue
+			}
+			// Prefer dropping sources not in good standing, then the
+			// one idle longest.
+			better := victim == "" || (vgood && !e.good) || (vgood == e.good && e.last < vlast)
+			if better {
+				victim, vlast, vgood = k, e.last, e.good
+			}
+		}
+		if victim == "" {
+			key = overflowKey
+			if e, ok := tb.m[key]; ok {
+				return key, e
+			}
+		} else {
+			delete(tb.m, victim)
+		}
+	}
+	e := &entry{}
+	tb.m[key] = e
+	return key, e
+}
+
+// ticket is an admitted attempt, already charged as a failure.
+type ticket struct {
+	src, acct string
+}
+
+// admit decides whether an attempt may be checked. If it may, it records
+// the attempt as a failure durably first and returns a ticket; Success
+// clears it once the credential was right. A refused attempt writes nothing.
+func (t *throttle) admit(source, account string) (ticket, error) {
+	return t.admitKey(SourceKey(source), account, 0)
+}
+
+func (t *throttle) admitKey(src, account string, flags byte) (ticket, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now().UnixNano()
+	_, se := t.lookup(&t.src, src, t.cfg.SourceFree, now, false)
+	if w := t.wait(se, t.cfg.SourceFree, now); w > 0 {
+		return ticket{}, ErrThrottled{RetryAfter: w, Limit: "source"}
+	}
+	good := se != nil && se.good
+	if !good && flags&flagProbe == 0 {
+		_, ae := t.lookup(&t.acct, account, t.cfg.AccountFree, now, false)
+		if w := t.wait(ae, t.cfg.AccountFree, now); w > 0 {
+			return ticket{}, ErrThrottled{RetryAfter: w, Limit: "account"}
+		}
+		if d := t.debt(now); d+1 > float64(t.cfg.GlobalBudget) {
+			rate := float64(t.cfg.GlobalBudget) / float64(t.cfg.GlobalWindow)
+			w := time.Duration((d + 1 - float64(t.cfg.GlobalBudget)) / rate)
+			if w <= 0 {
+				w = time.Millisecond
+			}
+			return ticket{}, ErrThrottled{RetryAfter: w, Limit: "global"}
+		}
+	}
+	rec := encodeEvent(recFail, now, src, account, flags)
+	if err := t.log.Append(rec); err != nil {
+		return ticket{}, fmt.Errorf("%w: %v", ErrThrottleState, err)
+	}
+	t.apply(rec)
+	t.maybeCompact(now)
+	return ticket{src: src, acct: account}, nil
+}
+
+// success records that the credential of an admitted attempt was right.
+func (t *throttle) success(tk ticket) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now().UnixNano()
+	rec := encodeEvent(recSuccess, now, tk.src, tk.acct, 0)
+	if err := t.log.Append(rec); err != nil {
+		return fmt.Errorf("%w: %v", ErrThrottleState, err)
+	}
+	t.apply(rec)
+	return nil
+}
+
+// forget drops the entry of a reserved source (the self-check's probe).
+func (t *throttle) forget(src string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	rec := encodeEvent(recForget, t.now().UnixNano(), src, "", 0)
+	if err := t.log.Append(rec); err != nil {
+		return fmt.Errorf("%w: %v", ErrThrottleState, err)
+	}
+	t.apply(rec)
+	return nil
+}
+
+// apply folds one log record into the in-memory state. It is the only
+// place state changes, so replay after a reboot rebuilds exactly what the
+// running device had.
+func (t *throttle) apply(rec []byte) error {
+	if len(rec) == 0 {
+		return errBadRecord
+	}
+	switch rec[0] {
+	case recSnapshot:
+		s, err := decodeSnapshot(rec)
+		if err != nil {
+			return err
+		}
+		t.reset()
+		t.gDebt, t.gAt = s.gDebt, s.gAt
+		for _, e := range s.src {
+			t.src.m[e.key] = &entry{fails: e.fails, last: e.last, good: e.good}
+		}
+		for _, e := range s.acct {
+			t.acct.m[e.key] = &entry{fails: e.fails, last: e.last, good: e.good}
+		}
+		return nil
+	case recFail, recSuccess, recForget:
+	default:
+		return errBadRecord
+	}
+	ev, err := decodeEvent(rec)
+	if err != nil {
+		return err
+	}
+	now := ev.at
+	switch ev.kind {
+	case recForget:
+		delete(t.src.m, ev.src)
+	case recFail:
+		_, se := t.lookup(&t.src, ev.src, t.cfg.SourceFree, now, true)
+		prior := t.live(se, t.cfg.SourceFree, now)
+		se.fails, se.last = prior+1, now
+		if se.good || ev.flags&flagProbe != 0 {
+			return nil
+		}
+		if int(prior) < t.cfg.SourceFree {
+			_, ae := t.lookup(&t.acct, ev.acct, t.cfg.AccountFree, now, true)
+			ae.fails, ae.last = t.live(ae, t.cfg.AccountFree, now)+1, now
+		}
+		t.gDebt, t.gAt = t.debt(now)+1, now
+	case recSuccess:
+		if se, ok := t.src.m[ev.src]; ok {
+			se.fails, se.good = 0, true
+		} else if key, se := t.lookup(&t.src, ev.src, t.cfg.SourceFree, now, true); key != overflowKey {
+			se.good = true
+		}
+		if ae, ok := t.acct.m[ev.acct]; ok {
+			ae.fails = 0
+		}
+		// A success after the attempt was charged gives the global budget
+		// its unit back: the owner's logins do not use up the budget.
+		t.gDebt, t.gAt = math.Max(0, t.debt(now)-1), now
+	}
+	return nil
+}
+
+// maybeCompact rewrites the log as one snapshot once it has grown, so flash
+// use stays bounded by the table sizes.
+func (t *throttle) maybeCompact(now int64) {
+	limit := 4*(len(t.src.m)+len(t.acct.m)) + 256
+	if t.log.Len() < limit {
+		return
+	}
+	if err := t.log.Rewrite([][]byte{t.snapshot(now)}); err != nil {
+		return // the full log is still there; compaction is retried later
+	}
+}
+
+func (t *throttle) snapshot(now int64) []byte {
+	s := snapshot{gDebt: t.debt(now), gAt: now}
+	add := func(tb *table, free int, out *[]snapEntry) {
+		for k, e := range tb.m {
+			f := t.live(e, free, now)
+			if f == 0 && !e.good {
+				continue
+			}
+			*out = append(*out, snapEntry{key: k, fails: f, last: e.last, good: e.good})
+		}
+		sort.Slice(*out, func(i, j int) bool { return (*out)[i].key < (*out)[j].key })
+	}
+	add(&t.src, t.cfg.SourceFree, &s.src)
+	add(&t.acct, t.cfg.AccountFree, &s.acct)
+	return encodeSnapshot(s)
+}
+
+// state returns a source's failure count and remaining wait, for tests and
+// the self-check.
+func (t *throttle) sourceState(src string) (uint32, time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now().UnixNano()
+	_, e := t.lookup(&t.src, src, t.cfg.SourceFree, now, false)
+	return t.live(e, t.cfg.SourceFree, now), t.wait(e, t.cfg.SourceFree, now)
+}
+
+func (t *throttle) accountState(acct string) uint32 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now().UnixNano()
+	e := t.acct.m[acct]
+	return t.live(e, t.cfg.AccountFree, now)
+}
+
+// ---- record encoding ----
+
+var errBadRecord = errors.New("auth: malformed throttle record")
+
+type event struct {
+	kind      byte
+	at        int64
+	src, acct string
+	flags     byte
+}
+
+func appendStr(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func encodeEvent(kind byte, at int64, src, acct string, flags byte) []byte {
+	b := []byte{kind}
+	b = binary.AppendVarint(b, at)
+	b = appendStr(b, src)
+	b = appendStr(b, acct)
+	return append(b, flags)
+}
+
+type reader struct {
+	b   []byte
+	err bool
+}
+
+func (r *reader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = true
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) varint() int64 {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err = true
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) str() string {
+	n := r.uvarint()
+	if r.err || n > maxTableKey || n > uint64(len(r.b)) {
+		r.err = true
+		return ""
+	}
+	s := string(r.b[:n])
+	r.b = r.b[n:]
+	return s
+}
+
+func (r *reader) byte1() byte {
+	if len(r.b) == 0 {
+		r.err = true
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+func decodeEvent(rec []byte) (event, error) {
+	r := reader{b: rec}
+	ev := event{kind: r.byte1()}
+	ev.at = r.varint()
+	ev.src = r.str()
+	ev.acct = r.str()
+	ev.flags = r.byte1()
+	if r.err || len(r.b) != 0 || (ev.kind != recFail && ev.kind != recSuccess && ev.kind != recForget) {
+		return event{}, errBadRecord
+	}
+	return ev, nil
+}
+
+type snapEntry struct {
+	key   string
+	fails uint32
+	last  int64
+	good  bool
+}
+
+type snapshot struct {
+	gDebt     float64
+	gAt       int64
+	src, acct []snapEntry
+}
+
+// maxSnapEntries bounds a snapshot's tables when decoding.
+const maxSnapEntries = 1 << 14
+
+func encodeSnapshot(s snapshot) []byte {
+	b := []byte{recSnapshot, 1}
+	b = binary.AppendUvarint(b, math.Float64bits(s.gDebt))
+	b = binary.AppendVarint(b, s.gAt)
+	for _, es := range [][]snapEntry{s.src, s.acct} {
+		b = binary.AppendUvarint(b, uint64(len(es)))
+		for _, e := range es {
+			b = appendStr(b, e.key)
+			b = binary.AppendUvarint(b, uint64(e.fails))
+			b = binary.AppendVarint(b, e.last)
+			g := byte(0)
+			if e.good {
+				g = 1
+			}
+			b = append(b, g)
+		}
+	}
+	return b
+}
+
+func decodeSnapshot(rec []byte) (snapshot, error) {
+	r := reader{b: rec}
+	var s snapshot
+	if r.byte1() != recSnapshot || r.byte1() != 1 {
+		return s, errBadRecord
+	}
+	s.gDebt = math.Float64frombits(r.uvarint())
+	if math.IsNaN(s.gDebt) || math.IsInf(s.gDebt, 0) || s.gDebt < 0 || s.gDebt > 1e9 {
+		return snapshot{}, errBadRecord
+	}
+	s.gAt = r.varint()
+	for _, out := range []*[]snapEntry{&s.src, &s.acct} {
+		n := r.uvarint()
+		if r.err || n > maxSnapEntries || n > uint64(len(r.b)) {
+			return snapshot{}, errBadRecord
+		}
+		for range n {
+			var e snapEntry
+			e.key = r.str()
+			f := r.uvarint()
+			if f > math.MaxUint32 {
+				r.err = true
+			}
+			e.fails = uint32(f)
+			e.last = r.varint()
+			g := r.byte1()
+			if g > 1 {
+				r.err = true
+			}
+			e.good = g == 1
+			if r.err {
+				return snapshot{}, errBadRecord
+			}
+			*out = append(*out, e)
+		}
+	}
+	if r.err || len(r.b) != 0 {
+		return snapshot{}, errBadRecord
+	}
+	return s, nil
+}
