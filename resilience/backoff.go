@@ -166,18 +166,22 @@ func (p Policy) NewBackoff() *Backoff {
 // up: every method returns the delay before the next attempt. It is not safe
 // for concurrent use; the [Supervisor] keeps one per service.
 //
-// The delays are drawn with full jitter (uniform in [0, window)), where the
-// window is Base·2^(failures-1) capped at Cap, except that:
-//   - the first attempt after boot ([Backoff.Start]) and after an established
-//     connection drops ([Backoff.Disconnected]) is drawn over the start-up
-//     spread, because then the whole fleet is likely starting together;
-//   - after a busy signal ([BusyError]) the window is at least the start-up
-//     spread, because the service said it is saturated, and a server's
-//     Retry-After is waited out in full before the jittered window starts.
+// Every delay is drawn with full jitter, uniformly in [0, window), where the
+// window after n failures is Base·2^(n-1) capped at Cap — but never shorter
+// than the start-up spread. The floor is what keeps a fleet orderly: the
+// first attempt after boot ([Backoff.Start]) and after an established
+// connection drops ([Backoff.Disconnected]) is drawn over the spread because
+// the whole fleet is then likely starting together, and the retries while a
+// service is unreachable stay spread too, so that the service does not meet
+// the fleet's short early windows all at once when it returns. A busy
+// signal ([BusyError]) doubles the floor for each consecutive one (the
+// service is telling us its capacity is lower than declared), and a
+// server's Retry-After is waited out in full before the window starts.
 type Backoff struct {
 	p           Policy
 	spread      time.Duration
 	failures    int
+	busy        int
 	connected   bool
 	connectedAt time.Time
 }
@@ -197,19 +201,29 @@ func (b *Backoff) jitter(w time.Duration) time.Duration {
 	return time.Duration(r * float64(w))
 }
 
-// window returns the retry window after n failures.
-func (b *Backoff) window(n int) time.Duration {
-	if n <= 0 {
-		return 0
+// window returns the retry window after n failures, of which the last busy
+// were consecutive busy signals.
+func (b *Backoff) window(n, busy int) time.Duration {
+	w := b.p.Cap
+	if n <= 62 {
+		if e := float64(b.p.Base) * math.Exp2(float64(max(n, 1)-1)); e < float64(b.p.Cap) {
+			w = time.Duration(e)
+		}
 	}
-	if n > 62 {
-		return b.p.Cap
+	// Retries form a renewal process: with windows of W a device attempts
+	// 2/W times a second on average, so the floor is twice the spread to
+	// keep the fleet's retry rate at FleetSize/spread.
+	floor := 2 * b.spread
+	if busy > 0 {
+		limit := max(b.p.Cap, 2*b.spread)
+		f := float64(2*b.spread) * math.Exp2(float64(min(busy, 62)-1))
+		if f >= float64(limit) {
+			floor = limit
+		} else {
+			floor = time.Duration(f)
+		}
 	}
-	w := float64(b.p.Base) * math.Exp2(float64(n-1))
-	if w >= float64(b.p.Cap) {
-		return b.p.Cap
-	}
-	return time.Duration(w)
+	return max(w, floor)
 }
 
 // Start returns the delay before the first connection attempt after boot:
@@ -220,29 +234,23 @@ func (b *Backoff) Start() time.Duration {
 
 // Failed records a failed attempt and returns the delay before the next one.
 // err is what the attempt returned; a [BusyError] anywhere in its chain (see
-// [HTTPBusy] and [MQTTBusy]) widens the window to at least the start-up
-// spread and adds the server's Retry-After, bounded by MaxRetryAfter.
+// [HTTPBusy] and [MQTTBusy]) doubles the window's floor for each consecutive
+// busy signal and adds the server's Retry-After, bounded by MaxRetryAfter.
 func (b *Backoff) Failed(err error) time.Duration {
 	b.connected = false
 	if b.failures < math.MaxInt32 {
 		b.failures++
 	}
-	w := b.window(b.failures)
 	var be *BusyError
-	if errors.As(err, &be) {
-		if w < b.spread {
-			w = b.spread
-		}
-		ra := be.RetryAfter
-		if ra < 0 {
-			ra = 0
-		}
-		if ra > b.p.MaxRetryAfter {
-			ra = b.p.MaxRetryAfter
-		}
-		return ra + b.jitter(w)
+	if !errors.As(err, &be) {
+		b.busy = 0
+		return b.jitter(b.window(b.failures, 0))
 	}
-	return b.jitter(w)
+	if b.busy < math.MaxInt32 {
+		b.busy++
+	}
+	ra := min(max(be.RetryAfter, 0), b.p.MaxRetryAfter)
+	return ra + b.jitter(b.window(b.failures, b.busy))
 }
 
 // Connected records that an attempt succeeded at the given time (from the
@@ -250,6 +258,7 @@ func (b *Backoff) Failed(err error) time.Duration {
 func (b *Backoff) Connected(at time.Time) {
 	b.connected = true
 	b.connectedAt = at
+	b.busy = 0
 }
 
 // Disconnected records that an established connection dropped at the given
@@ -268,9 +277,5 @@ func (b *Backoff) Disconnected(at time.Time) time.Duration {
 	if b.failures < math.MaxInt32 {
 		b.failures++
 	}
-	w := b.window(b.failures)
-	if w < b.spread {
-		w = b.spread
-	}
-	return b.jitter(w)
+	return b.jitter(b.window(b.failures, 0))
 }

@@ -39,13 +39,15 @@ func TestPolicyDefaults(t *testing.T) {
 }
 
 func TestBackoffFullJitterNeverGivesUp(t *testing.T) {
-	p := Policy{Base: time.Second, Cap: time.Minute, Rand: seeded(1)}
+	// A fleet of one: the spread (0.12 s) is below the base, so the
+	// exponential windows show.
+	p := Policy{Base: time.Second, Cap: time.Minute, FleetSize: 1, ServiceCapacity: 10, Rand: seeded(1)}
 	b := p.NewBackoff()
 	var max time.Duration
 	for i := 1; i <= 10000; i++ {
 		d := b.Failed(errors.New("refused"))
-		if d < 0 || d >= b.window(i) {
-			t.Fatalf("attempt %d: delay %v outside [0, %v)", i, d, b.window(i))
+		if d < 0 || d >= b.window(i, 0) {
+			t.Fatalf("attempt %d: delay %v outside [0, %v)", i, d, b.window(i, 0))
 		}
 		if d > max {
 			max = d
@@ -62,7 +64,7 @@ func TestBackoffFullJitterNeverGivesUp(t *testing.T) {
 		t.Fatalf("max delay over 10000 draws only %v: no jitter?", max)
 	}
 	for n, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 6: 32 * time.Second, 7: time.Minute, 100: time.Minute} {
-		if got := b.window(n); got != want {
+		if got := b.window(n, 0); got != want {
 			t.Errorf("window(%d) = %v, want %v", n, got, want)
 		}
 	}
@@ -87,17 +89,27 @@ func TestBackoffStartSpread(t *testing.T) {
 func TestBackoffBusyAndRetryAfter(t *testing.T) {
 	p := Policy{FleetSize: 10000, ServiceCapacity: 100, SpreadFactor: 1, Rand: func() float64 { return 0.5 }}
 	b := p.NewBackoff()
-	// A busy signal widens the first window (1 s) to the 100 s spread.
-	if got := b.Failed(MQTTBusy(MQTTServerBusy)); got != 50*time.Second {
-		t.Fatalf("busy delay = %v, want 50s", got)
+	// Spread 100 s: retry windows are at least 200 s, whatever the base.
+	if got := b.Failed(errors.New("unreachable")); got != 100*time.Second {
+		t.Fatalf("unreachable delay = %v, want 100s", got)
 	}
-	// Retry-After is waited out in full, then jittered over the window.
-	if got := b.Failed(HTTPBusy(503, "120", time.Now())); got != 170*time.Second {
-		t.Fatalf("retry-after delay = %v, want 170s", got)
+	// A first busy signal keeps the 200 s floor.
+	if got := b.Failed(MQTTBusy(MQTTServerBusy)); got != 100*time.Second {
+		t.Fatalf("busy delay = %v, want 100s", got)
+	}
+	// A second one doubles the floor, bounded by the cap (300 s); the
+	// Retry-After is waited out in full first.
+	if got := b.Failed(HTTPBusy(503, "120", time.Now())); got != 270*time.Second {
+		t.Fatalf("retry-after delay = %v, want 270s", got)
 	}
 	// Wrapped busy errors count too.
-	if got := b.Failed(fmt.Errorf("dial: %w", MQTTBusy(MQTTConnectionRateExceeded))); got != 50*time.Second {
-		t.Fatalf("wrapped busy delay = %v, want 50s", got)
+	if got := b.Failed(fmt.Errorf("dial: %w", MQTTBusy(MQTTConnectionRateExceeded))); got != 150*time.Second {
+		t.Fatalf("wrapped busy delay = %v, want 150s", got)
+	}
+	// A connection resets the busy streak.
+	b.Connected(time.Now())
+	if got := b.Failed(MQTTBusy(MQTTQuotaExceeded)); got != 100*time.Second {
+		t.Fatalf("busy after connect = %v, want 100s (floor back to 200 s)", got)
 	}
 	// An absurd Retry-After is bounded by MaxRetryAfter.
 	b2 := Policy{MaxRetryAfter: time.Minute, Rand: func() float64 { return 0 }}.NewBackoff()
@@ -129,8 +141,9 @@ func TestBackoffResetAfterStable(t *testing.T) {
 	if b.Failures() != 0 || d >= 10*time.Second {
 		t.Fatalf("after stable: failures %d delay %v", b.Failures(), d)
 	}
-	if got := b.Failed(errors.New("x")); got >= time.Second {
-		t.Fatalf("first failure after reset: %v, want < base", got)
+	// The next retry window is the 20 s floor (twice the spread).
+	if got := b.Failed(errors.New("x")); got >= 20*time.Second || got < 19*time.Second || b.Failures() != 1 {
+		t.Fatalf("first failure after reset: %v (failures %d), want just under 20s", got, b.Failures())
 	}
 }
 
