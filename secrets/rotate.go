@@ -1,0 +1,117 @@
+package secrets
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/tink-crypto/tink-go/v2/aead"
+	"github.com/tink-crypto/tink-go/v2/keyset"
+)
+
+// Rotate replaces the store's data key (5.5-3): it adds a fresh AES-256-GCM
+// key as the keyset's primary, re-encrypts every envelope under it, then
+// deletes the old keys, so ciphertext left on flash by earlier writes and
+// deletions can no longer be decrypted even with the KEK.
+//
+// Each step is durable and the keyset always holds every key an envelope on
+// flash needs, so power loss at any point loses nothing; calling Rotate
+// again after such a loss completes the job. Envelopes that fail
+// authentication are left as they are (and reported in the error) rather
+// than dropped. Get, Put and Delete wait while Rotate runs.
+func (s *Sealed) Rotate(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.erased {
+		return &Error{Op: "rotate", Err: ErrErased}
+	}
+	if err := s.rotate(ctx); err != nil {
+		return &Error{Op: "rotate", Err: err}
+	}
+	return nil
+}
+
+func (s *Sealed) rotate(ctx context.Context) error {
+	m := keyset.NewManagerFromHandle(s.handle)
+	id, err := m.Add(aead.AES256GCMKeyTemplate())
+	if err != nil {
+		return err
+	}
+	if err := m.SetPrimary(id); err != nil {
+		return err
+	}
+	h, err := m.Handle()
+	if err != nil {
+		return err
+	}
+	if err := s.writeKeyset(ctx, h); err != nil {
+		return err
+	}
+	if err := s.install(h); err != nil {
+		return err
+	}
+	names, err := s.names()
+	if err != nil {
+		return err
+	}
+	var bad []string
+	for _, name := range names {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b, err := durable.ReadFile(s.fsys, s.secretPath(name), int64(maxEnvelopeBase+s.maxValue+gcmOverhead))
+		if err != nil {
+			bad = append(bad, name)
+			continue
+		}
+		if env, err := decodeEnvelope(b, s.maxValue+gcmOverhead); err == nil && len(env.payload) >= tinkPrefix &&
+			env.payload[0] == 1 && binary.BigEndian.Uint32(env.payload[1:]) == id {
+			continue // already under the new key (an earlier, interrupted Rotate)
+		}
+		v, err := s.get(name)
+		if err != nil {
+			bad = append(bad, name)
+			continue
+		}
+		err = s.put(name, v)
+		clear(v)
+		if err != nil {
+			return err
+		}
+	}
+	if len(bad) > 0 {
+		// Keep the old keys: they may be what these envelopes need.
+		return fmt.Errorf("%w: %d envelope(s) could not be re-encrypted and were kept: %q", ErrCorrupt, len(bad), bad)
+	}
+	m = keyset.NewManagerFromHandle(h)
+	for _, ki := range h.KeysetInfo().GetKeyInfo() {
+		if ki.GetKeyId() != id {
+			if err := m.Delete(ki.GetKeyId()); err != nil {
+				return err
+			}
+		}
+	}
+	if h, err = m.Handle(); err != nil {
+		return err
+	}
+	if err := s.writeKeyset(ctx, h); err != nil {
+		return err
+	}
+	if err := s.install(h); err != nil {
+		return err
+	}
+	s.log.Info("secrets: keyset rotated", "dir", s.dir, "envelopes", len(names))
+	return nil
+}
+
+// KeyCount returns the number of keys in the store's keyset: 1 normally,
+// more only while (or after an interrupted) [Sealed.Rotate].
+func (s *Sealed) KeyCount() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.handle == nil {
+		return 0
+	}
+	return s.handle.Len()
+}
