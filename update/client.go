@@ -1,0 +1,459 @@
+package update
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
+	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
+)
+
+// Default limits; every one applies when the corresponding Config field is
+// zero.
+const (
+	DefaultMaxRootSize      = 512 << 10
+	DefaultMaxTimestampSize = 16 << 10
+	DefaultMaxSnapshotSize  = 2 << 20
+	DefaultMaxTargetsSize   = 16 << 20
+	DefaultMaxTargetSize    = 4 << 30
+	DefaultMaxRootRotations = 32
+	DefaultRetries          = 3
+	DefaultRetryBackoff     = time.Second
+	DefaultMinRate          = 1 << 10
+	DefaultMinRateWindow    = 30 * time.Second
+)
+
+// Config configures a [Client]. The zero value of every optional field is
+// the secure default; TrustedRoot, RepositoryURL, HardwareID and Dir are
+// required.
+type Config struct {
+	// TrustedRoot is the TUF root metadata pinned in the firmware image
+	// (provision 5.3-10): the trust anchor of every update. Newer roots are
+	// accepted only through the chain of signed rotations starting here.
+	TrustedRoot []byte
+	// RepositoryURL is the base URL of the repository: metadata is fetched
+	// from RepositoryURL/metadata/ and targets from RepositoryURL/targets/
+	// unless MetadataURL or TargetsURL say otherwise.
+	RepositoryURL string
+	// MetadataURL and TargetsURL override the two locations.
+	MetadataURL, TargetsURL string
+	// HardwareID is this device's hardware identifier; targets built for
+	// other hardware are refused.
+	HardwareID string
+	// InstalledCounter reports the release counter of the installed
+	// firmware; only releases with a greater counter are offered or
+	// downloaded. Nil means 0 (factory image without a counter): wire it to
+	// the installer's state.
+	InstalledCounter func() uint64
+	// CoSignKey, when set, requires every target to carry a valid ML-DSA-65
+	// co-signature by this key in addition to TUF's threshold signatures.
+	CoSignKey *mldsa65.PublicKey
+	// FS is where metadata, the clock floor and the download journal are
+	// kept; nil means durable.OS.
+	FS durable.FS
+	// Dir is the directory (in FS) for the client's state.
+	Dir string
+	// HTTPClient is used for every request; it is copied, and its
+	// CheckRedirect replaced by one that refuses redirects to another
+	// origin. Nil means a private client with connect/header timeouts
+	// (never http.DefaultClient).
+	HTTPClient *http.Client
+	// Logger receives debug and warning logs; nil discards them.
+	Logger *slog.Logger
+	// BuildTime is the firmware's build time: the lowest time the client
+	// believes, whatever the clock says (a clock reset to 1970 cannot make
+	// expired metadata valid again). The floor rises to the clock's time at
+	// each successful refresh and is persisted.
+	BuildTime time.Time
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Per-role metadata size limits (defaults DefaultMaxRootSize, …).
+	MaxRootSize, MaxTimestampSize, MaxSnapshotSize, MaxTargetsSize int64
+	// MaxTargetSize refuses larger targets (default DefaultMaxTargetSize).
+	MaxTargetSize int64
+	// MaxRootRotations bounds the root versions fetched in one refresh
+	// (default DefaultMaxRootRotations).
+	MaxRootRotations int
+	// Retries is how often a failed request is retried after the first
+	// attempt on network errors and 5xx (never on 4xx or a verification
+	// failure). Zero means DefaultRetries; negative means no retry.
+	Retries int
+	// RetryBackoff is the base of the exponential, fully jittered backoff
+	// (default DefaultRetryBackoff).
+	RetryBackoff time.Duration
+	// MinRate and MinRateWindow: a transfer delivering fewer than MinRate
+	// bytes/second over MinRateWindow is aborted with ErrSlowRetrieval
+	// (defaults 1 KiB/s over 30 s). Negative MinRate disables the check.
+	MinRate       int64
+	MinRateWindow time.Duration
+	// InsecureAllowNoDescriptor accepts targets without a descriptor (for
+	// repositories written by other TUF tools): such a target is fetched as
+	// a single chunk of at most MaxChunkSize bytes, and no hardware-ID,
+	// release-counter or co-signature check applies to it. Leave it false
+	// on a device.
+	InsecureAllowNoDescriptor bool
+}
+
+func (c *Config) logger() *slog.Logger {
+	if c.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Logger
+}
+
+// ErrConfig is returned by New for an unusable Config.
+var ErrConfig = errors.New("update: invalid config")
+
+func (c *Config) setDefaults() error {
+	if len(c.TrustedRoot) == 0 {
+		return fmt.Errorf("%w: TrustedRoot is required", ErrConfig)
+	}
+	if c.HardwareID == "" {
+		return fmt.Errorf("%w: HardwareID is required", ErrConfig)
+	}
+	if c.Dir == "" {
+		return fmt.Errorf("%w: Dir is required", ErrConfig)
+	}
+	if c.RepositoryURL == "" && (c.MetadataURL == "" || c.TargetsURL == "") {
+		return fmt.Errorf("%w: RepositoryURL (or MetadataURL and TargetsURL) is required", ErrConfig)
+	}
+	join := func(base, sub string) (string, error) {
+		u, err := url.Parse(base)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return "", fmt.Errorf("%w: %q is not an http(s) URL", ErrConfig, base)
+		}
+		u.Path = strings.TrimSuffix(u.Path, "/") + sub
+		return u.String(), nil
+	}
+	var err error
+	if c.MetadataURL == "" {
+		c.MetadataURL = c.RepositoryURL + "/metadata"
+	}
+	if c.TargetsURL == "" {
+		c.TargetsURL = c.RepositoryURL + "/targets"
+	}
+	if c.MetadataURL, err = join(c.MetadataURL, "/"); err != nil {
+		return err
+	}
+	if c.TargetsURL, err = join(c.TargetsURL, "/"); err != nil {
+		return err
+	}
+	def := func(v *int64, d int64) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.MaxRootSize, DefaultMaxRootSize)
+	def(&c.MaxTimestampSize, DefaultMaxTimestampSize)
+	def(&c.MaxSnapshotSize, DefaultMaxSnapshotSize)
+	def(&c.MaxTargetsSize, DefaultMaxTargetsSize)
+	def(&c.MaxTargetSize, DefaultMaxTargetSize)
+	if c.MaxRootRotations <= 0 {
+		c.MaxRootRotations = DefaultMaxRootRotations
+	}
+	switch {
+	case c.Retries == 0:
+		c.Retries = DefaultRetries
+	case c.Retries < 0:
+		c.Retries = 0
+	}
+	if c.RetryBackoff <= 0 {
+		c.RetryBackoff = DefaultRetryBackoff
+	}
+	switch {
+	case c.MinRate == 0:
+		c.MinRate = DefaultMinRate
+	case c.MinRate < 0:
+		c.MinRate = 0
+	}
+	if c.MinRateWindow <= 0 {
+		c.MinRateWindow = DefaultMinRateWindow
+	}
+	if c.FS == nil {
+		c.FS = durable.OS
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.InstalledCounter == nil {
+		c.InstalledCounter = func() uint64 { return 0 }
+	}
+	return nil
+}
+
+// Client keeps a device's view of a TUF repository current and downloads
+// verified releases. Create it with [New]; its methods are safe for
+// concurrent use (they are serialised).
+type Client struct {
+	cfg  Config
+	f    *fetcher
+	root *metadata.Metadata[metadata.RootType] // pinned root, parsed
+
+	mu      sync.Mutex
+	trusted *trustedmetadata.TrustedMetadata
+	floor   time.Time
+
+	// testing hooks
+	onCheckpoint func(off int64)
+	onRequest    func(off int64)
+}
+
+// New checks cfg, parses the pinned root and loads the persisted clock
+// floor. It does no network I/O; call [Client.Refresh] or [Client.Check].
+func New(cfg Config) (*Client, error) {
+	cfg.TrustedRoot = slices.Clone(cfg.TrustedRoot)
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	if int64(len(cfg.TrustedRoot)) > cfg.MaxRootSize {
+		return nil, fmt.Errorf("%w: TrustedRoot larger than MaxRootSize", ErrConfig)
+	}
+	tm, err := trustedmetadata.New(cfg.TrustedRoot)
+	if err != nil {
+		return nil, fmt.Errorf("%w: TrustedRoot: %v", ErrConfig, err)
+	}
+	c := &Client{cfg: cfg, f: newFetcher(&cfg), root: tm.Root}
+	if err := cfg.FS.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	c.floor = cfg.BuildTime.UTC()
+	if b, err := durable.ReadFile(cfg.FS, c.file(clockFile), 256); err == nil {
+		var st clockState
+		if json.Unmarshal(b, &st) == nil && st.Floor.After(c.floor) {
+			c.floor = st.Floor
+		}
+	}
+	return c, nil
+}
+
+const (
+	clockFile   = "clock.json"
+	journalFile = "download.log"
+	rootsDir    = "roots"
+)
+
+type clockState struct {
+	Floor time.Time `json:"floor"`
+}
+
+func (c *Client) file(name string) string { return path.Join(c.cfg.Dir, name) }
+
+// TrustedTime returns the time used for expiry checks: the clock, but never
+// earlier than the floor (build time, or the clock's time at the last
+// successful refresh).
+func (c *Client) TrustedTime() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.refTime()
+}
+
+func (c *Client) refTime() time.Time {
+	now := c.cfg.Now().UTC()
+	if now.Before(c.floor) {
+		return c.floor
+	}
+	return now
+}
+
+func (c *Client) metaURL(name string) string { return c.cfg.MetadataURL + name }
+func (c *Client) readLocal(name string, max int64) []byte {
+	b, err := durable.ReadFile(c.cfg.FS, c.file(name), max)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			c.f.log.Warn("update: ignoring unreadable local metadata", "file", name, "error", err)
+		}
+		return nil
+	}
+	return b
+}
+
+func (c *Client) persist(name string, b []byte) error {
+	return durable.WriteFile(c.cfg.FS, c.file(name), b, 0o600)
+}
+
+func metaErr(role string, err error) error {
+	var exp *metadata.ErrExpiredMetadata
+	if errors.As(err, &exp) {
+		return &MetadataError{Role: role, Err: fmt.Errorf("%w: %v", ErrExpired, err)}
+	}
+	return &MetadataError{Role: role, Err: err}
+}
+
+// Refresh brings the trusted metadata up to date following the TUF client
+// workflow: root rotations (N+1.root.json until 404, each signed by the
+// previous and the new root), then timestamp, snapshot and targets, each
+// checked for signature threshold, version (no rollback) and expiry at the
+// trusted time, each persisted crash-safely once verified. It can be called
+// again and again; a failed refresh leaves the previous trusted state in
+// place.
+func (c *Client) Refresh(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.refresh(ctx)
+}
+
+func (c *Client) refresh(ctx context.Context) error {
+	ref := c.refTime()
+	tm, err := trustedmetadata.New(c.cfg.TrustedRoot)
+	if err != nil {
+		return metaErr(metadata.ROOT, err)
+	}
+	tm.RefTime = ref
+	// Replay the persisted chain of roots from the pinned one.
+	for {
+		v := tm.Root.Signed.Version + 1
+		b := c.readLocal(path.Join(rootsDir, fmt.Sprintf("%d.root.json", v)), c.cfg.MaxRootSize)
+		if b == nil {
+			break
+		}
+		if _, err := tm.UpdateRoot(b); err != nil {
+			c.f.log.Warn("update: persisted root does not chain; ignoring it", "version", v, "error", err)
+			break
+		}
+	}
+	startRoot := tm.Root
+	for i := 0; i < c.cfg.MaxRootRotations; i++ {
+		v := tm.Root.Signed.Version + 1
+		name := fmt.Sprintf("%d.root.json", v)
+		b, err := c.f.get(ctx, c.metaURL(name), c.cfg.MaxRootSize)
+		if errors.Is(err, ErrNotFound) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tm.UpdateRoot(b); err != nil {
+			return metaErr(metadata.ROOT, err)
+		}
+		if err := c.cfg.FS.MkdirAll(c.file(rootsDir), 0o700); err != nil {
+			return err
+		}
+		if err := c.persist(path.Join(rootsDir, name), b); err != nil {
+			return err
+		}
+	}
+	if tm.Root.Signed.IsExpired(ref) {
+		return metaErr(metadata.ROOT, &metadata.ErrExpiredMetadata{Msg: "final root is expired"})
+	}
+	// Fast-forward recovery: when the timestamp or snapshot keys changed,
+	// forget the local copies so a new key's lower version is accepted.
+	if tm.Root != startRoot {
+		if !sameKeys(startRoot, tm.Root, metadata.TIMESTAMP) || !sameKeys(startRoot, tm.Root, metadata.SNAPSHOT) {
+			for _, n := range []string{"timestamp.json", "snapshot.json", "targets.json"} {
+				if err := durable.Remove(c.cfg.FS, c.file(n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return err
+				}
+			}
+		}
+	}
+
+	// Timestamp.
+	if b := c.readLocal("timestamp.json", c.cfg.MaxTimestampSize); b != nil {
+		_, _ = tm.UpdateTimestamp(b) // an expired local one still guards against rollback
+	}
+	b, err := c.f.get(ctx, c.metaURL("timestamp.json"), c.cfg.MaxTimestampSize)
+	if err != nil {
+		return err
+	}
+	var eq *metadata.ErrEqualVersionNumber
+	if _, err := tm.UpdateTimestamp(b); err != nil && !errors.As(err, &eq) {
+		return metaErr(metadata.TIMESTAMP, err)
+	} else if err == nil {
+		if err := c.persist("timestamp.json", b); err != nil {
+			return err
+		}
+	}
+	if tm.Timestamp == nil || tm.Timestamp.Signed.IsExpired(ref) {
+		return metaErr(metadata.TIMESTAMP, &metadata.ErrExpiredMetadata{Msg: "timestamp is expired"})
+	}
+
+	// Snapshot.
+	snapMeta := tm.Timestamp.Signed.Meta["snapshot.json"]
+	if snapMeta == nil {
+		return metaErr(metadata.TIMESTAMP, errors.New("no snapshot.json entry"))
+	}
+	if lb := c.readLocal("snapshot.json", c.cfg.MaxSnapshotSize); lb == nil || loadErr(tm.UpdateSnapshot(lb, true)) != nil {
+		max := c.cfg.MaxSnapshotSize
+		if snapMeta.Length > 0 && snapMeta.Length < max {
+			max = snapMeta.Length
+		}
+		name := "snapshot.json"
+		if tm.Root.Signed.ConsistentSnapshot {
+			name = fmt.Sprintf("%d.snapshot.json", snapMeta.Version)
+		}
+		b, err := c.f.get(ctx, c.metaURL(name), max)
+		if err != nil {
+			return err
+		}
+		if _, err := tm.UpdateSnapshot(b, false); err != nil {
+			return metaErr(metadata.SNAPSHOT, err)
+		}
+		if err := c.persist("snapshot.json", b); err != nil {
+			return err
+		}
+	}
+
+	// Top-level targets.
+	tMeta := tm.Snapshot.Signed.Meta["targets.json"]
+	if tMeta == nil {
+		return metaErr(metadata.SNAPSHOT, errors.New("no targets.json entry"))
+	}
+	if lb := c.readLocal("targets.json", c.cfg.MaxTargetsSize); lb == nil || loadErr(tm.UpdateTargets(lb)) != nil {
+		max := c.cfg.MaxTargetsSize
+		if tMeta.Length > 0 && tMeta.Length < max {
+			max = tMeta.Length
+		}
+		name := "targets.json"
+		if tm.Root.Signed.ConsistentSnapshot {
+			name = fmt.Sprintf("%d.targets.json", tMeta.Version)
+		}
+		b, err := c.f.get(ctx, c.metaURL(name), max)
+		if err != nil {
+			return err
+		}
+		if _, err := tm.UpdateTargets(b); err != nil {
+			return metaErr(metadata.TARGETS, err)
+		}
+		if err := c.persist("targets.json", b); err != nil {
+			return err
+		}
+	}
+	c.trusted = tm
+	// Raise the time floor: the clock's time was accepted by all of this
+	// metadata, so never believe an earlier time again.
+	if now := c.cfg.Now().UTC(); now.Sub(c.floor) > time.Minute {
+		if b, err := json.Marshal(clockState{Floor: now}); err == nil {
+			if err := c.persist(clockFile, b); err != nil {
+				return err
+			}
+			c.floor = now
+		}
+	}
+	return nil
+}
+
+func loadErr[T any](_ T, err error) error { return err }
+
+func sameKeys(a, b *metadata.Metadata[metadata.RootType], role string) bool {
+	ra, rb := a.Signed.Roles[role], b.Signed.Roles[role]
+	if ra == nil || rb == nil {
+		return ra == rb
+	}
+	x, y := slices.Clone(ra.KeyIDs), slices.Clone(rb.KeyIDs)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y) && ra.Threshold == rb.Threshold
+}

@@ -1,0 +1,564 @@
+package update
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/subtle"
+	"encoding"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/iotbaseline/baseline/internal/durable"
+)
+
+// Slot is where a downloaded image is written: the inactive firmware slot
+// (a partition, a UBI volume, a file). The installer implements it. Download
+// writes only chunks that already matched their signed hash, in order, and
+// calls Sync before it records progress, so after power loss the journal
+// never claims more than the slot holds.
+type Slot interface {
+	// WriteAt writes p at offset off, as io.WriterAt.
+	WriteAt(p []byte, off int64) (n int, err error)
+	// Sync makes every completed WriteAt durable.
+	Sync() error
+}
+
+// Verified is an image that was downloaded (or read from a bundle) into a
+// Slot and matched its signed length, every chunk hash, every whole-image
+// hash, the device's hardware ID, release counter and, when configured, the
+// ML-DSA co-signature. Only [Client.Download] and [Client.OpenBundle] create
+// one; an installer accepts nothing else.
+type Verified struct {
+	release Release
+	slot    Slot
+	sealed  bool
+}
+
+// Valid reports whether v was produced by a verification (a zero Verified,
+// which any package can write, is not).
+func (v *Verified) Valid() bool { return v != nil && v.sealed }
+
+// Release returns a copy of the release that was verified.
+func (v *Verified) Release() Release {
+	if !v.Valid() {
+		return Release{}
+	}
+	r := v.release
+	return r
+}
+
+// Slot returns the slot holding the verified image.
+func (v *Verified) Slot() Slot {
+	if !v.Valid() {
+		return nil
+	}
+	return v.slot
+}
+
+// journal records.
+const (
+	recHeader    = 'H'
+	recValidator = 'V'
+	recProgress  = 'C'
+)
+
+type journalHeader struct {
+	Path    string `json:"path"`
+	Length  int64  `json:"length"`
+	SHA256  string `json:"sha256"`
+	Counter uint64 `json:"counter"`
+	Chunk   int    `json:"chunk"`
+}
+
+type progress struct {
+	next   int      // chunks done
+	states [][]byte // whole-image hash states after those chunks
+}
+
+// plan is what Download verifies against.
+type plan struct {
+	rel    *Release
+	chunk  int
+	hashes []ChunkHash
+	algs   []string
+}
+
+func (c *Client) plan(r *Release) (*plan, error) {
+	p := &plan{rel: r}
+	for _, a := range supportedHashes {
+		if _, ok := r.Hashes[a]; ok {
+			p.algs = append(p.algs, a)
+		}
+	}
+	if d := r.Descriptor; d != nil {
+		p.chunk, p.hashes = d.ChunkSize, d.Chunks
+	} else {
+		var h ChunkHash
+		copy(h[:], r.Hashes["sha256"])
+		p.chunk, p.hashes = int(r.Length), []ChunkHash{h}
+	}
+	return p, nil
+}
+
+func newHash(alg string) hash.Hash {
+	switch alg {
+	case "sha256":
+		return sha256.New()
+	case "sha384":
+		return sha512.New384()
+	case "sha512":
+		return sha512.New()
+	}
+	panic("update: unsupported hash " + alg)
+}
+
+// Download fetches the release into slot and returns it as [Verified].
+//
+// The release is looked up again in the current trusted metadata and every
+// policy check repeated. The image is fetched with HTTP Range requests (with
+// If-Range once the server gave a validator), each chunk is read into
+// memory, checked against its signed SHA-256 and only then written to the
+// slot; the slot is synced and progress journaled (crash-safe, in Config.FS)
+// after every chunk, so power loss costs at most one chunk: a later
+// Download of the same release resumes where the journal says. Once all
+// bytes are in, the whole-image hashes from TUF are checked as well. A server
+// ignoring Range (200 instead of 206) restarts the transfer from 0; a wrong
+// Content-Range, a body longer than the signed length, a transfer below the
+// minimum rate, or a chunk that fails its hash end the download with an
+// error, leaving unverified bytes nowhere.
+func (c *Client) Download(ctx context.Context, r *Release, slot Slot) (*Verified, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r == nil || slot == nil {
+		return nil, errors.New("update: Download needs a release and a slot")
+	}
+	rel, err := c.lookup(r.Path)
+	if err != nil {
+		return nil, err
+	}
+	if rel.Length != r.Length || !rel.Hashes.Equal(r.Hashes) {
+		return nil, &ReleaseError{Path: r.Path, Err: fmt.Errorf("%w: release changed since it was looked up", ErrTarget)}
+	}
+	p, err := c.plan(rel)
+	if err != nil {
+		return nil, err
+	}
+	u, err := c.targetURL(rel)
+	if err != nil {
+		return nil, err
+	}
+	src := func(ctx context.Context, off int64, validator string) (io.ReadCloser, int64, string, error) {
+		return c.openRange(ctx, u, off, rel.Length, validator)
+	}
+	if err := c.fetchInto(ctx, p, src, slot); err != nil {
+		return nil, &ReleaseError{Path: rel.Path, Err: err}
+	}
+	return &Verified{release: *rel, slot: slot, sealed: true}, nil
+}
+
+func (c *Client) targetURL(r *Release) (string, error) {
+	name := r.Path
+	if c.trusted.Root.Signed.ConsistentSnapshot {
+		i := strings.LastIndex(name, "/")
+		name = name[:i+1] + hex.EncodeToString(r.Hashes["sha256"]) + "." + name[i+1:]
+		if r.Hashes["sha256"] == nil {
+			return "", fmt.Errorf("%w: consistent snapshot needs a sha256", ErrTarget)
+		}
+	}
+	var b strings.Builder
+	for i, seg := range strings.Split(name, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return "", &ReleaseError{Path: r.Path, Err: fmt.Errorf("%w: unsafe target path", ErrTarget)}
+		}
+		if i > 0 {
+			b.WriteByte('/')
+		}
+		b.WriteString(url.PathEscape(seg))
+	}
+	return c.cfg.TargetsURL + b.String(), nil
+}
+
+// source opens the image at off: it returns the body positioned at start
+// (off, or 0 when the server sent the whole entity) and the validator.
+type source func(ctx context.Context, off int64, validator string) (body io.ReadCloser, start int64, newValidator string, err error)
+
+func (c *Client) openRange(ctx context.Context, u string, off, length int64, validator string) (io.ReadCloser, int64, string, error) {
+	if c.onRequest != nil {
+		c.onRequest(off)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, 0, "", permanent{err}
+	}
+	req.Header.Set("User-Agent", c.f.userAgnt)
+	req.Header.Set("Accept-Encoding", "identity")
+	if off > 0 {
+		req.Header.Set("Range", "bytes="+strconv.FormatInt(off, 10)+"-")
+		if validator != "" {
+			req.Header.Set("If-Range", validator)
+		}
+	}
+	resp, err := c.f.hc.Do(req)
+	if err != nil {
+		if errors.Is(err, ErrRedirect) {
+			return nil, 0, "", permanent{err}
+		}
+		return nil, 0, "", ctxErr(ctx, err)
+	}
+	fail := func(err error) (io.ReadCloser, int64, string, error) {
+		resp.Body.Close()
+		return nil, 0, "", err
+	}
+	if !contentTypeOK(resp, false) {
+		return fail(permanent{fmt.Errorf("%w: %q", ErrContentType, resp.Header.Get("Content-Type"))})
+	}
+	v := resp.Header.Get("ETag")
+	if v == "" || strings.HasPrefix(v, "W/") {
+		v = resp.Header.Get("Last-Modified")
+	}
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return resp.Body, 0, v, nil
+	case http.StatusPartialContent:
+		if off == 0 {
+			return fail(permanent{&HTTPError{URL: redact(u), Status: resp.StatusCode, Reason: "partial content without a Range request"}})
+		}
+		first, last, total, ok := parseContentRange(resp.Header.Get("Content-Range"))
+		if !ok || first != off || last >= length || last < first || (total >= 0 && total != length) {
+			return fail(permanent{&HTTPError{URL: redact(u), Status: resp.StatusCode, Reason: "Content-Range does not match the request"}})
+		}
+		return resp.Body, off, v, nil
+	}
+	return fail(classify(redact(u), resp))
+}
+
+// parseContentRange parses "bytes first-last/total" (total may be "*": -1).
+func parseContentRange(s string) (first, last, total int64, ok bool) {
+	s, found := strings.CutPrefix(s, "bytes ")
+	if !found {
+		return 0, 0, 0, false
+	}
+	rng, tot, found := strings.Cut(s, "/")
+	if !found {
+		return 0, 0, 0, false
+	}
+	a, b, found := strings.Cut(rng, "-")
+	if !found {
+		return 0, 0, 0, false
+	}
+	var err1, err2, err3 error
+	first, err1 = strconv.ParseInt(a, 10, 64)
+	last, err2 = strconv.ParseInt(b, 10, 64)
+	total = -1
+	if tot != "*" {
+		total, err3 = strconv.ParseInt(tot, 10, 64)
+	}
+	if err1 != nil || err2 != nil || err3 != nil || first < 0 {
+		return 0, 0, 0, false
+	}
+	return first, last, total, true
+}
+
+// fetchInto runs the chunked, journaled, resumable transfer.
+func (c *Client) fetchInto(ctx context.Context, p *plan, src source, slot Slot) error {
+	rel := p.rel
+	hdr := journalHeader{Path: rel.Path, Length: rel.Length, SHA256: hex.EncodeToString(rel.Hashes["sha256"]), Chunk: p.chunk}
+	if rel.Descriptor != nil {
+		hdr.Counter = rel.Descriptor.ReleaseCounter
+	}
+	hb, _ := json.Marshal(hdr)
+	hrec := append([]byte{recHeader}, hb...)
+	j, err := durable.OpenLog(c.cfg.FS, c.file(journalFile), durable.LogOptions{MaxRecord: 64 << 10})
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	prog, validator, err := readJournal(j, hrec, len(p.algs))
+	if err != nil {
+		return err
+	}
+	whole := make([]hash.Hash, len(p.algs))
+	restart := func() error {
+		prog = progress{}
+		validator = ""
+		for i, a := range p.algs {
+			whole[i] = newHash(a)
+		}
+		return j.Rewrite([][]byte{hrec})
+	}
+	if prog.next > 0 && prog.next <= len(p.hashes) {
+		for i, a := range p.algs {
+			h := newHash(a)
+			if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(prog.states[i]); err != nil {
+				prog.next = 0
+				break
+			}
+			whole[i] = h
+		}
+	} else {
+		prog.next = 0
+	}
+	if prog.next == 0 {
+		if err := restart(); err != nil {
+			return err
+		}
+	}
+
+	buf := make([]byte, p.chunk)
+	off := int64(prog.next) * int64(p.chunk)
+	stalls := 0
+	for off < rel.Length {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		gctx, g, done := c.f.guard(ctx)
+		body, start, v, err := src(gctx, off, validator)
+		if err != nil {
+			done()
+			var perm permanent
+			if errors.As(err, &perm) || ctx.Err() != nil || stalls >= c.cfg.Retries {
+				return unwrapPermanent(err)
+			}
+			stalls++
+			continue
+		}
+		if start != off {
+			// The server sent the whole entity (Range ignored, or If-Range
+			// said it changed): start over; every chunk is re-verified.
+			if err := restart(); err != nil {
+				body.Close()
+				done()
+				return err
+			}
+			off = 0
+		}
+		if start == 0 && v != "" && v != validator {
+			validator = v
+			if err := j.Append(append([]byte{recValidator}, v...)); err != nil {
+				body.Close()
+				done()
+				return err
+			}
+		}
+		progressed, err := c.copyChunks(gctx, p, io.LimitReader(countingReader{body, g}, rel.Length-off), &off, buf, whole, slot, j)
+		body.Close()
+		done()
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, errTruncated) {
+			if cerr := ctxErr(gctx, nil); cerr != nil {
+				return unwrapPermanent(cerr)
+			}
+			if progressed {
+				stalls = 0
+			} else if stalls++; stalls > c.cfg.Retries {
+				return fmt.Errorf("%w: body ended before the signed length", ErrTarget)
+			}
+			continue
+		}
+		return err
+	}
+	for i, a := range p.algs {
+		if subtle.ConstantTimeCompare(whole[i].Sum(nil), rel.Hashes[a]) != 1 {
+			_ = restart()
+			return fmt.Errorf("%w: whole-image %s mismatch", ErrTarget, a)
+		}
+	}
+	j.Close()
+	return durable.Remove(c.cfg.FS, c.file(journalFile))
+}
+
+func unwrapPermanent(err error) error {
+	var p permanent
+	if errors.As(err, &p) {
+		return p.err
+	}
+	return err
+}
+
+var errTruncated = errors.New("update: truncated body")
+
+// copyChunks reads whole chunks from r, verifies each, writes it to slot,
+// syncs and journals.
+func (c *Client) copyChunks(ctx context.Context, p *plan, r io.Reader, off *int64, buf []byte, whole []hash.Hash, slot Slot, j *durable.Log) (progressed bool, err error) {
+	length := p.rel.Length
+	var wg sync.WaitGroup
+	for *off < length {
+		idx := int(*off / int64(p.chunk))
+		n := int(min(int64(p.chunk), length-*off))
+		if _, err := io.ReadFull(r, buf[:n]); err != nil {
+			if cerr := ctxErr(ctx, nil); cerr != nil {
+				return progressed, unwrapPermanent(cerr)
+			}
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				return progressed, errTruncated
+			}
+			return progressed, errTruncated
+		}
+		chunk := buf[:n]
+		for _, h := range whole {
+			wg.Go(func() { h.Write(chunk) })
+		}
+		sum := sha256.Sum256(chunk)
+		wg.Wait()
+		if subtle.ConstantTimeCompare(sum[:], p.hashes[idx][:]) != 1 {
+			return progressed, fmt.Errorf("%w: chunk %d hash mismatch", ErrTarget, idx)
+		}
+		if _, err := slot.WriteAt(chunk, *off); err != nil {
+			return progressed, fmt.Errorf("update: slot write: %w", err)
+		}
+		if err := slot.Sync(); err != nil {
+			return progressed, fmt.Errorf("update: slot sync: %w", err)
+		}
+		rec := []byte{recProgress}
+		rec = binary.BigEndian.AppendUint32(rec, uint32(idx+1))
+		for _, h := range whole {
+			st, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+			if err != nil {
+				return progressed, err
+			}
+			rec = binary.BigEndian.AppendUint16(rec, uint16(len(st)))
+			rec = append(rec, st...)
+		}
+		if err := j.Append(rec); err != nil {
+			return progressed, err
+		}
+		*off += int64(n)
+		progressed = true
+		if c.onCheckpoint != nil {
+			c.onCheckpoint(*off)
+		}
+	}
+	return progressed, nil
+}
+
+// readJournal returns the progress recorded for the transfer identified by
+// hrec (none if the journal belongs to another transfer).
+func readJournal(j *durable.Log, hrec []byte, nstates int) (progress, string, error) {
+	var prog progress
+	var validator string
+	first := true
+	match := false
+	err := j.Scan(func(_ int64, rec []byte) error {
+		if first {
+			first = false
+			match = bytes.Equal(rec, hrec)
+			return nil
+		}
+		if !match || len(rec) == 0 {
+			return nil
+		}
+		switch rec[0] {
+		case recValidator:
+			validator = string(rec[1:])
+		case recProgress:
+			if len(rec) < 5 {
+				return nil
+			}
+			pr := progress{next: int(binary.BigEndian.Uint32(rec[1:5]))}
+			rest := rec[5:]
+			for range nstates {
+				if len(rest) < 2 {
+					return nil
+				}
+				l := int(binary.BigEndian.Uint16(rest))
+				if len(rest) < 2+l {
+					return nil
+				}
+				pr.states = append(pr.states, rest[2:2+l])
+				rest = rest[2+l:]
+			}
+			if pr.next > prog.next {
+				prog = pr
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return progress{}, "", err
+	}
+	if !match {
+		return progress{}, "", nil
+	}
+	return prog, validator, nil
+}
+
+// FileSlot is a [Slot] backed by a file in a durable.FS: for devices whose
+// inactive slot is a file (or a block device path), and for tests.
+type FileSlot struct {
+	mu sync.Mutex
+	f  durable.File
+}
+
+// OpenFileSlot opens (creating if needed, mode 0600) the file name in fsys as
+// a slot. Its existing content is left alone: Download overwrites chunk by
+// chunk.
+func OpenFileSlot(fsys durable.FS, name string) (*FileSlot, error) {
+	_, statErr := fsys.Stat(name)
+	f, err := fsys.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if errors.Is(statErr, os.ErrNotExist) {
+		if err := fsys.SyncDir(dirOf(name)); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	return &FileSlot{f: f}, nil
+}
+
+func dirOf(name string) string {
+	if i := strings.LastIndexAny(name, `/`+string(os.PathSeparator)); i >= 0 {
+		if i == 0 {
+			return name[:1]
+		}
+		return name[:i]
+	}
+	return "."
+}
+
+// WriteAt writes p at off.
+func (s *FileSlot) WriteAt(p []byte, off int64) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.f.Seek(off, io.SeekStart); err != nil {
+		return 0, err
+	}
+	return s.f.Write(p)
+}
+
+// Sync flushes the file.
+func (s *FileSlot) Sync() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.f.Sync()
+}
+
+// ReadAt reads from the slot (for an installer's final check or a test).
+func (s *FileSlot) ReadAt(p []byte, off int64) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.f.ReadAt(p, off)
+}
+
+// Close closes the file.
+func (s *FileSlot) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.f.Close()
+}
