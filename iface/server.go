@@ -149,16 +149,16 @@ func newServer(cfg ServerConfig, h http.Handler, t *tls.Config) *Server {
 	var protos http.Protocols
 	protos.SetHTTP1(true) // no h2: a smaller surface for a device's own UI
 	srv := &http.Server{
-		Handler:           h,
-		TLSConfig:         t,
-		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-		ReadTimeout:       cfg.ReadTimeout,
-		WriteTimeout:      cfg.WriteTimeout,
-		IdleTimeout:       cfg.IdleTimeout,
-		MaxHeaderBytes:    cfg.MaxHeaderBytes,
-		Protocols:         &protos,
-		TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){},
-		ErrorLog:          log.New(slogWriter{cfg.Logger}, "", 0),
+		Handler:                      h,
+		TLSConfig:                    t,
+		ReadHeaderTimeout:            cfg.ReadHeaderTimeout,
+		ReadTimeout:                  cfg.ReadTimeout,
+		WriteTimeout:                 cfg.WriteTimeout,
+		IdleTimeout:                  cfg.IdleTimeout,
+		MaxHeaderBytes:               cfg.MaxHeaderBytes,
+		Protocols:                    &protos,
+		TLSNextProto:                 map[string]func(*http.Server, *tls.Conn, http.Handler){},
+		ErrorLog:                     log.New(slogWriter{cfg.Logger}, "", 0),
 		DisableGeneralOptionsHandler: true,
 	}
 	return &Server{cfg: cfg, srv: srv, plaintext: t == nil}
