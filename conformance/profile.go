@@ -382,11 +382,13 @@ func (d *profileDecoder) jsonErr(err error, field string, off int64) *ProfileErr
 	case errors.As(err, &se):
 		return d.fail(se.Offset, field, "", "JSON syntax: "+se.Error(), err)
 	case errors.As(err, &te):
+		// te.Offset counts from where this Decode call started, so the
+		// caller's offset of the value is the better position.
 		f := field
 		if te.Field != "" {
 			f = field + "." + te.Field
 		}
-		return d.fail(te.Offset, f, "", "expected "+jsonKind(te.Type.Kind().String())+", found JSON "+te.Value, err)
+		return d.fail(off, f, "", "expected "+jsonKind(te.Type.Kind().String())+", found JSON "+te.Value, err)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return d.fail(int64(len(d.data)), field, "", "JSON ends too early", err)
 	}
@@ -454,7 +456,7 @@ func (d *profileDecoder) decode() (*Profile, error) {
 			}
 			continue
 		default:
-			return nil, d.fail(d.skipSpace(keyOff+1), key, "", "unknown field", nil)
+			return nil, d.fail(d.skipSpace(keyOff), key, "", "unknown field", nil)
 		}
 		if err := dec.Decode(target); err != nil {
 			return nil, d.jsonErr(err, key, valOff)
@@ -466,8 +468,9 @@ func (d *profileDecoder) decode() (*Profile, error) {
 	if _, err := dec.Token(); err != nil { // the closing brace
 		return nil, d.jsonErr(err, "", dec.InputOffset())
 	}
+	trailing := d.skipSpace(dec.InputOffset())
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, d.fail(d.skipSpace(dec.InputOffset()), "", "", "data after the profile object", nil)
+		return nil, d.fail(trailing, "", "", "data after the profile object", nil)
 	}
 	if schemaSeen && p.Schema != ProfileSchema {
 		return nil, d.fail(0, "schema", "", fmt.Sprintf("%q is not %q", p.Schema, ProfileSchema), nil)
