@@ -152,7 +152,9 @@ func common(low string) bool {
 	if _, ok := bl[low]; ok {
 		return true
 	}
-	isPad := func(r rune) bool { return unicode.IsDigit(r) || unicode.IsPunct(r) || unicode.IsSymbol(r) || unicode.IsSpace(r) }
+	isPad := func(r rune) bool {
+		return unicode.IsDigit(r) || unicode.IsPunct(r) || unicode.IsSymbol(r) || unicode.IsSpace(r)
+	}
 	core := strings.TrimFunc(low, isPad)
 	if core == "" {
 		core = low

@@ -1,0 +1,274 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Rule is what a route requires. Declare one for every route with
+// Gate.Declare or Gate.Handle; the zero Rule is invalid and Declare panics
+// on it (a programmer error).
+type Rule struct {
+	kind  ruleKind
+	scope string
+	fresh bool
+}
+
+type ruleKind int
+
+const (
+	ruleInvalid ruleKind = iota
+	rulePublic
+	ruleSetup
+	ruleScope
+)
+
+// Public serves a route without authentication (model designation, the
+// login page). Keep such routes few: 5.6-2 counts them.
+var Public = Rule{kind: rulePublic}
+
+// SetupFlow serves a route only while the device awaits setup (and hides it
+// afterwards): the setup page and its API.
+var SetupFlow = Rule{kind: ruleSetup}
+
+// Require serves a route to sessions granting scope.
+func Require(scope string) Rule { return Rule{kind: ruleScope, scope: scope} }
+
+// RequireFresh serves a route to sessions granting scope whose password
+// entry is within Config.FreshAuth: use it for security-relevant changes
+// (provision 5.5-5) such as network, update or account settings.
+func RequireFresh(scope string) Rule { return Rule{kind: ruleScope, scope: scope, fresh: true} }
+
+// String describes the rule.
+func (r Rule) String() string {
+	switch r.kind {
+	case rulePublic:
+		return "public"
+	case ruleSetup:
+		return "setup-flow"
+	case ruleScope:
+		if r.fresh {
+			return "fresh:" + r.scope
+		}
+		return "scope:" + r.scope
+	}
+	return "invalid"
+}
+
+// CookieName is the session cookie. The __Host- prefix makes browsers
+// insist on Secure, Path=/ and no Domain.
+const CookieName = "__Host-baseline-session"
+
+// Gate is deny-by-default HTTP middleware (provisions 5.5-4, 5.5-5): every
+// route of the wrapped ServeMux must be declared public, setup-flow or
+// requiring a scope. A request whose matched pattern was not declared gets
+// 404 and an error log; one without the session its rule needs gets 401 or
+// 403. Until the owner has set a password, only Public and SetupFlow
+// routes are served.
+type Gate struct {
+	s     *Service
+	mu    sync.RWMutex
+	rules map[string]Rule
+}
+
+// NewGate returns an empty gate for s.
+func NewGate(s *Service) *Gate { return &Gate{s: s, rules: map[string]Rule{}} }
+
+// Declare records the rule for a ServeMux pattern, exactly as it is
+// registered ("GET /api/status", "POST /api/password"). It panics on the
+// zero Rule or a pattern declared twice with different rules.
+func (g *Gate) Declare(pattern string, r Rule) {
+	if r.kind == ruleInvalid || (r.kind == ruleScope && !validName(r.scope, 32)) {
+		panic("auth: invalid rule for " + pattern)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if old, ok := g.rules[pattern]; ok && old != r {
+		panic("auth: conflicting rules for " + pattern)
+	}
+	g.rules[pattern] = r
+}
+
+// Handle declares the rule and registers h on mux in one step, so a route
+// cannot be registered without a rule.
+func (g *Gate) Handle(mux *http.ServeMux, pattern string, r Rule, h http.Handler) {
+	g.Declare(pattern, r)
+	mux.Handle(pattern, h)
+}
+
+// Undeclared returns the patterns among those given that have no rule,
+// sorted. A device's test passes every pattern it registers (see Mux) and
+// fails if the result is not empty.
+func (g *Gate) Undeclared(patterns []string) []string {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	var out []string
+	for _, p := range patterns {
+		if _, ok := g.rules[p]; !ok {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+// CheckRoutes returns an error naming every pattern of mux that has no
+// rule. Call it from the device's tests and at start-up.
+func (g *Gate) CheckRoutes(mux *Mux) error {
+	if u := g.Undeclared(mux.Patterns()); len(u) > 0 {
+		return fmt.Errorf("auth: %d undeclared route(s): %s", len(u), strings.Join(u, ", "))
+	}
+	return nil
+}
+
+// Mux is an http.ServeMux that remembers the patterns registered on it, so
+// the gate's route check can enumerate them (ServeMux cannot). Register
+// every route through Handle or HandleFunc.
+type Mux struct {
+	*http.ServeMux
+	mu       sync.Mutex
+	patterns []string
+}
+
+// NewMux returns an empty Mux.
+func NewMux() *Mux { return &Mux{ServeMux: http.NewServeMux()} }
+
+// Handle registers h for pattern and records the pattern.
+func (m *Mux) Handle(pattern string, h http.Handler) {
+	m.ServeMux.Handle(pattern, h)
+	m.mu.Lock()
+	m.patterns = append(m.patterns, pattern)
+	m.mu.Unlock()
+}
+
+// HandleFunc registers f for pattern and records the pattern.
+func (m *Mux) HandleFunc(pattern string, f func(http.ResponseWriter, *http.Request)) {
+	m.Handle(pattern, http.HandlerFunc(f))
+}
+
+// Patterns returns the registered patterns in registration order.
+func (m *Mux) Patterns() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.patterns...)
+}
+
+type sessionKey struct{}
+
+// SessionFrom returns the session the gate attached to the request's
+// context, or nil on public routes.
+func SessionFrom(ctx context.Context) *Session {
+	s, _ := ctx.Value(sessionKey{}).(*Session)
+	return s
+}
+
+// tokenFrom returns the token from the session cookie or an
+// "Authorization: Bearer" header, and whether it came from a cookie.
+func tokenFrom(r *http.Request) (string, bool) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if t, ok := strings.CutPrefix(h, "Bearer "); ok {
+			return t, false
+		}
+		return "", false
+	}
+	if c, err := r.Cookie(CookieName); err == nil {
+		return c.Value, true
+	}
+	return "", false
+}
+
+// Wrap returns the gate in front of mux (an *http.ServeMux or *Mux).
+func (g *Gate) Wrap(mux interface {
+	http.Handler
+	Handler(*http.Request) (http.Handler, string)
+}) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, pattern := mux.Handler(r)
+		if pattern == "" {
+			// No route matched: the mux answers 404, 405 or a redirect to
+			// the clean path (which is gated when followed). No device
+			// handler runs.
+			mux.ServeHTTP(w, r)
+			return
+		}
+		g.mu.RLock()
+		rule, ok := g.rules[pattern]
+		g.mu.RUnlock()
+		if !ok {
+			g.s.log.Error("auth: request to undeclared route denied", "pattern", pattern)
+			http.NotFound(w, r)
+			return
+		}
+		ready := g.s.State() == Ready
+		switch rule.kind {
+		case rulePublic:
+			mux.ServeHTTP(w, r)
+			return
+		case ruleSetup:
+			if ready {
+				http.NotFound(w, r)
+				return
+			}
+			mux.ServeHTTP(w, r)
+			return
+		}
+		if !ready {
+			deny(w, http.StatusForbidden, "setup required")
+			return
+		}
+		tok, fromCookie := tokenFrom(r)
+		ses, err := g.s.VerifyToken(tok)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="device"`)
+			deny(w, http.StatusUnauthorized, "authentication required")
+			return
+		}
+		if fromCookie && !safeMethod(r.Method) && !sameOrigin(r) {
+			deny(w, http.StatusForbidden, "cross-origin request refused")
+			return
+		}
+		if !ses.HasScope(rule.scope) {
+			deny(w, http.StatusForbidden, "forbidden")
+			return
+		}
+		if rule.fresh {
+			if err := g.s.RequireFresh(ses); err != nil {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="device", error="insufficient_user_authentication"`)
+				deny(w, http.StatusUnauthorized, "fresh authentication required")
+				return
+			}
+		}
+		mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, ses)))
+	})
+}
+
+func safeMethod(m string) bool { return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions }
+
+// sameOrigin refuses a cookie-authenticated state change whose Origin (or
+// Sec-Fetch-Site) says it came from another site; SameSite=Strict already
+// keeps the cookie off such requests in current browsers.
+func sameOrigin(r *http.Request) bool {
+	if s := r.Header.Get("Sec-Fetch-Site"); s != "" && s != "same-origin" && s != "none" {
+		return false
+	}
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	u, err := url.Parse(o)
+	return err == nil && u.Host == r.Host
+}
+
+func deny(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	fmt.Fprintln(w, msg)
+}

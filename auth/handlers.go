@@ -1,0 +1,174 @@
+package auth
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// maxBody bounds every auth request body.
+const maxBody = 4096
+
+// SourceFromRequest returns the throttle source of an HTTP request: its
+// peer address (r.RemoteAddr). Forwarding headers are ignored, because any
+// client can set them; a device behind its own reverse proxy passes the
+// proxy's verified client address instead.
+func SourceFromRequest(r *http.Request) string { return r.RemoteAddr }
+
+// SetCookie sets the session cookie: Secure, HttpOnly, SameSite=Strict,
+// Path=/, __Host- prefixed, expiring with the session.
+func SetCookie(w http.ResponseWriter, ses *Session) {
+	http.SetCookie(w, &http.Cookie{
+		Name: CookieName, Value: ses.Token(), Path: "/", Expires: ses.Expires,
+		MaxAge: int(ses.Expires.Sub(ses.IssuedAt).Seconds()), Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode,
+	})
+}
+
+// ClearCookie removes the session cookie.
+func ClearCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+}
+
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		deny(w, http.StatusMethodNotAllowed, "method not allowed")
+		return false
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil || dec.More() {
+		deny(w, http.StatusBadRequest, "malformed request")
+		return false
+	}
+	return true
+}
+
+// writeErr maps an auth error to a status and a short message that says
+// nothing the attacker did not know.
+func writeErr(w http.ResponseWriter, err error) {
+	var th ErrThrottled
+	var pe *PolicyError
+	switch {
+	case errors.As(err, &th):
+		secs := int(math.Ceil(th.RetryAfter.Seconds()))
+		if secs < 1 {
+			secs = 1
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		deny(w, http.StatusTooManyRequests, "too many attempts")
+	case errors.As(err, &pe):
+		deny(w, http.StatusUnprocessableEntity, pe.Error())
+	case errors.Is(err, ErrBadCredentials):
+		deny(w, http.StatusUnauthorized, "wrong account or password")
+	case errors.Is(err, ErrMalformedSetupSecret), errors.Is(err, ErrTrivialSecret):
+		deny(w, http.StatusBadRequest, "setup secret mistyped: check it against the label")
+	case errors.Is(err, ErrInvalidAccount):
+		deny(w, http.StatusBadRequest, "invalid account name")
+	case errors.Is(err, ErrNotProvisioned), errors.Is(err, ErrNoSetupVerifier):
+		deny(w, http.StatusForbidden, "setup required")
+	case errors.Is(err, ErrAlreadySetUp):
+		deny(w, http.StatusConflict, "already set up")
+	case errors.Is(err, ErrPresenceRequired):
+		deny(w, http.StatusForbidden, "current password or physical presence required")
+	default:
+		deny(w, http.StatusServiceUnavailable, "temporarily unavailable")
+	}
+}
+
+func writeSession(w http.ResponseWriter, ses *Session, code int) {
+	SetCookie(w, ses)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(map[string]any{"account": ses.Account, "expires": ses.Expires.UTC().Format(time.RFC3339)})
+}
+
+// LoginHandler serves POST {"account":…, "password":…}: 200 with the
+// session cookie, 401, 429 with Retry-After, or 403 before setup. Declare
+// it Public.
+func (s *Service) LoginHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Account  string `json:"account"`
+			Password string `json:"password"`
+		}
+		if !decodeBody(w, r, &req) {
+			return
+		}
+		ses, err := s.Authenticate(r.Context(), Attempt{Source: SourceFromRequest(r), Account: req.Account, Password: req.Password})
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeSession(w, ses, http.StatusOK)
+	})
+}
+
+// SetupHandler serves POST {"setup_secret":…, "account":…,
+// "new_password":…}: 201 with the session cookie. Declare it SetupFlow.
+func (s *Service) SetupHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			SetupSecret string `json:"setup_secret"`
+			Account     string `json:"account"`
+			NewPassword string `json:"new_password"`
+		}
+		if !decodeBody(w, r, &req) {
+			return
+		}
+		ses, err := s.Setup(r.Context(), SetupRequest{Source: SourceFromRequest(r), SetupSecret: req.SetupSecret, Account: req.Account, NewPassword: req.NewPassword})
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeSession(w, ses, http.StatusCreated)
+	})
+}
+
+// ChangePasswordHandler serves POST {"current_password":…,
+// "new_password":…} or {"presence":true, "new_password":…} for the
+// session's account (provision 5.1-4): 200 with a new session cookie; every
+// earlier session is revoked. Declare it Require (the current password is
+// re-checked, so it need not be fresh).
+func (s *Service) ChangePasswordHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ses := SessionFrom(r.Context())
+		if ses == nil {
+			deny(w, http.StatusUnauthorized, "authentication required")
+			return
+		}
+		var req struct {
+			CurrentPassword string `json:"current_password"`
+			NewPassword     string `json:"new_password"`
+			Presence        bool   `json:"presence"`
+		}
+		if !decodeBody(w, r, &req) {
+			return
+		}
+		ns, err := s.ChangePassword(r.Context(), ChangeRequest{Source: SourceFromRequest(r), Account: ses.Account,
+			CurrentPassword: req.CurrentPassword, NewPassword: req.NewPassword, Presence: req.Presence})
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeSession(w, ns, http.StatusOK)
+	})
+}
+
+// LogoutHandler clears the session cookie (POST). Declare it Public: it
+// needs no session to clear one.
+func (s *Service) LogoutHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			deny(w, http.StatusMethodNotAllowed, "method not allowed")
+			return
+		}
+		ClearCookie(w)
+		w.WriteHeader(http.StatusNoContent)
+	})
+}

@@ -1,0 +1,213 @@
+package auth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Session is an authenticated owner session. Its token is MAC'd with a key
+// held in the vault, expires after Config.SessionTTL and is revoked when
+// the password changes or the device is reset. String and slog never show
+// the token.
+type Session struct {
+	// Account is the authenticated account.
+	Account string
+	// Scopes the session grants.
+	Scopes []string
+	// Generation is the account's credential generation the session was
+	// issued under; a password change raises it and revokes the session.
+	Generation uint64
+	// IssuedAt is when the token was made.
+	IssuedAt time.Time
+	// AuthAt is when the password (or setup secret) was last entered;
+	// RequireFresh routes compare it with Config.FreshAuth.
+	AuthAt time.Time
+	// Expires is when the token stops being accepted.
+	Expires time.Time
+
+	token string
+}
+
+// Token returns the bearer token to hand to the client (a cookie value or
+// an Authorization: Bearer header). Treat it as a password.
+func (s *Session) Token() string { return s.token }
+
+// HasScope reports whether the session grants scope.
+func (s *Session) HasScope(scope string) bool { return slices.Contains(s.Scopes, scope) }
+
+// String redacts the token.
+func (s *Session) String() string {
+	return fmt.Sprintf("auth.Session{Account:%q Scopes:%v Expires:%s Token:%s}", s.Account, s.Scopes, s.Expires.UTC().Format(time.RFC3339), redacted)
+}
+
+// GoString redacts the token.
+func (s *Session) GoString() string { return s.String() }
+
+// Format redacts the token for every verb.
+func (s *Session) Format(f fmt.State, verb rune) { io.WriteString(f, s.String()) }
+
+// LogValue redacts the token.
+func (s *Session) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("account", s.Account), slog.Time("expires", s.Expires))
+}
+
+// Token layout (version 1), base64url without padding, then ".", then the
+// base64url HMAC-SHA256 over the payload with the vault's session key:
+//
+//	0x01 | uvarint len | account | uvarint generation | varint issued (unix s)
+//	| varint authAt | varint expires | uvarint nscopes | (uvarint len | scope)* | 16-byte nonce
+const (
+	tokenVersion  = 1
+	maxTokenLen   = 512
+	maxScopes     = 16
+	tokenNonceLen = 16
+)
+
+var b64url = base64.RawURLEncoding.Strict()
+
+func (s *Service) issue(account string, gen uint64, authAt time.Time) (*Session, error) {
+	now := s.now()
+	ses := &Session{
+		Account: account, Scopes: append([]string(nil), s.cfg.Scopes...), Generation: gen,
+		IssuedAt: now.Truncate(time.Second), AuthAt: authAt.Truncate(time.Second),
+		Expires: now.Add(s.cfg.SessionTTL).Truncate(time.Second),
+	}
+	ses.token = s.sign(encodeToken(ses))
+	return ses, nil
+}
+
+func encodeToken(ses *Session) []byte {
+	b := []byte{tokenVersion}
+	b = appendStr(b, ses.Account)
+	b = binary.AppendUvarint(b, ses.Generation)
+	b = binary.AppendVarint(b, ses.IssuedAt.Unix())
+	b = binary.AppendVarint(b, ses.AuthAt.Unix())
+	b = binary.AppendVarint(b, ses.Expires.Unix())
+	b = binary.AppendUvarint(b, uint64(len(ses.Scopes)))
+	for _, sc := range ses.Scopes {
+		b = appendStr(b, sc)
+	}
+	var nonce [tokenNonceLen]byte
+	rand.Read(nonce[:])
+	return append(b, nonce[:]...)
+}
+
+func (s *Service) mac(payload []byte) []byte {
+	m := hmac.New(sha256.New, s.sessKey)
+	m.Write([]byte("baseline auth session v1\x00"))
+	m.Write(payload)
+	return m.Sum(nil)
+}
+
+func (s *Service) sign(payload []byte) string {
+	return b64url.EncodeToString(payload) + "." + b64url.EncodeToString(s.mac(payload))
+}
+
+// parseToken checks a token's size, encoding and MAC, then decodes it. It
+// does not check expiry or revocation.
+func (s *Service) parseToken(tok string) (*Session, error) {
+	if len(tok) == 0 || len(tok) > maxTokenLen {
+		return nil, ErrInvalidToken
+	}
+	p, m, ok := strings.Cut(tok, ".")
+	if !ok {
+		return nil, ErrInvalidToken
+	}
+	payload, err1 := b64url.DecodeString(p)
+	sig, err2 := b64url.DecodeString(m)
+	if err1 != nil || err2 != nil || !hmac.Equal(sig, s.mac(payload)) {
+		return nil, ErrInvalidToken
+	}
+	ses, err := decodeToken(payload)
+	if err != nil {
+		return nil, err
+	}
+	ses.token = tok
+	return ses, nil
+}
+
+// decodeToken decodes a token payload strictly. It runs only on payloads
+// whose MAC verified, but is still bounded and fuzzed.
+func decodeToken(payload []byte) (*Session, error) {
+	r := reader{b: payload}
+	if r.byte1() != tokenVersion {
+		return nil, ErrInvalidToken
+	}
+	ses := &Session{Account: r.str()}
+	ses.Generation = r.uvarint()
+	ses.IssuedAt = time.Unix(r.varint(), 0)
+	ses.AuthAt = time.Unix(r.varint(), 0)
+	ses.Expires = time.Unix(r.varint(), 0)
+	n := r.uvarint()
+	if r.err || n > maxScopes {
+		return nil, ErrInvalidToken
+	}
+	for range n {
+		sc := r.str()
+		if r.err || !validName(sc, 32) {
+			return nil, ErrInvalidToken
+		}
+		ses.Scopes = append(ses.Scopes, sc)
+	}
+	if r.err || len(r.b) != tokenNonceLen || !validName(ses.Account, 64) {
+		return nil, ErrInvalidToken
+	}
+	return ses, nil
+}
+
+// VerifyToken returns the session a token stands for, or ErrInvalidToken
+// (malformed, forged, revoked by a password change or reset) or
+// ErrExpiredToken. An unprovisioned device accepts no token.
+func (s *Service) VerifyToken(token string) (*Session, error) {
+	ses, err := s.parseToken(token)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	owner := s.owner
+	s.mu.Unlock()
+	if owner.Account == "" || ses.Account != owner.Account || ses.Generation != owner.Generation {
+		return nil, ErrInvalidToken
+	}
+	if !s.now().Before(ses.Expires) {
+		return nil, ErrExpiredToken
+	}
+	return ses, nil
+}
+
+// RequireFresh returns ErrFreshAuthRequired unless the session's password
+// entry is within Config.FreshAuth: security-relevant changes (provision
+// 5.5-5) ask the owner to re-enter the password.
+func (s *Service) RequireFresh(ses *Session) error {
+	if ses == nil {
+		return ErrInvalidToken
+	}
+	age := s.now().Sub(ses.AuthAt)
+	if age < 0 || age > s.cfg.FreshAuth {
+		return ErrFreshAuthRequired
+	}
+	return nil
+}
+
+// RevokeSessions revokes every session of the owner without changing the
+// password (a "log out everywhere" button).
+func (s *Service) RevokeSessions(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.owner.Account == "" {
+		return ErrNotProvisioned
+	}
+	r := s.owner
+	r.Generation++
+	return s.putOwner(ctx, r)
+}
