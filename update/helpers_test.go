@@ -55,7 +55,7 @@ func newFixture(t *testing.T, consistent bool) *fixture {
 }
 
 func (fx *fixture) serve(h http.HandlerFunc) { fx.intercept.Store(&h) }
-func (fx *fixture) files()                  { fx.intercept.Store(nil) }
+func (fx *fixture) files()                   { fx.intercept.Store(nil) }
 
 func (fx *fixture) sawRequest(path string) bool {
 	fx.mu.Lock()

@@ -284,10 +284,14 @@ func addRoleKeys(root *metadata.Metadata[metadata.RootType], role string, signer
 	return ids, nil
 }
 
-// Open opens the repository in dir for writing. It checks that the current
-// root is signed by its own threshold and that targets, snapshot and
-// timestamp verify against it, so a repository edited behind the tool's
-// back is noticed before anything is signed on top of it.
+// Open opens the repository in dir for writing. It reads the repository as
+// a client sees it: the newest root reachable from root.json through
+// N.root.json files, each verified against the one before; then
+// timestamp.json and the snapshot and targets versions it leads to, each
+// verified against the root. A repository edited behind the tool's back is
+// noticed ([ErrTampered]) before anything is signed on top of it, and files
+// left by an operation interrupted before its timestamp was written are
+// ignored (the next operation writes over them).
 func Open(dir string, cfg Config) (*Repo, error) {
 	r := newRepo(dir, cfg)
 	rootData, err := durable.ReadFile(r.fsys, r.metaPath("root.json"), MaxRootSize)
@@ -303,19 +307,51 @@ func Open(dir string, cfg Config) (*Repo, error) {
 	if err := r.root.VerifyDelegate(Root, r.root); err != nil {
 		return nil, fmt.Errorf("%w: root.json: %v", ErrTampered, err)
 	}
-	if r.targets, err = load(r, "targets.json", MaxTargetsSize, metadata.Targets()); err != nil {
-		return nil, err
-	}
-	if r.snapshot, err = load(r, "snapshot.json", MaxSnapshotSize, metadata.Snapshot()); err != nil {
-		return nil, err
+	for {
+		name := fmt.Sprintf("%d.root.json", r.root.Signed.Version+1)
+		data, err := durable.ReadFile(r.fsys, r.metaPath(name), MaxRootSize)
+		if errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		next, err := metadata.Root().FromBytes(data)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrTampered, name, err)
+		}
+		if err := r.root.VerifyDelegate(Root, next); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrTampered, name, err)
+		}
+		if err := next.VerifyDelegate(Root, next); err != nil || next.Signed.Version != r.root.Signed.Version+1 {
+			return nil, fmt.Errorf("%w: %s: %v", ErrTampered, name, err)
+		}
+		r.root = next
 	}
 	if r.timestamp, err = load(r, "timestamp.json", MaxTimestampSize, metadata.Timestamp()); err != nil {
 		return nil, err
 	}
+	sm, ok := r.timestamp.Signed.Meta["snapshot.json"]
+	if !ok {
+		return nil, fmt.Errorf("%w: timestamp.json names no snapshot", ErrTampered)
+	}
+	if r.snapshot, err = load(r, fmt.Sprintf("%d.snapshot.json", sm.Version), MaxSnapshotSize, metadata.Snapshot()); err != nil {
+		return nil, err
+	}
+	tm, ok := r.snapshot.Signed.Meta["targets.json"]
+	if !ok {
+		return nil, fmt.Errorf("%w: snapshot names no targets", ErrTampered)
+	}
+	if r.targets, err = load(r, fmt.Sprintf("%d.targets.json", tm.Version), MaxTargetsSize, metadata.Targets()); err != nil {
+		return nil, err
+	}
 	for role, md := range map[string]any{Targets: r.targets, Snapshot: r.snapshot, Timestamp: r.timestamp} {
 		if err := r.root.VerifyDelegate(role, md); err != nil {
-			return nil, fmt.Errorf("%w: %s.json: %v", ErrTampered, role, err)
+			return nil, fmt.Errorf("%w: %s: %v", ErrTampered, role, err)
 		}
+	}
+	if r.snapshot.Signed.Version != sm.Version || r.targets.Signed.Version != tm.Version {
+		return nil, fmt.Errorf("%w: versions do not match what snapshot and timestamp name", ErrTampered)
 	}
 	return r, nil
 }
