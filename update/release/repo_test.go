@@ -345,11 +345,21 @@ func TestOpenDetectsTampering(t *testing.T) {
 	if err := repo.AddTarget(ctx, release.Target{Path: "a.bin", Image: bytes.NewReader(image(10, 1)), Descriptor: desc("hw", 1)}); err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(dir, release.MetadataDir, "targets.json")
-	data, _ := durable.ReadFile(durable.OS, p, 0)
-	durable.WriteFile(durable.OS, p, bytes.Replace(data, []byte(`"length":10`), []byte(`"length":11`), 1), 0o644)
-	if _, err := release.Open(dir, release.Config{Keys: keys}); !errors.Is(err, release.ErrTampered) {
-		t.Fatalf("Open of tampered repository: %v", err)
+	for _, name := range []string{"2.targets.json", "2.snapshot.json", "timestamp.json", "root.json"} {
+		p := filepath.Join(dir, release.MetadataDir, name)
+		data, _ := durable.ReadFile(durable.OS, p, 0)
+		edited := bytes.Replace(data, []byte(`"expires":"20`), []byte(`"expires":"21`), 1)
+		if bytes.Equal(edited, data) {
+			t.Fatalf("%s: edit did not apply", name)
+		}
+		durable.WriteFile(durable.OS, p, edited, 0o644)
+		if _, err := release.Open(dir, release.Config{Keys: keys}); !errors.Is(err, release.ErrTampered) {
+			t.Fatalf("Open with tampered %s: %v", name, err)
+		}
+		durable.WriteFile(durable.OS, p, data, 0o644)
+	}
+	if _, err := release.Open(dir, release.Config{Keys: keys}); err != nil {
+		t.Fatalf("Open after restoring: %v", err)
 	}
 }
 
@@ -508,12 +518,17 @@ func TestAddTargetCrashSafe(t *testing.T) {
 		if err != nil {
 			t.Fatalf("crash at %d (%v): Open: %v", point, mode, err)
 		}
-		if _, ok := repo.Target("fw/1.bin"); !ok {
+		// The tool sees what clients see: the target is there exactly
+		// when clients see it, and an interrupted publication is simply
+		// run again.
+		_, published := tm.Targets[metadata.TARGETS].Signed.Targets["fw/1.bin"]
+		if _, ok := repo.Target("fw/1.bin"); ok != published {
+			t.Fatalf("crash at %d (%v): tool sees target %v, clients %v", point, mode, ok, published)
+		}
+		if !published {
 			if err := repo.AddTarget(ctx, release.Target{Path: "fw/1.bin", Image: bytes.NewReader(img), Descriptor: desc("hw", 1)}); err != nil {
 				t.Fatalf("crash at %d (%v): retry: %v", point, mode, err)
 			}
-		} else if err := repo.Resign(ctx, release.Targets); err != nil {
-			t.Fatalf("crash at %d (%v): resign: %v", point, mode, err)
 		}
 		tm, err = client(t, fsys, "repo", rootV1)
 		if err != nil {
@@ -560,7 +575,14 @@ func TestDiskFullLeavesRepositoryUntouched(t *testing.T) {
 	if len(tm.Targets[metadata.TARGETS].Signed.Targets) != 0 {
 		t.Fatal("client sees a target whose timestamp was never written")
 	}
-	_ = before
+	// The Repo sees what clients see, so the same publication simply
+	// runs again.
+	if _, ok := repo.Target("a.bin"); ok {
+		t.Fatal("Repo lists a target clients cannot see")
+	}
+	if err := repo.AddTarget(ctx, release.Target{Path: "a.bin", Image: bytes.NewReader(image(100, 1)), Descriptor: desc("hw", 1)}); err != nil {
+		t.Fatalf("retry after disk full: %v", err)
+	}
 	// Failing while the image is written removes this call's files.
 	fsys.FailWrites = func(name string) error {
 		if strings.Contains(name, "b.bin") {
