@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/iotbaseline/baseline/conformance"
 )
 
 // Rule is what a route requires. Declare one for every route with
@@ -248,7 +250,9 @@ func (g *Gate) Wrap(mux interface {
 	})
 }
 
-func safeMethod(m string) bool { return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions }
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
 
 // sameOrigin refuses a cookie-authenticated state change whose Origin (or
 // Sec-Fetch-Site) says it came from another site; SameSite=Strict already
@@ -271,4 +275,39 @@ func deny(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
 	fmt.Fprintln(w, msg)
+}
+
+// Checker returns the self-check of the gate over mux's routes (provisions
+// 5.5-4 and 5.5-5): every registered route is declared, and the observed
+// value counts the public, setup-flow, scoped and fresh-auth routes.
+func (g *Gate) Checker(mux *Mux) conformance.Checker {
+	return conformance.CheckerFunc(func() []conformance.Check {
+		return []conformance.Check{{
+			ID: "auth.routes-declared", Provisions: []string{"5.5-4", "5.5-5"},
+			Title: "Every web route is declared public or requires an authenticated, scoped session",
+			Run: func(ctx context.Context) conformance.Result {
+				pats := mux.Patterns()
+				var pub, setup, scoped, fresh int
+				g.mu.RLock()
+				for _, p := range pats {
+					switch r := g.rules[p]; {
+					case r.kind == rulePublic:
+						pub++
+					case r.kind == ruleSetup:
+						setup++
+					case r.kind == ruleScope && r.fresh:
+						fresh++
+					case r.kind == ruleScope:
+						scoped++
+					}
+				}
+				g.mu.RUnlock()
+				obs := fmt.Sprintf("%d routes: %d public, %d setup-flow, %d need a session, %d need a fresh session", len(pats), pub, setup, scoped, fresh)
+				if u := g.Undeclared(pats); len(u) > 0 {
+					return conformance.Result{Verdict: conformance.Fail, Observed: obs, Detail: "undeclared (denied at run time): " + strings.Join(u, ", ")}
+				}
+				return conformance.Result{Verdict: conformance.Pass, Observed: obs}
+			},
+		}}
+	})
 }

@@ -1,0 +1,135 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/iotbaseline/baseline/conformance"
+	"github.com/iotbaseline/baseline/internal/durable"
+)
+
+// Checks returns the self-checks of the running configuration: 5.1-1 (no
+// usable credential before setup, no default password), 5.1-3 (the hash
+// parameters in force and stored) and 5.1-5 (a live probe of the throttle).
+func (s *Service) Checks() []conformance.Check {
+	return []conformance.Check{
+		{ID: "auth.no-default-credential", Provisions: []string{"5.1-1", "5.1-2"},
+			Title: "No default password: only a per-device setup secret or the owner's own password works", Run: s.checkProvisioned},
+		{ID: "auth.hash-params", Provisions: []string{"5.1-3"},
+			Title: "Passwords are stored as peppered Argon2id hashes at or above the OWASP floor", Run: s.checkHash},
+		{ID: "auth.throttle", Provisions: []string{"5.1-5"},
+			Title: "Repeated failed logins are throttled, and the counters survive a power cut", Run: s.checkThrottle},
+	}
+}
+
+func (s *Service) checkProvisioned(ctx context.Context) conformance.Result {
+	s.mu.Lock()
+	st, owner, verifier := s.stateLocked(), s.owner, s.verifier
+	s.mu.Unlock()
+	vinfo := "none"
+	if verifier != "" {
+		if h, err := ParseHash(verifier); err == nil {
+			vinfo = "argon2id verifier (" + h.Params.String() + ")"
+		} else {
+			return conformance.Result{Verdict: conformance.Fail, Observed: "setup verifier unreadable", Detail: err.Error()}
+		}
+	}
+	switch st {
+	case Ready:
+		return conformance.Result{Verdict: conformance.Pass,
+			Observed: fmt.Sprintf("state=ready; owner %q set a password of >= %d characters checked against the blocklist; setup secret: %s", owner.Account, s.cfg.Policy.MinLength, vinfo)}
+	case AwaitingSetup:
+		return conformance.Result{Verdict: conformance.Pass,
+			Observed: "state=awaiting-setup; no password login accepted; only the per-device setup secret (" + vinfo + ") opens the setup flow"}
+	}
+	return conformance.Result{Verdict: conformance.Inconclusive, Observed: "state=unprovisioned; no credential works",
+		Detail: "no setup-secret verifier installed: the factory provisioning step (baseline provision) has not run on this device"}
+}
+
+func (s *Service) checkHash(ctx context.Context) conformance.Result {
+	s.mu.Lock()
+	owner := s.owner
+	s.mu.Unlock()
+	cur := s.cfg.Hash
+	obs := fmt.Sprintf("new hashes: %s; pepper: held in the vault; at most %d hashes in flight", cur, s.cfg.MaxConcurrentHashes)
+	floorOK := func(p Params) bool {
+		return p.Memory >= FloorParams.Memory && p.Time >= FloorParams.Time && p.Threads >= FloorParams.Threads
+	}
+	if !floorOK(cur) {
+		return conformance.Result{Verdict: conformance.Fail, Observed: obs, Detail: "parameters below the floor m=19456 t=2 p=1 (Config.InsecureWeakHash is set)"}
+	}
+	if owner.Account != "" {
+		h, err := ParseHash(owner.Hash)
+		if err != nil {
+			return conformance.Result{Verdict: conformance.Fail, Observed: obs, Detail: "stored hash unreadable"}
+		}
+		obs += "; stored: " + h.Params.String()
+		if !floorOK(h.Params) {
+			return conformance.Result{Verdict: conformance.Fail, Observed: obs, Detail: "the stored hash is below the floor; it is upgraded at the owner's next login"}
+		}
+	}
+	return conformance.Result{Verdict: conformance.Pass, Observed: obs}
+}
+
+// checkThrottle makes failed attempts from a reserved probe source (which
+// no real request can map to and which touches neither the account nor the
+// global counters), checks that the next is refused, replays the log from
+// flash to check the refusal survives a reboot, then forgets the probe.
+// Nothing is hashed.
+func (s *Service) checkThrottle(ctx context.Context) conformance.Result {
+	t := s.thr
+	c := t.cfg
+	obs := fmt.Sprintf("per source: %d free, then %s doubling to %s (IPv6 by /64, table of %d, penalised entries never evicted); per account: %d free; global: %d per %s",
+		c.SourceFree, c.BaseDelay, c.MaxDelay, c.MaxSources, c.AccountFree, c.GlobalBudget, c.GlobalWindow)
+	if err := t.forget(probeSource); err != nil {
+		return conformance.Result{Verdict: conformance.Fail, Observed: obs, Detail: "throttle state cannot be written: " + err.Error()}
+	}
+	defer t.forget(probeSource)
+	for i := 0; i < c.SourceFree; i++ {
+		if err := ctx.Err(); err != nil {
+			return conformance.Result{Verdict: conformance.NotRun, Detail: err.Error()}
+		}
+		if _, err := t.admitKey(probeSource, "", flagProbe); err != nil {
+			return conformance.Result{Verdict: conformance.Fail, Observed: obs, Detail: fmt.Sprintf("probe attempt %d refused early: %v", i+1, err)}
+		}
+	}
+	_, err := t.admitKey(probeSource, "", flagProbe)
+	var th ErrThrottled
+	if !errors.As(err, &th) {
+		return conformance.Result{Verdict: conformance.Fail, Observed: obs, Detail: fmt.Sprintf("attempt %d after %d failures was not throttled (%v)", c.SourceFree+1, c.SourceFree, err)}
+	}
+	w, err := t.replayWait(probeSource)
+	if err != nil {
+		return conformance.Result{Verdict: conformance.Fail, Observed: obs, Detail: "replaying the throttle log: " + err.Error()}
+	}
+	if w <= 0 {
+		return conformance.Result{Verdict: conformance.Fail, Observed: obs, Detail: "the refusal did not survive a replay of the log: a power cut would reset it"}
+	}
+	obs = fmt.Sprintf("%d failures from a test source, attempt %d refused for %s, still refused after replay from flash; %s",
+		c.SourceFree, c.SourceFree+1, th.RetryAfter.Round(1e6), obs)
+	return conformance.Result{Verdict: conformance.Pass, Observed: obs}
+}
+
+// replayWait rebuilds the throttle from its log on flash, as after a
+// reboot, and returns the wait it would impose on src.
+func (t *throttle) replayWait(src string) (w time.Duration, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	// No append is in flight while t.mu is held, so the file is whole and
+	// opening it again cuts nothing.
+	l, err := durable.OpenLog(t.fsys, t.name, durable.LogOptions{MaxRecord: throttleMaxRecord})
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	r := &throttle{cfg: t.cfg, now: t.now}
+	r.reset()
+	if err := l.Scan(func(_ int64, rec []byte) error { return r.apply(rec) }); err != nil {
+		return 0, err
+	}
+	now := t.now().UnixNano()
+	_, e := r.lookup(&r.src, src, r.cfg.SourceFree, now, false)
+	return r.wait(e, r.cfg.SourceFree, now), nil
+}
