@@ -17,6 +17,7 @@ import (
 
 	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
 	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
 )
@@ -105,6 +106,11 @@ type Config struct {
 	// release-counter or co-signature check applies to it. Leave it false
 	// on a device.
 	InsecureAllowNoDescriptor bool
+	// CosignPublicKey, when set (PEM, PKIX, ECDSA P-256), requires every
+	// offline bundle to carry a cosign sign-blob signature of its image by
+	// this key, on top of the TUF checks (for makers who already sign
+	// releases with cosign).
+	CosignPublicKey []byte
 }
 
 func (c *Config) logger() *slog.Logger {
@@ -202,6 +208,8 @@ type Client struct {
 	f    *fetcher
 	root *metadata.Metadata[metadata.RootType] // pinned root, parsed
 
+	cosign signature.Verifier
+
 	mu      sync.Mutex
 	trusted *trustedmetadata.TrustedMetadata
 	floor   time.Time
@@ -226,6 +234,11 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("%w: TrustedRoot: %v", ErrConfig, err)
 	}
 	c := &Client{cfg: cfg, f: newFetcher(&cfg), root: tm.Root}
+	if len(cfg.CosignPublicKey) > 0 {
+		if c.cosign, err = ParseCosignPublicKey(cfg.CosignPublicKey); err != nil {
+			return nil, fmt.Errorf("%w: CosignPublicKey: %v", ErrConfig, err)
+		}
+	}
 	if err := cfg.FS.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -305,7 +318,17 @@ func (c *Client) Refresh(ctx context.Context) error {
 	return c.refresh(ctx)
 }
 
+// metaGetter fetches a metadata file by name with a size bound; a missing
+// file is ErrNotFound.
+type metaGetter func(ctx context.Context, name string, max int64) ([]byte, error)
+
 func (c *Client) refresh(ctx context.Context) error {
+	return c.update(ctx, func(ctx context.Context, name string, max int64) ([]byte, error) {
+		return c.f.get(ctx, c.metaURL(name), max)
+	})
+}
+
+func (c *Client) update(ctx context.Context, get metaGetter) error {
 	ref := c.refTime()
 	tm, err := trustedmetadata.New(c.cfg.TrustedRoot)
 	if err != nil {
@@ -328,7 +351,7 @@ func (c *Client) refresh(ctx context.Context) error {
 	for i := 0; i < c.cfg.MaxRootRotations; i++ {
 		v := tm.Root.Signed.Version + 1
 		name := fmt.Sprintf("%d.root.json", v)
-		b, err := c.f.get(ctx, c.metaURL(name), c.cfg.MaxRootSize)
+		b, err := get(ctx, name, c.cfg.MaxRootSize)
 		if errors.Is(err, ErrNotFound) {
 			break
 		}
@@ -364,7 +387,7 @@ func (c *Client) refresh(ctx context.Context) error {
 	if b := c.readLocal("timestamp.json", c.cfg.MaxTimestampSize); b != nil {
 		_, _ = tm.UpdateTimestamp(b) // an expired local one still guards against rollback
 	}
-	b, err := c.f.get(ctx, c.metaURL("timestamp.json"), c.cfg.MaxTimestampSize)
+	b, err := get(ctx, "timestamp.json", c.cfg.MaxTimestampSize)
 	if err != nil {
 		return err
 	}
@@ -394,7 +417,7 @@ func (c *Client) refresh(ctx context.Context) error {
 		if tm.Root.Signed.ConsistentSnapshot {
 			name = fmt.Sprintf("%d.snapshot.json", snapMeta.Version)
 		}
-		b, err := c.f.get(ctx, c.metaURL(name), max)
+		b, err := get(ctx, name, max)
 		if err != nil {
 			return err
 		}
@@ -420,7 +443,7 @@ func (c *Client) refresh(ctx context.Context) error {
 		if tm.Root.Signed.ConsistentSnapshot {
 			name = fmt.Sprintf("%d.targets.json", tMeta.Version)
 		}
-		b, err := c.f.get(ctx, c.metaURL(name), max)
+		b, err := get(ctx, name, max)
 		if err != nil {
 			return err
 		}

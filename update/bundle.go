@@ -1,0 +1,350 @@
+package update
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/sigstore/sigstore/pkg/signature/options"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+)
+
+// Offline bundles (provision 5.3-3: update from a USB stick or a local file
+// where the device has no network).
+//
+// A bundle is a tar archive of regular files, in this order:
+//
+//	metadata/N.root.json    zero or more root rotations, ascending
+//	metadata/timestamp.json
+//	metadata/snapshot.json
+//	metadata/targets.json
+//	cosign.sig              optional: cosign sign-blob signature of the image
+//	targets/<target path>   exactly one image, last
+//
+// It is verified exactly like the online path, against the same pinned root
+// and the same persisted state (so an old bundle cannot roll the device
+// back): metadata first, then the image is streamed chunk by chunk into the
+// slot. [WriteBundle] writes one from a repository directory.
+const (
+	// MaxBundleEntries bounds the number of entries in a bundle.
+	MaxBundleEntries = 64
+	bundleSigName    = "cosign.sig"
+	maxCosignSig     = 4 << 10
+)
+
+// OpenBundle verifies the offline bundle read from r and writes its image
+// into slot. The result is the same [Verified] as [Client.Download] returns.
+// Every metadata entry is bounded by its role's limit; anything but regular
+// files, unknown names, duplicate names and entries out of order are refused
+// with an error wrapping ErrBundle. If Config.CosignPublicKey is set the
+// bundle must carry a cosign signature of the image by that key.
+//
+// The bundle is read once, front to back; an interrupted bundle install
+// resumes from the journal when the same bundle is offered again.
+func (c *Client) OpenBundle(ctx context.Context, r io.Reader, slot Slot) (*Verified, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if slot == nil {
+		return nil, errors.New("update: OpenBundle needs a slot")
+	}
+	tr := tar.NewReader(r)
+	meta := map[string][]byte{}
+	var total int64
+	var sig []byte
+	for entries := 0; ; entries++ {
+		if entries >= MaxBundleEntries {
+			return nil, fmt.Errorf("%w: more than %d entries", ErrBundle, MaxBundleEntries)
+		}
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil, fmt.Errorf("%w: no target entry", ErrBundle)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBundle, err)
+		}
+		if h.Typeflag == tar.TypeDir {
+			continue
+		}
+		if h.Typeflag != tar.TypeReg {
+			return nil, fmt.Errorf("%w: %q is not a regular file", ErrBundle, h.Name)
+		}
+		name := h.Name
+		if len(name) > 1024 || path.Clean(name) != name {
+			return nil, fmt.Errorf("%w: bad entry name", ErrBundle)
+		}
+		switch {
+		case name == bundleSigName:
+			if sig != nil || h.Size > maxCosignSig {
+				return nil, fmt.Errorf("%w: bad %s", ErrBundle, bundleSigName)
+			}
+			if sig, err = io.ReadAll(io.LimitReader(tr, maxCosignSig)); err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrBundle, err)
+			}
+		case strings.HasPrefix(name, "metadata/"):
+			base := strings.TrimPrefix(name, "metadata/")
+			max, ok := c.bundleLimit(base)
+			if !ok {
+				return nil, fmt.Errorf("%w: unexpected entry %q", ErrBundle, name)
+			}
+			if _, dup := meta[base]; dup {
+				return nil, fmt.Errorf("%w: duplicate entry %q", ErrBundle, name)
+			}
+			if h.Size > max {
+				return nil, fmt.Errorf("%w: %s is %d bytes, limit %d", ErrTooLarge, name, h.Size, max)
+			}
+			if total += h.Size; total > c.cfg.MaxTargetsSize+c.cfg.MaxSnapshotSize+c.cfg.MaxTimestampSize+int64(c.cfg.MaxRootRotations)*c.cfg.MaxRootSize {
+				return nil, fmt.Errorf("%w: metadata too large", ErrTooLarge)
+			}
+			b, err := io.ReadAll(io.LimitReader(tr, max))
+			if err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrBundle, err)
+			}
+			meta[base] = b
+		case strings.HasPrefix(name, "targets/"):
+			return c.bundleTarget(ctx, strings.TrimPrefix(name, "targets/"), h.Size, tr, meta, sig, slot)
+		default:
+			return nil, fmt.Errorf("%w: unexpected entry %q", ErrBundle, name)
+		}
+	}
+}
+
+var rootName = regexp.MustCompile(`^[1-9][0-9]{0,9}\.root\.json$`)
+
+func (c *Client) bundleLimit(base string) (int64, bool) {
+	switch {
+	case base == "timestamp.json":
+		return c.cfg.MaxTimestampSize, true
+	case base == "snapshot.json":
+		return c.cfg.MaxSnapshotSize, true
+	case base == "targets.json":
+		return c.cfg.MaxTargetsSize, true
+	case rootName.MatchString(base):
+		return c.cfg.MaxRootSize, true
+	}
+	return 0, false
+}
+
+var versioned = regexp.MustCompile(`^[0-9]+\.(snapshot|targets)\.json$`)
+
+func (c *Client) bundleTarget(ctx context.Context, target string, size int64, body io.Reader, meta map[string][]byte, sig []byte, slot Slot) (*Verified, error) {
+	get := func(_ context.Context, name string, max int64) ([]byte, error) {
+		if versioned.MatchString(name) {
+			name = name[strings.IndexByte(name, '.')+1:]
+		}
+		b, ok := meta[name]
+		if !ok {
+			return nil, fmt.Errorf("%w: bundle has no %s", ErrNotFound, name)
+		}
+		if int64(len(b)) > max {
+			return nil, fmt.Errorf("%w: %s", ErrTooLarge, name)
+		}
+		return b, nil
+	}
+	if err := c.update(ctx, get); err != nil {
+		return nil, err
+	}
+	rel, err := c.lookup(target)
+	if err != nil {
+		return nil, err
+	}
+	if size != rel.Length {
+		return nil, &ReleaseError{Path: target, Err: fmt.Errorf("%w: bundle entry is %d bytes, signed length %d", ErrTarget, size, rel.Length)}
+	}
+	if c.cosign != nil {
+		if sig == nil {
+			return nil, fmt.Errorf("%w: bundle has no %s", ErrSignature, bundleSigName)
+		}
+		if err := verifyCosign(c.cosign, sig, rel.Hashes["sha256"]); err != nil {
+			return nil, err
+		}
+	}
+	p, err := c.plan(rel)
+	if err != nil {
+		return nil, err
+	}
+	var once sync.Once
+	src := func(ctx context.Context, off int64, _ string) (io.ReadCloser, int64, string, error) {
+		used := true
+		once.Do(func() { used = false })
+		if used {
+			return nil, 0, "", permanent{fmt.Errorf("%w: image entry truncated", ErrBundle)}
+		}
+		if off > 0 {
+			if _, err := io.CopyN(io.Discard, body, off); err != nil {
+				return nil, 0, "", permanent{fmt.Errorf("%w: image entry truncated", ErrBundle)}
+			}
+		}
+		return io.NopCloser(body), off, "", nil
+	}
+	if err := c.fetchInto(ctx, p, src, slot); err != nil {
+		return nil, &ReleaseError{Path: target, Err: err}
+	}
+	return &Verified{release: *rel, slot: slot, sealed: true}, nil
+}
+
+// WriteBundle writes an offline bundle for target from a repository laid
+// out as it is served (metadata/ and targets/ under repo), including every
+// N.root.json from version 2 on so a device pinned to an older root can
+// follow the rotations. sig, if not nil, is a cosign sign-blob signature of
+// the image to include.
+func WriteBundle(w io.Writer, repo fs.FS, target string, sig []byte) error {
+	tw := tar.NewWriter(w)
+	add := func(name string, data []byte) error {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg, Format: tar.FormatPAX}); err != nil {
+			return err
+		}
+		_, err := tw.Write(data)
+		return err
+	}
+	for v := 2; ; v++ {
+		b, err := fs.ReadFile(repo, fmt.Sprintf("metadata/%d.root.json", v))
+		if errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if err := add(fmt.Sprintf("metadata/%d.root.json", v), b); err != nil {
+			return err
+		}
+	}
+	ts, err := fs.ReadFile(repo, "metadata/timestamp.json")
+	if err != nil {
+		return err
+	}
+	if err := add("metadata/timestamp.json", ts); err != nil {
+		return err
+	}
+	var targetsJSON []byte
+	for _, role := range []string{"snapshot", "targets"} {
+		b, err := fs.ReadFile(repo, "metadata/"+role+".json")
+		if errors.Is(err, fs.ErrNotExist) {
+			// consistent snapshot: take the highest N.role.json
+			b, err = latestVersioned(repo, role)
+		}
+		if err != nil {
+			return err
+		}
+		if err := add("metadata/"+role+".json", b); err != nil {
+			return err
+		}
+		targetsJSON = b
+	}
+	if sig != nil {
+		if err := add(bundleSigName, sig); err != nil {
+			return err
+		}
+	}
+	f, err := repo.Open("targets/" + target)
+	if errors.Is(err, fs.ErrNotExist) {
+		// consistent snapshot: targets are stored as <sha256>.<name>
+		md, perr := metadata.Targets().FromBytes(targetsJSON)
+		if perr != nil {
+			return perr
+		}
+		tf, ok := md.Signed.Targets[target]
+		if !ok {
+			return fmt.Errorf("update: %q is not a target of the repository", target)
+		}
+		dir, base := path.Split(target)
+		f, err = repo.Open("targets/" + dir + hex.EncodeToString(tf.Hashes["sha256"]) + "." + base)
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: "targets/" + target, Mode: 0o644, Size: st.Size(), Typeflag: tar.TypeReg, Format: tar.FormatPAX}); err != nil {
+		return err
+	}
+	if _, err := io.Copy(tw, f); err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+func latestVersioned(repo fs.FS, role string) ([]byte, error) {
+	ents, err := fs.ReadDir(repo, "metadata")
+	if err != nil {
+		return nil, err
+	}
+	best, bestV := "", -1
+	for _, e := range ents {
+		var v int
+		if _, err := fmt.Sscanf(e.Name(), "%d."+role+".json", &v); err == nil && e.Name() == fmt.Sprintf("%d.%s.json", v, role) && v > bestV {
+			best, bestV = e.Name(), v
+		}
+	}
+	if best == "" {
+		return nil, fmt.Errorf("update: repository has no %s metadata", role)
+	}
+	return fs.ReadFile(repo, "metadata/"+best)
+}
+
+// ParseCosignPublicKey parses a cosign public key (PEM, PKIX, ECDSA P-256)
+// into a verifier for [VerifyCosign].
+func ParseCosignPublicKey(pemBytes []byte) (signature.Verifier, error) {
+	if len(pemBytes) > 8<<10 {
+		return nil, fmt.Errorf("%w: public key too large", ErrSignature)
+	}
+	pub, err := cryptoutils.UnmarshalPEMToPublicKey(pemBytes)
+	if err != nil {
+		return nil, fmt.Errorf("%w: public key: %v", ErrSignature, err)
+	}
+	ec, ok := pub.(*ecdsa.PublicKey)
+	if !ok || ec.Curve != elliptic.P256() {
+		return nil, fmt.Errorf("%w: public key is not ECDSA P-256", ErrSignature)
+	}
+	v, err := signature.LoadVerifier(ec, crypto.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSignature, err)
+	}
+	return v, nil
+}
+
+// VerifyCosign checks a cosign sign-blob signature (base64 of an ASN.1 DER
+// ECDSA signature, as `cosign sign-blob --output-signature` writes it) over
+// the image read from r, hashing it as it streams (constant memory).
+func VerifyCosign(v signature.Verifier, sigB64 []byte, r io.Reader) error {
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return err
+	}
+	return verifyCosign(v, sigB64, h.Sum(nil))
+}
+
+func verifyCosign(v signature.Verifier, sigB64 []byte, digest []byte) error {
+	if len(sigB64) > maxCosignSig {
+		return fmt.Errorf("%w: signature too large", ErrSignature)
+	}
+	raw, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(sigB64)))
+	if err != nil || len(raw) == 0 || len(raw) > 128 {
+		return fmt.Errorf("%w: not base64 of a DER signature", ErrSignature)
+	}
+	if len(digest) != sha256.Size {
+		return fmt.Errorf("%w: no sha256 digest", ErrSignature)
+	}
+	if err := v.VerifySignature(bytes.NewReader(raw), nil, options.WithDigest(digest), options.WithCryptoSignerOpts(crypto.SHA256)); err != nil {
+		return fmt.Errorf("%w: %v", ErrSignature, err)
+	}
+	return nil
+}
