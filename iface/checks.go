@@ -83,7 +83,7 @@ func (h Handshake) String() string { return h.Version + " " + h.CipherSuite + " 
 // configurations and reports what was negotiated. The self-check uses it;
 // device tests can too.
 func TLSHandshake(ctx context.Context, server, client *tls.Config) (Handshake, error) {
-	sc, cc := net.Pipe()
+	sc, cc := bufferedPipe()
 	defer sc.Close()
 	defer cc.Close()
 	if dl, ok := ctx.Deadline(); ok {
@@ -120,6 +120,44 @@ func TLSHandshake(ctx context.Context, server, client *tls.Config) (Handshake, e
 		CipherSuite: tls.CipherSuiteName(st.CipherSuite),
 		Group:       st.CurveID.String(),
 	}, nil
+}
+
+// bufferedPipe is net.Pipe with a buffer in each direction, so a peer
+// that aborts a handshake can send its alert while the other side is still
+// writing its flight (with a bare net.Pipe both would block).
+func bufferedPipe() (net.Conn, net.Conn) {
+	a1, a2 := net.Pipe()
+	b1, b2 := net.Pipe()
+	relay := func(dst, src net.Conn) {
+		ch := make(chan []byte, 256)
+		go func() {
+			defer close(ch)
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := src.Read(buf)
+				if n > 0 {
+					ch <- append([]byte(nil), buf[:n]...)
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+		go func() {
+			defer dst.Close()
+			for b := range ch {
+				if _, err := dst.Write(b); err != nil {
+					// Keep draining so the reader side never blocks.
+					for range ch {
+					}
+					return
+				}
+			}
+		}()
+	}
+	relay(b2, a2) // a1 → b1
+	relay(a2, b2) // b1 → a1
+	return a1, b1
 }
 
 // probeClient builds a client that trusts the server's own leaf, so the

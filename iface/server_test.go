@@ -1,0 +1,429 @@
+package iface
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// store is the state a device handler changes; tests assert refused
+// requests leave it untouched.
+type store struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (s *store) snapshot() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.names...)
+}
+
+func testMux(st *store) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Server", "leaky/1.0")
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "hello")
+	})
+	mux.HandleFunc("POST /api/name", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Name string `json:"name"`
+		}
+		if DecodeRequest(w, r, &req, JSONLimits{MaxBytes: 4096, MaxDepth: 4}) != nil {
+			return
+		}
+		if err := Name("name", req.Name); err != nil {
+			WriteInputError(w, err)
+			return
+		}
+		st.mu.Lock()
+		st.names = append(st.names, req.Name)
+		st.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST /api/upload", func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, "read: "+err.Error(), http.StatusRequestEntityTooLarge)
+			return
+		}
+		st.mu.Lock()
+		st.names = append(st.names, string(b))
+		st.mu.Unlock()
+	})
+	mux.HandleFunc("GET /boom", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "internal: db password is hunter2", http.StatusInternalServerError)
+	})
+	mux.HandleFunc("GET /panic", func(w http.ResponseWriter, r *http.Request) { panic("secret detail") })
+	return mux
+}
+
+type testServer struct {
+	addr   string
+	client *http.Client
+	tls    *tls.Config // client config
+	st     *store
+	srv    *Server
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startServer(t *testing.T, cfg ServerConfig) *testServer {
+	t.Helper()
+	sc, cc := testConfigs(t)
+	st := &store{}
+	if cfg.Handler == nil {
+		cfg.Handler = testMux(st)
+	}
+	cfg.TLS = sc
+	srv, err := NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ts := &testServer{addr: ln.Addr().String(), tls: cc, st: st, srv: srv, cancel: cancel, done: make(chan error, 1)}
+	go func() { ts.done <- srv.Serve(ctx, ln) }()
+	ts.client = &http.Client{Transport: &http.Transport{TLSClientConfig: cc}, Timeout: 10 * time.Second}
+	t.Cleanup(func() {
+		ts.client.CloseIdleConnections()
+		cancel()
+		if err := <-ts.done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return ts
+}
+
+func (ts *testServer) url(p string) string { return "https://" + ts.addr + p }
+
+// raw sends exact request bytes over TLS and returns the status line and
+// the response.
+func (ts *testServer) raw(t *testing.T, req string) (int, http.Header, string) {
+	t.Helper()
+	conn, err := tls.Dial("tcp", ts.addr, ts.tls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(conn, req); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("reading response: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+func assertUniformError(t *testing.T, status int, h http.Header, body string, want int) {
+	t.Helper()
+	if status != want {
+		t.Errorf("status %d, want %d (body %q)", status, want, body)
+	}
+	var eb errorBody
+	if err := json.Unmarshal([]byte(body), &eb); err != nil || eb.Error == "" {
+		t.Errorf("body %q is not the uniform JSON error", body)
+	}
+	if !strings.HasPrefix(h.Get("Content-Type"), "application/json") {
+		t.Errorf("Content-Type %q", h.Get("Content-Type"))
+	}
+	assertNoBanner(t, h, body)
+}
+
+func assertNoBanner(t *testing.T, h http.Header, body string) {
+	t.Helper()
+	if v := h.Get("Server"); v != "" {
+		t.Errorf("Server header %q", v)
+	}
+	for _, leak := range []string{"go1.", "Go-http", "golang", "hunter2", "secret detail", "net/http"} {
+		if strings.Contains(body, leak) {
+			t.Errorf("response leaks %q: %q", leak, body)
+		}
+	}
+}
+
+func TestServerHeadersAndUniformErrors(t *testing.T) {
+	ts := startServer(t, ServerConfig{})
+	resp, err := ts.client.Get(ts.url("/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "hello" {
+		t.Fatalf("GET / = %d %q", resp.StatusCode, b)
+	}
+	assertNoBanner(t, resp.Header, string(b))
+	for h, want := range map[string]string{
+		"Content-Security-Policy":   "default-src 'self'",
+		"X-Content-Type-Options":    "nosniff",
+		"X-Frame-Options":           "DENY",
+		"Referrer-Policy":           "no-referrer",
+		"Strict-Transport-Security": "max-age=31536000",
+	} {
+		if !strings.Contains(resp.Header.Get(h), want) {
+			t.Errorf("%s = %q, want %q", h, resp.Header.Get(h), want)
+		}
+	}
+	if !strings.Contains(resp.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+		t.Error("CSP lacks frame-ancestors 'none'")
+	}
+
+	for _, c := range []struct {
+		method, path string
+		want         int
+	}{
+		{"GET", "/nope", 404},
+		{"DELETE", "/", 405},
+		{"GET", "/boom", 500},
+		{"GET", "/panic", 500},
+		{"TRACE", "/", 405},
+	} {
+		req, _ := http.NewRequest(c.method, ts.url(c.path), nil)
+		resp, err := ts.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assertUniformError(t, resp.StatusCode, resp.Header, string(b), c.want)
+	}
+}
+
+func TestServerRefusesTraversalAndCRLF(t *testing.T) {
+	ts := startServer(t, ServerConfig{})
+	for _, target := range []string{
+		"/../etc/passwd",
+		"/static/..%2f..%2fetc/passwd",
+		"/%2e%2e/%2e%2e/etc/passwd",
+		"/a/%2E%2E/b",
+		"/a%5c..%5cb",
+		"/a%0d%0aSet-Cookie:%20x=1",
+		"/a%00b",
+		"/?q=%0d%0a", // decoded CRLF in a query is the handler's business; raw is refused below
+	} {
+		status, h, body := ts.raw(t, "GET "+target+" HTTP/1.1\r\nHost: device.local\r\nConnection: close\r\n\r\n")
+		if target == "/?q=%0d%0a" {
+			if status != 200 {
+				t.Errorf("%s: %d", target, status)
+			}
+			continue
+		}
+		assertUniformError(t, status, h, body, 400)
+	}
+	// CR inside a header value never reaches a handler: net/http refuses
+	// the request line/headers itself with 400.
+	status, h, body := ts.raw(t, "GET / HTTP/1.1\r\nHost: device.local\r\nX-A: a\rSet-Cookie: x\r\nConnection: close\r\n\r\n")
+	if status != 400 {
+		t.Errorf("CR in header: %d", status)
+	}
+	assertNoBanner(t, h, body)
+}
+
+func TestServerBodyLimitsLeaveStateUntouched(t *testing.T) {
+	ts := startServer(t, ServerConfig{MaxBodyBytes: 1024})
+	post := func(path, ctype, body string) (int, http.Header, string) {
+		resp, err := ts.client.Post(ts.url(path), ctype, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header, string(b)
+	}
+	// Oversized body with a Content-Length: refused before the handler.
+	s, h, b := post("/api/upload", "application/octet-stream", strings.Repeat("x", 2048))
+	assertUniformError(t, s, h, b, 413)
+	// Oversized chunked body: capped while the handler reads it.
+	req, _ := http.NewRequest("POST", ts.url("/api/upload"), io.MultiReader(strings.NewReader(strings.Repeat("y", 4096))))
+	req.ContentLength = -1
+	resp, err := ts.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assertUniformError(t, resp.StatusCode, resp.Header, string(rb), 413)
+	if strings.Contains(string(rb), "read:") {
+		t.Error("handler's error text leaked")
+	}
+
+	// Hostile JSON: field named, nothing stored.
+	for _, c := range []struct{ body, field string }{
+		{`{"name":"ok","name":"dup"}`, "name"},
+		{`{"name":{"a":{"b":{"c":{"d":1}}}}}`, "name.a.b.c"},
+		{`{"name":"x","admin":true}`, "admin"},
+		{`{"name":"a\u202eb"}`, "name"},
+		{"{\"name\":\"\xff\"}", ""},
+		{`{"name":"ok"} trailing`, ""},
+		{`{"name":5}`, "name"},
+	} {
+		s, h, b := post("/api/name", "application/json", c.body)
+		assertUniformError(t, s, h, b, 400)
+		var eb errorBody
+		json.Unmarshal([]byte(b), &eb)
+		if eb.Field != c.field {
+			t.Errorf("%s: field %q, want %q", c.body, eb.Field, c.field)
+		}
+	}
+	if s, _, _ := post("/api/name", "text/plain", `{"name":"ok"}`); s != 415 {
+		t.Errorf("wrong content type: %d", s)
+	}
+	if got := ts.st.snapshot(); len(got) != 0 {
+		t.Fatalf("refused requests changed state: %q", got)
+	}
+	if s, _, b := post("/api/name", "application/json", `{"name":"Kitchen plug"}`); s != 204 {
+		t.Fatalf("valid request: %d %s", s, b)
+	}
+	if got := ts.st.snapshot(); len(got) != 1 || got[0] != "Kitchen plug" {
+		t.Fatalf("state %q", got)
+	}
+}
+
+func TestServerHeaderLimit(t *testing.T) {
+	ts := startServer(t, ServerConfig{MaxHeaderBytes: 1024})
+	status, h, body := ts.raw(t, "GET / HTTP/1.1\r\nHost: device.local\r\nX-Big: "+strings.Repeat("a", 8192)+"\r\nConnection: close\r\n\r\n")
+	if status != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("oversized header: %d", status)
+	}
+	assertNoBanner(t, h, body)
+}
+
+func TestServerSlowloris(t *testing.T) {
+	ts := startServer(t, ServerConfig{ReadHeaderTimeout: 200 * time.Millisecond})
+	conn, err := tls.Dial("tcp", ts.addr, ts.tls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "GET / HTTP/1.1\r\nHost: dev")
+	// The server must drop the connection; the generous deadline only
+	// keeps a broken server from hanging the test.
+	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	_, err = io.ReadAll(conn)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatal("server kept a slowloris connection open")
+	}
+	// Same for a peer that never starts the TLS handshake.
+	raw, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.SetReadDeadline(time.Now().Add(20 * time.Second))
+	_, err = io.ReadAll(raw)
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatal("server kept a silent connection open")
+	}
+}
+
+func TestServerConnectionLimit(t *testing.T) {
+	ts := startServer(t, ServerConfig{MaxConns: 2})
+	var held []net.Conn
+	for range 2 {
+		c, err := tls.Dial("tcp", ts.addr, ts.tls)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	// A third connection is queued by the kernel but not served.
+	third, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.Close()
+	tc := tls.Client(third, ts.tls)
+	third.SetDeadline(time.Now().Add(300 * time.Millisecond))
+	if err := tc.Handshake(); err == nil {
+		t.Fatal("third connection served beyond MaxConns=2")
+	}
+	// Freeing a slot lets the next one in.
+	third.Close()
+	held[0].Close()
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", ts.addr, ts.tls)
+	if err != nil {
+		t.Fatalf("after freeing a slot: %v", err)
+	}
+	c.Close()
+	held[1].Close()
+}
+
+func TestServerRefusesOldTLS(t *testing.T) {
+	ts := startServer(t, ServerConfig{})
+	old := ts.tls.Clone()
+	old.MinVersion, old.MaxVersion = tls.VersionTLS10, tls.VersionTLS11
+	if c, err := tls.Dial("tcp", ts.addr, old); err == nil {
+		c.Close()
+		t.Fatal("TLS 1.1 accepted")
+	}
+}
+
+func TestNewServerRequiresTLS(t *testing.T) {
+	if _, err := NewServer(ServerConfig{Handler: http.NotFoundHandler()}); !errors.Is(err, ErrNoTLS) {
+		t.Errorf("no TLS: %v", err)
+	}
+	if _, err := NewServer(ServerConfig{Handler: http.NotFoundHandler(), TLS: &tls.Config{MinVersion: tls.VersionTLS10}}); !errors.Is(err, ErrWeakTLS) {
+		t.Errorf("weak TLS: %v", err)
+	}
+}
+
+func TestRedirectServer(t *testing.T) {
+	rs, err := NewRedirectServer(8443, ServerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- rs.Serve(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	defer client.CloseIdleConnections()
+	req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+"/setup?x=1", nil)
+	req.Host = "plug.local"
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 308 || resp.Header.Get("Location") != "https://plug.local:8443/setup?x=1" {
+		t.Errorf("redirect %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp.Header.Get("Strict-Transport-Security") != "" {
+		t.Error("HSTS sent over plaintext")
+	}
+	req.Host = "evil.example\"><script>"
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 || resp.Header.Get("Location") != "" {
+		t.Errorf("forged host: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if _, err := NewRedirectServer(0, ServerConfig{}); err == nil {
+		t.Error("port 0 accepted")
+	}
+}
