@@ -1,0 +1,97 @@
+package update
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+)
+
+// TestCoSignaturePolicy: with a pinned ML-DSA-65 key, a release needs the
+// TUF threshold AND a valid co-signature.
+func TestCoSignaturePolicy(t *testing.T) {
+	pub, priv, err := mldsa65.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, otherPriv, _ := mldsa65.GenerateKey(nil)
+	pinned := func(c *Config) { c.CoSignKey = pub }
+	cosign := func(signer *mldsa65.PrivateKey, img []byte) func(*Descriptor) {
+		return func(d *Descriptor) {
+			tf, err := metadata.TargetFile().FromBytes("fw.bin", img, "sha256", "sha512")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.CoSignature, err = CoSign(signer, "fw.bin", tf.Length, tf.Hashes, d.ReleaseCounter, d.HardwareID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t.Run("valid", func(t *testing.T) {
+		fx := newFixture(t, false)
+		img := randomImage(t, MinChunkSize)
+		fx.addRelease("fw.bin", img, cosign(priv, img))
+		slot, err := attempt(fx.client(pinned))
+		if err != nil || !bytes.Equal(slot.data, img) {
+			t.Fatal(err)
+		}
+	})
+	for name, mutate := range map[string]func(img []byte) func(*Descriptor){
+		"missing":     func([]byte) func(*Descriptor) { return nil },
+		"other key":   func(img []byte) func(*Descriptor) { return cosign(otherPriv, img) },
+		"other image": func([]byte) func(*Descriptor) { return cosign(priv, randomImage(t, MinChunkSize)) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			fx := newFixture(t, false)
+			img := randomImage(t, MinChunkSize)
+			fx.addRelease("fw.bin", img, mutate(img))
+			mustRefuse(t, fx.client(pinned), ErrCoSignature)
+		})
+	}
+}
+
+// TestRootRotation: a device pinned to root v1 follows rotations to v3
+// (new root keys each time, new targets key), persists them, and keeps
+// working across clients.
+func TestRootRotation(t *testing.T) {
+	fx := newFixture(t, false)
+	pinnedRoot := fx.repo.RootBytes()
+	fx.addRelease("fw.bin", randomImage(t, MinChunkSize), nil)
+	if err := fx.repo.RotateRoot(true); err != nil {
+		t.Fatal(err)
+	}
+	if err := fx.repo.ReplaceKeys("targets"); err != nil {
+		t.Fatal(err)
+	}
+	if err := fx.repo.RotateRoot(true); err != nil {
+		t.Fatal(err)
+	}
+	img := randomImage(t, 2*MinChunkSize)
+	fx.addRelease("fw.bin", img, func(d *Descriptor) { d.ReleaseCounter = 3 })
+	c := fx.client(func(c *Config) { c.TrustedRoot = pinnedRoot })
+	slot, err := attempt(c)
+	if err != nil || !bytes.Equal(slot.data, img) {
+		t.Fatalf("rotation: %v", err)
+	}
+	if _, err := fx.fs.Stat("state/roots/3.root.json"); err != nil {
+		t.Fatal("rotated root not persisted")
+	}
+	// A root v4 signed only by the new key (not by v3's root keys) is refused.
+	saved := fx.repo.Keys["root"]
+	fx.repo.Keys["root"] = nil
+	if _, err := fx.repo.AddKey("root"); err != nil {
+		t.Fatal(err)
+	}
+	fx.repo.Root.Signed.Version++
+	if err := fx.repo.WriteRoot(); err != nil {
+		t.Fatal(err)
+	}
+	_ = saved
+	c2 := fx.client(func(c *Config) { c.TrustedRoot = pinnedRoot })
+	if err := c2.Refresh(context.Background()); !errors.Is(err, ErrMetadata) {
+		t.Fatalf("unchained root: %v", err)
+	}
+}
