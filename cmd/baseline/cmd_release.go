@@ -1,0 +1,419 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/internal/keyfile"
+	"github.com/iotbaseline/baseline/update"
+	"github.com/iotbaseline/baseline/update/release"
+)
+
+func init() {
+	register(command{
+		name:    "release",
+		summary: "publish firmware into a static TUF repository (init, add, resign, rotate, list)",
+		run:     runRelease,
+	})
+}
+
+// releaseClock is the clock of `baseline release`; tests replace it.
+var releaseClock = time.Now
+
+func releaseUsage(w io.Writer) {
+	fmt.Fprintln(w, `usage: baseline release <action> -repo DIR [flags]
+
+actions:
+  init     create a repository: root.json (embed it in the firmware as the
+           trusted root), empty targets, snapshot and timestamp
+  add      publish a firmware image with its descriptor (needs the targets,
+           snapshot and timestamp keys)
+  resign   sign a role again with a fresh expiry: run "resign -role timestamp"
+           daily from cron (only the timestamp key is needed) and
+           "resign -role snapshot" weekly
+  rotate   replace a role's keys: writes root N+1 signed by the current root
+           keys (-root-key) and, for -role root, by the new ones (-new-key)
+  list     print the published targets and metadata versions
+
+Keys are files written by "baseline keygen" (-root-key, -targets-key,
+-snapshot-key, -timestamp-key; repeat a flag for several keys of a role).
+Encrypted keys are opened with the passphrase from -passphrase-file or
+-passphrase-env (one passphrase for all keys of the run).
+
+The repository is plain files: serve DIR/metadata/ and DIR/targets/ from any
+web server or CDN. Consistent snapshots: metadata as N.root.json,
+N.snapshot.json, N.targets.json and timestamp.json, targets under their path
+and under <sha256>.<name>.
+
+Exit status: 0 done, 1 refused (counter not increasing, path exists, key not
+in root, threshold not met, wrong passphrase, tampered repository),
+2 usage or unreadable input.
+
+Run "baseline release <action> -h" for the flags of an action.`)
+}
+
+func runRelease(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		releaseUsage(stderr)
+		return 2
+	}
+	actions := map[string]func([]string, io.Writer, io.Writer) int{
+		"init": releaseInit, "add": releaseAdd, "resign": releaseResign,
+		"rotate": releaseRotate, "list": releaseList,
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		releaseUsage(stdout)
+		return 0
+	}
+	a, ok := actions[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "baseline release: unknown action %q\n", args[0])
+		releaseUsage(stderr)
+		return 2
+	}
+	return a(args[1:], stdout, stderr)
+}
+
+type pathList []string
+
+func (l *pathList) String() string     { return strings.Join(*l, ",") }
+func (l *pathList) Set(v string) error { *l = append(*l, v); return nil }
+
+// releaseFlags are the flags every action shares.
+type releaseFlags struct {
+	fs                                  *flag.FlagSet
+	repo                                string
+	root, targets, snapshot, timestamp  pathList
+	pass                                passphraseFlags
+	expRoot, expTargets, expSnap, expTS time.Duration
+}
+
+func newReleaseFlags(action string, stderr io.Writer, keys bool) *releaseFlags {
+	f := &releaseFlags{fs: flag.NewFlagSet("release "+action, flag.ContinueOnError)}
+	f.fs.SetOutput(stderr)
+	f.fs.StringVar(&f.repo, "repo", "", "repository `DIR` (required)")
+	if keys {
+		f.fs.Var(&f.root, "root-key", "root private key `FILE` (repeatable)")
+		f.fs.Var(&f.targets, "targets-key", "targets private key `FILE` (repeatable)")
+		f.fs.Var(&f.snapshot, "snapshot-key", "snapshot private key `FILE` (repeatable)")
+		f.fs.Var(&f.timestamp, "timestamp-key", "timestamp private key `FILE` (repeatable)")
+		f.pass.register(f.fs)
+		f.fs.DurationVar(&f.expRoot, "expiry-root", release.DefaultExpiry.Root, "validity of root metadata")
+		f.fs.DurationVar(&f.expTargets, "expiry-targets", release.DefaultExpiry.Targets, "validity of targets metadata")
+		f.fs.DurationVar(&f.expSnap, "expiry-snapshot", release.DefaultExpiry.Snapshot, "validity of snapshot metadata")
+		f.fs.DurationVar(&f.expTS, "expiry-timestamp", release.DefaultExpiry.Timestamp, "validity of timestamp metadata")
+	}
+	return f
+}
+
+// parse returns -1 on success, else the exit code.
+func (f *releaseFlags) parse(args []string, stderr io.Writer) int {
+	if err := f.fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if f.fs.NArg() != 0 {
+		fmt.Fprintf(stderr, "baseline %s: unexpected argument %q\n", f.fs.Name(), f.fs.Arg(0))
+		return 2
+	}
+	if f.repo == "" {
+		fmt.Fprintf(stderr, "baseline %s: -repo is required\n", f.fs.Name())
+		return 2
+	}
+	return -1
+}
+
+// keyLoader reads key files, asking for the passphrase once and only if a
+// file is encrypted.
+type keyLoader struct {
+	pf      *passphraseFlags
+	pass    []byte
+	loaded  bool
+	errCode int
+}
+
+func (k *keyLoader) load(paths []string) ([]crypto.Signer, error) {
+	var out []crypto.Signer
+	for _, p := range paths {
+		data, err := durable.ReadFile(durable.OS, p, keyfile.MaxFileSize)
+		if err != nil {
+			k.errCode = 2
+			return nil, err
+		}
+		var pass []byte
+		if keyfile.IsEncrypted(data) {
+			if !k.loaded {
+				if !k.pf.given() {
+					k.errCode = 2
+					return nil, fmt.Errorf("%s is encrypted: give -passphrase-file or -passphrase-env", p)
+				}
+				if k.pass, err = k.pf.read(); err != nil {
+					k.errCode = 2
+					return nil, err
+				}
+				k.loaded = true
+			}
+			pass = k.pass
+		}
+		s, err := keyfile.DecodePrivate(data, pass)
+		if err != nil {
+			k.errCode = 1
+			if errors.Is(err, keyfile.ErrFormat) || errors.Is(err, keyfile.ErrUnsupported) {
+				k.errCode = 2
+			}
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func (k *keyLoader) close() { clear(k.pass) }
+
+func (f *releaseFlags) config(stderr io.Writer) (release.Config, *keyLoader, int) {
+	kl := &keyLoader{pf: &f.pass}
+	var keys release.Keys
+	for _, x := range []struct {
+		dst   *[]crypto.Signer
+		paths pathList
+	}{{&keys.Root, f.root}, {&keys.Targets, f.targets}, {&keys.Snapshot, f.snapshot}, {&keys.Timestamp, f.timestamp}} {
+		s, err := kl.load(x.paths)
+		if err != nil {
+			fmt.Fprintf(stderr, "baseline %s: %s\n", f.fs.Name(), oneLine(err.Error()))
+			kl.close()
+			return release.Config{}, nil, kl.errCode
+		}
+		*x.dst = s
+	}
+	return release.Config{
+		Keys:   keys,
+		Expiry: release.Expiry{Root: f.expRoot, Targets: f.expTargets, Snapshot: f.expSnap, Timestamp: f.expTS},
+		Now:    releaseClock,
+	}, kl, -1
+}
+
+// releaseErr prints err and returns the exit code for it.
+func releaseErr(stderr io.Writer, name string, err error) int {
+	fmt.Fprintf(stderr, "baseline %s: %s\n", name, oneLine(err.Error()))
+	var pe *os.PathError
+	if errors.Is(err, release.ErrNotRepository) || errors.As(err, &pe) && !errors.Is(err, os.ErrExist) {
+		return 2
+	}
+	return 1
+}
+
+func releaseInit(args []string, stdout, stderr io.Writer) int {
+	f := newReleaseFlags("init", stderr, true)
+	var th release.Thresholds
+	f.fs.IntVar(&th.Root, "root-threshold", 1, "signatures required for root")
+	f.fs.IntVar(&th.Targets, "targets-threshold", 1, "signatures required for targets")
+	f.fs.IntVar(&th.Snapshot, "snapshot-threshold", 1, "signatures required for snapshot")
+	f.fs.IntVar(&th.Timestamp, "timestamp-threshold", 1, "signatures required for timestamp")
+	if c := f.parse(args, stderr); c >= 0 {
+		return c
+	}
+	if len(f.root) == 0 || len(f.targets) == 0 || len(f.snapshot) == 0 || len(f.timestamp) == 0 {
+		fmt.Fprintln(stderr, "baseline release init: keys for all four roles are required (-root-key, -targets-key, -snapshot-key, -timestamp-key)")
+		return 2
+	}
+	if th.Root < 1 || th.Targets < 1 || th.Snapshot < 1 || th.Timestamp < 1 {
+		fmt.Fprintln(stderr, "baseline release init: thresholds must be at least 1")
+		return 2
+	}
+	cfg, kl, c := f.config(stderr)
+	if c >= 0 {
+		return c
+	}
+	defer kl.close()
+	cfg.Thresholds = th
+	if err := os.MkdirAll(f.repo, 0o755); err != nil {
+		return releaseErr(stderr, "release init", err)
+	}
+	repo, err := release.Init(context.Background(), f.repo, cfg)
+	if err != nil {
+		return releaseErr(stderr, "release init", err)
+	}
+	fmt.Fprintf(stdout, "initialised %s (root version %d)\n", f.repo, repo.Version(release.Root))
+	fmt.Fprintf(stdout, "embed %s in the firmware as its trusted root\n", f.repo+"/"+release.MetadataDir+"/1.root.json")
+	return 0
+}
+
+func releaseAdd(args []string, stdout, stderr io.Writer) int {
+	f := newReleaseFlags("add", stderr, true)
+	img := f.fs.String("image", "", "firmware image `FILE` (required)")
+	path := f.fs.String("path", "", "target `PATH` in the repository, e.g. smartplug/fw-1.4.0.bin (required)")
+	var d update.Descriptor
+	f.fs.StringVar(&d.HardwareID, "hardware-id", "", "hardware `ID` the image is built for (required)")
+	f.fs.Uint64Var(&d.ReleaseCounter, "counter", 0, "release `counter`, greater than every earlier release for this hardware ID (required)")
+	f.fs.StringVar(&d.Version, "version", "", "human-readable `version` (required)")
+	f.fs.BoolVar(&d.Security, "security", false, "the release fixes security vulnerabilities (5.3-11)")
+	var risks pathList
+	f.fs.Var(&risks, "risk", "a risk the release mitigates, in plain words (repeatable, 5.3-11)")
+	f.fs.BoolVar(&d.Reboot, "reboot", false, "installing restarts the device (5.3-12)")
+	f.fs.DurationVar(&d.Downtime, "downtime", 0, "expected time the device's function is unavailable while installing (5.3-12)")
+	support := f.fs.String("support-until", "", "last `date` (YYYY-MM-DD) of security updates for this hardware (5.3-13)")
+	f.fs.IntVar(&d.ChunkSize, "chunk-size", update.DefaultChunkSize, "bytes per verified chunk")
+	mldsa := f.fs.String("mldsa-key", "", "ML-DSA-65 private key `FILE` to co-sign the target")
+	if c := f.parse(args, stderr); c >= 0 {
+		return c
+	}
+	if *img == "" || *path == "" || d.HardwareID == "" || d.ReleaseCounter == 0 || d.Version == "" {
+		fmt.Fprintln(stderr, "baseline release add: -image, -path, -hardware-id, -counter and -version are required")
+		return 2
+	}
+	d.Risks = risks
+	if *support != "" {
+		t, err := time.Parse("2006-01-02", *support)
+		if err != nil {
+			fmt.Fprintln(stderr, "baseline release add: -support-until must be YYYY-MM-DD")
+			return 2
+		}
+		d.SupportUntil = t
+	}
+	cfg, kl, c := f.config(stderr)
+	if c >= 0 {
+		return c
+	}
+	defer kl.close()
+	var cosigner crypto.Signer
+	if *mldsa != "" {
+		s, err := kl.load([]string{*mldsa})
+		if err != nil {
+			fmt.Fprintf(stderr, "baseline release add: %s\n", oneLine(err.Error()))
+			return kl.errCode
+		}
+		if alg, _ := keyfile.AlgorithmOf(s[0].Public()); alg != keyfile.MLDSA65 {
+			fmt.Fprintf(stderr, "baseline release add: %s is not an ML-DSA-65 key\n", *mldsa)
+			return 2
+		}
+		cosigner = s[0]
+	}
+	file, err := os.Open(*img)
+	if err != nil {
+		return releaseErr(stderr, "release add", err)
+	}
+	defer file.Close()
+	repo, err := release.Open(f.repo, cfg)
+	if err != nil {
+		return releaseErr(stderr, "release add", err)
+	}
+	err = repo.AddTarget(context.Background(), release.Target{Path: *path, Image: file, Descriptor: d, CoSigner: cosigner})
+	if err != nil {
+		return releaseErr(stderr, "release add", err)
+	}
+	tf, _ := repo.Target(*path)
+	fmt.Fprintf(stdout, "published %s: %d bytes, sha256 %x, counter %d; targets v%d, snapshot v%d, timestamp v%d\n",
+		*path, tf.Length, []byte(tf.Hashes["sha256"]), d.ReleaseCounter,
+		repo.Version(release.Targets), repo.Version(release.Snapshot), repo.Version(release.Timestamp))
+	return 0
+}
+
+func releaseResign(args []string, stdout, stderr io.Writer) int {
+	f := newReleaseFlags("resign", stderr, true)
+	role := f.fs.String("role", release.Timestamp, "`role` to sign again: timestamp, snapshot, targets or root")
+	if c := f.parse(args, stderr); c >= 0 {
+		return c
+	}
+	switch *role {
+	case release.Root, release.Targets, release.Snapshot, release.Timestamp:
+	default:
+		fmt.Fprintf(stderr, "baseline release resign: unknown role %q\n", *role)
+		return 2
+	}
+	cfg, kl, c := f.config(stderr)
+	if c >= 0 {
+		return c
+	}
+	defer kl.close()
+	repo, err := release.Open(f.repo, cfg)
+	if err != nil {
+		return releaseErr(stderr, "release resign", err)
+	}
+	if err := repo.Resign(context.Background(), *role); err != nil {
+		return releaseErr(stderr, "release resign", err)
+	}
+	fmt.Fprintf(stdout, "%s version %d, expires %s\n", *role, repo.Version(*role), repo.Expires(*role).Format(time.RFC3339))
+	return 0
+}
+
+func releaseRotate(args []string, stdout, stderr io.Writer) int {
+	f := newReleaseFlags("rotate", stderr, true)
+	role := f.fs.String("role", "", "`role` whose keys are replaced: root, targets, snapshot or timestamp (required)")
+	var newKeys pathList
+	f.fs.Var(&newKeys, "new-key", "new private key `FILE` for the role (repeatable, required)")
+	threshold := f.fs.Int("threshold", 1, "signatures required for the role from now on")
+	if c := f.parse(args, stderr); c >= 0 {
+		return c
+	}
+	switch *role {
+	case release.Root, release.Targets, release.Snapshot, release.Timestamp:
+	default:
+		fmt.Fprintf(stderr, "baseline release rotate: -role must be root, targets, snapshot or timestamp\n")
+		return 2
+	}
+	if len(newKeys) == 0 || *threshold < 1 {
+		fmt.Fprintln(stderr, "baseline release rotate: -new-key is required and -threshold must be at least 1")
+		return 2
+	}
+	cfg, kl, c := f.config(stderr)
+	if c >= 0 {
+		return c
+	}
+	defer kl.close()
+	nk, err := kl.load(newKeys)
+	if err != nil {
+		fmt.Fprintf(stderr, "baseline release rotate: %s\n", oneLine(err.Error()))
+		return kl.errCode
+	}
+	repo, err := release.Open(f.repo, cfg)
+	if err != nil {
+		return releaseErr(stderr, "release rotate", err)
+	}
+	if err := repo.Rotate(context.Background(), *role, nk, *threshold); err != nil {
+		return releaseErr(stderr, "release rotate", err)
+	}
+	fmt.Fprintf(stdout, "rotated %s keys: root version %d (%d.root.json)\n", *role, repo.Version(release.Root), repo.Version(release.Root))
+	return 0
+}
+
+func releaseList(args []string, stdout, stderr io.Writer) int {
+	f := newReleaseFlags("list", stderr, false)
+	if c := f.parse(args, stderr); c >= 0 {
+		return c
+	}
+	repo, err := release.Open(f.repo, release.Config{})
+	if err != nil {
+		return releaseErr(stderr, "release list", err)
+	}
+	for _, role := range []string{release.Root, release.Targets, release.Snapshot, release.Timestamp} {
+		fmt.Fprintf(stdout, "%-9s version %d, expires %s\n", role, repo.Version(role), repo.Expires(role).UTC().Format(time.RFC3339))
+	}
+	for _, p := range repo.TargetPaths() {
+		tf, _ := repo.Target(p)
+		line := fmt.Sprintf("target %s %d bytes", p, tf.Length)
+		if tf.Custom != nil {
+			if d, err := update.DecodeDescriptor(*tf.Custom); err == nil {
+				line += fmt.Sprintf(" hardware=%s counter=%d version=%s", d.HardwareID, d.ReleaseCounter, d.Version)
+				if d.Security {
+					line += " security"
+				}
+				if d.CoSignature != nil {
+					line += " ml-dsa-cosigned"
+				}
+			}
+		}
+		fmt.Fprintln(stdout, line)
+	}
+	return 0
+}
