@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"testing"
+
+	"github.com/iotbaseline/baseline/conformance"
 
 	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -93,5 +96,41 @@ func TestRootRotation(t *testing.T) {
 	c2 := fx.client(func(c *Config) { c.TrustedRoot = pinnedRoot })
 	if err := c2.Refresh(context.Background()); !errors.Is(err, ErrMetadata) {
 		t.Fatalf("unchained root: %v", err)
+	}
+}
+
+func TestChecks(t *testing.T) {
+	fx := newFixture(t, false)
+	fx.addRelease("fw.bin", randomImage(t, MinChunkSize), nil)
+	c := fx.client(nil)
+	verdicts := func() map[string]string {
+		out := map[string]string{}
+		for _, chk := range c.Checks() {
+			r := chk.Run(context.Background())
+			out[chk.ID] = string(r.Verdict) + ": " + r.Observed
+		}
+		return out
+	}
+	before := verdicts()
+	if !strings.HasPrefix(before["update.metadata-fresh"], "INCONCLUSIVE") || !strings.HasPrefix(before["update.support-period"], "INCONCLUSIVE") {
+		t.Fatalf("before refresh: %v", before)
+	}
+	if err := c.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	after := verdicts()
+	for id, v := range after {
+		if !strings.HasPrefix(v, "PASS") {
+			t.Errorf("%s: %s", id, v)
+		}
+	}
+	if !strings.Contains(after["update.support-period"], "2032-01-01") {
+		t.Fatalf("support period not observed: %s", after["update.support-period"])
+	}
+	insecure := fx.client(func(c *Config) { c.InsecureAllowNoDescriptor = true })
+	for _, chk := range insecure.Checks() {
+		if chk.ID == "update.verification" && chk.Run(context.Background()).Verdict != conformance.Inconclusive {
+			t.Fatal("InsecureAllowNoDescriptor not reported")
+		}
 	}
 }
