@@ -1,0 +1,78 @@
+// Command smartplug is the reference device of the baseline SDK: a smart
+// plug that runs on a laptop and wires every package together the way a
+// product's firmware would, so that it already meets the provisions of
+// ETSI EN 303 645 the SDK covers.
+//
+// # Walk-through
+//
+// Start it (nothing to configure; state goes to ./smartplug-state):
+//
+//	go run ./examples/smartplug
+//
+// On its first start it prints its address and, as the label on a real
+// plug would show it, its one-time setup secret:
+//
+//	smartplug 1.0.0 (SP-100 Smart Plug) serving on https://localhost:8443/
+//	listening: 127.0.0.1:8443
+//	device certificate: /home/you/smartplug-state/tls-cert.pem
+//	setup secret: QJP7-YQJV-RVJ5-N4BV-0
+//
+// Open the URL. The plug's certificate is its own (self-signed from its
+// identity key), so the browser asks you to accept it; a companion app
+// would pin tls-cert.pem instead. Until it is set up the plug serves only
+// the setup page: type the setup secret and choose a password of at least
+// 15 characters. You are then logged in and can switch the plug, change
+// the password, see whether a security update is available (the plug made
+// and checks its own small TUF repository) and read its self-check, which
+// says in plain words what the plug verified about itself. Restart it:
+// the setup secret is not printed again (the plug kept only its verifier),
+// and your password still works.
+//
+// The same is available as a JSON API (log in with POST /api/login
+// {"password": …} and send the returned token as "Authorization: Bearer"):
+//
+//	curl --cacert smartplug-state/tls-cert.pem https://localhost:8443/api/info
+//	curl --cacert smartplug-state/tls-cert.pem -H "Authorization: Bearer $TOKEN" https://localhost:8443/api/selfcheck
+//
+// A factory batch instead gets its setup secrets from `baseline provision`
+// (labels to the printer, verifiers to the devices):
+//
+//	go run ./cmd/baseline provision --model "SP-100 Smart Plug" --count 10 \
+//	    --serial-prefix SP100- --labels labels.csv --records records
+//	go run ./examples/smartplug --state plug1 --provision records/SP100-000001.json
+//
+// # Flags
+//
+//	--state DIR        state directory (default ./smartplug-state), created 0700
+//	--listen ADDR      HTTPS address (default 127.0.0.1:8443; port 0 picks one)
+//	--provision FILE   device record from `baseline provision` (first start only)
+//	--update-repo URL  TUF repository to check instead of the built-in demo one
+//	--update-root FILE root.json trusted for --update-repo
+//
+// # What is wired where
+//
+//   - secrets: the sealed store under state/secrets holds the owner's
+//     password hash, the auth pepper and session key, the setup verifier
+//     and the device identity key. Its KEK comes from backend_soft.go by
+//     default; build with -tags tpm or -tags pkcs11 for hardware.
+//   - auth: setup secret → owner password, login, logout (revokes every
+//     session), change password (needs the current one), persisted
+//     throttling; every route is declared in routeTable and the gate
+//     denies the rest.
+//   - iface: the hardened HTTPS server (TLS 1.3/1.2 AEAD+ECDHE, no
+//     banners, uniform errors, limits), strict JSON decoding, the declared
+//     interface inventory and its socket audit, all in the self-check.
+//   - update: the client checks at start and about daily; the demo
+//     repository is served in-process, so the plug opens no socket beyond
+//     its web UI.
+//   - resilience: the simulated cloud connection is paced by full-jitter
+//     backoff with a start-up spread; the plug works while it is down.
+//   - conformance: /api/selfcheck is the live report (5.12-3); /api/ics is
+//     the ICS from the embedded profile.json joined with it.
+//
+// Public without login: the front page (setup or login form), POST /login,
+// POST /setup and /api/setup until set up, /about and /api/info (model and
+// support period, 5.3-13, 5.3-16), /style.css and
+// /.well-known/security.txt (5.2-1). Everything else needs the owner's
+// session; /api/* answers 401 without one.
+package main

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+
+	"github.com/iotbaseline/baseline/auth"
+	"github.com/iotbaseline/baseline/conformance"
+	"github.com/iotbaseline/baseline/secrets"
+)
+
+// ownerAuth wires auth.Service to the device: its vault is the sealed store
+// (secrets.Store satisfies auth.Vault), its throttle log lives in the state
+// directory, and the account is always "owner" (a plug has one owner; the
+// web UI asks only for the password).
+type ownerAuth struct {
+	svc *auth.Service
+}
+
+func openOwnerAuth(ctx context.Context, d *device) (*ownerAuth, error) {
+	svc, err := auth.New(ctx, auth.Config{
+		Vault:      d.store,
+		IsNotFound: func(err error) bool { return errors.Is(err, secrets.ErrNotFound) },
+		StateDir:   filepath.Join(d.dir, "auth"),
+		// The model and brand are context words a password must not be
+		// built from (NIST SP 800-63B).
+		Policy: auth.Policy{ContextWords: []string{d.model, d.manufacturer, "smartplug"}},
+		Logger: d.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ownerAuth{svc: svc}, nil
+}
+
+func (a *ownerAuth) close() error { return a.svc.Close() }
+
+// provision installs the factory's setup-secret verifier.
+func (a *ownerAuth) provision(ctx context.Context, verifier string) error {
+	return a.svc.Provision(ctx, verifier)
+}
+
+// setUp reports whether the owner has chosen a password.
+func (a *ownerAuth) setUp() bool { return a.svc.State() == auth.Ready }
+
+func (a *ownerAuth) setup(ctx context.Context, src, secret, password string) (*auth.Session, error) {
+	return a.svc.Setup(ctx, auth.SetupRequest{Source: src, SetupSecret: secret, Account: ownerAccount, NewPassword: password})
+}
+
+func (a *ownerAuth) login(ctx context.Context, src, password string) (*auth.Session, error) {
+	return a.svc.Authenticate(ctx, auth.Attempt{Source: src, Account: ownerAccount, Password: password})
+}
+
+// valid reports whether token is a live owner session.
+func (a *ownerAuth) valid(token string) bool {
+	_, err := a.svc.VerifyToken(token)
+	return err == nil
+}
+
+// logout revokes the owner's sessions on the device, not just the cookie:
+// a copied token stops working too.
+func (a *ownerAuth) logout(ctx context.Context) error {
+	return a.svc.RevokeSessions(ctx)
+}
+
+// changePassword needs the current password (5.1-4); it revokes every
+// earlier session and returns a new one for the caller.
+func (a *ownerAuth) changePassword(ctx context.Context, src, current, password string) (*auth.Session, error) {
+	return a.svc.ChangePassword(ctx, auth.ChangeRequest{Source: src, Account: ownerAccount, CurrentPassword: current, NewPassword: password})
+}
+
+// Checks are auth's self-checks of the running service.
+func (a *ownerAuth) Checks() []conformance.Check { return a.svc.Checks() }

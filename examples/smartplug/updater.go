@@ -1,0 +1,270 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/iotbaseline/baseline/conformance"
+	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/update"
+	"github.com/iotbaseline/baseline/update/release"
+)
+
+// Update settings of the reference device.
+const (
+	hardwareID = "sp-100-rev-a"
+	// installedCounter is the release counter of the firmware this binary
+	// is; a release must carry a greater one to be offered.
+	installedCounter = 1
+	// checkEvery is the period of automatic checks after the one at start
+	// (5.3-5); each wait is jittered by ±20% so a fleet spreads out.
+	checkEvery = 24 * time.Hour
+	// demoRepoHost is the origin of the device's own demo repository; it
+	// never reaches the network (see localRepoTransport).
+	demoRepoHost = "updates.smartplug.invalid"
+)
+
+// updateStatus is what the UI and /api/update show.
+type updateStatus struct {
+	Installed  string    `json:"installed_version"`
+	Source     string    `json:"repository"`
+	Checked    time.Time `json:"checked"`
+	Error      string    `json:"error,omitempty"`
+	Available  bool      `json:"available"`
+	Version    string    `json:"version,omitempty"`
+	Security   bool      `json:"security,omitempty"`
+	Notes      string    `json:"security_notes,omitempty"`
+	Disruption string    `json:"disruption,omitempty"`
+	Path       string    `json:"target,omitempty"`
+}
+
+// updater checks the update repository with update.Client: TUF metadata
+// verified from the root pinned on the device, the newest release for this
+// hardware with a counter above the installed one. Installation comes with
+// a later version of the example.
+type updater struct {
+	d      *device
+	client *update.Client
+	source string
+	kick   chan struct{}
+
+	mu sync.Mutex
+	st updateStatus
+}
+
+func newUpdater(ctx context.Context, d *device, repoURL, rootFile string) (*updater, error) {
+	u := &updater{d: d, kick: make(chan struct{}, 1), st: updateStatus{Installed: version}}
+	dir := d.path("update")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	var root []byte
+	var hc *http.Client
+	if repoURL == "" {
+		repoDir := d.path("demo-repo")
+		var err error
+		if root, err = ensureDemoRepo(ctx, repoDir, d); err != nil {
+			return nil, fmt.Errorf("demo repository: %w", err)
+		}
+		repoURL = "https://" + demoRepoHost
+		hc = &http.Client{Transport: localRepoTransport{http.FileServer(http.Dir(repoDir))}, Timeout: time.Minute}
+		u.source = "the plug's own demo repository (" + repoDir + ")"
+	} else {
+		if rootFile == "" {
+			return nil, errors.New("--update-repo needs --update-root: the TUF root the device trusts")
+		}
+		var err error
+		if root, err = durable.ReadFile(durable.OS, rootFile, release.MaxRootSize); err != nil {
+			return nil, err
+		}
+		u.source = repoURL
+	}
+	u.st.Source = u.source
+	c, err := update.New(update.Config{
+		TrustedRoot:      root,
+		RepositoryURL:    repoURL,
+		HardwareID:       hardwareID,
+		InstalledCounter: func() uint64 { return installedCounter },
+		Dir:              filepath.Join(dir, "client"),
+		HTTPClient:       hc,
+		Logger:           d.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	u.client = c
+	return u, nil
+}
+
+// ensureDemoRepo creates, once, the repository a manufacturer would run:
+// keys made here and thrown away after signing (the device keeps only the
+// public root), and one security release for this hardware. It returns
+// the root the device pins.
+func ensureDemoRepo(ctx context.Context, dir string, d *device) ([]byte, error) {
+	rootPath := filepath.Join(dir, release.MetadataDir, "1.root.json")
+	if b, err := durable.ReadFile(durable.OS, rootPath, release.MaxRootSize); err == nil {
+		return b, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	os.RemoveAll(dir) // a half-made repository from a crash during Init
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	k := release.Keys{Root: []crypto.Signer{key}, Targets: []crypto.Signer{key}, Snapshot: []crypto.Signer{key}, Timestamp: []crypto.Signer{key}}
+	repo, err := release.Init(ctx, dir, release.Config{Keys: k, Expiry: release.Expiry{Timestamp: 365 * 24 * time.Hour, Snapshot: 365 * 24 * time.Hour}})
+	if err != nil {
+		return nil, err
+	}
+	support, _ := time.Parse("2006-01-02", d.supportEnd)
+	img := bytes.Repeat([]byte("smartplug demo firmware 1.1.0\n"), 2048)
+	err = repo.AddTarget(ctx, release.Target{
+		Path:  "smartplug/smartplug-1.1.0.img",
+		Image: bytes.NewReader(img),
+		Descriptor: update.Descriptor{
+			HardwareID: hardwareID, ReleaseCounter: installedCounter + 1, Version: "1.1.0", Security: true,
+			Risks:  []string{"someone on your home network could make the plug's web page stop responding for a while"},
+			Reboot: true, Downtime: 30 * time.Second, SupportUntil: support,
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return repo.RootJSON()
+}
+
+// localRepoTransport serves the demo repository in-process: the device's
+// update client runs its real fetch-and-verify path, without the example
+// opening a second listening socket that would need declaring (5.6-1).
+type localRepoTransport struct{ h http.Handler }
+
+func (t localRepoTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Host != demoRepoHost {
+		return nil, fmt.Errorf("smartplug: demo transport refuses host %q", r.URL.Host)
+	}
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	resp := rec.Result()
+	resp.Request = r
+	return resp, nil
+}
+
+func (u *updater) status() updateStatus {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.st
+}
+
+// checkNow runs one check and records its outcome.
+func (u *updater) checkNow(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	rel, err := u.client.Check(ctx)
+	st := updateStatus{Installed: version, Source: u.source, Checked: time.Now().UTC().Truncate(time.Second)}
+	switch {
+	case err != nil:
+		st.Error = oneLineErr(err)
+		u.d.log.Warn("update check failed", "err", err)
+	case rel != nil:
+		st.Available, st.Path = true, rel.Path
+		for _, ev := range rel.Events() {
+			switch e := ev.(type) {
+			case update.SecurityUpdate:
+				st.Version, st.Security = e.Version, true
+				st.Notes = strings.Join(e.Risks, "; ")
+			case update.UpdateAvailable:
+				st.Version = e.Version
+			case update.Disruption:
+				st.Disruption = disruptionText(e)
+			}
+		}
+		u.d.log.Info("update available", "version", st.Version, "security", st.Security)
+	}
+	u.mu.Lock()
+	u.st = st
+	u.mu.Unlock()
+}
+
+func disruptionText(e update.Disruption) string {
+	var parts []string
+	if e.Reboot {
+		parts = append(parts, "the plug restarts")
+	}
+	if e.Downtime > 0 {
+		parts = append(parts, fmt.Sprintf("it is off for about %s", e.Downtime.Round(time.Second)))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return strings.Join(parts, " and ")
+}
+
+func oneLineErr(err error) string {
+	s := strings.ReplaceAll(err.Error(), "\n", " ")
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return s
+}
+
+// run checks right after start, then periodically (5.3-5).
+func (u *updater) run(ctx context.Context) {
+	u.checkNow(ctx)
+	for {
+		t := time.NewTimer(jitter(checkEvery))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		u.checkNow(ctx)
+	}
+}
+
+func jitter(d time.Duration) time.Duration {
+	n, _ := rand.Int(rand.Reader, big.NewInt(int64(d/5)*2+1))
+	return d - d/5 + time.Duration(n.Int64())
+}
+
+// Checks reports the update mechanism as the device runs it.
+func (u *updater) Checks() []conformance.Check {
+	return []conformance.Check{{
+		ID: "smartplug.update-check", Provisions: []string{"5.3-5", "5.3-11"}, Title: "The plug checks for security updates by itself and tells you about them",
+		Run: func(ctx context.Context) conformance.Result {
+			st := u.status()
+			switch {
+			case st.Checked.IsZero():
+				return conformance.Result{Verdict: conformance.Inconclusive, Detail: "no check has completed yet since the plug started"}
+			case st.Error != "":
+				return conformance.Result{Verdict: conformance.Inconclusive, Observed: "last check " + st.Checked.Format(time.RFC3339), Detail: "the last check failed: " + st.Error}
+			}
+			obs := fmt.Sprintf("checked %s at start and every %s; ", st.Checked.Format(time.RFC3339), checkEvery)
+			if st.Available {
+				obs += "release " + st.Version + " offered"
+				if st.Security {
+					obs += " with security notes"
+				}
+			} else {
+				obs += "up to date"
+			}
+			return conformance.Result{Verdict: conformance.Pass, Observed: obs}
+		},
+	}}
+}
