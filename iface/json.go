@@ -491,7 +491,9 @@ func foldKey(k []byte) string {
 		}
 	}
 	if ascii {
-		return strings.ToLower(string(k))
+		// For ASCII letters the upper case is the smallest member of the
+		// fold orbit (K, k, U+212A), matching the general case below.
+		return strings.ToUpper(string(k))
 	}
 	var out []byte
 	for _, r := range string(k) {
