@@ -109,6 +109,14 @@ func phcB64(s string, lo, hi int) ([]byte, error) {
 	if len(s) > b64.EncodedLen(hi) {
 		return nil, fmt.Errorf("%w: field too long", ErrMalformedHash)
 	}
+	// encoding/base64 skips CR and LF even in strict mode; a PHC field
+	// holds only the alphabet.
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/') {
+			return nil, fmt.Errorf("%w: bad base64 field", ErrMalformedHash)
+		}
+	}
 	b, err := b64.DecodeString(s)
 	if err != nil || len(b) < lo || len(b) > hi {
 		return nil, fmt.Errorf("%w: bad base64 field", ErrMalformedHash)

@@ -119,6 +119,13 @@ func (s *Service) parseToken(tok string) (*Session, error) {
 	if len(tok) == 0 || len(tok) > maxTokenLen {
 		return nil, ErrInvalidToken
 	}
+	for i := 0; i < len(tok); i++ {
+		// encoding/base64 would skip CR and LF; a token is its alphabet only.
+		c := tok[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return nil, ErrInvalidToken
+		}
+	}
 	p, m, ok := strings.Cut(tok, ".")
 	if !ok {
 		return nil, ErrInvalidToken

@@ -161,12 +161,14 @@ type throttle struct {
 	gDebt   float64 // failures owed against the global budget
 	gAt     int64   // time gDebt was computed at
 	tainted bool    // an undecodable record was found: fail closed
+	// compactMin is the log length below which it is never compacted.
+	compactMin int
 }
 
 const throttleMaxRecord = 1 << 20
 
 func openThrottle(fsys durable.FS, dir string, cfg ThrottleConfig, now func() time.Time) (*throttle, error) {
-	t := &throttle{cfg: cfg.withDefaults(), fsys: fsys, name: filepath.Join(dir, "throttle.log"), now: now}
+	t := &throttle{cfg: cfg.withDefaults(), fsys: fsys, name: filepath.Join(dir, "throttle.log"), now: now, compactMin: 256}
 	if err := fsys.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrThrottleState, err)
 	}
@@ -435,7 +437,7 @@ func (t *throttle) apply(rec []byte) error {
 // maybeCompact rewrites the log as one snapshot once it has grown, so flash
 // use stays bounded by the table sizes.
 func (t *throttle) maybeCompact(now int64) {
-	limit := 4*(len(t.src.m)+len(t.acct.m)) + 256
+	limit := 4*(len(t.src.m)+len(t.acct.m)) + t.compactMin
 	if t.log.Len() < limit {
 		return
 	}
