@@ -266,7 +266,7 @@ func parseContentRange(s string) (first, last, total int64, ok bool) {
 	if tot != "*" {
 		total, err3 = strconv.ParseInt(tot, 10, 64)
 	}
-	if err1 != nil || err2 != nil || err3 != nil || first < 0 {
+	if err1 != nil || err2 != nil || err3 != nil || first < 0 || last < first || (tot != "*" && (total < 0 || last >= total)) {
 		return 0, 0, 0, false
 	}
 	return first, last, total, true
