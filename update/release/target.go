@@ -150,6 +150,7 @@ func (r *Repo) AddTargets(ctx context.Context, ts []Target) (err error) {
 			r.reload()
 		}
 	}()
+	dirs := map[string]bool{}
 	for i := range ts {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -160,6 +161,14 @@ func (r *Repo) AddTargets(ctx context.Context, ts []Target) (err error) {
 			return fmt.Errorf("release: %s: %w", ts[i].Path, err)
 		}
 		r.targets.Signed.Targets[ts[i].Path] = tf
+		dirs[path.Dir(ts[i].Path)] = true
+	}
+	// One directory sync per directory, after all its images: the renames
+	// are durable before any metadata names them.
+	for d := range dirs {
+		if err := r.fsys.SyncDir(filepath.Join(r.dir, TargetsDir, filepath.FromSlash(d))); err != nil {
+			return err
+		}
 	}
 	if err := r.bump(Targets); err != nil {
 		return err
@@ -227,9 +236,6 @@ func (r *Repo) storeTarget(t Target) (*metadata.TargetFiles, []string, error) {
 	plain := filepath.Join(r.dir, TargetsDir, filepath.FromSlash(t.Path))
 	written = append(written, plain)
 	if err := r.copyFile(hashed, plain); err != nil {
-		return nil, written, err
-	}
-	if err := r.fsys.SyncDir(dir); err != nil {
 		return nil, written, err
 	}
 	r.log.Info("release: wrote target", "path", t.Path, "bytes", length)
