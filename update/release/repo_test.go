@@ -565,8 +565,12 @@ func TestDiskFullLeavesRepositoryUntouched(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	fsys.FailWrites = nil
-	// Targets and snapshot were written before the timestamp failed; a
-	// client still sees the old, consistent repository (old timestamp).
+	// Targets and snapshot were written before the timestamp failed; the
+	// timestamp clients start from is unchanged, so they still see the old,
+	// consistent repository.
+	if after := snapshotFiles(t, fsys, "repo"); after["metadata/timestamp.json"] != before["metadata/timestamp.json"] {
+		t.Fatal("timestamp.json changed by a failed publication")
+	}
 	rootV1, _ := repo.RootJSON()
 	tm, err := client(t, fsys, "repo", rootV1)
 	if err != nil {
