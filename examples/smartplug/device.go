@@ -96,6 +96,7 @@ func openDevice(ctx context.Context, dir string, o options, log *slog.Logger) (*
 		return nil, "", fmt.Errorf("key-encryption key: %w", err)
 	}
 	d.kek = kek
+	log.Info("sealed store", "kek_backend", backendName)
 	d.store, err = secrets.Open(ctx, secrets.Config{Dir: d.path("secrets"), KEK: kek, Logger: log})
 	if err != nil {
 		return nil, "", fmt.Errorf("sealed store: %w", err)

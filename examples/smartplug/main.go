@@ -124,13 +124,16 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "smartplug %s (%s) serving on %s\n", version, d.model, url)
 	fmt.Fprintf(stdout, "listening: %s\n", addr)
 	fmt.Fprintf(stdout, "device certificate: %s\n", d.certPath())
-	if label != "" {
+	switch {
+	case label != "":
 		// The device's label, as a factory would print it. Shown once: the
 		// device keeps only its verifier, so it cannot show it again.
 		fmt.Fprintf(stdout, "setup secret: %s\n", label)
 		fmt.Fprintln(stdout, "Open the URL, accept the device's certificate, and type the setup secret to choose your password.")
-	} else if d.setupPending() {
-		fmt.Fprintln(stdout, "The device is waiting to be set up with the setup secret from its label.")
+	case d.setupPending():
+		fmt.Fprintln(stdout, "Open the URL and type the setup secret from the device's label to choose your password.")
+	default:
+		fmt.Fprintln(stdout, "Open the URL and log in.")
 	}
 	if f, ok := stdout.(interface{ Sync() error }); ok {
 		f.Sync()

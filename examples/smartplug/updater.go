@@ -245,7 +245,11 @@ func jitter(d time.Duration) time.Duration {
 
 // Checks reports the update mechanism as the device runs it.
 func (u *updater) Checks() []conformance.Check {
-	return []conformance.Check{{
+	var out []conformance.Check
+	if c, ok := any(u.client).(conformance.Checker); ok {
+		out = c.Checks()
+	}
+	return append(out, conformance.Check{
 		ID: "smartplug.update-check", Provisions: []string{"5.3-5", "5.3-11"}, Title: "The plug checks for security updates by itself and tells you about them",
 		Run: func(ctx context.Context) conformance.Result {
 			st := u.status()
@@ -266,5 +270,5 @@ func (u *updater) Checks() []conformance.Check {
 			}
 			return conformance.Result{Verdict: conformance.Pass, Observed: obs}
 		},
-	}}
+	})
 }

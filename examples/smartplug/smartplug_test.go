@@ -1,0 +1,474 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/iotbaseline/baseline/auth"
+	"github.com/iotbaseline/baseline/internal/testenv"
+)
+
+const ownerPassword = "correct horse battery staple plug"
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// binaries builds the device and the baseline CLI once per test run.
+func binaries(t *testing.T) (device, cli string) {
+	t.Helper()
+	testenv.Short(t, "smartplug integration test (builds and runs the device)")
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "smartplug-bin-")
+		if buildErr != nil {
+			return
+		}
+		out, err := exec.Command("go", "build", "-o", binDir+"/", ".", "../../cmd/baseline").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(binDir, "smartplug"), filepath.Join(binDir, "baseline")
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// plugProc is a running device.
+type plugProc struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	state  string
+	addr   string
+	secret string // "" unless printed
+	lines  []string
+	stderr *bytes.Buffer
+	done   chan struct{}
+}
+
+func startPlug(t *testing.T, state string, args ...string) *plugProc {
+	t.Helper()
+	bin, _ := binaries(t)
+	cmd := exec.Command(bin, append([]string{"--state", state, "--listen", "127.0.0.1:0"}, args...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &plugProc{t: t, cmd: cmd, state: state, stderr: &bytes.Buffer{}, done: make(chan struct{})}
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	go func() { cmd.Wait(); close(p.done) }()
+	t.Cleanup(p.stop)
+	timeout := time.After(60 * time.Second)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("device exited before serving; stderr:\n%s", p.stderr)
+			}
+			p.lines = append(p.lines, l)
+			if a, ok := strings.CutPrefix(l, "listening: "); ok {
+				p.addr = a
+			}
+			if s, ok := strings.CutPrefix(l, "setup secret: "); ok {
+				p.secret = s
+			}
+			if strings.HasPrefix(l, "Open the URL") {
+				go func() {
+					for range lines {
+					}
+				}()
+				if p.addr == "" {
+					t.Fatalf("no listening line in %q", p.lines)
+				}
+				return p
+			}
+		case <-timeout:
+			t.Fatalf("device did not start in time; stdout %q stderr:\n%s", p.lines, p.stderr)
+		}
+	}
+}
+
+func (p *plugProc) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// client trusts exactly the device's certificate, read from its state
+// directory (pinning, as a companion app would).
+func (p *plugProc) client(t *testing.T) *http.Client {
+	t.Helper()
+	pemBytes, err := os.ReadFile(filepath.Join(p.state, "tls-cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemBytes) {
+		t.Fatal("tls-cert.pem holds no certificate")
+	}
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{
+		Jar:           jar,
+		Timeout:       60 * time.Second,
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+func (p *plugProc) url(path string) string { return "https://" + p.addr + path }
+
+type resp struct {
+	code int
+	body string
+	hdr  http.Header
+}
+
+func do(t *testing.T, c *http.Client, method, u, ctype, body string, hdr ...string) resp {
+	t.Helper()
+	req, err := http.NewRequest(method, u, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	r, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer r.Body.Close()
+	b, _ := io.ReadAll(r.Body)
+	return resp{r.StatusCode, string(b), r.Header}
+}
+
+func jsonDo(t *testing.T, c *http.Client, method, u string, v any, hdr ...string) resp {
+	t.Helper()
+	b, _ := json.Marshal(v)
+	return do(t, c, method, u, "application/json", string(b), hdr...)
+}
+
+// snapshot returns every file of the state directory with its content,
+// except those under the skipped prefixes.
+func snapshot(t *testing.T, dir string, skip ...string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		for _, s := range skip {
+			if strings.HasPrefix(rel, s) {
+				return nil
+			}
+		}
+		b, _ := os.ReadFile(p)
+		out[rel] = string(b)
+		return nil
+	})
+	return out
+}
+
+func sameSnapshot(t *testing.T, what string, a, b map[string]string) {
+	t.Helper()
+	var diff []string
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			diff = append(diff, k)
+		}
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			diff = append(diff, k)
+		}
+	}
+	sort.Strings(diff)
+	if len(diff) > 0 {
+		t.Errorf("%s changed the state directory: %v", what, diff)
+	}
+}
+
+// assertNotAtRest greps every file of the state directory for the needles.
+func assertNotAtRest(t *testing.T, dir string, needles ...string) {
+	t.Helper()
+	for name, content := range snapshot(t, dir) {
+		for _, n := range needles {
+			if n != "" && strings.Contains(content, n) {
+				t.Errorf("%s holds a secret in plaintext (%d bytes matched)", name, len(n))
+			}
+		}
+	}
+}
+
+func TestDeviceSetupLoginRestart(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	p := startPlug(t, state)
+	if p.secret == "" {
+		t.Fatalf("first start printed no setup secret: %q", p.lines)
+	}
+	c := p.client(t)
+
+	// Before setup: public info says so; owner routes refuse.
+	if r := do(t, c, "GET", p.url("/api/info"), "", ""); r.code != 200 || !strings.Contains(r.body, `"setup_required": true`) || !strings.Contains(r.body, `"support_period_end"`) {
+		t.Fatalf("/api/info = %d %s", r.code, r.body)
+	}
+	if r := do(t, c, "GET", p.url("/api/plug"), "", ""); r.code != 401 && r.code != 403 {
+		t.Fatalf("owner API before setup = %d; want refused", r.code)
+	}
+	if r := do(t, c, "GET", p.url("/.well-known/security.txt"), "", ""); r.code != 200 || !strings.Contains(r.body, "Contact: mailto:") || !strings.Contains(r.body, "Expires: ") {
+		t.Fatalf("security.txt = %d %q", r.code, r.body)
+	}
+
+	// Bad input to setup: clear errors, nothing stored. Two directories
+	// change by design and are left out: the throttle log (auth/) records
+	// failed attempts, and the update client (update/) persists metadata
+	// from its background check.
+	before := snapshot(t, state, "auth/", "update/")
+	wrong, _ := auth.NewSetupSecret()
+	huge := `{"setup_secret":"` + strings.Repeat("A", 100<<10) + `"}`
+	for _, tc := range []struct {
+		name, ctype, body string
+		code              int
+		msg               string
+	}{
+		{"wrong secret", "application/json", fmt.Sprintf(`{"setup_secret":%q,"password":%q}`, wrong.Reveal(), ownerPassword), 401, "did not match"},
+		{"malformed secret", "application/json", fmt.Sprintf(`{"setup_secret":"hello","password":%q}`, ownerPassword), 400, "not a valid setup secret"},
+		{"weak password", "application/json", fmt.Sprintf(`{"setup_secret":%q,"password":"short"}`, p.secret), 400, "choose another password"},
+		{"malformed JSON", "application/json", `{"setup_secret":`, 400, "invalid input"},
+		{"unknown field", "application/json", `{"setup_secret":"x","password":"y","admin":true}`, 400, "unknown field"},
+		{"duplicate key", "application/json", `{"password":"a","password":"b"}`, 400, "duplicate"},
+		{"wrong type", "text/plain", `setup_secret=x`, 415, ""},
+		{"oversized", "application/json", huge, 413, ""},
+	} {
+		r := do(t, c, "POST", p.url("/api/setup"), tc.ctype, tc.body)
+		if r.code != tc.code || !strings.Contains(r.body, tc.msg) {
+			t.Errorf("%s: %d %s; want %d containing %q", tc.name, r.code, r.body, tc.code, tc.msg)
+		}
+	}
+	for name, form := range map[string]string{
+		"missing field":  "setup_secret=" + url.QueryEscape(p.secret) + "&password=x",
+		"repeated field": "setup_secret=a&setup_secret=b&password=x&confirm=x",
+		"extra field":    "setup_secret=a&password=x&confirm=x&role=admin",
+		"mismatch":       "setup_secret=" + url.QueryEscape(p.secret) + "&password=" + url.QueryEscape(ownerPassword) + "&confirm=other",
+	} {
+		r := do(t, c, "POST", p.url("/setup"), "application/x-www-form-urlencoded", form)
+		if r.code != 200 || !strings.Contains(r.body, `class="msg err"`) || !strings.Contains(r.body, "Set up your plug") {
+			t.Errorf("setup form %s: %d, want the setup page with an error:\n%.300s", name, r.code, r.body)
+		}
+	}
+	sameSnapshot(t, "refused setup requests", before, snapshot(t, state, "auth/", "update/"))
+	if r := do(t, c, "GET", p.url("/api/info"), "", ""); !strings.Contains(r.body, `"setup_required": true`) {
+		t.Fatalf("refused setups changed the setup state: %s", r.body)
+	}
+
+	// Setup through the web form, as a browser does.
+	form := "setup_secret=" + url.QueryEscape(strings.ToLower(p.secret)) + "&password=" + url.QueryEscape(ownerPassword) + "&confirm=" + url.QueryEscape(ownerPassword)
+	r := do(t, c, "POST", p.url("/setup"), "application/x-www-form-urlencoded", form)
+	if r.code != 303 || r.hdr.Get("Location") != "/?done=setup" {
+		t.Fatalf("setup = %d %s %.300s", r.code, r.hdr.Get("Location"), r.body)
+	}
+	if r := do(t, c, "GET", p.url("/"), "", ""); r.code != 200 || !strings.Contains(r.body, "Switch on") {
+		t.Fatalf("home after setup = %d %.300s", r.code, r.body)
+	}
+
+	// Replayed setup: a clear refusal, nothing written.
+	before = snapshot(t, state, "update/")
+	if r := do(t, c, "POST", p.url("/api/setup"), "application/json", fmt.Sprintf(`{"setup_secret":%q,"password":"another long password here"}`, p.secret)); r.code != 409 || !strings.Contains(r.body, "already set up") {
+		t.Errorf("replayed setup = %d %s", r.code, r.body)
+	}
+	sameSnapshot(t, "replayed setup", before, snapshot(t, state, "update/"))
+
+	// Unauthenticated API requests get 401.
+	anon := p.client(t)
+	for _, rt := range [][2]string{{"GET", "/api/plug"}, {"PUT", "/api/plug"}, {"GET", "/api/selfcheck"}, {"GET", "/api/ics"}, {"GET", "/api/update"}, {"POST", "/api/password"}} {
+		if r := do(t, anon, rt[0], p.url(rt[1]), "application/json", `{}`); r.code != 401 {
+			t.Errorf("anonymous %s %s = %d; want 401", rt[0], rt[1], r.code)
+		}
+	}
+	if r := do(t, anon, "GET", p.url("/api/plug"), "", "", "Authorization", "Bearer forged.token"); r.code != 401 {
+		t.Errorf("forged token = %d; want 401", r.code)
+	}
+	if r := do(t, anon, "GET", p.url("/selfcheck"), "", ""); r.code != 303 {
+		t.Errorf("anonymous self-check page = %d; want a redirect to the login page", r.code)
+	}
+	if r := do(t, anon, "GET", p.url("/no/such/page"), "", ""); r.code != 404 {
+		t.Errorf("unknown path = %d; want 404", r.code)
+	}
+
+	// The owner's session works: switch, self-check, update status.
+	if r := jsonDo(t, c, "PUT", p.url("/api/plug"), map[string]bool{"on": true}); r.code != 200 || !strings.Contains(r.body, `"on": true`) {
+		t.Fatalf("switch on = %d %s", r.code, r.body)
+	}
+	if r := do(t, c, "PUT", p.url("/api/plug"), "application/json", `{"on":"yes"}`); r.code != 400 {
+		t.Errorf("switch with a string = %d; want 400", r.code)
+	}
+	r = do(t, c, "GET", p.url("/api/selfcheck"), "", "")
+	var rep struct {
+		Model   string `json:"model"`
+		Results []struct {
+			ID      string `json:"id"`
+			Verdict string `json:"verdict"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &rep); r.code != 200 || err != nil || len(rep.Results) < 8 {
+		t.Fatalf("selfcheck = %d %v %.500s", r.code, err, r.body)
+	}
+	verdicts := map[string]string{}
+	for _, res := range rep.Results {
+		verdicts[res.ID] = res.Verdict
+	}
+	for id, want := range map[string]string{"auth.no-default-credential": "PASS", "iface.tls": "PASS", "iface.sockets": "PASS", "smartplug.state-private": "PASS", "smartplug.local-first": "PASS", "secrets.sealed-at-rest": "INCONCLUSIVE"} {
+		if verdicts[id] != want {
+			t.Errorf("self-check %s = %q; want %s (all: %v)", id, verdicts[id], want, verdicts)
+		}
+	}
+	if r := do(t, c, "GET", p.url("/selfcheck"), "", ""); r.code != 200 || !strings.Contains(r.body, "OK: the plug confirmed this") {
+		t.Errorf("self-check page = %d %.300s", r.code, r.body)
+	}
+	if r := do(t, c, "GET", p.url("/api/ics"), "", ""); r.code != 200 || !strings.Contains(r.body, `"checks_attached": true`) {
+		t.Errorf("ICS = %d %.300s", r.code, r.body)
+	}
+	r = jsonDo(t, c, "POST", p.url("/api/update/check"), nil)
+	if r.code != 200 || !strings.Contains(r.body, `"available": true`) || !strings.Contains(r.body, `"security": true`) || !strings.Contains(r.body, `"version": "1.1.0"`) {
+		t.Errorf("update check = %d %s", r.code, r.body)
+	}
+
+	// Neither the setup secret nor the password is at rest in plaintext.
+	assertNotAtRest(t, state, p.secret, strings.ReplaceAll(p.secret, "-", ""), ownerPassword)
+
+	// Restart: no setup secret printed again; the password still works.
+	p.stop()
+	p2 := startPlug(t, state)
+	if p2.secret != "" || strings.Contains(strings.Join(p2.lines, "\n"), "setup secret") {
+		t.Fatalf("restart printed the setup secret again: %q", p2.lines)
+	}
+	c2 := p2.client(t)
+	before = snapshot(t, state, "auth/", "update/")
+	if r := jsonDo(t, c2, "POST", p2.url("/api/login"), map[string]string{"password": "not the password at all"}); r.code != 401 {
+		t.Errorf("wrong password = %d %s", r.code, r.body)
+	}
+	sameSnapshot(t, "wrong password", before, snapshot(t, state, "auth/", "update/"))
+	r = jsonDo(t, c2, "POST", p2.url("/api/login"), map[string]string{"password": ownerPassword})
+	if r.code != 200 {
+		t.Fatalf("login after restart = %d %s", r.code, r.body)
+	}
+	var ses struct{ Token string }
+	json.Unmarshal([]byte(r.body), &ses)
+	if r := do(t, p2.client(t), "GET", p2.url("/api/plug"), "", "", "Authorization", "Bearer "+ses.Token); r.code != 200 || !strings.Contains(r.body, `"on": true`) {
+		t.Errorf("plug state after restart (bearer) = %d %s", r.code, r.body)
+	}
+
+	// Change the password: the old one stops working, sessions are renewed.
+	newPW := "a different long passphrase for the plug"
+	if r := jsonDo(t, c2, "POST", p2.url("/api/password"), map[string]string{"current": "wrong current password", "password": newPW}); r.code != 401 {
+		t.Errorf("change with wrong current = %d %s", r.code, r.body)
+	}
+	if r := jsonDo(t, c2, "POST", p2.url("/api/password"), map[string]string{"current": ownerPassword, "password": newPW}); r.code != 200 {
+		t.Fatalf("change password = %d %s", r.code, r.body)
+	}
+	if r := do(t, p2.client(t), "GET", p2.url("/api/plug"), "", "", "Authorization", "Bearer "+ses.Token); r.code != 401 {
+		t.Errorf("session from before the password change = %d; want 401", r.code)
+	}
+	if r := jsonDo(t, p2.client(t), "POST", p2.url("/api/login"), map[string]string{"password": newPW}); r.code != 200 {
+		t.Errorf("login with new password = %d", r.code)
+	}
+	assertNotAtRest(t, state, newPW, ownerPassword)
+}
+
+func TestDeviceFromFactoryRecord(t *testing.T) {
+	_, cli := binaries(t)
+	dir := t.TempDir()
+	labels, records := filepath.Join(dir, "labels.csv"), filepath.Join(dir, "records")
+	out, err := exec.Command(cli, "provision", "--model", "SP-100 Smart Plug", "--count", "2", "--serial-prefix", "SP100-",
+		"--labels", labels, "--records", records).CombinedOutput()
+	if err != nil {
+		t.Fatalf("baseline provision: %v\n%s", err, out)
+	}
+	lb, _ := os.ReadFile(labels)
+	rows := strings.Split(strings.TrimSpace(string(lb)), "\n")
+	secret := strings.Split(rows[1], ",")[2]
+	state := filepath.Join(dir, "state")
+	p := startPlug(t, state, "--provision", filepath.Join(records, "SP100-000001.json"))
+	if p.secret != "" {
+		t.Fatalf("a factory-provisioned device printed a setup secret: %q", p.lines)
+	}
+	c := p.client(t)
+	other := strings.Split(rows[2], ",")[2] // the other device's label
+	if r := jsonDo(t, c, "POST", p.url("/api/setup"), map[string]string{"setup_secret": other, "password": ownerPassword}); r.code != 401 {
+		t.Errorf("another device's secret = %d %s", r.code, r.body)
+	}
+	if r := jsonDo(t, c, "POST", p.url("/api/setup"), map[string]string{"setup_secret": secret, "password": ownerPassword}); r.code != 200 {
+		t.Fatalf("setup with the label's secret = %d %s", r.code, r.body)
+	}
+	b, _ := os.ReadFile(filepath.Join(state, "identity.json"))
+	if !strings.Contains(string(b), `"serial": "SP100-000001"`) {
+		t.Errorf("identity.json = %s", b)
+	}
+	assertNotAtRest(t, state, secret, strings.ReplaceAll(secret, "-", ""), ownerPassword)
+}
+
+func TestDeviceRefusesBadRecord(t *testing.T) {
+	bin, _ := binaries(t)
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "rec.json")
+	os.WriteFile(rec, []byte(`{"schema":"baseline.provision/v1","serial":"../../etc","model":"x","device_id":"00","setup_verifier":"x"}`), 0o600)
+	state := filepath.Join(dir, "state")
+	out, err := exec.Command(bin, "--state", state, "--listen", "127.0.0.1:0", "--provision", rec).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "device record") {
+		t.Fatalf("bad record accepted: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(state, "identity.json")); !os.IsNotExist(err) {
+		t.Errorf("identity written for a refused record")
+	}
+}

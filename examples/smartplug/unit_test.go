@@ -1,0 +1,163 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/iotbaseline/baseline/auth"
+	"github.com/iotbaseline/baseline/internal/durable"
+)
+
+// The plug's switch state survives power loss at every write/fsync
+// boundary: after a crash it is the old state or the new one, and a Set
+// that returned nil is never lost.
+func TestPlugStateCrashSafe(t *testing.T) {
+	var acked bool
+	durable.CrashTest(t, func(fsys *durable.CrashFS) {
+		p, _ := openPlug(fsys, "state")
+		fsys.MkdirAll("state", 0o700)
+		if _, err := p.Set(false); err != nil {
+			t.Fatal(err)
+		}
+	}, func(fsys *durable.CrashFS) error {
+		acked = false
+		p, err := openPlug(fsys, "state")
+		if err != nil {
+			return err
+		}
+		if _, err := p.Set(true); err != nil {
+			return err
+		}
+		acked = true
+		return nil
+	}, func(fsys *durable.CrashFS, point int, mode durable.CrashMode, runErr error) {
+		p, err := openPlug(fsys, "state")
+		if err != nil {
+			t.Fatalf("point %d %v: reopen: %v", point, mode, err)
+		}
+		if acked && !p.State().On {
+			t.Fatalf("point %d %v: acknowledged switch-on lost", point, mode)
+		}
+	})
+}
+
+func TestPlugRefusedWriteKeepsState(t *testing.T) {
+	fsys := durable.NewCrashFS()
+	fsys.MkdirAll("state", 0o700)
+	p, _ := openPlug(fsys, "state")
+	p.Set(true)
+	fsys.FailWrites = func(name string) error { return errors.New("disk full") }
+	if _, err := p.Set(false); err == nil {
+		t.Fatal("Set succeeded on a full disk")
+	}
+	if !p.State().On {
+		t.Fatal("live state changed although the write failed")
+	}
+}
+
+func formRequest(body string, ctype string) (*httptest.ResponseRecorder, *http.Request) {
+	r := httptest.NewRequest("POST", "/x", strings.NewReader(body))
+	r.Header.Set("Content-Type", ctype)
+	return httptest.NewRecorder(), r
+}
+
+func TestParseForm(t *testing.T) {
+	const ct = "application/x-www-form-urlencoded"
+	for _, tc := range []struct {
+		name, body, ctype string
+		ok                bool
+	}{
+		{"ok", "a=1&b=2", ct, true},
+		{"missing", "a=1", ct, false},
+		{"extra", "a=1&b=2&c=3", ct, false},
+		{"repeated", "a=1&a=2&b=2", ct, false},
+		{"too long", "a=" + strings.Repeat("x", maxFieldLen+1) + "&b=1", ct, false},
+		{"oversized body", "a=1&b=" + strings.Repeat("x", maxFormBody), ct, false},
+		{"bad utf8", "a=%ff&b=1", ct, false},
+		{"json", `{"a":1}`, "application/json", false},
+		{"no type", "a=1&b=2", "", false},
+	} {
+		w, r := formRequest(tc.body, tc.ctype)
+		f, err := parseForm(w, r, "a", "b")
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: err = %v, want ok=%v", tc.name, err, tc.ok)
+		}
+		if err != nil && f != nil {
+			t.Errorf("%s: fields returned with an error", tc.name)
+		}
+	}
+}
+
+func TestUserMessagesNeverEcho(t *testing.T) {
+	for _, err := range []error{auth.ErrBadCredentials, auth.ErrMalformedSetupSecret, auth.ErrAlreadySetUp,
+		auth.ErrThrottled{RetryAfter: 1500e6, Limit: "source"}, &auth.PolicyError{Reason: "too short"}, errMismatch} {
+		m := userMessage(err)
+		if m == "" || strings.Contains(m, "auth:") {
+			t.Errorf("userMessage(%v) = %q", err, m)
+		}
+		if status(err) < 400 || status(err) >= 500 {
+			t.Errorf("status(%v) = %d; want a 4xx", err, status(err))
+		}
+	}
+	if m := userMessage(auth.ErrThrottled{RetryAfter: 1500e6}); !strings.Contains(m, "2s") {
+		t.Errorf("throttle message %q does not round the wait up", m)
+	}
+}
+
+// Every route is declared with an auth rule, and only the documented few
+// are reachable without a session.
+func TestRouteTable(t *testing.T) {
+	d := &device{}
+	public := map[string]bool{}
+	seen := map[string]bool{}
+	for _, rt := range d.routeTable() {
+		if seen[rt.pattern] {
+			t.Errorf("route %s twice", rt.pattern)
+		}
+		seen[rt.pattern] = true
+		if rt.rule != auth.Require(ownerScope) {
+			public[rt.pattern] = true
+		}
+	}
+	want := []string{"GET /{$}", "POST /login", "GET /about", "GET /style.css", "GET /.well-known/security.txt",
+		"GET /api/info", "POST /api/login", "POST /setup", "POST /api/setup"}
+	if len(public) != len(want) {
+		t.Errorf("unauthenticated routes = %v; want exactly %v", public, want)
+	}
+	for _, w := range want {
+		if !public[w] {
+			t.Errorf("%s is not public", w)
+		}
+	}
+}
+
+func FuzzParseProvisionRecord(f *testing.F) {
+	s, _ := auth.NewSetupSecret()
+	v, _ := s.Verifier(auth.Params{})
+	good, _ := json.Marshal(provisionRecord{Schema: provisionSchema, Serial: "SP1-000001", Model: "Plug One",
+		DeviceID: "00112233445566778899aabbccddeeff", SetupVerifier: v})
+	f.Add(good)
+	f.Add([]byte(`{"schema":"baseline.provision/v1","serial":"../x"}`))
+	f.Add([]byte(`{"schema":"baseline.provision/v1"}{}`))
+	f.Add([]byte(`{"unknown":1}`))
+	f.Add([]byte(strings.Repeat(" ", maxRecordSize+1)))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := parseProvisionRecord(b)
+		if err != nil {
+			if r != nil {
+				t.Fatal("record returned with an error")
+			}
+			return
+		}
+		if !serialRE.MatchString(r.Serial) || strings.ContainsAny(r.Serial, "/\\") || r.Schema != provisionSchema {
+			t.Fatalf("accepted record with bad fields: %+v", r)
+		}
+		if _, err := auth.ParseHash(r.SetupVerifier); err != nil {
+			t.Fatalf("accepted a bad verifier: %v", err)
+		}
+	})
+}
