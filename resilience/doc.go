@@ -1,6 +1,115 @@
 // Package resilience keeps a device orderly and useful when its network or
-// power fails: a reconnect policy with start-up spread and full jitter that
-// honours a service's busy signals, a supervisor that tracks each associated
-// service online or offline, and a durable outbox that holds outgoing
-// messages across outages and power loss.
+// power fails: a reconnect [Policy] with a start-up spread sized from the
+// fleet and the service's capacity, full jitter and respect for a service's
+// busy signals; a [Supervisor] that runs each connection to an associated
+// service under that policy and tracks it online or offline; and a durable
+// [Outbox] that keeps outgoing messages on flash across outages and power
+// loss and delivers them at least once.
+//
+// Start with [NewSupervisor] and [OpenOutbox]; the package example shows the
+// whole wiring.
+//
+// # Provisions
+//
+//   - 5.9-1 (resilience built in): the mechanisms below; the statement
+//     itself is the manufacturer's declaration.
+//   - 5.9-2 (locally functional without network, clean recovery after power
+//     loss): [Outbox] ([OpenOutbox], [Outbox.Enqueue], [Outbox.Drain],
+//     [Outbox.Ack]) and the local-first pattern below; self-check
+//     [Outbox.Checks] ("resilience.outbox").
+//   - 5.9-3 (orderly connection, taking the infrastructure's capacity into
+//     account): [Policy], [Backoff], [BusyError], [HTTPBusy], [MQTTBusy],
+//     [Supervisor]; self-checks [Policy.Checks] and [Supervisor.Checks]
+//     ("resilience.reconnect-policy.<service>").
+//
+// # Quick start
+//
+//	ob, err := resilience.OpenOutbox(ctx, resilience.OutboxConfig{Dir: "/data/outbox"})
+//	sup := resilience.NewSupervisor(resilience.SupervisorConfig{
+//		Policy: resilience.Policy{FleetSize: 50000, ServiceCapacity: 1000},
+//	})
+//	sup.Add("cloud", func(ctx context.Context, online func()) error {
+//		conn, err := dial(ctx)
+//		if err != nil {
+//			return err // wrap resilience.MQTTBusy(code) / HTTPBusy(...) when busy
+//		}
+//		defer conn.Close()
+//		online()
+//		return ob.Drain(ctx, func(ctx context.Context, m resilience.Message) error {
+//			return conn.Publish(ctx, m.Topic, m.Key, m.Payload) // m.Key: idempotency key
+//		})
+//	})
+//	go sup.Run(ctx)
+//	...
+//	err = ob.Enqueue(ctx, resilience.Message{Topic: "telemetry", Payload: p})
+//
+// Register ob and sup with the device's self-check report:
+// conformance.RunChecks(ctx, ob, sup).
+//
+// # Local first
+//
+// The device's local functions — switching the plug, its web UI, its
+// schedule — never wait for a service. They act, record what a service must
+// learn with [Outbox.Enqueue] (which returns once the message is on flash),
+// and carry on. The supervisor's connect function drains the outbox while
+// the service is reachable; [Supervisor.Online] tells the UI whether to show
+// cloud features as available, never whether a local action may proceed.
+// After a power cut the outbox is recovered by [OpenOutbox] before anything
+// else, so a deletion request made just before the cut is still delivered.
+//
+// # Orderly reconnection
+//
+// After an outage a whole fleet reconnects at once. Backoff alone does not
+// prevent the surge: in this package's simulation (package
+// resilience/sim, program bench/fleet) 50,000 devices and a service
+// admitting 1,000 connections a second see peaks of 49,000 attempts a second
+// without jitter and 63,000 with full jitter, while the [Policy] — first
+// attempt uniform over fleet/capacity × 1.2, retry windows never shorter
+// than twice that, busy signals widening it further — keeps the peak at
+// 0.91 × capacity and connects 99 % of the fleet in 1.21 × the ideal time.
+// Declare FleetSize and ServiceCapacity: without them the spread is a 30 s
+// guess and the 5.9-3 self-check says so. A user action (pressing "connect"
+// in the setup flow) may call [Supervisor.Nudge] to skip the wait.
+//
+// # Delivery semantics
+//
+// Delivery is at least once. A message is sent, then acknowledged with
+// [Outbox.Ack]; a power cut between the two sends it again after reboot
+// under the same [Message.Key], which the service uses to drop the
+// duplicate. A message whose Enqueue returned nil is never lost to power
+// loss; one whose Ack returned nil is never delivered again. The outbox is
+// bounded (records and bytes); when full, [DropLowestOldest] (the default)
+// drops the oldest messages of the lowest priority not above the new one's
+// and never a [PriorityCritical] one, and [RefuseNew] refuses new ones.
+// Every drop and expiry is counted in [Outbox.Stats] and logged.
+//
+// # Clock jumps
+//
+// Expiry (Message.TTL) runs on the monotonic clock while the device runs, so
+// a wall-clock jump — NTP correcting a dead RTC by years — expires nothing.
+// Across a restart the wall clock is the only measure of the time the device
+// was off: a message is expired at open if the wall clock says its TTL has
+// passed, its TTL restarts if the clock now reads earlier than its creation
+// or it was created before 2024 (a clock that was never set). Messages that
+// must be delivered however late — deletion requests — should have no TTL.
+// The supervisor measures connection stability with time.Now's monotonic
+// reading; backoff delays are durations and unaffected by the wall clock.
+//
+// # Security considerations
+//
+//   - A hostile or broken server cannot park a device: Retry-After is
+//     bounded (Policy.MaxRetryAfter, default 30 min; the parser caps at
+//     24 h), and the policy never gives up.
+//   - Devices must draw different delays: Policy.Rand defaults to the
+//     runtime's OS-seeded generator. Never ship a constant seed.
+//   - Every outbox record is length- and CRC32C-framed by internal/durable
+//     and decoded with hard bounds (key 128 B, topic 255 B, payload 1 MiB,
+//     segment file 4 × (SegmentBytes + MaxBytes + 1 MiB)); a segment that
+//     fails them is renamed aside (*.corrupt), the valid records before the
+//     damage are kept, and the 5.9-2 self-check reports it.
+//   - A full disk fails Enqueue with [ErrStorage] and stores nothing; the
+//     caller learns the message was not kept. Payloads are stored as given:
+//     encrypt personal data before enqueueing if the flash is not
+//     encrypted.
+//   - Outbox files are created 0600 in a 0700 directory.
 package resilience
