@@ -82,7 +82,7 @@ const (
 )
 
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	vault  *memVault
 	fs     *durable.CrashFS
 	clock  *clock
@@ -91,7 +91,7 @@ type fixture struct {
 	secret SetupSecret
 }
 
-func newFixture(t *testing.T, mod ...func(*Config)) *fixture {
+func newFixture(t testing.TB, mod ...func(*Config)) *fixture {
 	t.Helper()
 	f := &fixture{t: t, vault: newMemVault(), fs: durable.NewCrashFS(), clock: newClock()}
 	f.cfg = Config{Vault: f.vault, FS: f.fs, StateDir: "/state", Hash: testParams, InsecureWeakHash: true, Now: f.clock.Now}
