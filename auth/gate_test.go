@@ -160,10 +160,10 @@ func TestGateSessions(t *testing.T) {
 	w := newWeb(t)
 	w.setUp()
 	for name, hdr := range map[string][]string{
-		"none":    nil,
-		"forged":  {"Authorization", "Bearer AQVvd25lcgE.AAAA"},
-		"basic":   {"Authorization", "Basic b3duZXI6cGFzcw=="},
-		"cookie":  {"Cookie", CookieName + "=garbage"},
+		"none":   nil,
+		"forged": {"Authorization", "Bearer AQVvd25lcgE.AAAA"},
+		"basic":  {"Authorization", "Basic b3duZXI6cGFzcw=="},
+		"cookie": {"Cookie", CookieName + "=garbage"},
 	} {
 		r := w.do("GET", "/api/status", nil, hdr...)
 		if r.StatusCode != http.StatusUnauthorized {

@@ -1,0 +1,99 @@
+// Package auth authenticates a device's owner: per-device setup secrets,
+// peppered Argon2id password hashes, brute-force throttling that survives a
+// power cut, MAC'd sessions, and a deny-by-default gate for net/http.
+//
+// Start with [New] for a [*Service] (the design card's Authenticator), then
+// [NewGate] to put every web route behind a declared [Rule].
+//
+// # Provisions
+//
+//   - 5.1-1 (no default password): until the owner sets a password through
+//     the setup flow no credential works ([Service.Authenticate] returns
+//     [ErrNotProvisioned]) and the [Gate] serves only [Public] and
+//     [SetupFlow] routes. Check: "auth.no-default-credential".
+//   - 5.1-2 (per-device setup secrets): [NewSetupSecret] draws 80 bits from
+//     crypto/rand with rejection sampling (exactly uniform) in Crockford
+//     base32 with a check symbol, refuses trivial values, and takes no input
+//     it could be derived from. [SetupSecret.Verifier] runs at the factory;
+//     the device receives only the verifier ([Service.Provision]).
+//   - 5.1-3 (best-practice cryptography): Argon2id PHC strings
+//     ([ParseHash] is strict and fuzzed), floor m=19 MiB t=2 p=1
+//     ([FloorParams], [TuneParams]), a pepper held in the [Vault], constant-
+//     time comparison, rehash at login when [Config.Hash] rises, and at most
+//     [Config.MaxConcurrentHashes] hashes in flight. Check: "auth.hash-params".
+//   - 5.1-4 (change the password): [Service.ChangePassword] and
+//     [Service.ChangePasswordHandler], needing the current password or the
+//     [Config.PresenceProof] hook (a button); every earlier session is
+//     revoked.
+//   - 5.1-5 (brute force): per-source (IPv6 by /64, bounded table with an
+//     explicit overflow policy), per-account and device-wide limits with
+//     exponential delays ([ThrottleConfig]); every failure is on flash
+//     (internal/durable) before the credential is checked; a throttled
+//     attempt returns [ErrThrottled] with RetryAfter and is never hashed; a
+//     source that logged in before keeps working during an attack. Check:
+//     "auth.throttle" (a live probe from a reserved source).
+//   - 5.5-4, 5.5-5 (authenticated access, fresh sessions for security-
+//     relevant changes): [Gate] denies any route not declared [Public],
+//     [SetupFlow], [Require] or [RequireFresh]; [Gate.CheckRoutes] and
+//     [Gate.Undeclared] enumerate a [Mux]'s routes for the device's tests.
+//     Check: "auth.routes-declared" ([Gate.Checker]).
+//
+// # Quick start
+//
+// At the factory, per device (the baseline provision command does this):
+//
+//	secret, _ := auth.NewSetupSecret()
+//	verifier, _ := secret.Verifier(auth.Params{})
+//	// secret.Reveal() goes to the label printer only; verifier to the device.
+//
+// On the device:
+//
+//	svc, err := auth.New(ctx, auth.Config{
+//		Vault:      store, // secrets.Store
+//		IsNotFound: func(err error) bool { return errors.Is(err, secrets.ErrNotFound) },
+//		StateDir:   "/var/lib/device/auth",
+//		Policy:     auth.Policy{ContextWords: []string{"Acme", "SmartPlug"}},
+//	})
+//	if svc.State() == auth.Unprovisioned { svc.Provision(ctx, verifierFromFactory) }
+//	mux, gate := auth.NewMux(), auth.NewGate(svc)
+//	gate.Declare("POST /api/setup", auth.SetupFlow)
+//	mux.Handle("POST /api/setup", svc.SetupHandler())
+//	gate.Declare("POST /api/login", auth.Public)
+//	mux.Handle("POST /api/login", svc.LoginHandler())
+//	gate.Declare("POST /api/password", auth.Require("admin"))
+//	mux.Handle("POST /api/password", svc.ChangePasswordHandler())
+//	if err := gate.CheckRoutes(mux); err != nil { log.Fatal(err) }
+//	http.Serve(tlsListener, gate.Wrap(mux))
+//
+// # Security considerations
+//
+// The vault's not-found convention: [Vault.Get] must return an error for
+// which [Config.IsNotFound] is true (by default one wrapping
+// fs.ErrNotExist); any other error fails closed with [ErrVault].
+//
+// Setup-secret verifiers are not peppered, because the factory cannot know
+// the device's pepper; the secret's 80 bits take its place. Password hashes
+// are peppered (HMAC-SHA256 of the NFKC password under a 32-byte key from
+// the vault), so a dump of the flash without the sealed vault gives an
+// attacker nothing to guess against offline.
+//
+// Each hash holds [Config.Hash].Memory of RAM while it runs; at most
+// [Config.MaxConcurrentHashes] run at once and the rest wait under their
+// context. Go's garbage collector frees a finished hash's memory only at
+// the next cycle, so a device that must bound its peak RSS tightly should
+// also set a memory limit (GOMEMLIMIT or debug.SetMemoryLimit).
+//
+// Throttling writes one record (one fsync) per admitted attempt, and none
+// for a refused one, so an attacker cannot wear the flash faster than the
+// throttle lets them try. If the record cannot be written the attempt is
+// refused ([ErrThrottleState]). A source that once logged in successfully
+// is in good standing: it skips the per-account and global limits (never
+// its own), so the owner keeps access during a distributed attack; an
+// attacker behind the owner's own address shares that standing. During a
+// large distributed attack a never-seen source may wait for the global
+// budget; [Config.PresenceProof] remains available.
+//
+// Sources are peer addresses; forwarding headers are ignored. Session tokens
+// are stateless: logout clears the cookie, and [Service.RevokeSessions] or
+// a password change revokes every token at once.
+package auth

@@ -1,0 +1,105 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"sync"
+
+	"github.com/iotbaseline/baseline/auth"
+)
+
+// mapVault stands in for secrets.Store.
+type mapVault struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (v *mapVault) Get(_ context.Context, name string) ([]byte, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	b, ok := v.m[name]
+	if !ok {
+		return nil, fs.ErrNotExist
+	}
+	return b, nil
+}
+
+func (v *mapVault) Put(_ context.Context, name string, b []byte) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.m[name] = b
+	return nil
+}
+
+// The factory makes a setup secret for the label and a verifier for the
+// device; the owner sets a password with the secret; logins are throttled.
+func Example() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "auth-example")
+	defer os.RemoveAll(dir)
+
+	// Factory.
+	secret, _ := auth.NewSetupSecret()
+	verifier, _ := secret.Verifier(auth.Params{})
+	fmt.Println("label:", secret) // never prints the secret itself
+
+	// Device.
+	svc, err := auth.New(ctx, auth.Config{Vault: &mapVault{m: map[string][]byte{}}, StateDir: dir})
+	if err != nil {
+		panic(err)
+	}
+	defer svc.Close()
+	fmt.Println(svc.State())
+	svc.Provision(ctx, verifier)
+	_, err = svc.Authenticate(ctx, auth.Attempt{Source: "192.0.2.1:50000", Account: "admin", Password: "admin"})
+	fmt.Println(errors.Is(err, auth.ErrNotProvisioned))
+
+	// Owner, typing the label.
+	ses, err := svc.Setup(ctx, auth.SetupRequest{Source: "192.0.2.1:50000", SetupSecret: secret.Reveal(), Account: "owner", NewPassword: "a long river of green teacups"})
+	fmt.Println(svc.State(), ses.Account, err)
+
+	// An attacker guessing.
+	for range 6 {
+		_, err = svc.Authenticate(ctx, auth.Attempt{Source: "203.0.113.9:4444", Account: "owner", Password: "guess"})
+	}
+	var th auth.ErrThrottled
+	fmt.Println(errors.As(err, &th), th.Limit)
+	// Output:
+	// label: auth.SetupSecret(REDACTED)
+	// unprovisioned
+	// true
+	// ready owner <nil>
+	// true source
+}
+
+// Every route is declared; an undeclared one is reported and denied.
+func ExampleGate_CheckRoutes() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "auth-example")
+	defer os.RemoveAll(dir)
+	svc, _ := auth.New(ctx, auth.Config{Vault: &mapVault{m: map[string][]byte{}}, StateDir: dir})
+	defer svc.Close()
+
+	mux, gate := auth.NewMux(), auth.NewGate(svc)
+	gate.Declare("GET /model", auth.Public)
+	mux.HandleFunc("GET /model", func(w http.ResponseWriter, r *http.Request) {})
+	gate.Declare("POST /api/wifi", auth.RequireFresh("admin"))
+	mux.HandleFunc("POST /api/wifi", func(w http.ResponseWriter, r *http.Request) {})
+	fmt.Println(gate.CheckRoutes(mux))
+
+	mux.HandleFunc("GET /debug", func(w http.ResponseWriter, r *http.Request) {})
+	fmt.Println(gate.CheckRoutes(mux))
+	// Output:
+	// <nil>
+	// auth: 1 undeclared route(s): GET /debug
+}
+
+func ExampleParseSetupSecret() {
+	_, err := auth.ParseSetupSecret("7K3Q-M9XD-2WRT-F8NB-0")
+	fmt.Println(err)
+	// Output: auth: malformed setup secret
+}
