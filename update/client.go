@@ -1,8 +1,9 @@
 package update
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -243,24 +244,17 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c.floor = cfg.BuildTime.UTC()
-	if b, err := durable.ReadFile(cfg.FS, c.file(clockFile), 256); err == nil {
-		var st clockState
-		if json.Unmarshal(b, &st) == nil && st.Floor.After(c.floor) {
-			c.floor = st.Floor
-		}
+	if st := c.loadState(); st.floor.After(c.floor) {
+		c.floor = st.floor
 	}
 	return c, nil
 }
 
 const (
-	clockFile   = "clock.json"
+	stateFile   = "state.bin"
 	journalFile = "download.log"
 	rootsDir    = "roots"
 )
-
-type clockState struct {
-	Floor time.Time `json:"floor"`
-}
 
 func (c *Client) file(name string) string { return path.Join(c.cfg.Dir, name) }
 
@@ -291,10 +285,6 @@ func (c *Client) readLocal(name string, max int64) []byte {
 		return nil
 	}
 	return b
-}
-
-func (c *Client) persist(name string, b []byte) error {
-	return durable.WriteFile(c.cfg.FS, c.file(name), b, 0o600)
 }
 
 func metaErr(role string, err error) error {
@@ -328,7 +318,7 @@ func (c *Client) refresh(ctx context.Context) error {
 	})
 }
 
-func (c *Client) update(ctx context.Context, get metaGetter) error {
+func (c *Client) update(ctx context.Context, get metaGetter) (err error) {
 	ref := c.refTime()
 	tm, err := trustedmetadata.New(c.cfg.TrustedRoot)
 	if err != nil {
@@ -364,28 +354,38 @@ func (c *Client) update(ctx context.Context, get metaGetter) error {
 		if err := c.cfg.FS.MkdirAll(c.file(rootsDir), 0o700); err != nil {
 			return err
 		}
-		if err := c.persist(path.Join(rootsDir, name), b); err != nil {
+		if err := durable.WriteFile(c.cfg.FS, c.file(path.Join(rootsDir, name)), b, 0o600); err != nil {
 			return err
 		}
 	}
 	if tm.Root.Signed.IsExpired(ref) {
 		return metaErr(metadata.ROOT, &metadata.ErrExpiredMetadata{Msg: "final root is expired"})
 	}
+
+	// The local timestamp, snapshot and targets live in one state file,
+	// replaced atomically: one write and two fsyncs per refresh that
+	// changed anything, and never a mix of two refreshes.
+	local := c.loadState()
+	next := local
+	defer func() {
+		if next.equal(local) {
+			return
+		}
+		if serr := c.saveState(next); serr != nil && err == nil {
+			err = serr
+		}
+	}()
 	// Fast-forward recovery: when the timestamp or snapshot keys changed,
 	// forget the local copies so a new key's lower version is accepted.
-	if tm.Root != startRoot {
-		if !sameKeys(startRoot, tm.Root, metadata.TIMESTAMP) || !sameKeys(startRoot, tm.Root, metadata.SNAPSHOT) {
-			for _, n := range []string{"timestamp.json", "snapshot.json", "targets.json"} {
-				if err := durable.Remove(c.cfg.FS, c.file(n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-					return err
-				}
-			}
-		}
+	if tm.Root != startRoot && (!sameKeys(startRoot, tm.Root, metadata.TIMESTAMP) || !sameKeys(startRoot, tm.Root, metadata.SNAPSHOT)) {
+		local.ts, local.snap, local.targets = nil, nil, nil
+		next.ts, next.snap, next.targets = nil, nil, nil
+		next.dirty = true
 	}
 
 	// Timestamp.
-	if b := c.readLocal("timestamp.json", c.cfg.MaxTimestampSize); b != nil {
-		_, _ = tm.UpdateTimestamp(b) // an expired local one still guards against rollback
+	if local.ts != nil {
+		_, _ = tm.UpdateTimestamp(local.ts) // an expired local one still guards against rollback
 	}
 	b, err := get(ctx, "timestamp.json", c.cfg.MaxTimestampSize)
 	if err != nil {
@@ -395,9 +395,7 @@ func (c *Client) update(ctx context.Context, get metaGetter) error {
 	if _, err := tm.UpdateTimestamp(b); err != nil && !errors.As(err, &eq) {
 		return metaErr(metadata.TIMESTAMP, err)
 	} else if err == nil {
-		if err := c.persist("timestamp.json", b); err != nil {
-			return err
-		}
+		next.ts = b
 	}
 	if tm.Timestamp == nil || tm.Timestamp.Signed.IsExpired(ref) {
 		return metaErr(metadata.TIMESTAMP, &metadata.ErrExpiredMetadata{Msg: "timestamp is expired"})
@@ -408,7 +406,7 @@ func (c *Client) update(ctx context.Context, get metaGetter) error {
 	if snapMeta == nil {
 		return metaErr(metadata.TIMESTAMP, errors.New("no snapshot.json entry"))
 	}
-	if lb := c.readLocal("snapshot.json", c.cfg.MaxSnapshotSize); lb == nil || loadErr(tm.UpdateSnapshot(lb, true)) != nil {
+	if local.snap == nil || loadErr(tm.UpdateSnapshot(local.snap, true)) != nil {
 		max := c.cfg.MaxSnapshotSize
 		if snapMeta.Length > 0 && snapMeta.Length < max {
 			max = snapMeta.Length
@@ -424,9 +422,7 @@ func (c *Client) update(ctx context.Context, get metaGetter) error {
 		if _, err := tm.UpdateSnapshot(b, false); err != nil {
 			return metaErr(metadata.SNAPSHOT, err)
 		}
-		if err := c.persist("snapshot.json", b); err != nil {
-			return err
-		}
+		next.snap = b
 	}
 
 	// Top-level targets.
@@ -434,7 +430,7 @@ func (c *Client) update(ctx context.Context, get metaGetter) error {
 	if tMeta == nil {
 		return metaErr(metadata.SNAPSHOT, errors.New("no targets.json entry"))
 	}
-	if lb := c.readLocal("targets.json", c.cfg.MaxTargetsSize); lb == nil || loadErr(tm.UpdateTargets(lb)) != nil {
+	if local.targets == nil || loadErr(tm.UpdateTargets(local.targets)) != nil {
 		max := c.cfg.MaxTargetsSize
 		if tMeta.Length > 0 && tMeta.Length < max {
 			max = tMeta.Length
@@ -450,22 +446,94 @@ func (c *Client) update(ctx context.Context, get metaGetter) error {
 		if _, err := tm.UpdateTargets(b); err != nil {
 			return metaErr(metadata.TARGETS, err)
 		}
-		if err := c.persist("targets.json", b); err != nil {
-			return err
-		}
+		next.targets = b
 	}
 	c.trusted = tm
 	// Raise the time floor: the clock's time was accepted by all of this
 	// metadata, so never believe an earlier time again.
 	if now := c.cfg.Now().UTC(); now.Sub(c.floor) > time.Minute {
-		if b, err := json.Marshal(clockState{Floor: now}); err == nil {
-			if err := c.persist(clockFile, b); err != nil {
-				return err
-			}
-			c.floor = now
-		}
+		c.floor = now
+		next.floor = now
 	}
 	return nil
+}
+
+// localState is what the client persists besides roots.
+type localState struct {
+	ts, snap, targets []byte
+	floor             time.Time
+	dirty             bool
+}
+
+func (a localState) equal(b localState) bool {
+	return !a.dirty && !b.dirty && bytes.Equal(a.ts, b.ts) && bytes.Equal(a.snap, b.snap) && bytes.Equal(a.targets, b.targets) && a.floor.Equal(b.floor)
+}
+
+const stateMagic = "baseline-update-state-v1\n"
+
+func (c *Client) stateLimit() int64 {
+	return int64(len(stateMagic)) + 8 + 3*4 + c.cfg.MaxTimestampSize + c.cfg.MaxSnapshotSize + c.cfg.MaxTargetsSize
+}
+
+// loadState reads the state file; anything unreadable or malformed is
+// treated as no local state (the remote is then verified from scratch
+// against the roots, which is safe, only slower).
+func (c *Client) loadState() localState {
+	b := c.readLocal(stateFile, c.stateLimit())
+	st, ok := decodeState(b)
+	if !ok && b != nil {
+		c.f.log.Warn("update: ignoring malformed state file")
+	}
+	return st
+}
+
+func decodeState(b []byte) (localState, bool) {
+	var st localState
+	rest, ok := bytes.CutPrefix(b, []byte(stateMagic))
+	if !ok || len(rest) < 8 {
+		return localState{}, false
+	}
+	if ns := int64(binary.BigEndian.Uint64(rest)); ns != 0 {
+		st.floor = time.Unix(0, ns).UTC()
+	}
+	rest = rest[8:]
+	for _, dst := range []*[]byte{&st.ts, &st.snap, &st.targets} {
+		if len(rest) < 4 {
+			return localState{}, false
+		}
+		n := binary.BigEndian.Uint32(rest)
+		rest = rest[4:]
+		if uint64(n) > uint64(len(rest)) {
+			return localState{}, false
+		}
+		if n > 0 {
+			*dst = rest[:n:n]
+		}
+		rest = rest[n:]
+	}
+	if len(rest) != 0 {
+		return localState{}, false
+	}
+	return st, true
+}
+
+func encodeState(st localState) []byte {
+	var b []byte
+	b = append(b, stateMagic...)
+	var ns int64
+	if !st.floor.IsZero() {
+		ns = st.floor.UnixNano()
+	}
+	b = binary.BigEndian.AppendUint64(b, uint64(ns))
+	for _, f := range [][]byte{st.ts, st.snap, st.targets} {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(f)))
+		b = append(b, f...)
+	}
+	return b
+}
+
+func (c *Client) saveState(st localState) error {
+	return durable.WriteFile(c.cfg.FS, c.file(stateFile), encodeState(st), 0o600)
 }
 
 func loadErr[T any](_ T, err error) error { return err }
