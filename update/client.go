@@ -107,6 +107,13 @@ type Config struct {
 	// release-counter or co-signature check applies to it. Leave it false
 	// on a device.
 	InsecureAllowNoDescriptor bool
+	// ImageHashes names the whole-image hashes recomputed and compared at
+	// the end of a download, among those the target lists. Nil means every
+	// listed one (sha256, sha384, sha512). Every chunk is checked against
+	// its signed SHA-256 before it is written in any case, so the whole-image
+	// pass guards against a broken chunk list, not against unverified bytes;
+	// ["sha256"] halves the hashing work on CPUs with SHA-256 instructions.
+	ImageHashes []string
 	// CosignPublicKey, when set (PEM, PKIX, ECDSA P-256), requires every
 	// offline bundle to carry a cosign sign-blob signature of its image by
 	// this key, on top of the TUF checks (for makers who already sign

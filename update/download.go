@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -98,10 +99,17 @@ type plan struct {
 
 func (c *Client) plan(r *Release) (*plan, error) {
 	p := &plan{rel: r}
+	want := supportedHashes
+	if len(c.cfg.ImageHashes) > 0 {
+		want = c.cfg.ImageHashes
+	}
 	for _, a := range supportedHashes {
-		if _, ok := r.Hashes[a]; ok {
+		if _, ok := r.Hashes[a]; ok && slices.Contains(want, a) {
 			p.algs = append(p.algs, a)
 		}
+	}
+	if len(p.algs) == 0 {
+		return nil, &ReleaseError{Path: r.Path, Err: fmt.Errorf("%w: none of the whole-image hashes %v is listed", ErrTarget, want)}
 	}
 	if d := r.Descriptor; d != nil {
 		p.chunk, p.hashes = d.ChunkSize, d.Chunks
@@ -317,7 +325,7 @@ func (c *Client) fetchInto(ctx context.Context, p *plan, src source, slot Slot) 
 		}
 	}
 
-	buf := make([]byte, p.chunk)
+	bufs := [2][]byte{make([]byte, p.chunk), make([]byte, p.chunk)}
 	off := int64(prog.next) * int64(p.chunk)
 	stalls := 0
 	for off < rel.Length {
@@ -353,8 +361,7 @@ func (c *Client) fetchInto(ctx context.Context, p *plan, src source, slot Slot) 
 				return err
 			}
 		}
-		progressed, err := c.copyChunks(gctx, p, io.LimitReader(countingReader{body, g}, rel.Length-off), &off, buf, whole, slot, j)
-		body.Close()
+		progressed, err := c.copyChunks(gctx, p, io.LimitReader(countingReader{body, g}, rel.Length-off), body, &off, bufs, whole, slot, j)
 		done()
 		if err == nil {
 			continue
@@ -392,24 +399,66 @@ func unwrapPermanent(err error) error {
 
 var errTruncated = errors.New("update: truncated body")
 
-// copyChunks reads whole chunks from r, verifies each, writes it to slot,
-// syncs and journals.
-func (c *Client) copyChunks(ctx context.Context, p *plan, r io.Reader, off *int64, buf []byte, whole []hash.Hash, slot Slot, j *durable.Log) (progressed bool, err error) {
+// chunkRead is one chunk read by the reader goroutine.
+type chunkRead struct {
+	b   []byte
+	n   int
+	err error
+}
+
+// copyChunks verifies chunks read from r, writes each to slot, syncs and
+// journals. A reader goroutine fills the next buffer from the network while
+// the current one is hashed and written (two chunk buffers in all). It
+// closes body before it returns.
+func (c *Client) copyChunks(ctx context.Context, p *plan, r io.Reader, body io.Closer, off *int64, bufs [2][]byte, whole []hash.Hash, slot Slot, j *durable.Log) (progressed bool, err error) {
 	length := p.rel.Length
+	free := make(chan []byte, 2)
+	free <- bufs[0]
+	free <- bufs[1]
+	full := make(chan chunkRead, 2)
+	stop := make(chan struct{})
+	go func(pos int64) {
+		defer close(full)
+		for pos < length {
+			var b []byte
+			select {
+			case b = <-free:
+			case <-stop:
+				return
+			}
+			n := int(min(int64(p.chunk), length-pos))
+			_, err := io.ReadFull(r, b[:n])
+			select {
+			case full <- chunkRead{b, n, err}:
+			case <-stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+			pos += int64(n)
+		}
+	}(*off)
+	defer func() {
+		close(stop)
+		body.Close()
+		for range full {
+		}
+	}()
 	var wg sync.WaitGroup
 	for *off < length {
-		idx := int(*off / int64(p.chunk))
-		n := int(min(int64(p.chunk), length-*off))
-		if _, err := io.ReadFull(r, buf[:n]); err != nil {
+		cr, ok := <-full
+		if !ok {
+			return progressed, errTruncated
+		}
+		if cr.err != nil {
 			if cerr := ctxErr(ctx, nil); cerr != nil {
 				return progressed, unwrapPermanent(cerr)
 			}
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				return progressed, errTruncated
-			}
 			return progressed, errTruncated
 		}
-		chunk := buf[:n]
+		idx := int(*off / int64(p.chunk))
+		chunk := cr.b[:cr.n]
 		for _, h := range whole {
 			wg.Go(func() { h.Write(chunk) })
 		}
@@ -437,8 +486,9 @@ func (c *Client) copyChunks(ctx context.Context, p *plan, r io.Reader, off *int6
 		if err := j.Append(rec); err != nil {
 			return progressed, err
 		}
-		*off += int64(n)
+		*off += int64(cr.n)
 		progressed = true
+		free <- cr.b
 		if c.onCheckpoint != nil {
 			c.onCheckpoint(*off)
 		}
