@@ -1,0 +1,99 @@
+// Package conformance states which provisions of ETSI EN 303 645 V2.1.1 a
+// device meets and ties each claim to evidence the running device produces:
+// the catalog of the 68 provisions, the device profile, the Implementation
+// Conformance Statement (ICS) with its 4-1 rules, the self-check engine every
+// SDK package reports into, and the reports built from them.
+//
+// It imports only the standard library, so every package of the SDK may
+// import it.
+//
+// Start with [DecodeProfile] and [NewStatement] for the manufacturer's
+// statement (the `baseline ics` command does exactly that), and with
+// [RunChecks] and [NewReport] for the report the device serves about
+// itself.
+//
+// # Provisions
+//
+//   - 4-1: [NewStatement] refuses, as a [Problem] naming the provision, any N
+//     or N/A of a recommendation without a justification, and any N/A where
+//     the provision's conditions hold ([Profile.Applicability]).
+//   - 5.2-1, 5.3-13, 5.3-16: [Profile] carries the disclosure contact and
+//     policy URL, the end of the support period and the model designation;
+//     a statement without them is incomplete.
+//   - 5.12-3: [Statement.WriteHTML] and [Report.WriteHTML] write pages a
+//     non-expert can read (plain-language results, no scripts);
+//     [Report.WriteJSON] is the machine-readable form.
+//   - Declarations (evidence kind D: 5.2-2, 5.3-8, 5.5-8, 5.6-3, 5.6-8,
+//     5.6-9, 5.12-1, 5.12-2 …) are recorded from the profile and reported
+//     as DECLARED, never PASS, even by a check that claims otherwise
+//     ([RunChecks]).
+//
+// # The catalog
+//
+// [Catalog] lists every provision with its clause, status (M/R), the
+// numbered conditions (1–13, see [Conditions]) under which it applies, a
+// summary in our own words, the SDK packages that implement it and the kind
+// of evidence the SDK can give: E (enforced and observed by a self-check),
+// B (produced at build or release time by the CLI) or D (only the
+// manufacturer can declare it). Where the provision map gives two kinds
+// ("E/D", "E+B", "B/D", "B/E") they are [Provision.Evidence] and
+// [Provision.Secondary]; [Provision.EvidenceNotation] writes them back.
+//
+// # Applicability
+//
+// A provision applies when it has no condition, or when every one of its
+// numbered conditions holds: 5.3-14 and 5.3-15, C(3,4), apply only to a
+// constrained device whose software cannot be updated; 5.3-6, C(9,12), only
+// where automatic updates or notifications are supported and an update
+// mechanism exists; 5.3-10, C(11,12), only where updates arrive over a
+// network and an update mechanism exists. One condition that does not hold
+// is enough to make a provision not applicable. Conditions 4 and 5 (the
+// device is / is not constrained) are one fact: [Profile.Constrained].
+//
+// 5.8-2 and 5.8-3 are marked "M C" in the provision map with no condition
+// number, and no numbered condition covers them (the provision list gives
+// no "where" clause either). We record their condition as text
+// ([Provision.OtherCondition]: sensitive personal data exchanged with
+// associated services; external sensing capabilities) and let the
+// manufacturer decide ([ManufacturerDecides]): N/A is accepted, but only
+// with a justification, and an N is a non-conformity like any mandatory N.
+//
+// # Quick start
+//
+// The manufacturer starts from the skeleton (`baseline ics init`), answers
+// every provision, and checks the statement:
+//
+//	p, err := conformance.DecodeProfile(f, time.Now())
+//	if err != nil { ... } // *ProfileError: field, line and column
+//	st := conformance.NewStatement(p)
+//	for _, pb := range st.Problems {
+//		fmt.Println(pb) // "5.6-8: justification: recommendation answered N without …"
+//	}
+//	st.WriteHTML(w)
+//
+// A device joins its live self-checks to the statement and serves the
+// report:
+//
+//	results := conformance.RunChecks(ctx, authChecker, updateChecker, ifaceChecker)
+//	st.Attach(results) // a FAIL under a Y makes the statement non-conformant
+//	conformance.NewReport(p.Model, p.FirmwareVersion, time.Now(), results).WriteHTML(w)
+//
+// Every SDK package implements [Checker]; its checks observe the running
+// configuration and return a [Result] with what they saw.
+//
+// # Security considerations
+//
+// Profiles are input from a file a build pipeline may not fully trust:
+// [DecodeProfile] reads at most [MaxProfileSize] bytes, refuses unknown and
+// repeated fields, unknown and repeated provisions, control and
+// bidirectional-override characters, support periods that have ended, and
+// disclosure URLs that are not https. Reports escape everything that comes
+// from a profile or a check (html/template for HTML, backslash escapes for
+// Markdown), so a profile cannot inject markup into the page a user reads.
+// A check result must never carry a secret: reports print Observed and
+// Detail verbatim.
+//
+// A statement is only as good as the declarations in it: a D provision
+// answered Y is the manufacturer's word. The statement says so (DECLARED)
+// instead of turning it into a PASS.
+package conformance
