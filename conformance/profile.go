@@ -768,10 +768,3 @@ func (d *profileDecoder) checkKeys() error {
 		}
 	}
 }
-
-// sortedIDs returns the IDs in catalog order.
-func sortedIDs(ids []string) []string {
-	out := append([]string(nil), ids...)
-	sort.SliceStable(out, func(i, j int) bool { return catalogIndex[out[i]] < catalogIndex[out[j]] })
-	return out
-}
