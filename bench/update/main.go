@@ -29,6 +29,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +44,10 @@ import (
 )
 
 const hw = "test-hw"
+
+// childArgs (env BENCH_CHILD_ARGS) are extra flags for the download child,
+// e.g. "-cpuprofile /tmp/dl.prof".
+var childArgs string
 
 func parseSize(s string) (int64, error) {
 	mult := int64(1)
@@ -72,14 +77,25 @@ func main() {
 	rootFile := flag.String("root", "", "internal")
 	target := flag.String("target", "", "internal")
 	work := flag.String("work", "", "internal")
+	hashes := flag.String("hashes", "", "internal")
+	bundle := flag.String("bundle", "", "internal")
+	nosync := flag.Bool("nosync-diagnostic", false, "child: slot Sync is a no-op and state is in memory (diagnostic only: shows what fsync costs)")
+	cpuprofile := flag.String("cpuprofile", "", "write the download's CPU profile here (child)")
 	flag.Parse()
 	if *child {
-		if err := runChild(*url, *rootFile, *target, *work); err != nil {
+		if *cpuprofile != "" {
+			f, err := os.Create(*cpuprofile)
+			check(err)
+			check(pprof.StartCPUProfile(f))
+			defer pprof.StopCPUProfile()
+		}
+		if err := runChild(*url, *rootFile, *target, *work, *hashes, *bundle, *nosync); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
 		return
 	}
+	childArgs = os.Getenv("BENCH_CHILD_ARGS")
 	size, err := parseSize(*sizeFlag)
 	check(err)
 	chunk, err := parseSize(*chunkFlag)
@@ -113,6 +129,17 @@ func run(dir string, size int64, chunk, ntargets, runs int) error {
 	if err != nil {
 		return err
 	}
+	// The images go into a repository of their own, so the download's
+	// memory is measured without the 1,000-target metadata (that is the
+	// refresh benchmark's).
+	imgDir := filepath.Join(dir, "images")
+	if err := os.MkdirAll(imgDir, 0o755); err != nil {
+		return err
+	}
+	imgRes, err := releasetest.Build(ctx, imgDir, releasetest.Options{Targets: 1, HardwareID: hw, Seed: 1})
+	if err != nil {
+		return err
+	}
 	sizes := []int64{64 << 20}
 	if size != 64<<20 {
 		sizes = append(sizes, size)
@@ -120,9 +147,9 @@ func run(dir string, size int64, chunk, ntargets, runs int) error {
 	var paths []string
 	for i, sz := range sizes {
 		p := fmt.Sprintf("big/%d.bin", sz)
-		err := res.Repo.AddTarget(ctx, release.Target{
-			Path:  p,
-			Image: io.LimitReader(rand.NewChaCha8([32]byte{byte(i)}), sz),
+		err := imgRes.Repo.AddTarget(ctx, release.Target{
+			Path:       p,
+			Image:      io.LimitReader(rand.NewChaCha8([32]byte{byte(i)}), sz),
 			Descriptor: update.Descriptor{HardwareID: hw, ReleaseCounter: uint64(1_000_000 + i), Version: "big", ChunkSize: chunk},
 		})
 		if err != nil {
@@ -132,11 +159,13 @@ func run(dir string, size int64, chunk, ntargets, runs int) error {
 	}
 	fmt.Printf("repository: %d targets + %d images, built in %v\n", ntargets, len(sizes), time.Since(t0).Round(time.Millisecond))
 	rootFile := filepath.Join(dir, "root.json")
-	if err := os.WriteFile(rootFile, res.TrustedRoot, 0o600); err != nil {
+	if err := os.WriteFile(rootFile, imgRes.TrustedRoot, 0o600); err != nil {
 		return err
 	}
 	srv := httptest.NewServer(http.FileServer(http.Dir(repoDir)))
 	defer srv.Close()
+	imgSrv := httptest.NewServer(http.FileServer(http.Dir(imgDir)))
+	defer imgSrv.Close()
 	exe, err := os.Executable()
 	if err != nil {
 		return err
@@ -145,11 +174,11 @@ func run(dir string, size int64, chunk, ntargets, runs int) error {
 	fmt.Println("\n== verify+write vs io.Copy into SHA-256 (same file) ==")
 	hwm := map[int64]int64{}
 	for i, p := range paths {
-		tf, ok := res.Repo.Target(p)
+		tf, ok := imgRes.Repo.Target(p)
 		if !ok {
 			return fmt.Errorf("no target %s", p)
 		}
-		file := filepath.Join(repoDir, "targets", filepath.FromSlash(release.HashPrefixedPath(p, tf.Hashes["sha256"])))
+		file := filepath.Join(imgDir, "targets", filepath.FromSlash(release.HashPrefixedPath(p, tf.Hashes["sha256"])))
 		base := func() (time.Duration, error) {
 			f, err := os.Open(file)
 			if err != nil {
@@ -170,26 +199,55 @@ func run(dir string, size int64, chunk, ntargets, runs int) error {
 		if err != nil {
 			return err
 		}
-		work := filepath.Join(dir, fmt.Sprintf("child%d", i))
-		out, err := exec.Command(exe, "-child", "-url", srv.URL, "-root", rootFile, "-target", p, "-work", work).Output()
-		os.RemoveAll(work)
-		if err != nil {
-			return fmt.Errorf("child: %v", err)
-		}
-		var cr childResult
-		if err := json.Unmarshal(out, &cr); err != nil {
-			return err
-		}
-		b2, err := base()
+		bundleFile := filepath.Join(dir, "bundle.tar")
+		bf, err := os.Create(bundleFile)
 		if err != nil {
 			return err
 		}
-		b := min(b1, b2)
-		sz := tf.Length
-		mbps := func(d float64) float64 { return float64(sz) / d / 1e6 }
-		fmt.Printf("%-6s io.Copy→SHA-256: %7.3fs (%6.0f MB/s) | update.Download: %7.3fs (%6.0f MB/s) | ratio %.2f× | download peak RSS %.1f MiB\n",
-			human(sz), b.Seconds(), mbps(b.Seconds()), cr.Seconds, mbps(cr.Seconds), cr.Seconds/b.Seconds(), float64(cr.HWMKiB)/1024)
-		hwm[sz] = cr.HWMKiB
+		if err := update.WriteBundle(bf, os.DirFS(imgDir), p, nil); err != nil {
+			bf.Close()
+			return err
+		}
+		if err := bf.Close(); err != nil {
+			return err
+		}
+		type mode struct{ name, hashes, bundle string }
+		for _, m := range []mode{
+			{"HTTP loopback, whole-image sha256+sha512", "sha256,sha512", ""},
+			{"HTTP loopback, whole-image sha256", "sha256", ""},
+			{"offline bundle file, whole-image sha256+sha512", "sha256,sha512", bundleFile},
+			{"offline bundle file, whole-image sha256", "sha256", bundleFile},
+		} {
+			hashes := m.hashes
+			work := filepath.Join(dir, fmt.Sprintf("child%d", i))
+			args := []string{"-child", "-url", imgSrv.URL, "-root", rootFile, "-target", p, "-work", work, "-hashes", hashes, "-bundle", m.bundle}
+			if childArgs != "" {
+				args = append(args, strings.Fields(childArgs)...)
+			}
+			out, err := exec.Command(exe, args...).Output()
+			os.RemoveAll(work)
+			if err != nil {
+				return fmt.Errorf("child: %v", err)
+			}
+			var cr childResult
+			if err := json.Unmarshal(out, &cr); err != nil {
+				return err
+			}
+			b2, err := base()
+			if err != nil {
+				return err
+			}
+			b := min(b1, b2)
+			b1 = b2
+			sz := tf.Length
+			mbps := func(d float64) float64 { return float64(sz) / d / 1e6 }
+			fmt.Printf("%-6s io.Copy→SHA-256 %7.3fs (%5.0f MB/s) | ours %7.3fs (%5.0f MB/s) | ratio %5.2f× | peak RSS %5.1f MiB | %s\n",
+				human(sz), b.Seconds(), mbps(b.Seconds()), cr.Seconds, mbps(cr.Seconds), cr.Seconds/b.Seconds(), float64(cr.HWMKiB)/1024, m.name)
+			if m.bundle == "" && hashes == "sha256,sha512" {
+				hwm[sz] = cr.HWMKiB
+			}
+		}
+		os.Remove(bundleFile)
 	}
 	if len(sizes) == 2 {
 		d := float64(hwm[sizes[1]]-hwm[sizes[0]]) / 1024
@@ -248,7 +306,11 @@ func human(n int64) string {
 	return fmt.Sprintf("%dB", n)
 }
 
-func runChild(url, rootFile, target, work string) error {
+type noSync struct{ *update.FileSlot }
+
+func (noSync) Sync() error { return nil }
+
+func runChild(url, rootFile, target, work, hashes, bundle string, nosync bool) error {
 	ctx := context.Background()
 	root, err := os.ReadFile(rootFile)
 	if err != nil {
@@ -257,14 +319,12 @@ func runChild(url, rootFile, target, work string) error {
 	if err := os.MkdirAll(work, 0o700); err != nil {
 		return err
 	}
-	c, err := update.New(update.Config{TrustedRoot: root, RepositoryURL: url, HardwareID: hw, Dir: filepath.Join(work, "state"), FS: durable.OS})
-	if err != nil {
-		return err
+	var stateFS durable.FS = durable.OS
+	if nosync {
+		stateFS = durable.NewCrashFS()
 	}
-	if err := c.Refresh(ctx); err != nil {
-		return err
-	}
-	rel, err := c.Lookup(target)
+	c, err := update.New(update.Config{TrustedRoot: root, RepositoryURL: url, HardwareID: hw, Dir: filepath.Join(work, "state"), FS: stateFS,
+		ImageHashes: strings.Split(hashes, ",")})
 	if err != nil {
 		return err
 	}
@@ -273,12 +333,37 @@ func runChild(url, rootFile, target, work string) error {
 		return err
 	}
 	defer slot.Close()
-	t := time.Now()
-	v, err := c.Download(ctx, rel, slot)
-	if err != nil {
-		return err
+	var dst update.Slot = slot
+	if nosync {
+		dst = noSync{slot}
 	}
-	el := time.Since(t)
+	var v *update.Verified
+	var el time.Duration
+	if bundle != "" {
+		f, err := os.Open(bundle)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		t := time.Now()
+		if v, err = c.OpenBundle(ctx, f, dst); err != nil {
+			return err
+		}
+		el = time.Since(t)
+	} else {
+		if err := c.Refresh(ctx); err != nil {
+			return err
+		}
+		rel, err := c.Lookup(target)
+		if err != nil {
+			return err
+		}
+		t := time.Now()
+		if v, err = c.Download(ctx, rel, dst); err != nil {
+			return err
+		}
+		el = time.Since(t)
+	}
 	if !v.Valid() {
 		return fmt.Errorf("not verified")
 	}
