@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -444,6 +447,14 @@ func TestRotateKeysAcceptedByTrustedMetadata(t *testing.T) {
 	if err := repo.Rotate(ctx, release.Targets, newTargets, 1); err != nil {
 		t.Fatal(err)
 	}
+	// Snapshot and timestamp keys too (the online keys, rotated after a
+	// compromise of the cron host).
+	if err := repo.Rotate(ctx, release.Snapshot, []crypto.Signer{genKey(t, keyfile.ECDSAP256)}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.Rotate(ctx, release.Timestamp, []crypto.Signer{genKey(t, keyfile.ECDSAP256), genKey(t, keyfile.Ed25519)}, 2); err != nil {
+		t.Fatal(err)
+	}
 	if err := repo.AddTarget(ctx, release.Target{Path: "after.bin", Image: bytes.NewReader(image(100, 3)), Descriptor: desc("hw", 1)}); err != nil {
 		t.Fatal(err)
 	}
@@ -451,8 +462,11 @@ func TestRotateKeysAcceptedByTrustedMetadata(t *testing.T) {
 	if err != nil {
 		t.Fatalf("client from root v1: %v", err)
 	}
-	if tm.Root.Signed.Version != 3 {
-		t.Fatalf("client root version %d, want 3", tm.Root.Signed.Version)
+	if tm.Root.Signed.Version != 5 {
+		t.Fatalf("client root version %d, want 5", tm.Root.Signed.Version)
+	}
+	if tm.Timestamp.Signed.Version < 4 || len(tm.Timestamp.Signatures) != 2 {
+		t.Fatalf("timestamp v%d with %d signatures", tm.Timestamp.Signed.Version, len(tm.Timestamp.Signatures))
 	}
 	if _, ok := tm.Targets[metadata.TARGETS].Signed.Targets["after.bin"]; !ok {
 		t.Fatal("target after rotation not found")
@@ -599,4 +613,32 @@ func TestDiskFullLeavesRepositoryUntouched(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	sameFiles(t, before, snapshotFiles(t, fsys, "repo"))
+}
+
+func TestKeysNeverPrinted(t *testing.T) {
+	keys := testKeys(t)
+	keys.Targets = append(keys.Targets, genKey(t, keyfile.MLDSA65))
+	secrets := []string{
+		keys.Root[0].(*ecdsa.PrivateKey).D.String(),
+		fmt.Sprint(keys.Root[0].(*ecdsa.PrivateKey).D.Bytes()),
+		hex.EncodeToString(keys.Snapshot[0].(ed25519.PrivateKey).Seed()),
+		fmt.Sprint([]byte(keys.Snapshot[0].(ed25519.PrivateKey).Seed())),
+	}
+	repo, err := release.Init(context.Background(), t.TempDir(), release.Config{Keys: keys})
+	if err == nil || !errors.Is(err, release.ErrKeyType) {
+		t.Fatalf("ML-DSA targets key accepted by Init: %v", err)
+	}
+	keys.Targets = keys.Targets[:1]
+	if repo, err = release.Init(context.Background(), t.TempDir(), release.Config{Keys: keys}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := release.Config{Keys: keys}
+	for _, out := range []string{fmt.Sprint(keys), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", keys),
+		fmt.Sprintf("%v", repo), fmt.Sprintf("%+v", repo), fmt.Sprintf("%#v", repo)} {
+		for _, s := range secrets {
+			if strings.Contains(out, s) {
+				t.Fatalf("private key printed in %.200s", out)
+			}
+		}
+	}
 }

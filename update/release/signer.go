@@ -8,6 +8,8 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"log/slog"
+	"strings"
 
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -84,3 +86,49 @@ func ReadKey(fsys durable.FS, path string, passphrase []byte) (crypto.Signer, er
 	}
 	return keyfile.ReadPrivate(fsys, path, passphrase)
 }
+
+// String lists the keys by role and TUF key ID, never their private parts.
+func (k Keys) String() string {
+	var b strings.Builder
+	b.WriteString("release.Keys{")
+	for i, role := range roles {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		b.WriteString(role + ":[")
+		for j, s := range *k.of(role) {
+			if j > 0 {
+				b.WriteString(" ")
+			}
+			id, err := KeyID(s.Public())
+			if err != nil {
+				alg, _ := keyfile.AlgorithmOf(s.Public())
+				id = "(" + string(alg) + ")"
+			} else {
+				id = id[:16]
+			}
+			b.WriteString(id)
+		}
+		b.WriteString("]")
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// GoString is String, so %#v does not print key material either.
+func (k Keys) GoString() string { return k.String() }
+
+// LogValue logs the keys as String does.
+func (k Keys) LogValue() slog.Value { return slog.StringValue(k.String()) }
+
+// String names the repository and its root version; a Repo holds signing
+// keys and never prints them.
+func (r *Repo) String() string {
+	return fmt.Sprintf("release.Repo(%s, root v%d)", r.dir, r.Version(Root))
+}
+
+// GoString is String.
+func (r *Repo) GoString() string { return r.String() }
+
+// LogValue logs the repository as String does.
+func (r *Repo) LogValue() slog.Value { return slog.StringValue(r.String()) }
