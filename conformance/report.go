@@ -171,6 +171,22 @@ func plainVerdict(v Verdict) string {
 	return string(v)
 }
 
+// plainEntry explains an entry's verdict in plain words, saying whether
+// a claim could have been checked by the device at all.
+func plainEntry(e Entry) string {
+	switch {
+	case e.Verdict == Declared && e.Evidence == string(EvidenceDeclaration):
+		return "Stated by the manufacturer (only the manufacturer can know this)"
+	case e.Verdict == Declared && len(e.Checks) == 0:
+		return "Stated by the manufacturer (not checked on the device for this page)"
+	case e.Verdict == Declared:
+		return "Stated by the manufacturer"
+	case e.Verdict == Fail && e.Support == No && e.Status == Recommended:
+		return "Not met (a recommendation; the reason is given)"
+	}
+	return plainVerdict(e.Verdict)
+}
+
 // verdictClass maps a verdict to a CSS class of the reports.
 func verdictClass(v Verdict) string {
 	switch v {
@@ -186,6 +202,7 @@ func verdictClass(v Verdict) string {
 
 var reportFuncs = template.FuncMap{
 	"plain":       plainVerdict,
+	"plainEntry":  plainEntry,
 	"class":       verdictClass,
 	"yesno":       yesNo,
 	"applies":     applicabilityWord,
@@ -242,7 +259,7 @@ others only the manufacturer can state.</p>
 <td>{{.ID}}<br><small>{{if eq .Status "M"}}required{{else}}recommended{{end}}</small></td>
 <td>{{.Summary}}</td>
 <td>{{supportWord .Support}}</td>
-<td>{{plain .Verdict}}</td>
+<td>{{plainEntry .}}</td>
 <td>{{if eq .Support "Y"}}{{.Detail}}{{else}}{{.Justification}}{{end}}{{range .Checks}}<br><small>Device check “{{.Title}}”: {{plain .Verdict}}{{if .Observed}} — saw {{.Observed}}{{end}}</small>{{end}}</td>
 </tr>
 {{end}}</table>
