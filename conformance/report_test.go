@@ -111,7 +111,8 @@ func TestStatementHTML(t *testing.T) {
 	}
 	for _, want := range []string{
 		"&lt;script&gt;alert(1)&lt;/script&gt;",
-		"Stated by the manufacturer",    // declarations in plain words
+		"Stated by the manufacturer (only the manufacturer can know this)",
+		"Stated by the manufacturer (not checked on the device for this page)",
 		"Does not apply to this device", // N/A in plain words
 		"What is wrong or missing",      // the failed check is listed
 		"Password hashing strength",     // check title shown
