@@ -23,7 +23,6 @@ type fixture struct {
 	t     *testing.T
 	repo  *tuftest.Repo
 	srv   *httptest.Server
-	mux   *http.ServeMux
 	fs    *durable.CrashFS
 	image []byte
 	// intercept, when set, serves instead of the file server.
@@ -55,7 +54,6 @@ func newFixture(t *testing.T, consistent bool) *fixture {
 }
 
 func (fx *fixture) serve(h http.HandlerFunc) { fx.intercept.Store(&h) }
-func (fx *fixture) files()                   { fx.intercept.Store(nil) }
 
 func (fx *fixture) sawRequest(path string) bool {
 	fx.mu.Lock()
