@@ -78,6 +78,14 @@
 //	st.Attach(results) // a FAIL under a Y makes the statement non-conformant
 //	conformance.NewReport(p.Model, p.FirmwareVersion, time.Now(), results).WriteHTML(w)
 //
+// or simply mounts a [ReportHandler], which runs the checks at most once
+// per interval and serves HTML, JSON or text:
+//
+//	mux.Handle("/selfcheck", &conformance.ReportHandler{
+//		Model: p.Model, FirmwareVersion: p.FirmwareVersion,
+//		Checkers: []conformance.Checker{authChecker, updateChecker},
+//	})
+//
 // Every SDK package implements [Checker]; its checks observe the running
 // configuration and return a [Result] with what they saw.
 //
@@ -91,7 +99,11 @@
 // from a profile or a check (html/template for HTML, backslash escapes for
 // Markdown), so a profile cannot inject markup into the page a user reads.
 // A check result must never carry a secret: reports print Observed and
-// Detail verbatim.
+// Detail verbatim. Observed values describe the device's security
+// configuration, so 5.6-2 (minimise unauthenticated disclosure) argues for
+// mounting [ReportHandler] behind the device's authentication; its pages
+// forbid scripts and framing through Content-Security-Policy and are never
+// cached.
 //
 // A statement is only as good as the declarations in it: a D provision
 // answered Y is the manufacturer's word. The statement says so (DECLARED)
