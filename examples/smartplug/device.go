@@ -76,6 +76,8 @@ type device struct {
 	invMu       sync.Mutex
 	inv         *iface.Inventory
 
+	trim memTrimmer
+
 	bgCancel context.CancelFunc
 	bgWG     sync.WaitGroup
 }
@@ -284,7 +286,8 @@ func (d *device) startBackground(ctx context.Context) {
 	d.bgCancel = cancel
 	d.bgWG.Add(2)
 	go func() { defer d.bgWG.Done(); d.cloud.run(bg) }()
-	go func() { defer d.bgWG.Done(); d.updates.run(bg) }()
+	go func() { defer d.bgWG.Done(); d.updates.run(bg, d.trim.soon) }()
+	d.trim.soon() // start-up: provisioning and auth's dummy hash
 }
 
 func (d *device) stopBackground() {
@@ -292,6 +295,7 @@ func (d *device) stopBackground() {
 		d.bgCancel()
 	}
 	d.bgWG.Wait()
+	d.trim.stop()
 }
 
 func (d *device) Close() {

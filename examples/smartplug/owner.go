@@ -16,6 +16,9 @@ import (
 // web UI asks only for the password).
 type ownerAuth struct {
 	svc *auth.Service
+	// hashed is called after every operation that may have computed an
+	// Argon2id hash (19 MiB), to give the memory back soon.
+	hashed func()
 }
 
 func openOwnerAuth(ctx context.Context, d *device) (*ownerAuth, error) {
@@ -31,7 +34,7 @@ func openOwnerAuth(ctx context.Context, d *device) (*ownerAuth, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ownerAuth{svc: svc}, nil
+	return &ownerAuth{svc: svc, hashed: d.trim.soon}, nil
 }
 
 func (a *ownerAuth) close() error { return a.svc.Close() }
@@ -45,10 +48,12 @@ func (a *ownerAuth) provision(ctx context.Context, verifier string) error {
 func (a *ownerAuth) setUp() bool { return a.svc.State() == auth.Ready }
 
 func (a *ownerAuth) setup(ctx context.Context, src, secret, password string) (*auth.Session, error) {
+	defer a.hashed()
 	return a.svc.Setup(ctx, auth.SetupRequest{Source: src, SetupSecret: secret, Account: ownerAccount, NewPassword: password})
 }
 
 func (a *ownerAuth) login(ctx context.Context, src, password string) (*auth.Session, error) {
+	defer a.hashed()
 	return a.svc.Authenticate(ctx, auth.Attempt{Source: src, Account: ownerAccount, Password: password})
 }
 
@@ -67,6 +72,7 @@ func (a *ownerAuth) logout(ctx context.Context) error {
 // changePassword needs the current password (5.1-4); it revokes every
 // earlier session and returns a new one for the caller.
 func (a *ownerAuth) changePassword(ctx context.Context, src, current, password string) (*auth.Session, error) {
+	defer a.hashed()
 	return a.svc.ChangePassword(ctx, auth.ChangeRequest{Source: src, Account: ownerAccount, CurrentPassword: current, NewPassword: password})
 }
 

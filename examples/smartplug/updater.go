@@ -224,8 +224,9 @@ func oneLineErr(err error) string {
 }
 
 // run checks right after start, then periodically (5.3-5).
-func (u *updater) run(ctx context.Context) {
+func (u *updater) run(ctx context.Context, after func()) {
 	u.checkNow(ctx)
+	after()
 	for {
 		t := time.NewTimer(jitter(checkEvery))
 		select {
@@ -235,6 +236,7 @@ func (u *updater) run(ctx context.Context) {
 		case <-t.C:
 		}
 		u.checkNow(ctx)
+		after()
 	}
 }
 

@@ -1,0 +1,166 @@
+// Command smartplug measures the reference device (examples/smartplug):
+// the size of its stripped binary, the time from start to serving its
+// first HTTPS request (first start, which provisions the device, and a
+// restart), and its resident memory when idle.
+//
+// Run it from anywhere in the module:
+//
+//	go run ./bench/smartplug [-idle 10s] [-tags tpm]
+package main
+
+import (
+	"bufio"
+	"crypto/tls"
+	"crypto/x509"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	idle := flag.Duration("idle", 10*time.Second, "how long the device idles before its RSS is read")
+	tags := flag.String("tags", "", "build tags for the device (tpm, pkcs11)")
+	flag.Parse()
+	if err := run(*idle, *tags); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/smartplug:", err)
+		os.Exit(1)
+	}
+}
+
+func run(idle time.Duration, tags string) error {
+	gomod, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return err
+	}
+	root := filepath.Dir(strings.TrimSpace(string(gomod)))
+	tmp, err := os.MkdirTemp("", "bench-smartplug-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	bin := filepath.Join(tmp, "smartplug")
+	args := []string{"build", "-trimpath", "-ldflags=-s -w", "-o", bin}
+	if tags != "" {
+		args = append(args, "-tags", tags)
+	}
+	cmd := exec.Command("go", append(args, "./examples/smartplug")...)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	st, err := os.Stat(bin)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("binary (go build -trimpath -ldflags=\"-s -w\"): %d bytes = %.2f MB (%.2f MiB); goal <= 12 MB\n",
+		st.Size(), float64(st.Size())/1e6, float64(st.Size())/(1<<20))
+
+	state := filepath.Join(tmp, "state")
+	first, err := measure(bin, state, 0)
+	if err != nil {
+		return fmt.Errorf("first start: %w", err)
+	}
+	fmt.Printf("first start (provisions: keyset, setup verifier, identity key, TUF repo): listening after %v, first HTTPS response after %v\n",
+		first.listening.Round(time.Millisecond), first.serving.Round(time.Millisecond))
+	again, err := measure(bin, state, idle)
+	if err != nil {
+		return fmt.Errorf("restart: %w", err)
+	}
+	fmt.Printf("restart: listening after %v, first HTTPS response after %v\n",
+		again.listening.Round(time.Millisecond), again.serving.Round(time.Millisecond))
+	fmt.Printf("idle RSS after %v: %.1f MiB (peak %.1f MiB); goal <= 16 MiB\n", idle, again.rssMiB, again.hwmMiB)
+	return nil
+}
+
+type result struct {
+	listening, serving time.Duration
+	rssMiB, hwmMiB     float64
+}
+
+func measure(bin, state string, idle time.Duration) (result, error) {
+	var r result
+	cmd := exec.Command(bin, "--state", state, "--listen", "127.0.0.1:0", "--log", "warn")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return r, err
+	}
+	cmd.Stderr = io.Discard
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return r, err
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	sc := bufio.NewScanner(out)
+	var addr string
+	for sc.Scan() {
+		if a, ok := strings.CutPrefix(sc.Text(), "listening: "); ok {
+			addr = a
+			r.listening = time.Since(start)
+			break
+		}
+	}
+	if addr == "" {
+		return r, fmt.Errorf("device printed no listening line")
+	}
+	go io.Copy(io.Discard, out)
+	pemBytes, err := os.ReadFile(filepath.Join(state, "tls-cert.pem"))
+	if err != nil {
+		return r, err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemBytes)
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	for time.Since(start) < 60*time.Second {
+		resp, err := c.Get("https://" + addr + "/api/info")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				r.serving = time.Since(start)
+				break
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if r.serving == 0 {
+		return r, fmt.Errorf("no HTTPS response within 60s")
+	}
+	c.CloseIdleConnections()
+	if idle > 0 {
+		time.Sleep(idle)
+		r.rssMiB, r.hwmMiB, err = rss(cmd.Process.Pid)
+	}
+	return r, err
+}
+
+// rss reads the resident set size and its peak from /proc/PID/status.
+func rss(pid int) (cur, peak float64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseFloat(f[1], 64)
+		switch f[0] {
+		case "VmRSS:":
+			cur = kb / 1024
+		case "VmHWM:":
+			peak = kb / 1024
+		}
+	}
+	return cur, peak, nil
+}
