@@ -58,6 +58,32 @@
 // manufacturer decide ([ManufacturerDecides]): N/A is accepted, but only
 // with a justification, and an N is a non-conformity like any mandatory N.
 //
+// # Profile format
+//
+// A profile is one JSON object (at most [MaxProfileSize] bytes); every
+// field below is known, any other is refused:
+//
+//	{
+//	  "schema": "baseline.profile/v1",
+//	  "manufacturer": "Example Devices Ltd",
+//	  "model": "SP-100 Smart Plug",              // 5.3-16
+//	  "firmware_version": "1.0.0",
+//	  "constrained": false,                      // conditions 4 and 5
+//	  "conditions": {"passwords_used": true, …}, // the other 11, by name
+//	  "support_period_end": "2031-12-31",        // 5.3-13, not in the past
+//	  "vulnerability_disclosure": {              // 5.2-1
+//	    "contact": "mailto:security@example.com",
+//	    "policy_url": "https://example.com/security/policy"
+//	  },
+//	  "provisions": [
+//	    {"id": "5.1-1", "support": "Y", "detail": "how", "justification": ""},
+//	    {"id": "5.6-4", "support": "N/A", "detail": "", "justification": "why"}
+//	  ]
+//	}
+//
+// Condition names are listed by [Conditions] (Condition.Key); null means
+// unanswered. examples/smartplug/profile.json is a complete example.
+//
 // # Quick start
 //
 // The manufacturer starts from the skeleton (`baseline ics init`), answers
