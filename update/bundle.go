@@ -195,7 +195,7 @@ func (c *Client) bundleTarget(ctx context.Context, target string, size int64, bo
 	if err := c.fetchInto(ctx, p, src, slot); err != nil {
 		return nil, &ReleaseError{Path: target, Err: err}
 	}
-	return &Verified{release: *rel, slot: slot, sealed: true}, nil
+	return &Verified{release: rel.clone(), slot: slot, sealed: true}, nil
 }
 
 // WriteBundle writes an offline bundle for target from a repository laid

@@ -57,8 +57,7 @@ func (v *Verified) Release() Release {
 	if !v.Valid() {
 		return Release{}
 	}
-	r := v.release
-	return r
+	return v.release.clone()
 }
 
 // Slot returns the slot holding the verified image.
@@ -174,7 +173,7 @@ func (c *Client) Download(ctx context.Context, r *Release, slot Slot) (*Verified
 	if err := c.fetchInto(ctx, p, src, slot); err != nil {
 		return nil, &ReleaseError{Path: rel.Path, Err: err}
 	}
-	return &Verified{release: *rel, slot: slot, sealed: true}, nil
+	return &Verified{release: rel.clone(), slot: slot, sealed: true}, nil
 }
 
 func (c *Client) targetURL(r *Release) (string, error) {
@@ -340,6 +339,9 @@ func (c *Client) fetchInto(ctx context.Context, p *plan, src source, slot Slot) 
 			if errors.As(err, &perm) || ctx.Err() != nil || stalls >= c.cfg.Retries {
 				return unwrapPermanent(err)
 			}
+			if !c.f.sleep(ctx, stalls) {
+				return ctx.Err()
+			}
 			stalls++
 			continue
 		}
@@ -374,6 +376,8 @@ func (c *Client) fetchInto(ctx context.Context, p *plan, src source, slot Slot) 
 				stalls = 0
 			} else if stalls++; stalls > c.cfg.Retries {
 				return fmt.Errorf("%w: body ended before the signed length", ErrTarget)
+			} else if !c.f.sleep(ctx, stalls-1) {
+				return ctx.Err()
 			}
 			continue
 		}

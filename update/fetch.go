@@ -83,19 +83,28 @@ func (f *fetcher) retry(ctx context.Context, what string, op func(ctx context.Co
 		if ctx.Err() != nil || attempt >= f.retries {
 			return err
 		}
-		d := f.backoff << attempt
-		if d <= 0 || d > time.Minute {
-			d = time.Minute
-		}
-		d = time.Duration(rand.Int64N(int64(d)) + 1)
 		f.log.DebugContext(ctx, "update: retrying", "what", what, "attempt", attempt+1, "error", err)
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !f.sleep(ctx, attempt) {
 			return err
-		case <-t.C:
 		}
+	}
+}
+
+// sleep waits the jittered backoff for attempt (0-based); false if ctx
+// ended first.
+func (f *fetcher) sleep(ctx context.Context, attempt int) bool {
+	d := f.backoff << min(attempt, 16)
+	if d <= 0 || d > time.Minute {
+		d = time.Minute
+	}
+	d = time.Duration(rand.Int64N(int64(d)) + 1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 

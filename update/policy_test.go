@@ -134,3 +134,36 @@ func TestChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifiedIsImmutable: changing a release handed out by a Verified does
+// not change what the Verified says.
+func TestVerifiedIsImmutable(t *testing.T) {
+	fx := newFixture(t, false)
+	fx.addRelease("fw.bin", randomImage(t, MinChunkSize), nil)
+	slot, err := attempt(fx.client(nil))
+	_ = slot
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := fx.client(nil)
+	rel, err := c.Check(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := c.Download(context.Background(), rel, &recSlot{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := v.Release()
+	r.Descriptor.ReleaseCounter = 1 << 40
+	r.Descriptor.Chunks[0][0] ^= 1
+	r.Hashes["sha256"][0] ^= 1
+	again := v.Release()
+	if again.Descriptor.ReleaseCounter != 2 || again.Hashes["sha256"][0] == r.Hashes["sha256"][0] {
+		t.Fatal("Verified changed through a returned release")
+	}
+	var zero Verified
+	if zero.Valid() || zero.Slot() != nil {
+		t.Fatal("zero Verified is valid")
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"time"
 
@@ -25,6 +24,28 @@ type Release struct {
 	// Descriptor is the release's descriptor. It is nil only for a target
 	// accepted under Config.InsecureAllowNoDescriptor.
 	Descriptor *Descriptor
+}
+
+// clone returns a deep copy, so a Verified's release cannot be changed
+// through a value handed out earlier.
+func (r Release) clone() Release {
+	out := r
+	out.Hashes = metadata.Hashes{}
+	for k, v := range r.Hashes {
+		out.Hashes[k] = slices.Clone(v)
+	}
+	if r.Descriptor != nil {
+		d := *r.Descriptor
+		d.Risks = slices.Clone(d.Risks)
+		d.Chunks = slices.Clone(d.Chunks)
+		if d.CoSignature != nil {
+			cs := *d.CoSignature
+			cs.Signature = slices.Clone(cs.Signature)
+			d.CoSignature = &cs
+		}
+		out.Descriptor = &d
+	}
+	return out
 }
 
 // Events returns the typed events a device announces for this release
@@ -107,7 +128,7 @@ func (c *Client) release(path string, tf *metadata.TargetFiles) (*Release, error
 			return fail(fmt.Errorf("%w: unsupported hash algorithm %q", ErrTarget, alg))
 		}
 	}
-	r := &Release{Path: path, Length: tf.Length, Hashes: maps.Clone(tf.Hashes)}
+	r := &Release{Path: path, Length: tf.Length, Hashes: Release{Hashes: tf.Hashes}.clone().Hashes}
 	var custom []byte
 	if tf.Custom != nil {
 		custom = *tf.Custom
@@ -139,6 +160,15 @@ func (c *Client) release(path string, tf *metadata.TargetFiles) (*Release, error
 	r.Descriptor = d
 	return r, nil
 }
+
+// Updater is what a device's update scheduler needs from a client: the
+// newest applicable release, or (nil, nil) when the device is up to date.
+// [*Client] implements it.
+type Updater interface {
+	Check(ctx context.Context) (*Release, error)
+}
+
+var _ Updater = (*Client)(nil)
 
 // Lookup returns the release at a target path from the last refreshed
 // metadata, after every policy check (hardware ID, release counter,
