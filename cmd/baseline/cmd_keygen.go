@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
@@ -185,7 +184,7 @@ func (p *passphraseFlags) read() ([]byte, error) {
 		if len(v) > maxPassphrase {
 			return nil, errors.New("passphrase too long")
 		}
-		return []byte(strings.Clone(v)), nil
+		return []byte(v), nil
 	}
 	return nil, nil
 }

@@ -424,7 +424,9 @@ func ReadPublic(fsys durable.FS, path string) (crypto.PublicKey, error) {
 // WriteNew creates path with data and mode perm, durably, and refuses
 // ([ErrExists]) if the file already exists: a key file is never replaced.
 // The file is created exclusively (O_EXCL), so two concurrent runs cannot
-// both win; if writing fails the partial file is removed.
+// both win; if writing fails the partial file is removed. A power loss
+// before the final fsync can leave an empty or short file behind, which
+// never decodes as a key; delete it and generate again.
 func WriteNew(fsys durable.FS, path string, data []byte, perm os.FileMode) error {
 	f, err := fsys.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {

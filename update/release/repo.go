@@ -195,9 +195,9 @@ func (r *Repo) expires(role string) time.Time {
 // Init creates a new repository in dir: root.json (version 1, consistent
 // snapshots on) listing the public keys of cfg.Keys with cfg.Thresholds, and
 // the first, empty targets, snapshot and timestamp. It needs at least the
-// threshold of keys for every role, all distinct between roles is advised
-// but not required. It refuses ([ErrExists]) if dir already holds a
-// repository.
+// threshold of keys for every role (use different keys for different roles:
+// a key shared by root and timestamp makes the online timestamp host a root
+// holder). It refuses ([ErrExists]) if dir already holds a repository.
 func Init(ctx context.Context, dir string, cfg Config) (*Repo, error) {
 	r := newRepo(dir, cfg)
 	if _, err := r.fsys.Stat(r.metaPath("root.json")); err == nil {
