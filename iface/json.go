@@ -173,11 +173,11 @@ type jscan struct {
 	i        int
 	maxDepth int
 	keys     []jkey   // keys of the open objects, innermost last
-	path     []string // for error messages: keys leading to the current value
+	path     [][]byte // for error messages: keys leading to the current value
 }
 
 func (s *jscan) fail(reason string) error {
-	return invalid(strings.Join(s.path, "."), reason)
+	return invalid(string(bytes.Join(s.path, []byte("."))), reason)
 }
 
 func (s *jscan) ws() {
@@ -452,7 +452,7 @@ func (s *jscan) object(depth int) error {
 		}
 		s.i++
 		s.ws()
-		s.path = append(s.path, string(k))
+		s.path = append(s.path, k)
 		err = s.value(depth)
 		if err != nil {
 			return err
@@ -475,7 +475,7 @@ func (s *jscan) object(depth int) error {
 }
 
 func (s *jscan) dup(k []byte) error {
-	s.path = append(s.path, string(k))
+	s.path = append(s.path, k)
 	return s.fail("duplicate key")
 }
 

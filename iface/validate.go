@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -348,11 +350,27 @@ func TimeZone(field, s string) error {
 	if seg == 0 {
 		return invalid(field, "invalid time zone")
 	}
+	if _, ok := knownZones.Load(s); ok {
+		return nil
+	}
 	if _, err := time.LoadLocation(s); err != nil {
 		return invalid(field, "unknown time zone")
 	}
+	// Remember zones that loaded: LoadLocation reads the database on every
+	// call. Only names that exist are stored, so the cache is bounded by
+	// the database (about 600 names) and by maxKnownZones.
+	if knownZoneCount.Add(1) <= maxKnownZones {
+		knownZones.Store(s, struct{}{})
+	}
 	return nil
 }
+
+const maxKnownZones = 1024
+
+var (
+	knownZones     sync.Map
+	knownZoneCount atomic.Int64
+)
 
 // Int validates that v lies in [min, max].
 func Int(field string, v, min, max int64) error {
