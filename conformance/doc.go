@@ -16,13 +16,17 @@
 //
 //   - 4-1: [NewStatement] refuses, as a [Problem] naming the provision, any N
 //     or N/A of a recommendation without a justification, and any N/A where
-//     the provision's conditions hold ([Profile.Applicability]).
+//     the provision's conditions hold ([Profile.Applicability]). On the
+//     device, [Profile.Checks] re-checks the embedded profile
+//     ("conformance.ics-justified").
 //   - 5.2-1, 5.3-13, 5.3-16: [Profile] carries the disclosure contact and
 //     policy URL, the end of the support period and the model designation;
-//     a statement without them is incomplete.
+//     a statement without them is incomplete, and [Profile.Checks] fails
+//     when the running device lacks them or its support period has ended.
 //   - 5.12-3: [Statement.WriteHTML] and [Report.WriteHTML] write pages a
 //     non-expert can read (plain-language results, no scripts);
-//     [Report.WriteJSON] is the machine-readable form.
+//     [Report.WriteJSON] is the machine-readable form; [ReportHandler]
+//     serves them and checks that it has checks to show.
 //   - Declarations (evidence kind D: 5.2-2, 5.3-8, 5.5-8, 5.6-3, 5.6-8,
 //     5.6-9, 5.12-1, 5.12-2 …) are recorded from the profile and reported
 //     as DECLARED, never PASS, even by a check that claims otherwise
