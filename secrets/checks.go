@@ -67,7 +67,7 @@ func (s *Sealed) checkAtRest(ctx context.Context) conformance.Result {
 		case e.IsDir():
 			stray = append(stray, name+"/")
 		case name == keysetFile || strings.HasSuffix(name, secretExt):
-			b, err := durable.ReadFile(s.fsys, s.file(name), int64(maxEnvelopeBase+s.maxValue+gcmOverhead))
+			b, err := durable.ReadFile(s.fsys, s.file(name), int64(maxEnvelopeBase+s.maxRead))
 			if err != nil && errors.Is(err, fs.ErrNotExist) {
 				continue // deleted meanwhile
 			}
@@ -75,7 +75,7 @@ func (s *Sealed) checkAtRest(ctx context.Context) conformance.Result {
 				stray = append(stray, name)
 				continue
 			}
-			if _, err := decodeEnvelope(b, max(maxKeyset, s.maxValue+gcmOverhead)); err != nil {
+			if _, err := decodeEnvelope(b, max(maxKeyset, s.maxRead)); err != nil {
 				stray = append(stray, name)
 				continue
 			}

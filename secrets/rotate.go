@@ -60,12 +60,12 @@ func (s *Sealed) rotate(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		b, err := durable.ReadFile(s.fsys, s.secretPath(name), int64(maxEnvelopeBase+s.maxValue+gcmOverhead))
+		b, err := durable.ReadFile(s.fsys, s.secretPath(name), int64(maxEnvelopeBase+s.maxRead))
 		if err != nil {
 			bad = append(bad, name)
 			continue
 		}
-		if env, err := decodeEnvelope(b, s.maxValue+gcmOverhead); err == nil && len(env.payload) >= tinkPrefix &&
+		if env, err := decodeEnvelope(b, s.maxRead); err == nil && len(env.payload) >= tinkPrefix &&
 			env.payload[0] == 1 && binary.BigEndian.Uint32(env.payload[1:]) == id {
 			continue // already under the new key (an earlier, interrupted Rotate)
 		}

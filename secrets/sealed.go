@@ -32,6 +32,7 @@ const (
 	gcmOverhead = tinkPrefix + 12 + 16
 	kwkLen      = 32
 	maxKeyset   = 64 << 10
+	minRead     = 1024 // internal secrets (the soft identity key) fit in this
 )
 
 // Config configures [Open]. The zero value of every optional field is the
@@ -69,7 +70,8 @@ type Sealed struct {
 	dir      string
 	kek      KEK
 	info     KEKInfo
-	maxValue int
+	maxValue int // Put's limit
+	maxRead  int // largest payload read: maxValue, or more for internal secrets
 	log      *slog.Logger
 	header   []byte // header of every secret envelope
 
@@ -103,6 +105,7 @@ func Open(ctx context.Context, cfg Config) (*Sealed, error) {
 	if s.maxValue <= 0 {
 		s.maxValue = DefaultMaxValueSize
 	}
+	s.maxRead = max(s.maxValue, minRead) + gcmOverhead
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -274,7 +277,7 @@ func (s *Sealed) Get(ctx context.Context, name string) ([]byte, error) {
 }
 
 func (s *Sealed) get(name string) ([]byte, error) {
-	b, err := durable.ReadFile(s.fsys, s.secretPath(name), int64(maxEnvelopeBase+s.maxValue+gcmOverhead))
+	b, err := durable.ReadFile(s.fsys, s.secretPath(name), int64(maxEnvelopeBase+s.maxRead))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, ErrNotFound
@@ -284,7 +287,7 @@ func (s *Sealed) get(name string) ([]byte, error) {
 		}
 		return nil, err
 	}
-	env, err := decodeEnvelope(b, s.maxValue+gcmOverhead)
+	env, err := decodeEnvelope(b, s.maxRead)
 	if err != nil {
 		return nil, err
 	}
