@@ -326,10 +326,21 @@ func (c *Client) fetchInto(ctx context.Context, p *plan, src source, slot Slot) 
 
 	bufs := [2][]byte{make([]byte, p.chunk), make([]byte, p.chunk)}
 	off := int64(prog.next) * int64(p.chunk)
+	// states are the whole-image hash states at off, as journaled; every
+	// attempt starts from them, whatever a failed attempt's reader hashed.
+	states := prog.states
 	stalls := 0
 	for off < rel.Length {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		for i, a := range p.algs {
+			whole[i] = newHash(a)
+			if off > 0 {
+				if err := whole[i].(encoding.BinaryUnmarshaler).UnmarshalBinary(states[i]); err != nil {
+					return err
+				}
+			}
 		}
 		gctx, g, done := c.f.guard(ctx)
 		body, start, v, err := src(gctx, off, validator)
@@ -363,7 +374,7 @@ func (c *Client) fetchInto(ctx context.Context, p *plan, src source, slot Slot) 
 				return err
 			}
 		}
-		progressed, err := c.copyChunks(gctx, p, io.LimitReader(countingReader{body, g}, rel.Length-off), body, &off, bufs, whole, slot, j)
+		progressed, err := c.copyChunks(gctx, p, io.LimitReader(countingReader{body, g}, rel.Length-off), body, &off, &states, bufs, whole, slot, j)
 		done()
 		if err == nil {
 			continue
@@ -403,18 +414,24 @@ func unwrapPermanent(err error) error {
 
 var errTruncated = errors.New("update: truncated body")
 
-// chunkRead is one chunk read by the reader goroutine.
+// chunkRead is one chunk read and verified by the reader goroutine, with
+// the whole-image hash states after it.
 type chunkRead struct {
-	b   []byte
-	n   int
-	err error
+	b      []byte
+	n      int
+	states [][]byte
+	err    error
 }
 
-// copyChunks verifies chunks read from r, writes each to slot, syncs and
-// journals. A reader goroutine fills the next buffer from the network while
-// the current one is hashed and written (two chunk buffers in all). It
-// closes body before it returns.
-func (c *Client) copyChunks(ctx context.Context, p *plan, r io.Reader, body io.Closer, off *int64, bufs [2][]byte, whole []hash.Hash, slot Slot, j *durable.Log) (progressed bool, err error) {
+// copyChunks moves chunks from r to slot in a two-stage pipeline over two
+// chunk buffers: a reader goroutine reads a chunk, checks it against its
+// signed SHA-256 and advances the whole-image hashes; the caller's
+// goroutine writes verified chunks to the slot, syncs and journals them.
+// So the network and the hashing of chunk i+1 overlap the slot's fsync of
+// chunk i, and still no chunk reaches the slot before it is verified, nor is
+// progress journaled before the slot holds it. copyChunks closes body before
+// it returns.
+func (c *Client) copyChunks(ctx context.Context, p *plan, r io.Reader, body io.Closer, off *int64, states *[][]byte, bufs [2][]byte, whole []hash.Hash, slot Slot, j *durable.Log) (progressed bool, err error) {
 	length := p.rel.Length
 	free := make(chan []byte, 2)
 	free <- bufs[0]
@@ -423,6 +440,15 @@ func (c *Client) copyChunks(ctx context.Context, p *plan, r io.Reader, body io.C
 	stop := make(chan struct{})
 	go func(pos int64) {
 		defer close(full)
+		var wg sync.WaitGroup
+		send := func(cr chunkRead) bool {
+			select {
+			case full <- cr:
+				return cr.err == nil
+			case <-stop:
+				return false
+			}
+		}
 		for pos < length {
 			var b []byte
 			select {
@@ -431,13 +457,31 @@ func (c *Client) copyChunks(ctx context.Context, p *plan, r io.Reader, body io.C
 				return
 			}
 			n := int(min(int64(p.chunk), length-pos))
-			_, err := io.ReadFull(r, b[:n])
-			select {
-			case full <- chunkRead{b, n, err}:
-			case <-stop:
+			if _, err := io.ReadFull(r, b[:n]); err != nil {
+				send(chunkRead{err: errTruncated})
 				return
 			}
-			if err != nil {
+			idx := int(pos / int64(p.chunk))
+			chunk := b[:n]
+			sum := sha256.Sum256(chunk)
+			if subtle.ConstantTimeCompare(sum[:], p.hashes[idx][:]) != 1 {
+				send(chunkRead{err: fmt.Errorf("%w: chunk %d hash mismatch", ErrTarget, idx)})
+				return
+			}
+			for _, h := range whole {
+				wg.Go(func() { h.Write(chunk) })
+			}
+			wg.Wait()
+			states := make([][]byte, len(whole))
+			for i, h := range whole {
+				st, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+				if err != nil {
+					send(chunkRead{err: err})
+					return
+				}
+				states[i] = st
+			}
+			if !send(chunkRead{b: b, n: n, states: states}) {
 				return
 			}
 			pos += int64(n)
@@ -449,41 +493,29 @@ func (c *Client) copyChunks(ctx context.Context, p *plan, r io.Reader, body io.C
 		for range full {
 		}
 	}()
-	var wg sync.WaitGroup
 	for *off < length {
 		cr, ok := <-full
 		if !ok {
 			return progressed, errTruncated
 		}
 		if cr.err != nil {
-			if cerr := ctxErr(ctx, nil); cerr != nil {
-				return progressed, unwrapPermanent(cerr)
+			if errors.Is(cr.err, errTruncated) {
+				if cerr := ctxErr(ctx, nil); cerr != nil {
+					return progressed, unwrapPermanent(cerr)
+				}
 			}
-			return progressed, errTruncated
+			return progressed, cr.err
 		}
-		idx := int(*off / int64(p.chunk))
-		chunk := cr.b[:cr.n]
-		for _, h := range whole {
-			wg.Go(func() { h.Write(chunk) })
-		}
-		sum := sha256.Sum256(chunk)
-		wg.Wait()
-		if subtle.ConstantTimeCompare(sum[:], p.hashes[idx][:]) != 1 {
-			return progressed, fmt.Errorf("%w: chunk %d hash mismatch", ErrTarget, idx)
-		}
-		if _, err := slot.WriteAt(chunk, *off); err != nil {
+		if _, err := slot.WriteAt(cr.b[:cr.n], *off); err != nil {
 			return progressed, fmt.Errorf("update: slot write: %w", err)
 		}
 		if err := slot.Sync(); err != nil {
 			return progressed, fmt.Errorf("update: slot sync: %w", err)
 		}
+		idx := int(*off / int64(p.chunk))
 		rec := []byte{recProgress}
 		rec = binary.BigEndian.AppendUint32(rec, uint32(idx+1))
-		for _, h := range whole {
-			st, err := h.(encoding.BinaryMarshaler).MarshalBinary()
-			if err != nil {
-				return progressed, err
-			}
+		for _, st := range cr.states {
 			rec = binary.BigEndian.AppendUint16(rec, uint16(len(st)))
 			rec = append(rec, st...)
 		}
@@ -491,6 +523,7 @@ func (c *Client) copyChunks(ctx context.Context, p *plan, r io.Reader, body io.C
 			return progressed, err
 		}
 		*off += int64(cr.n)
+		*states = cr.states
 		progressed = true
 		free <- cr.b
 		if c.onCheckpoint != nil {

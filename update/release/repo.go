@@ -162,10 +162,15 @@ type Repo struct {
 	targets   *metadata.Metadata[metadata.TargetsType]
 	snapshot  *metadata.Metadata[metadata.SnapshotType]
 	timestamp *metadata.Metadata[metadata.TimestampType]
+
+	// stale marks roles whose published metadata verifies only under the
+	// previous root (an interrupted rotation); operations re-sign from the
+	// highest stale role down.
+	stale map[string]bool
 }
 
 func newRepo(dir string, cfg Config) *Repo {
-	r := &Repo{fsys: cfg.FS, dir: dir, keys: cfg.Keys, expiry: cfg.Expiry, now: cfg.Now, log: cfg.Logger}
+	r := &Repo{fsys: cfg.FS, dir: dir, keys: cfg.Keys, expiry: cfg.Expiry, now: cfg.Now, log: cfg.Logger, stale: map[string]bool{}}
 	if r.fsys == nil {
 		r.fsys = durable.OS
 	}
@@ -307,6 +312,7 @@ func Open(dir string, cfg Config) (*Repo, error) {
 	if err := r.root.VerifyDelegate(Root, r.root); err != nil {
 		return nil, fmt.Errorf("%w: root.json: %v", ErrTampered, err)
 	}
+	var prev *metadata.Metadata[metadata.RootType]
 	for {
 		name := fmt.Sprintf("%d.root.json", r.root.Signed.Version+1)
 		data, err := durable.ReadFile(r.fsys, r.metaPath(name), MaxRootSize)
@@ -326,7 +332,19 @@ func Open(dir string, cfg Config) (*Repo, error) {
 		if err := next.VerifyDelegate(Root, next); err != nil || next.Signed.Version != r.root.Signed.Version+1 {
 			return nil, fmt.Errorf("%w: %s: %v", ErrTampered, name, err)
 		}
-		r.root = next
+		prev, r.root = r.root, next
+	}
+	if prev == nil && r.root.Signed.Version > 1 {
+		// root.json was already the newest: its predecessor is needed
+		// only to recognise an interrupted rotation, and only if it
+		// really is the predecessor.
+		name := fmt.Sprintf("%d.root.json", r.root.Signed.Version-1)
+		if data, err := durable.ReadFile(r.fsys, r.metaPath(name), MaxRootSize); err == nil {
+			if p, err := metadata.Root().FromBytes(data); err == nil && p.VerifyDelegate(Root, r.root) == nil &&
+				p.Signed.Version == r.root.Signed.Version-1 {
+				prev = p
+			}
+		}
 	}
 	if r.timestamp, err = load(r, "timestamp.json", MaxTimestampSize, metadata.Timestamp()); err != nil {
 		return nil, err
@@ -346,7 +364,15 @@ func Open(dir string, cfg Config) (*Repo, error) {
 		return nil, err
 	}
 	for role, md := range map[string]any{Targets: r.targets, Snapshot: r.snapshot, Timestamp: r.timestamp} {
-		if err := r.root.VerifyDelegate(role, md); err != nil {
+		err := r.root.VerifyDelegate(role, md)
+		if err != nil && prev != nil && prev.VerifyDelegate(role, md) == nil {
+			// Signed under the root just before the newest: a rotation
+			// of this role was interrupted after writing the new root.
+			// The next operation re-signs it (see stale).
+			r.stale[role] = true
+			err = nil
+		}
+		if err != nil {
 			return nil, fmt.Errorf("%w: %s: %v", ErrTampered, role, err)
 		}
 	}
@@ -496,7 +522,15 @@ func (r *Repo) publish(withTargets bool) error {
 	if err := r.writeVersioned("snapshot.json", r.snapshot.Signed.Version, snapData); err != nil {
 		return err
 	}
-	return r.write(r.metaPath("timestamp.json"), tsData)
+	if err := r.write(r.metaPath("timestamp.json"), tsData); err != nil {
+		return err
+	}
+	if withTargets {
+		delete(r.stale, Targets)
+	}
+	delete(r.stale, Snapshot)
+	delete(r.stale, Timestamp)
+	return nil
 }
 
 // bump signs role's metadata as its next version with a fresh expiry.
@@ -547,7 +581,7 @@ func (r *Repo) reload() {
 		r.root, r.targets, r.snapshot, r.timestamp = nil, nil, nil, nil
 		return
 	}
-	r.root, r.targets, r.snapshot, r.timestamp = fresh.root, fresh.targets, fresh.snapshot, fresh.timestamp
+	r.root, r.targets, r.snapshot, r.timestamp, r.stale = fresh.root, fresh.targets, fresh.snapshot, fresh.timestamp, fresh.stale
 }
 
 // ErrBroken is returned by every method of a Repo whose files could not be

@@ -642,3 +642,58 @@ func TestKeysNeverPrinted(t *testing.T) {
 		}
 	}
 }
+
+func TestRotateCrashSafe(t *testing.T) {
+	ctx := context.Background()
+	keys := testKeys(t)
+	newTargets := []crypto.Signer{genKey(t, keyfile.Ed25519)}
+	var rootV1 []byte
+	setup := func(fsys *durable.CrashFS) {
+		fsys.MkdirAll("repo", 0o755)
+		repo, err := release.Init(ctx, "repo", release.Config{FS: fsys, Keys: keys})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := repo.AddTarget(ctx, release.Target{Path: "a.bin", Image: bytes.NewReader(image(100, 1)), Descriptor: desc("hw", 1)}); err != nil {
+			t.Fatal(err)
+		}
+		if rootV1 == nil {
+			rootV1, _ = repo.RootJSON()
+		}
+	}
+	run := func(fsys *durable.CrashFS) error {
+		repo, err := release.Open("repo", release.Config{FS: fsys, Keys: keys})
+		if err != nil {
+			return err
+		}
+		return repo.Rotate(ctx, release.Targets, newTargets, 1)
+	}
+	durable.CrashTest(t, setup, run, func(fsys *durable.CrashFS, point int, mode durable.CrashMode, runErr error) {
+		after := keys
+		after.Targets = newTargets
+		// The tool opens whatever is left, with the new keys, and the
+		// documented recovery (re-sign the role) gives clients a
+		// repository they accept, still listing the target.
+		repo, err := release.Open("repo", release.Config{FS: fsys, Keys: after})
+		if err != nil {
+			t.Fatalf("crash at %d (%v): Open: %v", point, mode, err)
+		}
+		if repo.Version(release.Root) == 1 {
+			// The rotation never reached the disk: it is simply run
+			// again.
+			repo, _ = release.Open("repo", release.Config{FS: fsys, Keys: keys})
+			if err := repo.Rotate(ctx, release.Targets, newTargets, 1); err != nil {
+				t.Fatalf("crash at %d (%v): rotate again: %v", point, mode, err)
+			}
+		} else if err := repo.Resign(ctx, release.Targets); err != nil {
+			t.Fatalf("crash at %d (%v): resign: %v", point, mode, err)
+		}
+		tm, err := client(t, fsys, "repo", rootV1)
+		if err != nil {
+			t.Fatalf("crash at %d (%v): client: %v", point, mode, err)
+		}
+		if _, ok := tm.Targets[metadata.TARGETS].Signed.Targets["a.bin"]; !ok || tm.Root.Signed.Version < 2 {
+			t.Fatalf("crash at %d (%v): root v%d, target listed %v", point, mode, tm.Root.Signed.Version, ok)
+		}
+	})
+}

@@ -22,9 +22,11 @@ func (r *Repo) Resign(ctx context.Context, role string) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	switch role {
-	case Root:
+	if role == Root {
 		return r.Rotate(ctx, Root, r.keys.Root, r.root.Signed.Roles[Root].Threshold)
+	}
+	role = r.fromStale(role)
+	switch role {
 	case Targets:
 		if err := r.checkKeys(Targets, Snapshot, Timestamp); err != nil {
 			return err
@@ -46,6 +48,18 @@ func (r *Repo) Resign(ctx context.Context, role string) (err error) {
 		}
 	}()
 	return r.cascade(role)
+}
+
+// fromStale widens a re-signing to start at the highest role left signed
+// under the previous root by an interrupted rotation.
+func (r *Repo) fromStale(role string) string {
+	switch {
+	case r.stale[Targets]:
+		return Targets
+	case r.stale[Snapshot] && role == Timestamp:
+		return Snapshot
+	}
+	return role
 }
 
 // cascade re-signs role and the roles below it and writes them.
@@ -80,7 +94,11 @@ func (r *Repo) cascade(role string) error {
 // snapshot and timestamp after it), so clients verify against the new root
 // at once. Keys no role uses any more are dropped from root.json.
 //
-// After Rotate the Repo signs role with newKeys.
+// After Rotate the Repo signs role with newKeys. If a rotation of the
+// targets, snapshot or timestamp keys is interrupted after the new root was
+// written, clients refuse the role's old signatures until it is re-signed:
+// open the repository with the new keys and run [Repo.Resign] for the role
+// (or run the same rotation again, which writes one more root version).
 func (r *Repo) Rotate(ctx context.Context, role string, newKeys []crypto.Signer, threshold int) (err error) {
 	if err := r.usable(); err != nil {
 		return err
@@ -139,7 +157,13 @@ func (r *Repo) Rotate(ctx context.Context, role string, newKeys []crypto.Signer,
 	oldKeys := *r.keys.of(role)
 	r.root = next
 	*r.keys.of(role) = slices.Clone(newKeys)
-	below := map[string][]string{Targets: {Targets, Snapshot, Timestamp}, Snapshot: {Snapshot, Timestamp}, Timestamp: {Timestamp}}[role]
+	from := role
+	if role != Root {
+		from = r.fromStale(role)
+	} else if r.stale[Targets] || r.stale[Snapshot] || r.stale[Timestamp] {
+		from = r.fromStale(Timestamp)
+	}
+	below := map[string][]string{Targets: {Targets, Snapshot, Timestamp}, Snapshot: {Snapshot, Timestamp}, Timestamp: {Timestamp}}[from]
 	if err := r.checkKeys(below...); err != nil {
 		r.root = prev
 		*r.keys.of(role) = oldKeys
@@ -157,8 +181,8 @@ func (r *Repo) Rotate(ctx context.Context, role string, newKeys []crypto.Signer,
 	if err := r.writeVersioned("root.json", next.Signed.Version, rootData); err != nil {
 		return err
 	}
-	if role != Root {
-		return r.cascade(role)
+	if from != Root {
+		return r.cascade(from)
 	}
 	return nil
 }
