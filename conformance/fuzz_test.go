@@ -3,7 +3,9 @@ package conformance
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
+	"unicode"
 )
 
 func FuzzDecodeProfile(f *testing.F) {
@@ -34,6 +36,9 @@ func FuzzDecodeProfile(f *testing.F) {
 			}
 			if pe.Line < 0 || pe.Column < 0 || (pe.Line == 0) != (pe.Column == 0) {
 				t.Fatalf("bad position %d:%d", pe.Line, pe.Column)
+			}
+			if msg := err.Error(); len(msg) > 600 || strings.IndexFunc(msg, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' }) >= 0 {
+				t.Fatalf("error is not short printable text: %q", msg)
 			}
 			return
 		}

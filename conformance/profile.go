@@ -363,10 +363,31 @@ func (d *profileDecoder) position(off int64) (line, col int) {
 	return line, col
 }
 
-// fail builds a ProfileError located at off.
+// fail builds a ProfileError located at off. Field and message may echo
+// the document, so they are made printable and bounded: an error printed
+// on a terminal cannot carry escape sequences or megabytes of input.
 func (d *profileDecoder) fail(off int64, field, prov, msg string, err error) *ProfileError {
 	l, c := d.position(off)
-	return &ProfileError{Line: l, Column: c, Field: field, Provision: prov, Msg: msg, Err: err}
+	return &ProfileError{Line: l, Column: c, Field: printable(field, 96), Provision: prov, Msg: printable(msg, 320), Err: err}
+}
+
+// printable escapes non-printable runes the way %q would and cuts s to
+// about n bytes.
+func printable(s string, n int) string {
+	var b strings.Builder
+	for _, r := range s {
+		if b.Len() >= n {
+			b.WriteString("…")
+			break
+		}
+		if unicode.IsPrint(r) {
+			b.WriteRune(r)
+		} else {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+	}
+	return b.String()
 }
 
 // jsonErr converts an encoding/json error into a located ProfileError.
@@ -376,9 +397,7 @@ func (d *profileDecoder) jsonErr(err error, field string, off int64) *ProfileErr
 	var pe *ProfileError
 	switch {
 	case errors.As(err, &pe):
-		l, c := d.position(off)
-		pe.Line, pe.Column = l, c
-		return pe
+		return d.fail(off, pe.Field, pe.Provision, pe.Msg, pe.Err)
 	case errors.As(err, &se):
 		return d.fail(se.Offset, field, "", "JSON syntax: "+se.Error(), err)
 	case errors.As(err, &te):

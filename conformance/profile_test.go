@@ -101,6 +101,7 @@ func TestDecodeProfileRefuses(t *testing.T) {
 		{"contact not an address", replace(t, `"mailto:security@example.com"`, `"security at example"`), []string{"vulnerability_disclosure.contact", "not a valid e-mail address"}, ""},
 		{"contact javascript", replace(t, `"mailto:security@example.com"`, `"javascript:alert(1)"`), []string{"vulnerability_disclosure.contact", "mailto:, https: or tel:"}, ""},
 		{"policy over http", replace(t, `"https://example.com/security/disclosure-policy"`, `"http://example.com/p"`), []string{"vulnerability_disclosure.policy_url: must be an https:// URL"}, ""},
+		{"escape sequence in a key", []byte("{\"\\u001b[2J" + strings.Repeat("k", 500) + "\": 1}"), []string{`\x1b[2Jkkk`, "…: unknown field"}, "1:2"},
 		{"schema", replace(t, `"baseline.profile/v1"`, `"baseline.profile/v2"`), []string{"schema", "is not \"baseline.profile/v1\""}, ""},
 	}
 	for _, tt := range tests {
@@ -126,6 +127,9 @@ func TestDecodeProfileRefuses(t *testing.T) {
 			}
 			if tt.where != "" && pe.Where() != tt.where {
 				t.Errorf("error at %q, want %q (%v)", pe.Where(), tt.where, err)
+			}
+			if len(err.Error()) > 600 {
+				t.Errorf("error of %d bytes", len(err.Error()))
 			}
 			if pe.Line != 0 && !strings.Contains(err.Error(), pe.Where()) {
 				t.Errorf("error %q does not show its position", err)
