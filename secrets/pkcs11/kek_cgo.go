@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 
 	"github.com/ThalesGroup/crypto11"
@@ -58,7 +59,8 @@ var (
 )
 
 // New logs in to the token and finds the AES KEK, generating it on the
-// token on first use.
+// token on first use. A missing module yields an error wrapping
+// errors.ErrUnsupported.
 func New(ctx context.Context, cfg Config) (*KEK, error) {
 	if cfg.Module == "" || cfg.TokenLabel == "" {
 		return nil, errors.New("pkcs11: Config.Module and Config.TokenLabel are required")
@@ -75,6 +77,9 @@ func New(ctx context.Context, cfg Config) (*KEK, error) {
 	}
 	if k.log == nil {
 		k.log = slog.New(slog.DiscardHandler)
+	}
+	if _, err := os.Stat(cfg.Module); err != nil {
+		return nil, fmt.Errorf("pkcs11: module %s: %w (%w)", cfg.Module, errors.ErrUnsupported, err)
 	}
 	c, err := crypto11.Configure(&crypto11.Config{Path: cfg.Module, TokenLabel: cfg.TokenLabel, Pin: cfg.PIN, GCMIVLength: ivLen})
 	if err != nil {
