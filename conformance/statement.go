@@ -404,6 +404,10 @@ func (s *Statement) judge(pr Provision, e *Entry, conds []int) {
 			} else {
 				needJustification("recommendation answered N")
 			}
+		case ApplicabilityUnknown:
+			if pr.Status == Recommended {
+				needJustification("recommendation answered N")
+			}
 		}
 	case NotApplicableSupport:
 		switch e.Applicability {
@@ -415,7 +419,7 @@ func (s *Statement) judge(pr Provision, e *Entry, conds []int) {
 			}
 		case ManufacturerDecides:
 			needJustification("N/A (its condition, " + pr.OtherCondition + ", must be shown not to hold)")
-		case DoesNotApply:
+		case DoesNotApply, ApplicabilityUnknown:
 			if pr.Status == Recommended {
 				needJustification("recommendation answered N/A")
 			}
