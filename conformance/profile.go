@@ -331,6 +331,9 @@ func DecodeProfile(r io.Reader, now time.Time) (*Profile, error) {
 	if len(data) > MaxProfileSize {
 		return nil, &ProfileError{Msg: fmt.Sprintf("larger than %d bytes", MaxProfileSize)}
 	}
+	// Some editors start UTF-8 files with a byte order mark; it carries
+	// no meaning in JSON.
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	if !utf8.Valid(data) {
 		return nil, &ProfileError{Msg: "not valid UTF-8"}
 	}

@@ -140,6 +140,7 @@ func TestDecodeProfileRefuses(t *testing.T) {
 
 func TestDecodeProfileAccepts(t *testing.T) {
 	for _, tt := range []struct{ name, old, new string }{
+		{"byte order mark", "{\n  \"schema\"", "\ufeff{\n  \"schema\""},
 		{"support ends today", `"2031-12-31"`, `"2026-11-26"`},
 		{"no schema", `"schema": "baseline.profile/v1",`, ``},
 		{"contact address", `"mailto:security@example.com"`, `"security@example.com"`},
