@@ -77,11 +77,12 @@
 // the vault), so a dump of the flash without the sealed vault gives an
 // attacker nothing to guess against offline.
 //
-// Each hash holds [Config.Hash].Memory of RAM while it runs; at most
-// [Config.MaxConcurrentHashes] run at once and the rest wait under their
-// context. Go's garbage collector frees a finished hash's memory only at
-// the next cycle, so a device that must bound its peak RSS tightly should
-// also set a memory limit (GOMEMLIMIT or debug.SetMemoryLimit).
+// Each hash runs in one of [Config.MaxConcurrentHashes] arenas of
+// [Config.Hash].Memory, allocated on first use and reused (internal/argon2
+// is x/crypto's Argon2id taught to work in caller-owned memory, tested
+// against upstream), so hashing holds at most [Service.HashMemory] bytes and
+// leaves no garbage behind; further attempts wait under their context.
+// Arenas are reused, not cleared, between hashes.
 //
 // Throttling writes one record (one fsync) per admitted attempt, and none
 // for a refused one, so an attacker cannot wear the flash faster than the

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"time"
 
-	"golang.org/x/crypto/argon2"
+	xargon2 "golang.org/x/crypto/argon2"
+
+	"github.com/iotbaseline/baseline/auth/internal/argon2"
 )
 
 // Params are Argon2id cost parameters.
@@ -83,12 +85,12 @@ func NewHash(secret []byte, p Params) Hash {
 	p = p.withDefaults()
 	salt := make([]byte, p.SaltLen)
 	rand.Read(salt)
-	return Hash{Params: p, Salt: salt, Key: argon2.IDKey(secret, salt, p.Time, p.Memory, p.Threads, p.KeyLen)}
+	return Hash{Params: p, Salt: salt, Key: xargon2.IDKey(secret, salt, p.Time, p.Memory, p.Threads, p.KeyLen)}
 }
 
 // Verify reports whether secret matches h, comparing in constant time.
 func (h Hash) Verify(secret []byte) bool {
-	k := argon2.IDKey(secret, h.Salt, h.Params.Time, h.Params.Memory, h.Params.Threads, uint32(len(h.Key)))
+	k := xargon2.IDKey(secret, h.Salt, h.Params.Time, h.Params.Memory, h.Params.Threads, uint32(len(h.Key)))
 	return subtle.ConstantTimeCompare(k, h.Key) == 1
 }
 
@@ -103,27 +105,52 @@ func pepperInput(pepper, password []byte) []byte {
 	return m.Sum(nil)
 }
 
-// hasher bounds the number of Argon2id computations in flight: each holds
-// Params.Memory KiB for its whole duration.
+// hasher bounds the number of Argon2id computations in flight: there are
+// MaxConcurrentHashes arenas, each Params.Memory KiB, allocated on first use
+// and reused for every later hash. A hash runs only while holding an arena,
+// so the memory of hashing is bounded by construction and leaves no garbage.
 type hasher struct {
-	sem chan struct{}
+	pool chan *argon2.Arena
 	// count is incremented for every hash computed (tests assert that a
 	// throttled attempt never reaches the hash).
 	count func()
 }
 
-func (h *hasher) do(ctx context.Context, fn func()) error {
+func newHasher(n int, count func()) hasher {
+	h := hasher{pool: make(chan *argon2.Arena, n), count: count}
+	for range n {
+		h.pool <- new(argon2.Arena)
+	}
+	return h
+}
+
+func (h *hasher) do(ctx context.Context, fn func(a *argon2.Arena)) error {
+	var a *argon2.Arena
 	select {
-	case h.sem <- struct{}{}:
+	case a = <-h.pool:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	defer func() { <-h.sem }()
+	defer func() { h.pool <- a }()
 	if h.count != nil {
 		h.count()
 	}
-	fn()
+	fn(a)
 	return nil
+}
+
+// newHashIn is NewHash computed in an arena.
+func newHashIn(a *argon2.Arena, secret []byte, p Params) Hash {
+	p = p.withDefaults()
+	salt := make([]byte, p.SaltLen)
+	rand.Read(salt)
+	return Hash{Params: p, Salt: salt, Key: argon2.IDKey(a, secret, salt, p.Time, p.Memory, p.Threads, p.KeyLen)}
+}
+
+// verifyIn is Verify computed in an arena.
+func (h Hash) verifyIn(a *argon2.Arena, secret []byte) bool {
+	k := argon2.IDKey(a, secret, h.Salt, h.Params.Time, h.Params.Memory, h.Params.Threads, uint32(len(h.Key)))
+	return subtle.ConstantTimeCompare(k, h.Key) == 1
 }
 
 // TuneParams returns parameters that take about budget to compute on this

@@ -1,11 +1,12 @@
 package auth
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	_ "embed"
 	"fmt"
+	"io"
+	"sort"
 	"strings"
 	"sync"
 	"unicode"
@@ -66,29 +67,59 @@ func (p Policy) withDefaults() Policy {
 
 var (
 	blockOnce sync.Once
-	blockSet  map[string]struct{}
+	blockText string   // sorted entries, one per line
+	blockOffs []uint32 // start of each entry in blockText
 )
 
-func blocklist() map[string]struct{} {
+// loadBlocklist decompresses the embedded list once into one string and an
+// offset table (about 200 KiB in all, where a map would take several MiB).
+func loadBlocklist() {
 	blockOnce.Do(func() {
 		zr, err := gzip.NewReader(bytes.NewReader(blocklistGz))
 		if err != nil {
 			panic("auth: embedded blocklist corrupt: " + err.Error())
 		}
-		blockSet = make(map[string]struct{}, 16384)
-		sc := bufio.NewScanner(zr)
-		for sc.Scan() {
-			blockSet[sc.Text()] = struct{}{}
+		b, err := io.ReadAll(io.LimitReader(zr, 1<<20))
+		if err != nil {
+			panic("auth: embedded blocklist corrupt: " + err.Error())
 		}
-		if sc.Err() != nil {
-			panic("auth: embedded blocklist corrupt: " + sc.Err().Error())
+		blockText = string(b)
+		blockOffs = make([]uint32, 0, bytes.Count(b, []byte{'\n'}))
+		prev := ""
+		for off := 0; off < len(blockText); {
+			end := strings.IndexByte(blockText[off:], '\n')
+			if end < 0 {
+				panic("auth: embedded blocklist not newline-terminated")
+			}
+			w := blockText[off : off+end]
+			if w <= prev && len(blockOffs) > 0 {
+				panic("auth: embedded blocklist not sorted")
+			}
+			blockOffs = append(blockOffs, uint32(off))
+			prev = w
+			off += end + 1
 		}
 	})
-	return blockSet
+}
+
+func blockEntry(i int) string {
+	off := blockOffs[i]
+	end := strings.IndexByte(blockText[off:], '\n')
+	return blockText[off : int(off)+end]
+}
+
+// blocked reports whether w is on the embedded list.
+func blocked(w string) bool {
+	loadBlocklist()
+	i := sort.Search(len(blockOffs), func(i int) bool { return blockEntry(i) >= w })
+	return i < len(blockOffs) && blockEntry(i) == w
 }
 
 // BlocklistLen returns the number of entries in the embedded blocklist.
-func BlocklistLen() int { return len(blocklist()) }
+func BlocklistLen() int {
+	loadBlocklist()
+	return len(blockOffs)
+}
 
 // normalize bounds, validates and NFKC-normalises a password. It is applied
 // identically when a password is set and when it is checked, so what the
@@ -148,8 +179,7 @@ func (p Policy) Check(account, password string) error {
 // short pattern or of a blocklisted word, or a run through the keyboard's
 // character order.
 func common(low string) bool {
-	bl := blocklist()
-	if _, ok := bl[low]; ok {
+	if blocked(low) {
 		return true
 	}
 	isPad := func(r rune) bool {
@@ -159,7 +189,7 @@ func common(low string) bool {
 	if core == "" {
 		core = low
 	}
-	if _, ok := bl[core]; ok && len(core) >= 4 {
+	if len(core) >= 4 && blocked(core) {
 		return true
 	}
 	rs := []rune(low)
@@ -173,7 +203,7 @@ func common(low string) bool {
 			if p <= 4 {
 				return true
 			}
-			if _, ok := bl[unit]; ok {
+			if blocked(unit) {
 				return true
 			}
 		}

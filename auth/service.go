@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/iotbaseline/baseline/auth/internal/argon2"
 	"github.com/iotbaseline/baseline/internal/durable"
 )
 
@@ -227,7 +228,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	s.hasher = hasher{sem: make(chan struct{}, cfg.MaxConcurrentHashes), count: s.hashes.inc}
+	s.hasher = newHasher(cfg.MaxConcurrentHashes, s.hashes.inc)
 	var err error
 	if s.pepper, err = s.getOrCreateKey(ctx, "pepper"); err != nil {
 		return nil, err
@@ -245,15 +246,34 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	var dummyPW [32]byte
 	rand.Read(dummyPW[:])
-	s.dummy = NewHash(dummyPW[:], cfg.Hash)
+	if err := s.hasher.do(ctx, func(a *argon2.Arena) { s.dummy = newHashIn(a, dummyPW[:], cfg.Hash) }); err != nil {
+		return nil, err
+	}
 	if s.thr, err = openThrottle(cfg.FS, cfg.StateDir, cfg.Throttle, cfg.Now); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// Close releases the throttle log.
-func (s *Service) Close() error { return s.thr.close() }
+// HashMemory returns the memory, in bytes, that password hashing holds once
+// every hash slot has been used: MaxConcurrentHashes × Hash.Memory. Each slot
+// allocates its arena on first use and reuses it, so this is also the most
+// hashing ever holds (a stored hash with a larger memory cost, up to
+// MaxHashMemory, grows its slot's arena).
+func (s *Service) HashMemory() int64 {
+	return int64(s.cfg.MaxConcurrentHashes) * int64(s.cfg.Hash.Memory) << 10
+}
+
+// Close releases the throttle log and the hash arenas, waiting for hashes
+// in flight to finish. The Service must not be used afterwards.
+func (s *Service) Close() error {
+	for range cap(s.hasher.pool) {
+		a := <-s.hasher.pool
+		a.Free()
+		defer func() { s.hasher.pool <- a }()
+	}
+	return s.thr.close()
+}
 
 func (s *Service) vaultGet(ctx context.Context, name string) ([]byte, error) {
 	v, err := s.vault.Get(ctx, s.cfg.VaultPrefix+name)
@@ -475,7 +495,7 @@ func (s *Service) checkPassword(ctx context.Context, owner ownerRecord, account,
 		known = false
 	}
 	var match bool
-	if err := s.hasher.do(ctx, func() { match = h.Verify(in) }); err != nil {
+	if err := s.hasher.do(ctx, func(a *argon2.Arena) { match = h.verifyIn(a, in) }); err != nil {
 		return false, Hash{}, err
 	}
 	return match && known, h, nil
@@ -487,7 +507,7 @@ func (s *Service) hashPassword(ctx context.Context, password string) (string, er
 		return "", err
 	}
 	var h Hash
-	if err := s.hasher.do(ctx, func() { h = NewHash(pepperInput(s.pepper, pw), s.cfg.Hash) }); err != nil {
+	if err := s.hasher.do(ctx, func(a *argon2.Arena) { h = newHashIn(a, pepperInput(s.pepper, pw), s.cfg.Hash) }); err != nil {
 		return "", err
 	}
 	return h.String(), nil
@@ -573,7 +593,7 @@ func (s *Service) Setup(ctx context.Context, r SetupRequest) (*Session, error) {
 		return nil, fmt.Errorf("%w: setup verifier: %v", ErrVault, err)
 	}
 	var match bool
-	if err := s.hasher.do(ctx, func() { match = vh.Verify(secret.input()) }); err != nil {
+	if err := s.hasher.do(ctx, func(a *argon2.Arena) { match = vh.verifyIn(a, secret.input()) }); err != nil {
 		return nil, err
 	}
 	if !match {
