@@ -6,11 +6,13 @@
 //     compare, session) against a raw argon2.IDKey with the same
 //     parameters, warm and cold (memory returned to the OS before each
 //     run), target ratio <= 1.05;
+//
 //   - the cost of a throttled attempt, target < 50 µs;
+//
 //   - the peak RSS (VmHWM) of a fresh process making 100 concurrent login
 //     attempts, target <= MaxConcurrentHashes × m + 8 MiB.
 //
-//	go run ./bench/auth [-n 10] [-throttled 20000] [-concurrent 100]
+//     go run ./bench/auth [-n 10] [-throttled 20000] [-concurrent 100]
 //
 // Throttle state lives on an in-memory durable.CrashFS for the ratios, so
 // the figures measure the code, not the flash; -disk DIR uses a real
