@@ -1,22 +1,20 @@
 // Command auth measures the auth package against its targets, side by side
-// with the plain baseline in one run:
+// with the plain baseline in one run.
 //
-//   - a successful login (auth.Service.Authenticate: throttle admission
-//     and success records, NFKC, pepper, semaphore, Argon2id, constant-time
-//     compare, session) against a raw argon2.IDKey with the same
-//     parameters, warm and cold (memory returned to the OS before each
-//     run), target ratio <= 1.05;
+// A successful login (auth.Service.Authenticate: throttle admission and
+// success records, NFKC, pepper, hash slot, Argon2id, constant-time compare,
+// session) is timed against a raw argon2.IDKey with the same parameters,
+// warm and cold, target ratio <= 1.05. A throttled attempt is timed, target
+// < 50 µs. A fresh process makes 100 concurrent login attempts and reports
+// its peak RSS (VmHWM), target <= MaxConcurrentHashes × m + 8 MiB.
 //
-//   - the cost of a throttled attempt, target < 50 µs;
+// Usage:
 //
-//   - the peak RSS (VmHWM) of a fresh process making 100 concurrent login
-//     attempts, target <= MaxConcurrentHashes × m + 8 MiB.
+//	go run ./bench/auth [-n 10] [-throttled 20000] [-concurrent 100]
 //
-//     go run ./bench/auth [-n 10] [-throttled 20000] [-concurrent 100]
-//
-// Throttle state lives on an in-memory durable.CrashFS for the ratios, so
-// the figures measure the code, not the flash; -disk DIR uses a real
-// directory instead (each admitted attempt then costs an fsync).
+// Throttle state lives on an in-memory durable.CrashFS, so the figures
+// measure the code, not the flash; -disk DIR uses a real directory instead
+// (each admitted attempt then costs an fsync).
 package main
 
 import (
