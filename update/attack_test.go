@@ -185,8 +185,13 @@ func TestAttackFastForward(t *testing.T) {
 
 func TestAttackIndefiniteFreeze(t *testing.T) {
 	fx := newFixture(t, false)
-	fx.addRelease("fw.bin", randomImage(t, MinChunkSize), nil)
 	expiry := testNow.AddDate(1, 0, 0)
+	// The root stays valid; timestamp, snapshot and targets expire.
+	fx.repo.Root.Signed.Expires = expiry.AddDate(5, 0, 0)
+	if err := fx.repo.WriteRoot(); err != nil {
+		t.Fatal(err)
+	}
+	fx.addRelease("fw.bin", randomImage(t, MinChunkSize), nil)
 	after := func(c *Config) { c.Now = func() time.Time { return expiry.Add(time.Hour) } }
 	// The mirror keeps serving metadata that has expired.
 	mustRefuse(t, fx.client(after), ErrExpired)
