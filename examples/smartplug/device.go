@@ -303,4 +303,7 @@ func (d *device) Close() {
 	if d.owner != nil {
 		d.owner.close()
 	}
+	if c, ok := d.kek.(interface{ Close() error }); ok {
+		c.Close()
+	}
 }

@@ -29,29 +29,41 @@ import (
 const ownerPassword = "correct horse battery staple plug"
 
 var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
+	buildMu sync.Mutex
+	binDir  string
+	built   = map[string]string{}
 )
 
-// binaries builds the device and the baseline CLI once per test run.
-func binaries(t *testing.T) (device, cli string) {
+// build builds the given main package (with build tags) once per test run
+// and returns the binary.
+func build(t *testing.T, pkg, tags string) string {
 	t.Helper()
 	testenv.Short(t, "smartplug integration test (builds and runs the device)")
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "smartplug-bin-")
-		if buildErr != nil {
-			return
-		}
-		out, err := exec.Command("go", "build", "-o", binDir+"/", ".", "../../cmd/baseline").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	key := pkg + "|" + tags
+	if b, ok := built[key]; ok {
+		return b
 	}
-	return filepath.Join(binDir, "smartplug"), filepath.Join(binDir, "baseline")
+	if binDir == "" {
+		d, err := os.MkdirTemp("", "smartplug-bin-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		binDir = d
+	}
+	bin := filepath.Join(binDir, fmt.Sprintf("bin%d", len(built)))
+	out, err := exec.Command("go", "build", "-tags", tags, "-o", bin, pkg).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build -tags %q %s: %v\n%s", tags, pkg, err, out)
+	}
+	built[key] = bin
+	return bin
+}
+
+// binaries builds the device (soft backend) and the baseline CLI.
+func binaries(t *testing.T) (device, cli string) {
+	return build(t, ".", ""), build(t, "../../cmd/baseline", "")
 }
 
 func TestMain(m *testing.M) {
@@ -77,7 +89,15 @@ type plugProc struct {
 func startPlug(t *testing.T, state string, args ...string) *plugProc {
 	t.Helper()
 	bin, _ := binaries(t)
+	return startBinary(t, bin, nil, state, args...)
+}
+
+// startBinary starts a device binary with extra environment variables and
+// waits until it serves.
+func startBinary(t *testing.T, bin string, env []string, state string, args ...string) *plugProc {
+	t.Helper()
 	cmd := exec.Command(bin, append([]string{"--state", state, "--listen", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
