@@ -181,6 +181,8 @@ func plainEntry(e Entry) string {
 		return "Stated by the manufacturer (not checked on the device for this page)"
 	case e.Verdict == Declared:
 		return "Stated by the manufacturer"
+	case e.Verdict == Pass && strings.Contains(e.Evidence, string(EvidenceDeclaration)):
+		return "Checked on the device: OK for the part it can check; the rest is stated by the manufacturer"
 	case e.Verdict == Fail && e.Support == No && e.Status == Recommended:
 		return "Not met (a recommendation; the reason is given)"
 	}

@@ -131,6 +131,11 @@ func TestStatementHTML(t *testing.T) {
 	if out := render(t, func(b *bytes.Buffer) error { return ok.WriteHTML(b) }); !strings.Contains(out, "Checked on the device: OK") || !strings.Contains(out, "complete and conformant") {
 		t.Error("a passing check is not shown in plain words")
 	}
+	// 5.2-1 is partly a declaration (B/D): a passing check does not cover all of it.
+	ok.Attach(RunChecks(context.Background(), exampleProfile(t)))
+	if out := render(t, func(b *bytes.Buffer) error { return ok.WriteHTML(b) }); !strings.Contains(out, "OK for the part it can check; the rest is stated by the manufacturer") {
+		t.Error("a partial check is shown as covering the whole provision")
+	}
 }
 
 func TestSelfCheckReport(t *testing.T) {

@@ -31,18 +31,18 @@ func (p *Profile) Checks() []Check {
 				}
 				return Result{Verdict: Pass, Observed: obs}
 			}},
-		{ID: "conformance.support-period", Provisions: []string{"5.3-13"}, Title: "The support period is published by the device",
+		{ID: "conformance.support-period", Provisions: []string{"5.3-13"}, Title: "The device states its support period, which has not ended",
 			Run: func(context.Context) Result {
 				return supportPeriodResult(prof.SupportPeriodEnd, time.Now())
 			}},
-		{ID: "conformance.model", Provisions: []string{"5.3-16"}, Title: "The model designation is served by the device",
+		{ID: "conformance.model", Provisions: []string{"5.3-16"}, Title: "The device states its model designation",
 			Run: func(context.Context) Result {
 				if prof.Model == "" {
 					return Result{Verdict: Fail, Detail: "the profile has no model designation"}
 				}
 				return Result{Verdict: Pass, Observed: prof.Model}
 			}},
-		{ID: "conformance.disclosure", Provisions: []string{"5.2-1"}, Title: "A vulnerability disclosure contact and policy are published",
+		{ID: "conformance.disclosure", Provisions: []string{"5.2-1"}, Title: "A vulnerability disclosure contact and policy URL are configured",
 			Run: func(context.Context) Result {
 				d := prof.VulnerabilityDisclosure
 				obs := fmt.Sprintf("contact %q, policy %q", d.Contact, d.PolicyURL)
