@@ -155,14 +155,14 @@ func runOne(ctx context.Context, chk Check) (cr CheckResult) {
 }
 
 // allDeclarations reports whether every listed provision is, in the catalog,
-// something only the manufacturer can declare (evidence kind D).
+// something only the manufacturer can declare (evidence kind D alone).
 func allDeclarations(ids []string) bool {
 	if len(ids) == 0 {
 		return false
 	}
 	for _, id := range ids {
 		p, ok := Lookup(id)
-		if !ok || p.Evidence != EvidenceDeclaration {
+		if !ok || !p.PureDeclaration() {
 			return false
 		}
 	}
