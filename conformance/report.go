@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"sort"
 	"strings"
 	"time"
 )
@@ -374,13 +375,31 @@ cannot check by itself.</p>
 </body></html>
 `))
 
+// attention ranks verdicts for display: failures first.
+func attention(v Verdict) int {
+	switch v {
+	case Fail:
+		return 0
+	case Inconclusive, NotRun:
+		return 1
+	}
+	return 2
+}
+
 // WriteHTML writes the report as a self-contained HTML page in plain
-// language, without scripts or external resources.
+// language, without scripts or external resources. Checks that need the
+// owner's attention are listed first.
 func (r *Report) WriteHTML(w io.Writer) error {
+	// What needs the owner's attention comes first.
+	shown := *r
+	shown.Results = append([]CheckResult(nil), r.Results...)
+	sort.SliceStable(shown.Results, func(i, j int) bool {
+		return attention(shown.Results[i].Verdict) < attention(shown.Results[j].Verdict)
+	})
 	data := struct {
 		*Report
 		Style template.CSS
-	}{r, template.CSS(reportStyle)}
+	}{&shown, template.CSS(reportStyle)}
 	var buf bytes.Buffer
 	if err := reportHTML.Execute(&buf, data); err != nil {
 		return err

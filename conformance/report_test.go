@@ -175,6 +175,9 @@ func TestSelfCheckReport(t *testing.T) {
 	if strings.Contains(html, "<script") {
 		t.Error("report must not use scripts")
 	}
+	if i, j := strings.Index(html, "Automatic updates"), strings.Index(html, "Password hashing strength"); i < 0 || j < 0 || i > j {
+		t.Error("the inconclusive check must be listed before the passing ones")
+	}
 	good := NewReport("SP-100", "1.0.0", at, results[:2])
 	if !good.OK {
 		t.Error("pass + declared must be OK")
