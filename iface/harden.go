@@ -197,6 +197,10 @@ func (w *uniformWriter) WriteHeader(status int) {
 	if w.wroteHeader {
 		return
 	}
+	if status >= 100 && status < 200 {
+		w.ResponseWriter.WriteHeader(status) // informational: the final status follows
+		return
+	}
 	w.wroteHeader = true
 	h := w.ResponseWriter.Header()
 	h.Del("Server")

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -425,5 +426,40 @@ func TestRedirectServer(t *testing.T) {
 	}
 	if _, err := NewRedirectServer(0, ServerConfig{}); err == nil {
 		t.Error("port 0 accepted")
+	}
+}
+
+// FuzzBadPath: whatever the escaped path, a path the screen lets through
+// has no dot segment, backslash, encoded slash or control character once
+// decoded.
+func FuzzBadPath(f *testing.F) {
+	for _, s := range []string{"/a/b", "/../x", "/%2e%2e/x", "/a%2fb", "/a%0d%0a", "/%zz", "/a\\b", "/.", "/a/./b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		if badPath(p) != "" || p == "" || p == "*" {
+			return
+		}
+		for _, seg := range strings.Split(p[1:], "/") {
+			d, ok := unescapeSegment(seg)
+			if !ok || d == "." || d == ".." || strings.ContainsAny(d, "/\\") || strings.ContainsFunc(d, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+				t.Fatalf("let through %q (segment %q)", p, d)
+			}
+		}
+	})
+}
+
+func TestHardenInformationalStatus(t *testing.T) {
+	h := Harden(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusEarlyHints)
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, "detail")
+	}), HardenOptions{})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	// (httptest's recorder keeps the 103 as Code; the body shows the 404
+	// was replaced by the uniform one.)
+	if rec.Body.String() != "{\"error\":\"not found\"}\n" {
+		t.Errorf("%d %q", rec.Code, rec.Body)
 	}
 }

@@ -250,3 +250,27 @@ func FuzzInt(f *testing.F) {
 		}
 	})
 }
+
+func FuzzIPAddr(f *testing.F) {
+	for _, s := range []string{"192.0.2.1", "::1", "fe80::1%eth0", "1.2.3", "[::1]"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if IPAddr("ip", s) != nil {
+			return
+		}
+		if strings.ContainsAny(s, "%[] \r\n") || len(s) > 64 {
+			t.Fatalf("accepted %q", s)
+		}
+	})
+}
+
+func FuzzOneOf(f *testing.F) {
+	f.Add("auto")
+	f.Add("AUTO")
+	f.Fuzz(func(t *testing.T, s string) {
+		if (OneOf("m", s, "auto", "manual") == nil) != (s == "auto" || s == "manual") {
+			t.Fatalf("OneOf(%q)", s)
+		}
+	})
+}
