@@ -840,3 +840,132 @@ func TestOutboxRemovesOnlyOldestDeadSegment(t *testing.T) {
 		t.Fatalf("only %d segments: the test no longer has a dead segment behind a live one", st.Segments)
 	}
 }
+
+// TestOutboxCrashWithDropsAndExpiry crashes a workload in which the outbox
+// is full (drops) and messages expire: critical messages are never lost,
+// delivered ones never return, the bound holds after recovery.
+func TestOutboxCrashWithDropsAndExpiry(t *testing.T) {
+	const maxRecords = 6
+	var enq, tried, all map[string]bool
+	var final OutboxStats
+	cfgFor := func(fsys durable.FS, c *testClock) OutboxConfig {
+		cfg := obConfig(fsys, c)
+		cfg.MaxRecords = maxRecords
+		return cfg
+	}
+	run := func(fsys *durable.CrashFS) error {
+		ctx := context.Background()
+		enq, tried, all = map[string]bool{}, map[string]bool{}, map[string]bool{}
+		c := newTestClock()
+		ob, err := OpenOutbox(ctx, cfgFor(fsys, c))
+		if err != nil {
+			return err
+		}
+		defer ob.Close()
+		for i := 0; i < 10; i++ {
+			var ms []Message
+			for j, p := range []Priority{PriorityLow, PriorityCritical, PriorityNormal} {
+				k := fmt.Sprintf("%s%d-%d", p, i, j)
+				m := msg(k, p)
+				if p == PriorityNormal {
+					m.TTL = time.Minute
+				}
+				if p == PriorityCritical && i%2 == 1 {
+					continue
+				}
+				all[k] = true
+				ms = append(ms, m)
+			}
+			if err := ob.Enqueue(ctx, ms...); err != nil && !errors.Is(err, ErrFull) {
+				return err
+			} else if err == nil {
+				for _, m := range ms {
+					enq[m.Key] = true
+				}
+			}
+			c.mono += 30 * time.Second
+			if i%2 == 0 {
+				var ks []string
+				for _, m := range ob.Pending(2) {
+					ks = append(ks, m.Key)
+					tried[m.Key] = true
+				}
+				if err := ob.Ack(ctx, ks...); err != nil {
+					return err
+				}
+				for _, k := range ks {
+					delete(enq, k)
+					all[k] = false
+				}
+			}
+		}
+		final = ob.Stats()
+		return nil
+	}
+	durable.CrashTest(t, nil, run, func(fsys *durable.CrashFS, point int, mode durable.CrashMode, runErr error) {
+		ob, err := OpenOutbox(context.Background(), cfgFor(fsys, newTestClock()))
+		if err != nil {
+			t.Fatalf("crash at %d (%v): %v", point, mode, err)
+		}
+		defer ob.Close()
+		got := map[string]bool{}
+		for _, m := range ob.Pending(0) {
+			got[m.Key] = true
+			// all[k] is true once Enqueue was called and false once Ack
+			// returned nil.
+			if !all[m.Key] || !bytes.Equal(m.Payload, payloadFor(m.Key)) {
+				t.Fatalf("crash at %d (%v): unexpected or delivered message %s", point, mode, m.Key)
+			}
+		}
+		if point == 0 && (final.Dropped == 0 || final.Expired == 0) {
+			t.Fatalf("workload neither drops nor expires: %+v", final)
+		}
+		if len(got) > maxRecords {
+			t.Fatalf("crash at %d (%v): %d pending over the bound %d", point, mode, len(got), maxRecords)
+		}
+		for k := range enq {
+			if strings.HasPrefix(k, PriorityCritical.String()) && !tried[k] && !got[k] {
+				t.Fatalf("crash at %d (%v): critical message %s lost", point, mode, k)
+			}
+		}
+	})
+}
+
+func TestOutboxConcurrentProducersAndDrain(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ob := openOB(t, obConfig(durable.NewCrashFS(), newTestClock()))
+	defer ob.Close()
+	const producers, each = 4, 50
+	got := make(chan string, producers*each)
+	drained := make(chan error, 1)
+	go func() {
+		drained <- ob.Drain(ctx, func(_ context.Context, m Message) error { got <- m.Key; return nil })
+	}()
+	errs := make(chan error, producers)
+	for p := 0; p < producers; p++ {
+		go func() {
+			for i := 0; i < each; i++ {
+				if err := ob.Enqueue(ctx, msg(fmt.Sprintf("p%d-%d", p, i), Priority(i%4))); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for p := 0; p < producers; p++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{}
+	for len(seen) < producers*each {
+		seen[<-got] = true
+	}
+	cancel()
+	<-drained
+	if st := ob.Stats(); st.Enqueued != producers*each || st.Pending != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
