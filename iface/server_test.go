@@ -370,6 +370,17 @@ func TestServerConnectionLimit(t *testing.T) {
 
 func TestServerRefusesOldTLS(t *testing.T) {
 	ts := startServer(t, ServerConfig{})
+	// HTTP/2 is not offered: HTTP/1.1 only.
+	h2 := ts.tls.Clone()
+	h2.NextProtos = []string{"h2", "http/1.1"}
+	c, err := tls.Dial("tcp", ts.addr, h2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := c.ConnectionState().NegotiatedProtocol; p != "http/1.1" {
+		t.Errorf("ALPN negotiated %q, want http/1.1", p)
+	}
+	c.Close()
 	old := ts.tls.Clone()
 	old.MinVersion, old.MaxVersion = tls.VersionTLS10, tls.VersionTLS11
 	if c, err := tls.Dial("tcp", ts.addr, old); err == nil {

@@ -268,6 +268,9 @@ func URL(field, s string, schemes ...string) error {
 	if err != nil || u.Opaque != "" || !u.IsAbs() {
 		return invalid(field, "invalid URL")
 	}
+	if strings.ContainsFunc(u.Path, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return invalid(field, "forbidden character")
+	}
 	if len(schemes) == 0 {
 		schemes = []string{"https"}
 	}

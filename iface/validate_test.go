@@ -64,6 +64,7 @@ func TestValidators(t *testing.T) {
 		{"url file", URL("u", "file:///etc/passwd"), false},
 		{"url space", URL("u", "https://example.com/a b"), false},
 		{"url crlf", URL("u", "https://example.com/\r\nX: y"), false},
+		{"url encoded crlf", URL("u", "https://example.com/a%0d%0aX:%20y"), false},
 		{"url bad port", URL("u", "https://example.com:0/"), false},
 		{"url big port", URL("u", "https://example.com:65536/"), false},
 		{"url empty port", URL("u", "https://example.com:/"), false},
