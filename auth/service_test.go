@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -407,4 +408,34 @@ func TestConcurrentHashesBounded(t *testing.T) {
 		t.Fatalf("hash ran beyond the bound: %v", err)
 	}
 	f.s.hasher.pool <- a
+}
+
+func TestHashMemoryBounded(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.MaxConcurrentHashes = 3 })
+	f.setUp()
+	if got, want := f.s.HashMemory(), int64(3*testParams.Memory)<<10; got != want {
+		t.Fatalf("HashMemory = %d, want %d", got, want)
+	}
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f.login(fmt.Sprintf("198.51.100.%d", i), ownerAcct, ownerPW)
+		}()
+	}
+	wg.Wait()
+	// Exactly the configured number of arenas exist, none larger than m.
+	n := 0
+	for range cap(f.s.hasher.pool) {
+		a := <-f.s.hasher.pool
+		if a.Bytes() > int(testParams.Memory)<<10 {
+			t.Fatalf("arena of %d bytes", a.Bytes())
+		}
+		n++
+		defer func() { f.s.hasher.pool <- a }()
+	}
+	if n != 3 {
+		t.Fatalf("%d arenas", n)
+	}
 }

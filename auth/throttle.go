@@ -147,6 +147,9 @@ const (
 // record flags.
 const (
 	flagProbe = 1 << iota
+	// flagCounted on a success record: the attempt's failure record was
+	// charged to the global budget, so the success gives that unit back.
+	flagCounted
 )
 
 type throttle struct {
@@ -306,6 +309,7 @@ func (t *throttle) lookup(tb *table, key string, free int, now int64, create boo
 // ticket is an admitted attempt, already charged as a failure.
 type ticket struct {
 	src, acct string
+	counted   bool // charged to the global budget
 }
 
 // admit decides whether an attempt may be checked. If it may, it records
@@ -344,7 +348,7 @@ func (t *throttle) admitKey(src, account string, flags byte) (ticket, error) {
 	}
 	t.apply(rec)
 	t.maybeCompact(now)
-	return ticket{src: src, acct: account}, nil
+	return ticket{src: src, acct: account, counted: !good && flags&flagProbe == 0}, nil
 }
 
 // success records that the credential of an admitted attempt was right.
@@ -352,7 +356,11 @@ func (t *throttle) success(tk ticket) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now().UnixNano()
-	rec := encodeEvent(recSuccess, now, tk.src, tk.acct, 0)
+	var flags byte
+	if tk.counted {
+		flags = flagCounted
+	}
+	rec := encodeEvent(recSuccess, now, tk.src, tk.acct, flags)
 	if err := t.log.Append(rec); err != nil {
 		return fmt.Errorf("%w: %v", ErrThrottleState, err)
 	}
@@ -427,9 +435,11 @@ func (t *throttle) apply(rec []byte) error {
 		if ae, ok := t.acct.m[ev.acct]; ok {
 			ae.fails = 0
 		}
-		// A success after the attempt was charged gives the global budget
-		// its unit back: the owner's logins do not use up the budget.
-		t.gDebt, t.gAt = math.Max(0, t.debt(now)-1), now
+		// A success gives the global budget back the unit its attempt
+		// was charged: the owner's logins do not use up the budget.
+		if ev.flags&flagCounted != 0 {
+			t.gDebt, t.gAt = math.Max(0, t.debt(now)-1), now
+		}
 	}
 	return nil
 }

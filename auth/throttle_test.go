@@ -314,3 +314,27 @@ func FuzzThrottleRecord(f *testing.F) {
 		}
 	})
 }
+
+// TestOwnerSuccessDoesNotRefundAttackers: a success from a source in good
+// standing (whose failures are not charged to the global budget) gives no
+// budget back to the attackers.
+func TestOwnerSuccessDoesNotRefundAttackers(t *testing.T) {
+	c := newClock()
+	th := newThrottle(t, durable.NewCrashFS(), c, ThrottleConfig{GlobalBudget: 100, AccountFree: 1000})
+	tk, _ := th.admit("192.0.2.10", "owner")
+	th.success(tk) // now in good standing; the global debt is back to 0
+	for i := range 10 {
+		th.admit(fmt.Sprintf("203.0.113.%d", i), "owner")
+	}
+	d := th.debt(c.Now().UnixNano())
+	for range 5 {
+		tk, err := th.admit("192.0.2.10", "owner")
+		if err != nil {
+			t.Fatal(err)
+		}
+		th.success(tk)
+	}
+	if got := th.debt(c.Now().UnixNano()); got != d {
+		t.Fatalf("owner's logins changed the attackers' global debt from %v to %v", d, got)
+	}
+}
