@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -25,10 +24,8 @@ import (
 // buildCLI builds the real `baseline` binary for the test.
 func buildCLI(t *testing.T) string {
 	t.Helper()
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goTool); err != nil {
-		goTool = testenv.LookPath(t, "go")
-	}
+	// go test puts its own GOROOT/bin first on the test's PATH.
+	goTool := testenv.LookPath(t, "go")
 	bin := filepath.Join(t.TempDir(), "baseline")
 	cmd := exec.Command(goTool, "build", "-o", bin, "github.com/iotbaseline/baseline/cmd/baseline")
 	if out, err := cmd.CombinedOutput(); err != nil {
