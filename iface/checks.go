@@ -80,6 +80,7 @@ type Handshake struct {
 	Group       string `json:"group"`
 }
 
+// String formats the handshake as "TLS 1.3 TLS_AES_128_GCM_SHA256 X25519MLKEM768".
 func (h Handshake) String() string { return h.Version + " " + h.CipherSuite + " " + h.Group }
 
 // TLSHandshake runs a full handshake in memory between server and client

@@ -41,6 +41,7 @@ type InputError struct {
 	TooLarge bool
 }
 
+// Error names the field and the reason, never the value.
 func (e *InputError) Error() string {
 	if e.Field == "" {
 		return "iface: invalid input: " + e.Reason
