@@ -31,13 +31,12 @@ func (c *Client) Checks() []conformance.Check {
 }
 
 func (c *Client) snapshot() (*metadataView, time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	ref := c.refTime()
-	if c.trusted == nil {
+	tm := c.view.Load()
+	if tm == nil {
 		return nil, ref
 	}
-	return &metadataView{root: c.trusted.Root, ts: c.trusted.Timestamp, snap: c.trusted.Snapshot, targets: c.trusted.Targets[metadata.TARGETS]}, ref
+	return &metadataView{root: tm.Root, ts: tm.Timestamp, snap: tm.Snapshot, targets: tm.Targets[metadata.TARGETS]}, ref
 }
 
 type metadataView struct {

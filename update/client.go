@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
@@ -218,9 +219,14 @@ type Client struct {
 
 	cosign signature.Verifier
 
-	mu      sync.Mutex
+	mu      sync.Mutex // serialises Refresh, Check, Download, OpenBundle
 	trusted *trustedmetadata.TrustedMetadata
-	floor   time.Time
+
+	// Read without mu, so self-checks and TrustedTime never wait for a
+	// download in progress. The metadata behind view is never modified
+	// after it is stored.
+	view    atomic.Pointer[trustedmetadata.TrustedMetadata]
+	floorNs atomic.Int64
 
 	// testing hooks
 	onCheckpoint func(off int64)
@@ -250,10 +256,11 @@ func New(cfg Config) (*Client, error) {
 	if err := cfg.FS.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, err
 	}
-	c.floor = cfg.BuildTime.UTC()
-	if st := c.loadState(); st.floor.After(c.floor) {
-		c.floor = st.floor
+	floor := cfg.BuildTime.UTC()
+	if st := c.loadState(); st.floor.After(floor) {
+		floor = st.floor
 	}
+	c.setFloor(floor)
 	return c, nil
 }
 
@@ -269,15 +276,28 @@ func (c *Client) file(name string) string { return path.Join(c.cfg.Dir, name) }
 // earlier than the floor (build time, or the clock's time at the last
 // successful refresh).
 func (c *Client) TrustedTime() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	return c.refTime()
+}
+
+func (c *Client) setFloor(t time.Time) {
+	if t.IsZero() {
+		c.floorNs.Store(0)
+		return
+	}
+	c.floorNs.Store(t.UnixNano())
+}
+
+func (c *Client) getFloor() time.Time {
+	if ns := c.floorNs.Load(); ns != 0 {
+		return time.Unix(0, ns).UTC()
+	}
+	return time.Time{}
 }
 
 func (c *Client) refTime() time.Time {
 	now := c.cfg.Now().UTC()
-	if now.Before(c.floor) {
-		return c.floor
+	if floor := c.getFloor(); now.Before(floor) {
+		return floor
 	}
 	return now
 }
@@ -456,10 +476,11 @@ func (c *Client) update(ctx context.Context, get metaGetter) (err error) {
 		next.targets = b
 	}
 	c.trusted = tm
+	c.view.Store(tm)
 	// Raise the time floor: the clock's time was accepted by all of this
 	// metadata, so never believe an earlier time again.
-	if now := c.cfg.Now().UTC(); now.Sub(c.floor) > time.Minute {
-		c.floor = now
+	if now := c.cfg.Now().UTC(); now.Sub(c.getFloor()) > time.Minute {
+		c.setFloor(now)
 		next.floor = now
 	}
 	return nil

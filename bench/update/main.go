@@ -13,6 +13,10 @@
 // Usage: go run ./bench/update -size 1GiB
 //
 // Temporary files live under -tmp (default os.TempDir()) and are removed.
+// Diagnostics: BENCH_CHILD_ARGS="-cpuprofile /tmp/dl.prof" profiles the
+// download child, BENCH_CHILD_ARGS="-nosync-diagnostic" shows what fsync
+// costs, BENCH_HWM_DEBUG=1 prints the child's VmHWM at start and after the
+// refresh.
 package main
 
 import (
@@ -240,7 +244,9 @@ func run(dir string, size int64, chunk, ntargets, runs int) error {
 			if childArgs != "" {
 				args = append(args, strings.Fields(childArgs)...)
 			}
-			out, err := exec.Command(exe, args...).Output()
+			cmd := exec.Command(exe, args...)
+			cmd.Stderr = os.Stderr
+			out, err := cmd.Output()
 			os.RemoveAll(work)
 			if err != nil {
 				return fmt.Errorf("child: %v", err)
@@ -328,6 +334,9 @@ func (noSync) Sync() error { return nil }
 
 func runChild(url, rootFile, target, work, hashes, bundle string, nosync bool) error {
 	ctx := context.Background()
+	if os.Getenv("BENCH_HWM_DEBUG") != "" {
+		fmt.Fprintf(os.Stderr, "VmHWM at child start: %d KiB\n", vmHWM())
+	}
 	root, err := os.ReadFile(rootFile)
 	if err != nil {
 		return err
@@ -373,6 +382,9 @@ func runChild(url, rootFile, target, work, hashes, bundle string, nosync bool) e
 		rel, err := c.Lookup(target)
 		if err != nil {
 			return err
+		}
+		if os.Getenv("BENCH_HWM_DEBUG") != "" {
+			fmt.Fprintf(os.Stderr, "VmHWM after refresh: %d KiB\n", vmHWM())
 		}
 		t, c0 := time.Now(), cpuTime()
 		if v, err = c.Download(ctx, rel, dst); err != nil {
