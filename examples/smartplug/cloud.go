@@ -2,16 +2,20 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"sync"
+	"path/filepath"
 	"time"
 
 	"github.com/iotbaseline/baseline/conformance"
 	"github.com/iotbaseline/baseline/resilience"
 )
+
+// cloudService names the device's associated service in the supervisor.
+const cloudService = "cloud"
 
 // cloudPolicy paces the (simulated) cloud connection: full jitter, never
 // giving up, start-up spread sized from the declared fleet and service
@@ -20,90 +24,70 @@ var cloudPolicy = resilience.Policy{FleetSize: 50000, ServiceCapacity: 1000}
 
 // cloudLink is the device's connection to its associated service,
 // simulated: the "service" accepts most attempts, refuses some, sometimes
-// answers busy, and drops connections after a while. The plug never waits
-// for it: switching works offline (5.9-2) and state reports made while
-// offline are coalesced into the latest one, sent on reconnection.
+// answers busy, and drops connections after a while. A resilience
+// Supervisor runs it; switch reports go through a durable resilience
+// Outbox, so they survive power loss and are delivered once the service
+// is reachable. The plug never waits for any of it: switching is local
+// and works offline (5.9-2).
 type cloudLink struct {
-	log *slog.Logger
-	rnd func() float64
-
-	mu        sync.Mutex
-	online    bool
-	since     time.Time
-	nextTry   time.Time
-	attempts  int
-	lastErr   string
-	pending   *plugState
-	delivered int
+	log    *slog.Logger
+	rnd    func() float64
+	sup    *resilience.Supervisor
+	outbox *resilience.Outbox
+	down   bool // the simulated service is unreachable (--cloud off)
 }
 
-func newCloudLink(d *device, log *slog.Logger) *cloudLink {
-	return &cloudLink{log: log, rnd: rand.Float64}
+func newCloudLink(ctx context.Context, d *device, down bool, log *slog.Logger) (*cloudLink, error) {
+	ob, err := resilience.OpenOutbox(ctx, resilience.OutboxConfig{Dir: filepath.Join(d.dir, "outbox"), Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	c := &cloudLink{log: log, rnd: rand.Float64, outbox: ob, down: down}
+	c.sup = resilience.NewSupervisor(resilience.SupervisorConfig{Policy: cloudPolicy, Logger: log})
+	if err := c.sup.Add(cloudService, c.connect); err != nil {
+		ob.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
-var errSimRefused = errors.New("simulated service unreachable")
+var (
+	errSimRefused = errors.New("simulated service unreachable")
+	errSimDropped = errors.New("simulated service dropped the connection")
+)
 
-// dial simulates one connection attempt.
-func (c *cloudLink) dial(ctx context.Context) error {
-	select {
-	case <-ctx.Done():
+// connect is one simulated connection: dial, go online, deliver the outbox
+// until the service drops the connection.
+func (c *cloudLink) connect(ctx context.Context, online func()) error {
+	if !sleepCtx(ctx, time.Duration(50+c.rnd()*200)*time.Millisecond) {
 		return ctx.Err()
-	case <-time.After(time.Duration(50+c.rnd()*200) * time.Millisecond):
 	}
 	switch r := c.rnd(); {
-	case r < 0.2:
+	case c.down || r < 0.2:
 		return errSimRefused
 	case r < 0.3:
-		return &resilience.BusyError{RetryAfter: 5 * time.Second}
+		return fmt.Errorf("simulated service: %w", &resilience.BusyError{RetryAfter: 5 * time.Second})
 	}
-	return nil
+	online()
+	up, cancel := context.WithTimeout(ctx, time.Duration(30+c.rnd()*90)*time.Second)
+	defer cancel()
+	err := c.outbox.Drain(up, func(ctx context.Context, m resilience.Message) error {
+		// The simulated service accepts each message after a round trip.
+		if !sleepCtx(ctx, 20*time.Millisecond) {
+			return ctx.Err()
+		}
+		return nil
+	})
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return errSimDropped
+	}
+	return err
 }
 
-// run keeps the connection up until ctx ends, paced by the resilience
-// backoff.
-func (c *cloudLink) run(ctx context.Context) {
-	b := cloudPolicy.NewBackoff()
-	wait := b.Start()
-	for {
-		c.mu.Lock()
-		c.nextTry = time.Now().Add(wait)
-		c.mu.Unlock()
-		if !sleep(ctx, wait) {
-			return
-		}
-		c.mu.Lock()
-		c.attempts++
-		c.mu.Unlock()
-		if err := c.dial(ctx); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			wait = b.Failed(err)
-			c.mu.Lock()
-			c.lastErr = err.Error()
-			c.mu.Unlock()
-			c.log.Debug("cloud connection attempt failed", "err", err, "retry_in", wait)
-			continue
-		}
-		now := time.Now()
-		b.Connected(now)
-		c.mu.Lock()
-		c.online, c.since, c.lastErr = true, now, ""
-		c.flushLocked()
-		c.mu.Unlock()
-		c.log.Debug("cloud connected")
-		// The simulated service drops the connection after a while.
-		if !sleep(ctx, time.Duration(30+c.rnd()*90)*time.Second) {
-			return
-		}
-		c.mu.Lock()
-		c.online, c.since = false, time.Now()
-		c.mu.Unlock()
-		wait = b.Disconnected(time.Now())
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
+func sleepCtx(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -114,63 +98,46 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// report queues the plug's new state for the service; it never blocks the
-// plug.
-func (c *cloudLink) report(st plugState) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.pending = &st
-	if c.online {
-		c.flushLocked()
+func (c *cloudLink) run(ctx context.Context) {
+	if err := c.sup.Run(ctx); err != nil && ctx.Err() == nil {
+		c.log.Error("cloud supervisor stopped", "err", err)
 	}
 }
 
-func (c *cloudLink) flushLocked() {
-	if c.pending != nil {
-		c.delivered++
-		c.pending = nil
+func (c *cloudLink) close() error { return c.outbox.Close() }
+
+// report queues the plug's new state for the service. It costs one local
+// append to flash and never waits for the network.
+func (c *cloudLink) report(ctx context.Context, st plugState) {
+	b, _ := json.Marshal(st)
+	err := c.outbox.Enqueue(context.WithoutCancel(ctx), resilience.Message{
+		Topic: "plug.state", Priority: resilience.PriorityNormal, TTL: 24 * time.Hour, Payload: b})
+	if err != nil {
+		c.log.Warn("cloud report not queued", "err", err)
 	}
 }
 
 // describe says in words what the connection is doing, for the UI.
 func (c *cloudLink) describe() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	st, _ := c.sup.Status(cloudService)
+	pending := c.outbox.Stats().Pending
+	var s string
 	switch {
-	case c.online:
-		return "online (simulated service) since " + c.since.Format("15:04:05")
-	case c.attempts == 0:
-		return fmt.Sprintf("connecting in %s (start-up spread)", time.Until(c.nextTry).Round(time.Second))
+	case st.Online:
+		s = "online (simulated service) since " + st.Since.Format("15:04:05")
+	case !st.NextAttempt.IsZero():
+		s = fmt.Sprintf("offline, next attempt in %s", max(0, time.Until(st.NextAttempt)).Round(time.Second))
 	default:
-		s := fmt.Sprintf("offline, next attempt in %s", max(0, time.Until(c.nextTry)).Round(time.Second))
-		if c.pending != nil {
-			s += "; latest switch state will be sent then"
-		}
-		return s
+		s = "connecting"
 	}
+	if pending > 0 {
+		s += fmt.Sprintf("; %d report(s) waiting to be sent", pending)
+	}
+	return s
 }
 
-// Checks passes on the resilience policy's self-check of the connection
-// pacing and adds the plug's own: switching does not depend on the cloud.
+// Checks are the supervisor's (pacing, 5.9-3) and the outbox's (durable
+// local queue, 5.9-2) self-checks.
 func (c *cloudLink) Checks() []conformance.Check {
-	var out []conformance.Check
-	if ch, ok := any(cloudPolicy).(conformance.Checker); ok {
-		out = append(out, ch.Checks()...)
-	}
-	out = append(out, conformance.Check{
-		ID: "smartplug.local-first", Provisions: []string{"5.9-2"}, Title: "The plug keeps working when the cloud connection is down",
-		Run: func(ctx context.Context) conformance.Result {
-			c.mu.Lock()
-			online := c.online
-			c.mu.Unlock()
-			state := "offline"
-			if online {
-				state = "online"
-			}
-			return conformance.Result{Verdict: conformance.Pass,
-				Observed: "switching is handled on the plug and persisted locally; cloud link now " + state + "; reports made offline are sent on reconnection",
-				Detail:   ""}
-		},
-	})
-	return out
+	return append(c.sup.Checks(), c.outbox.Checks()...)
 }

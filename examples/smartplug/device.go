@@ -113,7 +113,9 @@ func openDevice(ctx context.Context, dir string, o options, log *slog.Logger) (*
 	if d.updates, err = newUpdater(ctx, d, o.updateRepo, o.updateRoot); err != nil {
 		return nil, "", fmt.Errorf("updates: %w", err)
 	}
-	d.cloud = newCloudLink(d, log)
+	if d.cloud, err = newCloudLink(ctx, d, o.cloud == "off", log); err != nil {
+		return nil, "", fmt.Errorf("cloud link: %w", err)
+	}
 	return d, label, nil
 }
 
@@ -302,6 +304,9 @@ func (d *device) Close() {
 	d.stopBackground()
 	if d.owner != nil {
 		d.owner.close()
+	}
+	if d.cloud != nil {
+		d.cloud.close()
 	}
 	if c, ok := d.kek.(interface{ Close() error }); ok {
 		c.Close()

@@ -29,6 +29,7 @@ type options struct {
 	updateRepo string
 	updateRoot string
 	logLevel   string
+	cloud      string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -40,9 +41,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.provision, "provision", "", "device record `FILE` from `baseline provision`; used on first start only (default: the device makes its own setup secret and prints it as its label would show it)")
 	fs.StringVar(&o.updateRepo, "update-repo", "", "https `URL` of the TUF update repository (default: a local repository the device creates and serves itself)")
 	fs.StringVar(&o.updateRoot, "update-root", "", "TUF root.json `FILE` to trust for --update-repo (in a product it is built into the firmware)")
+	fs.StringVar(&o.cloud, "cloud", "sim", "simulated cloud service: `sim` (flaky but mostly up) or off (unreachable, to see the plug work offline)")
 	fs.StringVar(&o.logLevel, "log", "info", "log `level`: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if o.cloud != "sim" && o.cloud != "off" {
+		return o, fmt.Errorf("--cloud must be sim or off")
 	}
 	if fs.NArg() != 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))

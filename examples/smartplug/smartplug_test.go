@@ -290,11 +290,11 @@ func TestDeviceSetupLoginRestart(t *testing.T) {
 		t.Fatalf("security.txt = %d %q", r.code, r.body)
 	}
 
-	// Bad input to setup: clear errors, nothing stored. Two directories
+	// Bad input to setup: clear errors, nothing stored. Three directories
 	// change by design and are left out: the throttle log (auth/) records
-	// failed attempts, and the update client (update/) persists metadata
-	// from its background check.
-	before := snapshot(t, state, "auth/", "update/")
+	// failed attempts; the update client (update/) and the cloud outbox
+	// (outbox/) write from their background loops.
+	before := snapshot(t, state, "auth/", "update/", "outbox/")
 	wrong, _ := auth.NewSetupSecret()
 	huge := `{"setup_secret":"` + strings.Repeat("A", 100<<10) + `"}`
 	for _, tc := range []struct {
@@ -327,7 +327,7 @@ func TestDeviceSetupLoginRestart(t *testing.T) {
 			t.Errorf("setup form %s: %d, want the setup page with an error:\n%.300s", name, r.code, r.body)
 		}
 	}
-	sameSnapshot(t, "refused setup requests", before, snapshot(t, state, "auth/", "update/"))
+	sameSnapshot(t, "refused setup requests", before, snapshot(t, state, "auth/", "update/", "outbox/"))
 	if r := do(t, c, "GET", p.url("/api/info"), "", ""); !strings.Contains(r.body, `"setup_required": true`) {
 		t.Fatalf("refused setups changed the setup state: %s", r.body)
 	}
@@ -343,11 +343,11 @@ func TestDeviceSetupLoginRestart(t *testing.T) {
 	}
 
 	// Replayed setup: a clear refusal, nothing written.
-	before = snapshot(t, state, "update/")
+	before = snapshot(t, state, "update/", "outbox/")
 	if r := do(t, c, "POST", p.url("/api/setup"), "application/json", fmt.Sprintf(`{"setup_secret":%q,"password":"another long password here"}`, p.secret)); r.code != 409 || !strings.Contains(r.body, "already set up") {
 		t.Errorf("replayed setup = %d %s", r.code, r.body)
 	}
-	sameSnapshot(t, "replayed setup", before, snapshot(t, state, "update/"))
+	sameSnapshot(t, "replayed setup", before, snapshot(t, state, "update/", "outbox/"))
 
 	// Unauthenticated API requests get 401.
 	anon := p.client(t)
@@ -414,11 +414,11 @@ func TestDeviceSetupLoginRestart(t *testing.T) {
 		t.Fatalf("restart printed the setup secret again: %q", p2.lines)
 	}
 	c2 := p2.client(t)
-	before = snapshot(t, state, "auth/", "update/")
+	before = snapshot(t, state, "auth/", "update/", "outbox/")
 	if r := jsonDo(t, c2, "POST", p2.url("/api/login"), map[string]string{"password": "not the password at all"}); r.code != 401 {
 		t.Errorf("wrong password = %d %s", r.code, r.body)
 	}
-	sameSnapshot(t, "wrong password", before, snapshot(t, state, "auth/", "update/"))
+	sameSnapshot(t, "wrong password", before, snapshot(t, state, "auth/", "update/", "outbox/"))
 	r = jsonDo(t, c2, "POST", p2.url("/api/login"), map[string]string{"password": ownerPassword})
 	if r.code != 200 {
 		t.Fatalf("login after restart = %d %s", r.code, r.body)
@@ -444,6 +444,24 @@ func TestDeviceSetupLoginRestart(t *testing.T) {
 		t.Errorf("login with new password = %d", r.code)
 	}
 	assertNotAtRest(t, state, newPW, ownerPassword)
+}
+
+// The plug switches while its cloud service is unreachable, and keeps the
+// report for later (5.9-2).
+func TestDeviceWorksOffline(t *testing.T) {
+	p := startPlug(t, filepath.Join(t.TempDir(), "state"), "--cloud", "off")
+	c := p.client(t)
+	if r := jsonDo(t, c, "POST", p.url("/api/setup"), map[string]string{"setup_secret": p.secret, "password": ownerPassword}); r.code != 200 {
+		t.Fatalf("setup = %d %s", r.code, r.body)
+	}
+	for _, on := range []bool{true, false, true} {
+		if r := jsonDo(t, c, "PUT", p.url("/api/plug"), map[string]bool{"on": on}); r.code != 200 {
+			t.Fatalf("switch while offline = %d %s", r.code, r.body)
+		}
+	}
+	if r := do(t, c, "GET", p.url("/"), "", ""); !strings.Contains(r.body, "3 report(s) waiting to be sent") || !strings.Contains(r.body, "offline") {
+		t.Errorf("home page does not show the queued reports:\n%.2000s", r.body)
+	}
 }
 
 func TestDeviceFromFactoryRecord(t *testing.T) {

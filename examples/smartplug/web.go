@@ -468,7 +468,7 @@ func (d *device) plugForm(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		_, err = d.plug.Set(f["on"] == "true")
 		if err == nil {
-			d.cloud.report(d.plug.State())
+			d.cloud.report(r.Context(), d.plug.State())
 		}
 	}
 	if err != nil {
@@ -659,7 +659,7 @@ func (d *device) apiPlugPut(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, err)
 		return
 	}
-	d.cloud.report(st)
+	d.cloud.report(r.Context(), st)
 	writeJSON(w, http.StatusOK, st)
 }
 
