@@ -67,6 +67,7 @@ func TestStoreOnDisk(t *testing.T) {
 	if !id2.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(id.Public()) {
 		t.Fatal("identity changed across a restart")
 	}
+	secretstest.NoPlaintext(t, dir, []byte("tok-123"))
 	// SoftHSM2 is a software token: the self-check must not call it
 	// hardware protection.
 	for _, r := range conformance.RunChecks(ctx, s) {

@@ -70,6 +70,7 @@ func TestRestart(t *testing.T) {
 	if !id2.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(id.Public()) {
 		t.Fatal("identity key changed across a TPM restart")
 	}
+	secretstest.NoPlaintext(t, dir, v)
 	for _, r := range conformance.RunChecks(ctx, s) {
 		if r.Verdict != conformance.Pass {
 			t.Errorf("%s: %s (%s; %s)", r.ID, r.Verdict, r.Observed, r.Detail)
