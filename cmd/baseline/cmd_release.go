@@ -36,9 +36,10 @@ actions:
            trusted root), empty targets, snapshot and timestamp
   add      publish a firmware image with its descriptor (needs the targets,
            snapshot and timestamp keys)
-  resign   sign a role again with a fresh expiry: run "resign -role timestamp"
-           daily from cron (only the timestamp key is needed) and
-           "resign -role snapshot" weekly
+  resign   sign a role again with a fresh expiry, e.g. hourly from cron:
+           "resign -role timestamp -if-expiring-within 12h" (only the
+           timestamp key is needed) and "resign -role snapshot
+           -if-expiring-within 72h" (snapshot and timestamp keys)
   rotate   replace a role's keys: writes root N+1 signed by the current root
            keys (-root-key) and, for -role root, by the new ones (-new-key)
   list     print the published targets and metadata versions
@@ -322,6 +323,7 @@ func releaseAdd(args []string, stdout, stderr io.Writer) int {
 func releaseResign(args []string, stdout, stderr io.Writer) int {
 	f := newReleaseFlags("resign", stderr, true)
 	role := f.fs.String("role", release.Timestamp, "`role` to sign again: timestamp, snapshot, targets or root")
+	within := f.fs.Duration("if-expiring-within", 0, "only re-sign if the role expires within this `duration` (for cron; 0: always)")
 	if c := f.parse(args, stderr); c >= 0 {
 		return c
 	}
@@ -339,6 +341,10 @@ func releaseResign(args []string, stdout, stderr io.Writer) int {
 	repo, err := release.Open(f.repo, cfg)
 	if err != nil {
 		return releaseErr(stderr, "release resign", err)
+	}
+	if *within > 0 && repo.Expires(*role).Sub(releaseClock()) > *within {
+		fmt.Fprintf(stdout, "%s version %d still valid until %s; not re-signed\n", *role, repo.Version(*role), repo.Expires(*role).Format(time.RFC3339))
+		return 0
 	}
 	if err := repo.Resign(context.Background(), *role); err != nil {
 		return releaseErr(stderr, "release resign", err)

@@ -135,6 +135,16 @@ func TestReleaseCLI(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "timestamp version 3") {
 		t.Fatalf("resign: exit %d: %s %s", code, out, stderr)
 	}
+	// Cron mode: a timestamp valid for another day is left alone when asked
+	// to re-sign only within 12 hours of expiry, re-signed within 48.
+	code, out, _ = runCmd(t, "release", "resign", "-repo", repo, "-role", "timestamp", "-timestamp-key", k("timestamp"), "-if-expiring-within", "12h")
+	if code != 0 || !strings.Contains(out, "not re-signed") {
+		t.Fatalf("resign -if-expiring-within 12h: exit %d: %s", code, out)
+	}
+	code, out, _ = runCmd(t, "release", "resign", "-repo", repo, "-role", "timestamp", "-timestamp-key", k("timestamp"), "-if-expiring-within", "48h")
+	if code != 0 || !strings.HasPrefix(out, "timestamp version 4") {
+		t.Fatalf("resign -if-expiring-within 48h: exit %d: %s", code, out)
+	}
 	if code, _, _ := runCmd(t, "release", "resign", "-repo", repo, "-role", "snapshot", "-timestamp-key", k("timestamp")); code != 1 {
 		t.Fatalf("resign snapshot without its key: exit %d", code)
 	}
