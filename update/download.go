@@ -414,24 +414,23 @@ func unwrapPermanent(err error) error {
 
 var errTruncated = errors.New("update: truncated body")
 
-// chunkRead is one chunk read and verified by the reader goroutine, with
-// the whole-image hash states after it.
+// chunkRead is one chunk read and verified by the reader goroutine.
 type chunkRead struct {
-	b      []byte
-	n      int
-	states [][]byte
-	err    error
+	b   []byte
+	n   int
+	err error
 }
 
-// copyChunks moves chunks from r to slot in a two-stage pipeline over two
-// chunk buffers: a reader goroutine reads a chunk, checks it against its
-// signed SHA-256 and advances the whole-image hashes; the caller's
-// goroutine writes verified chunks to the slot, syncs and journals them.
-// So the network and the hashing of chunk i+1 overlap the slot's fsync of
-// chunk i, and still no chunk reaches the slot before it is verified, nor is
-// progress journaled before the slot holds it. copyChunks closes body before
+// copyChunks moves chunks from r to slot in a pipeline over two chunk
+// buffers: a reader goroutine reads a chunk and checks it against its signed
+// SHA-256; the caller's goroutine writes each verified chunk to the slot and
+// syncs it while the whole-image hashes advance over it, then journals the
+// progress with the hash states. So reading and verifying chunk i+1, hashing
+// chunk i for the whole image and writing chunk i run at once, and still no
+// chunk reaches the slot before it is verified, nor is progress journaled
+// before the slot holds it. copyChunks closes body before
 // it returns.
-func (c *Client) copyChunks(ctx context.Context, p *plan, r io.Reader, body io.Closer, off *int64, states *[][]byte, bufs [2][]byte, whole []hash.Hash, slot Slot, j *durable.Log) (progressed bool, err error) {
+func (c *Client) copyChunks(ctx context.Context, p *plan, r io.Reader, body io.Closer, off *int64, lastStates *[][]byte, bufs [2][]byte, whole []hash.Hash, slot Slot, j *durable.Log) (progressed bool, err error) {
 	length := p.rel.Length
 	free := make(chan []byte, 2)
 	free <- bufs[0]
@@ -440,7 +439,6 @@ func (c *Client) copyChunks(ctx context.Context, p *plan, r io.Reader, body io.C
 	stop := make(chan struct{})
 	go func(pos int64) {
 		defer close(full)
-		var wg sync.WaitGroup
 		send := func(cr chunkRead) bool {
 			select {
 			case full <- cr:
@@ -468,20 +466,7 @@ func (c *Client) copyChunks(ctx context.Context, p *plan, r io.Reader, body io.C
 				send(chunkRead{err: fmt.Errorf("%w: chunk %d hash mismatch", ErrTarget, idx)})
 				return
 			}
-			for _, h := range whole {
-				wg.Go(func() { h.Write(chunk) })
-			}
-			wg.Wait()
-			states := make([][]byte, len(whole))
-			for i, h := range whole {
-				st, err := h.(encoding.BinaryMarshaler).MarshalBinary()
-				if err != nil {
-					send(chunkRead{err: err})
-					return
-				}
-				states[i] = st
-			}
-			if !send(chunkRead{b: b, n: n, states: states}) {
+			if !send(chunkRead{b: b, n: n}) {
 				return
 			}
 			pos += int64(n)
@@ -493,6 +478,7 @@ func (c *Client) copyChunks(ctx context.Context, p *plan, r io.Reader, body io.C
 		for range full {
 		}
 	}()
+	var wg sync.WaitGroup
 	for *off < length {
 		cr, ok := <-full
 		if !ok {
@@ -506,16 +492,34 @@ func (c *Client) copyChunks(ctx context.Context, p *plan, r io.Reader, body io.C
 			}
 			return progressed, cr.err
 		}
-		if _, err := slot.WriteAt(cr.b[:cr.n], *off); err != nil {
-			return progressed, fmt.Errorf("update: slot write: %w", err)
+		// The whole-image hashes advance while the verified chunk is
+		// written and synced.
+		chunk := cr.b[:cr.n]
+		for _, h := range whole {
+			wg.Go(func() { h.Write(chunk) })
 		}
-		if err := slot.Sync(); err != nil {
-			return progressed, fmt.Errorf("update: slot sync: %w", err)
+		_, werr := slot.WriteAt(chunk, *off)
+		if werr == nil {
+			if err := slot.Sync(); err != nil {
+				werr = fmt.Errorf("update: slot sync: %w", err)
+			}
+		} else {
+			werr = fmt.Errorf("update: slot write: %w", werr)
+		}
+		wg.Wait()
+		if werr != nil {
+			return progressed, werr
 		}
 		idx := int(*off / int64(p.chunk))
+		states := make([][]byte, len(whole))
 		rec := []byte{recProgress}
 		rec = binary.BigEndian.AppendUint32(rec, uint32(idx+1))
-		for _, st := range cr.states {
+		for i, h := range whole {
+			st, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+			if err != nil {
+				return progressed, err
+			}
+			states[i] = st
 			rec = binary.BigEndian.AppendUint16(rec, uint16(len(st)))
 			rec = append(rec, st...)
 		}
@@ -523,7 +527,7 @@ func (c *Client) copyChunks(ctx context.Context, p *plan, r io.Reader, body io.C
 			return progressed, err
 		}
 		*off += int64(cr.n)
-		*states = cr.states
+		*lastStates = states
 		progressed = true
 		free <- cr.b
 		if c.onCheckpoint != nil {
