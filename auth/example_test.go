@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/iotbaseline/baseline/auth"
@@ -102,4 +103,23 @@ func ExampleParseSetupSecret() {
 	_, err := auth.ParseSetupSecret("7K3Q-M9XD-2WRT-F8NB-0")
 	fmt.Println(err)
 	// Output: auth: malformed setup secret
+}
+
+// The factory side (what `baseline provision` does per device): the label
+// text goes to the printer stream, only the verifier to the device.
+func ExampleNewSetupSecret() {
+	secret, err := auth.NewSetupSecret()
+	if err != nil {
+		panic(err)
+	}
+	verifier, err := secret.Verifier(auth.Params{}) // floor parameters
+	if err != nil {
+		panic(err)
+	}
+	label := secret.Reveal() // e.g. "7K3Q-M9XD-2WRT-F8NB-P"
+	fmt.Println(len(label), strings.HasPrefix(verifier, "$argon2id$v=19$m=19456,t=2,p=1$"), secret.Matches(verifier))
+	fmt.Printf("%v %s\n", secret, secret) // a SetupSecret never prints itself
+	// Output:
+	// 21 true true
+	// auth.SetupSecret(REDACTED) auth.SetupSecret(REDACTED)
 }

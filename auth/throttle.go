@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -96,8 +95,8 @@ const (
 // SourceKey maps a source address to its throttle key: IPv4 (and
 // IPv4-mapped IPv6) addresses as themselves, IPv6 addresses by their /64
 // (one subscriber usually holds a whole /64), anything else ("ble:…",
-// "uart0") as the string itself, cut to 64 bytes and stripped of control
-// bytes. An empty source is "unknown".
+// "uart0") as the string itself, cut to 64 bytes, control bytes dropped and
+// non-ASCII bytes shown as '?'. An empty source is "unknown".
 func SourceKey(source string) string {
 	if ap, err := netip.ParseAddrPort(source); err == nil {
 		source = ap.Addr().String()
@@ -113,12 +112,18 @@ func SourceKey(source string) string {
 	if len(source) > 64 {
 		source = source[:64]
 	}
-	source = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return -1
+	// Printable ASCII only: the key goes into logs and the throttle log.
+	b := make([]byte, 0, len(source))
+	for i := 0; i < len(source); i++ {
+		switch c := source[i]; {
+		case c < 0x20 || c == 0x7f:
+		case c > 0x7f:
+			b = append(b, '?')
+		default:
+			b = append(b, c)
 		}
-		return r
-	}, source)
+	}
+	source = string(b)
 	if source == "" {
 		return "unknown"
 	}
@@ -134,6 +139,11 @@ type entry struct {
 type table struct {
 	max int
 	m   map[string]*entry
+	// busyUntil caches a fruitless victim scan of a full table: no entry
+	// can be dropped before this time (unix ns) unless the table changes.
+	// It keeps an attacker who rotates sources against a full table from
+	// making every attempt scan it.
+	busyUntil int64
 }
 
 // record kinds in the throttle log.
@@ -266,39 +276,62 @@ func (t *throttle) debt(now int64) float64 {
 	return math.Max(0, t.gDebt-float64(el)*rate)
 }
 
-// lookup finds the entry for key, making room for a new one if asked.
+// victim returns the entry to drop to make room in a full table, or "" if
+// every entry is still delaying its source: the one idle longest whose
+// delay has run out, sources not in good standing first. An entry still
+// being delayed is never dropped, so flooding with new sources cannot reset
+// a penalty.
+func (t *throttle) victim(tb *table, free int, now int64) string {
+	if now < tb.busyUntil {
+		return ""
+	}
+	victim := ""
+	earliest := int64(math.MaxInt64)
+	var vlast int64
+	vgood := true
+	for k, e := range tb.m {
+		if k == overflowKey {
+			continue
+		}
+		if w := t.wait(e, free, now); w > 0 {
+			earliest = min(earliest, now+int64(w))
+			continue
+		}
+		if victim == "" || (vgood && !e.good) || (vgood == e.good && (e.last < vlast || e.last == vlast && k < victim)) {
+			victim, vlast, vgood = k, e.last, e.good
+		}
+	}
+	if victim == "" {
+		tb.busyUntil = earliest
+	}
+	return victim
+}
+
+// lookup finds the entry for key. With create it makes room for a new one
+// (see victim) or, if there is none, returns the shared overflow entry.
+// Without create it returns what an attempt from key would be judged by: its
+// own entry, the overflow entry if a new one could not be made, or nil.
 func (t *throttle) lookup(tb *table, key string, free int, now int64, create bool) (string, *entry) {
 	if e, ok := tb.m[key]; ok {
 		return key, e
 	}
+	full := len(tb.m) >= tb.max
 	if !create {
-		if e, ok := tb.m[overflowKey]; ok && len(tb.m) >= tb.max {
-			return overflowKey, e
+		if full && t.victim(tb, free, now) == "" {
+			return overflowKey, tb.m[overflowKey]
 		}
 		return key, nil
 	}
-	if len(tb.m) >= tb.max {
-		victim := ""
-		var vlast int64
-		vgood := true
-		for k, e := range tb.m {
-			if k == overflowKey || t.wait(e, free, now) > 0 {
-				continue
-			}
-			// Prefer dropping sources not in good standing, then the
-			// one idle longest.
-			better := victim == "" || (vgood && !e.good) || (vgood == e.good && e.last < vlast)
-			if better {
-				victim, vlast, vgood = k, e.last, e.good
-			}
-		}
-		if victim == "" {
+	tb.busyUntil = 0
+	if full {
+		if v := t.victim(tb, free, now); v != "" {
+			delete(tb.m, v)
+			tb.busyUntil = 0
+		} else {
 			key = overflowKey
 			if e, ok := tb.m[key]; ok {
 				return key, e
 			}
-		} else {
-			delete(tb.m, victim)
 		}
 	}
 	e := &entry{}
@@ -414,6 +447,7 @@ func (t *throttle) apply(rec []byte) error {
 	switch ev.kind {
 	case recForget:
 		delete(t.src.m, ev.src)
+		t.src.busyUntil = 0
 	case recFail:
 		_, se := t.lookup(&t.src, ev.src, t.cfg.SourceFree, now, true)
 		prior := t.live(se, t.cfg.SourceFree, now)
@@ -427,6 +461,7 @@ func (t *throttle) apply(rec []byte) error {
 		}
 		t.gDebt, t.gAt = t.debt(now)+1, now
 	case recSuccess:
+		t.src.busyUntil, t.acct.busyUntil = 0, 0
 		if se, ok := t.src.m[ev.src]; ok {
 			se.fails, se.good = 0, true
 		} else if key, se := t.lookup(&t.src, ev.src, t.cfg.SourceFree, now, true); key != overflowKey {

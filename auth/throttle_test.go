@@ -338,3 +338,29 @@ func TestOwnerSuccessDoesNotRefundAttackers(t *testing.T) {
 		t.Fatalf("owner's logins changed the attackers' global debt from %v to %v", d, got)
 	}
 }
+
+func BenchmarkThrottledAttempt(b *testing.B) {
+	c := newClock()
+	th, _ := openThrottle(durable.NewCrashFS(), "/state", ThrottleConfig{SourceFree: 1}, c.Now)
+	th.admit("203.0.113.1", "owner")
+	for b.Loop() {
+		th.admit("203.0.113.1", "owner")
+	}
+}
+
+// BenchmarkNewSourceFullTable: an attacker rotating sources against a full
+// table of penalised entries pays a scan per attempt and is refused.
+func BenchmarkNewSourceFullTable(b *testing.B) {
+	c := newClock()
+	th, _ := openThrottle(durable.NewCrashFS(), "/state", ThrottleConfig{SourceFree: 1, AccountFree: 1 << 20, GlobalBudget: 1 << 20}, c.Now)
+	for i := range 1025 {
+		th.admit(fmt.Sprintf("10.%d.%d.1", i/250, i%250), fmt.Sprint(i))
+	}
+	i := 0
+	for b.Loop() {
+		i++
+		if _, err := th.admit(fmt.Sprintf("172.16.%d.%d", i/250%250, i%250), "x"); !isThrottled(err) {
+			b.Fatal("admitted", err)
+		}
+	}
+}
