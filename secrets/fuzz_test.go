@@ -3,6 +3,7 @@ package secrets
 import (
 	"bytes"
 	"errors"
+	"os"
 	"testing"
 )
 
@@ -32,6 +33,14 @@ func envelopeSeeds(t testing.TB) [][]byte {
 func FuzzDecodeEnvelope(f *testing.F) {
 	for _, s := range envelopeSeeds(f) {
 		f.Add(s)
+	}
+	// The v1 vector's files, as written by the store.
+	for _, name := range []string{"testdata/v1/secrets/.keyset", "testdata/v1/secrets/greeting.sec"} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, err := decodeEnvelope(b, 1<<16)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/go-tpm/tpm2/transport"
@@ -162,5 +163,25 @@ func TestNoDevice(t *testing.T) {
 	_, err := tpm.New(t.Context(), tpm.Config{Device: "/nonexistent/tpmrm0"})
 	if !errors.Is(err, errors.ErrUnsupported) {
 		t.Fatalf("New without a TPM: %v; want an error wrapping errors.ErrUnsupported", err)
+	}
+}
+
+// TestForeignHandle: an object at the configured handle that is not the kind
+// of key this package creates (here, the identity signing key) is refused,
+// not used as a storage key.
+func TestForeignHandle(t *testing.T) {
+	sw := startSWTPM(t)
+	tr := sw.dial(t)
+	ctx := t.Context()
+	kek, err := tpm.New(ctx, tpm.Config{Transport: tr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kek.IdentityKey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, err = tpm.New(ctx, tpm.Config{Transport: tr, KEKHandle: tpm.DefaultIdentityHandle, IdentityHandle: tpm.DefaultIdentityHandle + 1})
+	if err == nil || !strings.Contains(err.Error(), "not a non-exportable key of the expected kind") {
+		t.Fatalf("New over a signing key's handle: %v", err)
 	}
 }
