@@ -12,11 +12,12 @@ import (
 const (
 	// DefaultBase is the first retry window after a failed attempt.
 	DefaultBase = time.Second
-	// DefaultCap bounds the retry window: a device that has failed many
-	// times still tries again at least this often. Five minutes keeps a
-	// device that lost its service for a day reconnecting within minutes of
-	// the service coming back.
-	DefaultCap = 5 * time.Minute
+	// DefaultCap bounds the retry window (unless the start-up spread is
+	// longer): a device that has failed many times still tries once in every
+	// window, so after an outage of any length the fleet is back within two
+	// windows of the service's return, while a service that is down sees at
+	// most FleetSize/DefaultCap attempts a second.
+	DefaultCap = 2 * time.Minute
 	// DefaultStableAfter is how long a connection must last before the
 	// failure count resets, so a service that accepts and then drops
 	// connections at once is not hammered at the base rate.
@@ -44,7 +45,7 @@ const (
 
 // Policy says how a device paces its connection attempts to one associated
 // service. The zero value is a sane policy for a device that has not
-// declared its fleet: full jitter from 1 s to 5 min, never giving up, a 30 s
+// declared its fleet: full jitter from 1 s to 2 min, never giving up, a 30 s
 // start-up spread. Declare FleetSize and ServiceCapacity so that the spread
 // fits the service (provision 5.9-3).
 //
@@ -166,22 +167,26 @@ func (p Policy) NewBackoff() *Backoff {
 // up: every method returns the delay before the next attempt. It is not safe
 // for concurrent use; the [Supervisor] keeps one per service.
 //
-// Every delay is drawn with full jitter, uniformly in [0, window), where the
-// window after n failures is Base·2^(n-1) capped at Cap — but never shorter
-// than the start-up spread. The floor is what keeps a fleet orderly: the
-// first attempt after boot ([Backoff.Start]) and after an established
-// connection drops ([Backoff.Disconnected]) is drawn over the spread because
-// the whole fleet is then likely starting together, and the retries while a
-// service is unreachable stay spread too, so that the service does not meet
-// the fleet's short early windows all at once when it returns. A busy
-// signal ([BusyError]) doubles the floor for each consecutive one (the
-// service is telling us its capacity is lower than declared), and a
-// server's Retry-After is waited out in full before the window starts.
+// Attempts are drawn with full jitter over consecutive windows: the k-th
+// attempt after boot or after a connection drops falls uniformly at random
+// within the k-th window, and windows follow one another (the delay after a
+// failure is the rest of the current window plus a uniform draw over the
+// next). Window 0 is the start-up spread; after n failures the window is
+// Base·2^(n-1) capped at Cap, but never shorter than the spread. Because
+// every device of the fleet attempts exactly once per window, the rate a
+// service sees is at most FleetSize / spread at every moment, including
+// the moment it comes back from an outage — plain full jitter, which draws
+// each delay from the previous attempt, lets early short windows pile up
+// on one another. A busy signal ([BusyError]) doubles the window floor for
+// each further consecutive one (the service is telling us its capacity is
+// lower than declared), and a server's Retry-After is waited out in full
+// first.
 type Backoff struct {
 	p           Policy
 	spread      time.Duration
 	failures    int
 	busy        int
+	rest        time.Duration // from the last drawn attempt to its window's end
 	connected   bool
 	connectedAt time.Time
 }
@@ -201,6 +206,18 @@ func (b *Backoff) jitter(w time.Duration) time.Duration {
 	return time.Duration(r * float64(w))
 }
 
+// draw returns the delay to a uniform point of the next window of length w,
+// which starts where the current one ends.
+func (b *Backoff) draw(w time.Duration) time.Duration {
+	d := b.jitter(w)
+	prev := b.rest
+	b.rest = w - d
+	if prev > math.MaxInt64-d {
+		return math.MaxInt64
+	}
+	return prev + d
+}
+
 // window returns the retry window after n failures, of which the last busy
 // were consecutive busy signals.
 func (b *Backoff) window(n, busy int) time.Duration {
@@ -210,13 +227,10 @@ func (b *Backoff) window(n, busy int) time.Duration {
 			w = time.Duration(e)
 		}
 	}
-	// Retries form a renewal process: with windows of W a device attempts
-	// 2/W times a second on average, so the floor is twice the spread to
-	// keep the fleet's retry rate at FleetSize/spread.
-	floor := 2 * b.spread
-	if busy > 0 {
-		limit := max(b.p.Cap, 2*b.spread)
-		f := float64(2*b.spread) * math.Exp2(float64(min(busy, 62)-1))
+	floor := b.spread
+	if busy > 1 {
+		limit := max(b.p.Cap, b.spread)
+		f := float64(b.spread) * math.Exp2(float64(min(busy, 62)-1))
 		if f >= float64(limit) {
 			floor = limit
 		} else {
@@ -229,13 +243,15 @@ func (b *Backoff) window(n, busy int) time.Duration {
 // Start returns the delay before the first connection attempt after boot:
 // uniform over the start-up spread.
 func (b *Backoff) Start() time.Duration {
-	return b.jitter(b.spread)
+	b.rest = 0
+	return b.draw(b.spread)
 }
 
 // Failed records a failed attempt and returns the delay before the next one.
 // err is what the attempt returned; a [BusyError] anywhere in its chain (see
-// [HTTPBusy] and [MQTTBusy]) doubles the window's floor for each consecutive
-// busy signal and adds the server's Retry-After, bounded by MaxRetryAfter.
+// [HTTPBusy] and [MQTTBusy]) doubles the window's floor for each further
+// consecutive busy signal and adds the server's Retry-After, bounded by
+// MaxRetryAfter.
 func (b *Backoff) Failed(err error) time.Duration {
 	b.connected = false
 	if b.failures < math.MaxInt32 {
@@ -244,38 +260,41 @@ func (b *Backoff) Failed(err error) time.Duration {
 	var be *BusyError
 	if !errors.As(err, &be) {
 		b.busy = 0
-		return b.jitter(b.window(b.failures, 0))
+		return b.draw(b.window(b.failures, 0))
 	}
 	if b.busy < math.MaxInt32 {
 		b.busy++
 	}
 	ra := min(max(be.RetryAfter, 0), b.p.MaxRetryAfter)
-	return ra + b.jitter(b.window(b.failures, b.busy))
+	return ra + b.draw(b.window(b.failures, b.busy))
 }
 
 // Connected records that an attempt succeeded at the given time (from the
 // monotonic clock: time.Now or the supervisor's Config.Now).
 func (b *Backoff) Connected(at time.Time) {
+	b.rest = 0
 	b.connected = true
 	b.connectedAt = at
 	b.busy = 0
 }
 
 // Disconnected records that an established connection dropped at the given
-// time and returns the delay before the next attempt. If the connection
-// lasted StableAfter or longer the failure count resets and the delay is
-// drawn over the start-up spread (an outage drops the whole fleet at once);
-// otherwise it counts as a failure, so a service that accepts and drops is
-// backed off from as from one that refuses.
+// time and returns the delay before the next attempt, which starts a new
+// series of windows. If the connection lasted StableAfter or longer the
+// failure count resets and the delay is drawn over the start-up spread (an
+// outage drops the whole fleet at once); otherwise it counts as a failure,
+// so a service that accepts and drops is backed off from as from one that
+// refuses.
 func (b *Backoff) Disconnected(at time.Time) time.Duration {
 	stable := b.connected && at.Sub(b.connectedAt) >= b.p.StableAfter
 	b.connected = false
+	b.rest = 0
 	if stable {
 		b.failures = 0
-		return b.jitter(b.spread)
+		return b.draw(b.spread)
 	}
 	if b.failures < math.MaxInt32 {
 		b.failures++
 	}
-	return b.jitter(b.window(b.failures, 0))
+	return b.draw(b.window(b.failures, 0))
 }

@@ -43,25 +43,24 @@ func TestBackoffFullJitterNeverGivesUp(t *testing.T) {
 	// exponential windows show.
 	p := Policy{Base: time.Second, Cap: time.Minute, FleetSize: 1, ServiceCapacity: 10, Rand: seeded(1)}
 	b := p.NewBackoff()
-	var max time.Duration
+	// Attempt k falls inside window k, the windows following one another.
+	var at, windowStart time.Duration
+	var maxOffset time.Duration
 	for i := 1; i <= 10000; i++ {
-		d := b.Failed(errors.New("refused"))
-		if d < 0 || d >= b.window(i, 0) {
-			t.Fatalf("attempt %d: delay %v outside [0, %v)", i, d, b.window(i, 0))
+		w := b.window(i, 0)
+		at += b.Failed(errors.New("refused"))
+		if at < windowStart || at >= windowStart+w {
+			t.Fatalf("attempt %d at %v outside its window [%v, %v)", i, at, windowStart, windowStart+w)
 		}
-		if d > max {
-			max = d
-		}
+		maxOffset = max(maxOffset, at-windowStart)
+		windowStart += w
 	}
 	if b.Failures() != 10000 {
 		t.Fatalf("failures = %d", b.Failures())
 	}
-	if max >= time.Minute {
-		t.Fatalf("delay %v reached the cap", max)
-	}
-	// Jitter is real: late delays cover the window, not a fixed point.
-	if max < 50*time.Second {
-		t.Fatalf("max delay over 10000 draws only %v: no jitter?", max)
+	// Jitter is real: offsets cover the window, not a fixed point.
+	if maxOffset < 50*time.Second {
+		t.Fatalf("max offset over 10000 draws only %v: no jitter?", maxOffset)
 	}
 	for n, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 6: 32 * time.Second, 7: time.Minute, 100: time.Minute} {
 		if got := b.window(n, 0); got != want {
@@ -87,35 +86,38 @@ func TestBackoffStartSpread(t *testing.T) {
 }
 
 func TestBackoffBusyAndRetryAfter(t *testing.T) {
-	p := Policy{FleetSize: 10000, ServiceCapacity: 100, SpreadFactor: 1, Rand: func() float64 { return 0.5 }}
+	p := Policy{FleetSize: 10000, ServiceCapacity: 100, SpreadFactor: 1, Cap: 300 * time.Second, Rand: func() float64 { return 0.5 }}
 	b := p.NewBackoff()
-	// Spread 100 s: retry windows are at least 200 s, whatever the base.
-	if got := b.Failed(errors.New("unreachable")); got != 100*time.Second {
-		t.Fatalf("unreachable delay = %v, want 100s", got)
+	// Spread 100 s: every window is at least 100 s, whatever the base; the
+	// first attempt is mid-window.
+	if got := b.Failed(errors.New("unreachable")); got != 50*time.Second {
+		t.Fatalf("unreachable delay = %v, want 50s", got)
 	}
-	// A first busy signal keeps the 200 s floor.
+	// Rest of that window (50 s) + middle of the next (50 s).
 	if got := b.Failed(MQTTBusy(MQTTServerBusy)); got != 100*time.Second {
 		t.Fatalf("busy delay = %v, want 100s", got)
 	}
-	// A second one doubles the floor, bounded by the cap (300 s); the
-	// Retry-After is waited out in full first.
+	// A second busy signal doubles the floor to 200 s; the Retry-After
+	// (120 s) is waited out in full first: 120 + 50 + 100.
 	if got := b.Failed(HTTPBusy(503, "120", time.Now())); got != 270*time.Second {
 		t.Fatalf("retry-after delay = %v, want 270s", got)
 	}
-	// Wrapped busy errors count too.
-	if got := b.Failed(fmt.Errorf("dial: %w", MQTTBusy(MQTTConnectionRateExceeded))); got != 150*time.Second {
-		t.Fatalf("wrapped busy delay = %v, want 150s", got)
+	// A third would double to 400 s but is bounded by the cap (300 s):
+	// 100 + 150. Wrapped busy errors count too.
+	if got := b.Failed(fmt.Errorf("dial: %w", MQTTBusy(MQTTConnectionRateExceeded))); got != 250*time.Second {
+		t.Fatalf("wrapped busy delay = %v, want 250s", got)
 	}
-	// A connection resets the busy streak.
+	// A connection resets the busy streak and the windows.
 	b.Connected(time.Now())
-	if got := b.Failed(MQTTBusy(MQTTQuotaExceeded)); got != 100*time.Second {
-		t.Fatalf("busy after connect = %v, want 100s (floor back to 200 s)", got)
+	if got := b.Failed(MQTTBusy(MQTTQuotaExceeded)); got != 50*time.Second {
+		t.Fatalf("busy after connect = %v, want 50s", got)
 	}
 	// An absurd Retry-After is bounded by MaxRetryAfter.
 	b2 := Policy{MaxRetryAfter: time.Minute, Rand: func() float64 { return 0 }}.NewBackoff()
 	if got := b2.Failed(&BusyError{Reason: "x", RetryAfter: 1000 * time.Hour}); got != time.Minute {
 		t.Fatalf("bounded retry-after = %v, want 1m", got)
 	}
+	b2 = Policy{Rand: func() float64 { return 0 }}.NewBackoff()
 	if got := b2.Failed(&BusyError{Reason: "x", RetryAfter: -time.Hour}); got != 0 {
 		t.Fatalf("negative retry-after = %v, want 0", got)
 	}
@@ -141,9 +143,10 @@ func TestBackoffResetAfterStable(t *testing.T) {
 	if b.Failures() != 0 || d >= 10*time.Second {
 		t.Fatalf("after stable: failures %d delay %v", b.Failures(), d)
 	}
-	// The next retry window is the 20 s floor (twice the spread).
-	if got := b.Failed(errors.New("x")); got >= 20*time.Second || got < 19*time.Second || b.Failures() != 1 {
-		t.Fatalf("first failure after reset: %v (failures %d), want just under 20s", got, b.Failures())
+	// The next window is the 10 s floor (the spread), right after the
+	// first: rest of the first (0.01 s) + 9.99 s.
+	if got := b.Failed(errors.New("x")); got < 9900*time.Millisecond || got > 10100*time.Millisecond || b.Failures() != 1 {
+		t.Fatalf("first failure after reset: %v (failures %d), want about 10s", got, b.Failures())
 	}
 }
 

@@ -78,7 +78,7 @@ func ExampleBackoff() {
 	// Output:
 	// first attempt after boot in 30s
 	// after a busy server: 1m0s
-	// after 503 Retry-After 300: 7m0s
+	// after 503 Retry-After 300: 6m30s
 }
 
 func ExampleParseRetryAfter() {

@@ -32,16 +32,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	capacity := fs.Int("capacity", 1000, "connections per second the service admits")
 	outage := fs.Duration("outage", time.Minute, "network-cut outage length")
 	seed := fs.Uint64("seed", 1, "random seed")
+	base := fs.Duration("base", 0, "backoff base of every strategy (0: resilience.DefaultBase)")
+	capd := fs.Duration("cap", 0, "backoff cap of every strategy (0: resilience.DefaultCap)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *devices <= 0 || *capacity <= 0 || *outage <= 0 {
+	if *devices <= 0 || *capacity <= 0 || *outage <= 0 || *base < 0 || *capd < 0 {
 		fmt.Fprintln(stderr, "fleet: devices, capacity and outage must be positive")
 		return 2
 	}
 	ok := true
 	for _, kind := range []sim.Kind{sim.PowerCut, sim.NetworkCut} {
-		sc := sim.Scenario{Kind: kind, Devices: *devices, Capacity: *capacity, Outage: *outage, Seed: *seed}
+		sc := sim.Scenario{Kind: kind, Devices: *devices, Capacity: *capacity, Outage: *outage, Seed: *seed, Base: *base, Cap: *capd}
 		fmt.Fprintf(stdout, "%s: %d devices, service admits %d/s, ideal %v", kind, *devices, *capacity, sc.Ideal())
 		if kind == sim.NetworkCut {
 			fmt.Fprintf(stdout, ", outage %v", *outage)
