@@ -72,7 +72,9 @@ type Config struct {
 	// HTTPClient is used for every request; it is copied, and its
 	// CheckRedirect replaced by one that refuses redirects to another
 	// origin. Nil means a private client with connect/header timeouts
-	// (never http.DefaultClient).
+	// (never http.DefaultClient). A Timeout on it bounds each request,
+	// including a whole image transfer: leave it zero and rely on MinRate
+	// and the context instead.
 	HTTPClient *http.Client
 	// Logger receives debug and warning logs; nil discards them.
 	Logger *slog.Logger
@@ -105,8 +107,9 @@ type Config struct {
 	// InsecureAllowNoDescriptor accepts targets without a descriptor (for
 	// repositories written by other TUF tools): such a target is fetched as
 	// a single chunk of at most MaxChunkSize bytes, and no hardware-ID,
-	// release-counter or co-signature check applies to it. Leave it false
-	// on a device.
+	// release-counter or co-signature check applies to it. Check never
+	// offers such a target; only Lookup returns it. Leave it false on a
+	// device.
 	InsecureAllowNoDescriptor bool
 	// ImageHashes names the whole-image hashes recomputed and compared at
 	// the end of a download, among those the target lists. Nil means every
