@@ -1,9 +1,11 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"strings"
 	"sync"
@@ -437,5 +439,30 @@ func TestHashMemoryBounded(t *testing.T) {
 	}
 	if n != 3 {
 		t.Fatalf("%d arenas", n)
+	}
+}
+
+// TestLogsHoldNoSecrets runs the flows with a debug logger and searches
+// everything logged for the password, the setup secret and the token.
+func TestLogsHoldNoSecrets(t *testing.T) {
+	var buf bytes.Buffer
+	f := newFixture(t, func(c *Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	ses := f.setUp()
+	f.login("198.51.100.1", ownerAcct, ownerPW)
+	for range 7 {
+		f.login("198.51.100.2", ownerAcct, ownerPW+"x")
+	}
+	f.s.ChangePassword(context.Background(), ChangeRequest{Source: "198.51.100.1", Account: ownerAcct, CurrentPassword: ownerPW, NewPassword: "seven bright lanterns over water"})
+	f.s.Setup(context.Background(), SetupRequest{SetupSecret: f.secret.Reveal(), Account: ownerAcct, NewPassword: ownerPW})
+	out := buf.String()
+	if !strings.Contains(out, "login failed") || !strings.Contains(out, "login refused") {
+		t.Fatalf("security events not logged: %s", out)
+	}
+	for _, secret := range []string{ownerPW, "seven bright lanterns", strings.ReplaceAll(f.secret.Reveal(), "-", ""), f.secret.Reveal(), ses.Token()} {
+		if strings.Contains(out, secret) {
+			t.Fatalf("log contains a secret: %s", out)
+		}
 	}
 }
