@@ -13,8 +13,9 @@ import (
 // refused with [ErrInvalidName] before any storage is touched. Names are not
 // secret: they may appear in errors and logs. Values are.
 //
-// Implementations are safe for concurrent use. [secretstest.Run] is the suite
-// every implementation passes.
+// Implementations are safe for concurrent use. The suite every
+// implementation passes is
+// [github.com/iotbaseline/baseline/secrets/secretstest.Run].
 type Store interface {
 	// Get returns a copy of the named secret, or an error wrapping
 	// ErrNotFound when there is none.
@@ -70,6 +71,7 @@ type Error struct {
 	Err  error
 }
 
+// Error implements error; it names the operation and secret, never a value.
 func (e *Error) Error() string {
 	if e.Name == "" {
 		return fmt.Sprintf("secrets: %s: %v", e.Op, e.Err)
