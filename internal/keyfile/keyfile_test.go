@@ -234,3 +234,18 @@ func FuzzDecodeKeyFile(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDecodeEncryptedDefault is the cost of opening a key file written
+// with DefaultKDF: what every `baseline release` run pays per encrypted key.
+func BenchmarkDecodeEncryptedDefault(b *testing.B) {
+	key, _ := Generate(Ed25519, nil)
+	data, err := EncodePrivate(key, []byte("passphrase"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := DecodePrivate(data, []byte("passphrase")); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
