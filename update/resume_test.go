@@ -252,3 +252,48 @@ func TestResumeAfterPowerLoss(t *testing.T) {
 	})
 	t.Logf("%d crash points", n)
 }
+
+// TestRefreshPowerLoss: power loss at every boundary of a refresh never
+// loses an acknowledged refresh: once Refresh returned nil, a replay of the
+// older repository state is refused after reboot, and the client always
+// comes back usable.
+func TestRefreshPowerLoss(t *testing.T) {
+	fx := newFixture(t, false)
+	fx.addRelease("fw.bin", randomImage(t, MinChunkSize), nil)
+	oldTS, oldSnap, oldTargets := fx.repo.ReadMeta("timestamp.json"), fx.repo.ReadMeta("snapshot.json"), fx.repo.ReadMeta("targets.json")
+	setup := func(fsys *durable.CrashFS) {
+		fx.repo.WriteMeta("timestamp.json", oldTS)
+		fx.repo.WriteMeta("snapshot.json", oldSnap)
+		fx.repo.WriteMeta("targets.json", oldTargets)
+		if err := fx.client(func(c *Config) { c.FS = fsys }).Refresh(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := fx.repo.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	newTS, newSnap, newTargets := fx.repo.ReadMeta("timestamp.json"), fx.repo.ReadMeta("snapshot.json"), fx.repo.ReadMeta("targets.json")
+	run := func(fsys *durable.CrashFS) error {
+		fx.repo.WriteMeta("timestamp.json", newTS)
+		fx.repo.WriteMeta("snapshot.json", newSnap)
+		fx.repo.WriteMeta("targets.json", newTargets)
+		return fx.client(func(c *Config) { c.FS = fsys }).Refresh(context.Background())
+	}
+	durable.CrashTest(t, setup, run, func(fsys *durable.CrashFS, point int, mode durable.CrashMode, runErr error) {
+		// Replay the old state.
+		fx.repo.WriteMeta("timestamp.json", oldTS)
+		fx.repo.WriteMeta("snapshot.json", oldSnap)
+		fx.repo.WriteMeta("targets.json", oldTargets)
+		err := fx.client(func(c *Config) { c.FS = fsys }).Refresh(context.Background())
+		if runErr == nil && !errors.Is(err, ErrMetadata) {
+			t.Fatalf("point %d %v: acknowledged refresh lost: replay gave %v", point, mode, err)
+		}
+		// The current state is always accepted.
+		fx.repo.WriteMeta("timestamp.json", newTS)
+		fx.repo.WriteMeta("snapshot.json", newSnap)
+		fx.repo.WriteMeta("targets.json", newTargets)
+		if err := fx.client(func(c *Config) { c.FS = fsys }).Refresh(context.Background()); err != nil {
+			t.Fatalf("point %d %v: refresh after reboot: %v", point, mode, err)
+		}
+	})
+}
