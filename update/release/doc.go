@@ -58,20 +58,26 @@
 //	})
 //
 // Later runs open the repository with [Open] and the keys they need: adding
-// targets needs the targets, snapshot and timestamp keys; the daily
-// `baseline release resign -role timestamp` needs only the timestamp key.
+// targets needs the targets, snapshot and timestamp keys; the cron job
+// `baseline release resign -role timestamp -if-expiring-within 12h` needs
+// only the timestamp key.
 //
 // For benchmarks and tests that need a large repository (such as the
 // 1,000-target repository package update compares refresh speed on), call
-// [Repo.AddTargets] once with every target; see BenchmarkAddTargets1000.
+// [Repo.AddTargets] once with every target, or use package releasetest
+// (releasetest.Build), which does that with deterministic keys and images.
 //
 // # Security considerations
 //
 // Keep the root and targets keys offline (encrypted key files from
 // `baseline keygen`, or an HSM); only the timestamp key, and the snapshot
 // key if the snapshot is re-signed by cron, need to live where cron runs.
-// A release counter must increase per hardware ID and a published path is
-// never reused, so a device can refuse rollback and a CDN can cache forever.
+// A release counter must increase per hardware ID, so a device can refuse
+// rollback. A published path is never reused and versioned metadata is
+// never rewritten once a timestamp names it, so a CDN may cache N.*.json and
+// hash-prefixed targets forever; timestamp.json (and the plain root.json,
+// snapshot.json, targets.json) must be served with a short cache lifetime,
+// or devices see a frozen repository until it expires.
 // Every file is replaced atomically and durably; an operation interrupted by
 // a crash or a full disk leaves clients on the previous consistent release
 // and is simply run again ([Open] reads the repository as clients see it,
