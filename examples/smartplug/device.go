@@ -163,6 +163,9 @@ func (d *device) loadIdentity(ctx context.Context, recordFile string) (string, e
 		if err != nil {
 			return "", err
 		}
+		if rec.Model != d.model {
+			return "", fmt.Errorf("device record: made for model %q, this firmware is %q", rec.Model, d.model)
+		}
 		d.ident = identityFile{Serial: rec.Serial, DeviceID: rec.DeviceID, Model: rec.Model, Source: "factory record"}
 		verifier = rec.SetupVerifier
 	} else {

@@ -498,15 +498,23 @@ func TestDeviceFromFactoryRecord(t *testing.T) {
 
 func TestDeviceRefusesBadRecord(t *testing.T) {
 	bin, _ := binaries(t)
-	dir := t.TempDir()
-	rec := filepath.Join(dir, "rec.json")
-	os.WriteFile(rec, []byte(`{"schema":"baseline.provision/v1","serial":"../../etc","model":"x","device_id":"00","setup_verifier":"x"}`), 0o600)
-	state := filepath.Join(dir, "state")
-	out, err := exec.Command(bin, "--state", state, "--listen", "127.0.0.1:0", "--provision", rec).CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "device record") {
-		t.Fatalf("bad record accepted: %v\n%s", err, out)
-	}
-	if _, err := os.Stat(filepath.Join(state, "identity.json")); !os.IsNotExist(err) {
-		t.Errorf("identity written for a refused record")
+	s, _ := auth.NewSetupSecret()
+	v, _ := s.Verifier(auth.Params{})
+	for name, rec := range map[string]string{
+		"malformed":     `{"schema":"baseline.provision/v1","serial":"../../etc","model":"x","device_id":"00","setup_verifier":"x"}`,
+		"other model":   fmt.Sprintf(`{"schema":"baseline.provision/v1","serial":"X-1","model":"Other Plug","device_id":"00112233445566778899aabbccddeeff","setup_verifier":%q}`, v),
+		"unknown field": fmt.Sprintf(`{"schema":"baseline.provision/v1","serial":"X-1","model":"SP-100 Smart Plug","device_id":"00112233445566778899aabbccddeeff","setup_verifier":%q,"setup_secret":%q}`, v, s.Reveal()),
+	} {
+		dir := t.TempDir()
+		file := filepath.Join(dir, "rec.json")
+		os.WriteFile(file, []byte(rec), 0o600)
+		state := filepath.Join(dir, "state")
+		out, err := exec.Command(bin, "--state", state, "--listen", "127.0.0.1:0", "--provision", file).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "device record") {
+			t.Fatalf("%s: record accepted: %v\n%s", name, err, out)
+		}
+		if _, err := os.Stat(filepath.Join(state, "identity.json")); !os.IsNotExist(err) {
+			t.Errorf("%s: identity written for a refused record", name)
+		}
 	}
 }
