@@ -43,10 +43,13 @@ type Session struct {
 func (s *Session) Token() string { return s.token }
 
 // HasScope reports whether the session grants scope.
-func (s *Session) HasScope(scope string) bool { return slices.Contains(s.Scopes, scope) }
+func (s *Session) HasScope(scope string) bool { return s != nil && slices.Contains(s.Scopes, scope) }
 
 // String redacts the token.
 func (s *Session) String() string {
+	if s == nil {
+		return "auth.Session(nil)"
+	}
 	return fmt.Sprintf("auth.Session{Account:%q Scopes:%v Expires:%s Token:%s}", s.Account, s.Scopes, s.Expires.UTC().Format(time.RFC3339), redacted)
 }
 
@@ -58,6 +61,9 @@ func (s *Session) Format(f fmt.State, verb rune) { io.WriteString(f, s.String())
 
 // LogValue redacts the token.
 func (s *Session) LogValue() slog.Value {
+	if s == nil {
+		return slog.StringValue("nil")
+	}
 	return slog.GroupValue(slog.String("account", s.Account), slog.Time("expires", s.Expires))
 }
 
