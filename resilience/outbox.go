@@ -505,6 +505,10 @@ func (o *Outbox) scanSegment(num uint64, newest bool) (scanned, error) {
 		return s, err
 	}
 	s.size = fi.Size()
+	if !fi.Mode().IsRegular() {
+		s.corrupt = "not a regular file"
+		return s, nil
+	}
 	if s.size > o.maxSegmentFile() {
 		s.corrupt = fmt.Sprintf("file of %d bytes exceeds the %d-byte bound", s.size, o.maxSegmentFile())
 		return s, nil

@@ -764,6 +764,9 @@ func TestDecodeEntryRoundTrip(t *testing.T) {
 		append(appendHeader(nil, 3), 0),                  // trailing byte
 		appendPut(nil, &Message{Key: "bad key", Topic: "t"}),
 		appendPut(nil, &Message{Key: "k", Topic: "t", Priority: 9}),
+		appendPut(nil, &Message{Key: "k", Topic: "t", Seq: maxSeq + 1}),
+		appendHeader(nil, 1<<63),
+		appendDone(nil, reasonDelivered, []uint64{1<<64 - 1}),
 	} {
 		if _, err := decodeEntry(bad); err == nil {
 			t.Errorf("decodeEntry(%q) accepted", bad)
@@ -968,4 +971,60 @@ func TestOutboxConcurrentProducersAndDrain(t *testing.T) {
 	if st := ob.Stats(); st.Enqueued != producers*each || st.Pending != 0 {
 		t.Fatalf("stats %+v", st)
 	}
+}
+
+// FuzzOpenSegment feeds arbitrary bytes to recovery as a sealed segment
+// followed by a valid one: OpenOutbox must recover (quarantining what it
+// cannot read), never fail or panic, and the valid segment's message must
+// survive.
+func FuzzOpenSegment(f *testing.F) {
+	ctx := context.Background()
+	seed := durable.NewCrashFS()
+	ob, err := OpenOutbox(ctx, obConfig(seed, newTestClock()))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if err := ob.Enqueue(ctx, msg(fmt.Sprintf("s%d", i), PriorityNormal)); err != nil {
+			f.Fatal(err)
+		}
+	}
+	ob.Ack(ctx, "s1")
+	ob.Close()
+	good := seed.Contents()["ob/"+segName(1)]
+	f.Add(good)
+	f.Add(good[:len(good)-3])
+	f.Add([]byte{})
+	f.Add(durable.AppendFrame(nil, []byte{kindDone, reasonDelivered, 0xff, 0xff, 0x03, 1}))
+	f.Add(durable.AppendFrame(nil, appendHeader(nil, 1<<63)))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fsys := durable.NewCrashFS()
+		if err := fsys.MkdirAll("ob", 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := durable.WriteFile(fsys, "ob/"+segName(1), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		m := msg("last", PriorityHigh)
+		m.Seq, m.Created = 1<<40, wall0
+		seg2 := durable.AppendFrame(durable.AppendFrame(nil, appendHeader(nil, m.Seq)), appendPut(nil, &m))
+		if err := durable.WriteFile(fsys, "ob/"+segName(2), seg2, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ob, err := OpenOutbox(ctx, obConfig(fsys, newTestClock()))
+		if err != nil {
+			t.Fatalf("recovery failed: %v", err)
+		}
+		defer ob.Close()
+		found := false
+		for _, p := range ob.Pending(0) {
+			found = found || p.Key == "last"
+		}
+		if !found {
+			t.Fatal("message of the valid segment lost")
+		}
+		if err := ob.Enqueue(ctx, msg("after", PriorityLow)); err != nil {
+			t.Fatalf("enqueue after recovery: %v", err)
+		}
+	})
 }

@@ -31,6 +31,9 @@ const (
 	maxTopicLen    = 255
 	maxPayloadHard = 1 << 20
 	maxDoneBatch   = 4096
+	// maxSeq bounds sequence numbers: more messages than one device can
+	// ever send, and far from overflow when the next number is computed.
+	maxSeq = 1 << 62
 )
 
 var errBadRecord = errors.New("resilience: malformed outbox record")
@@ -174,8 +177,13 @@ func decodeEntry(b []byte) (entry, error) {
 	default:
 		return entry{}, errBadRecord
 	}
-	if r.err || len(r.b) != 0 {
+	if r.err || len(r.b) != 0 || e.next > maxSeq || e.msg.Seq > maxSeq {
 		return entry{}, errBadRecord
+	}
+	for _, q := range e.seqs {
+		if q > maxSeq {
+			return entry{}, errBadRecord
+		}
 	}
 	return e, nil
 }

@@ -25,10 +25,14 @@ type BusyError struct {
 }
 
 func (e *BusyError) Error() string {
-	if e.RetryAfter > 0 {
-		return fmt.Sprintf("resilience: service busy (%s), retry after %v", e.Reason, e.RetryAfter)
+	s := "resilience: service busy"
+	if e.Reason != "" {
+		s += " (" + e.Reason + ")"
 	}
-	return fmt.Sprintf("resilience: service busy (%s)", e.Reason)
+	if e.RetryAfter > 0 {
+		s += fmt.Sprintf(", retry after %v", e.RetryAfter)
+	}
+	return s
 }
 
 // Is makes errors.Is(err, ErrBusy) true for a BusyError.
