@@ -157,7 +157,7 @@ func TestInventoryListenDefaultOff(t *testing.T) {
 	if _, err := inv.Listen(ctx, "mdns"); err == nil {
 		t.Error("udp service opened as tcp")
 	}
-	if err := inv.Enable("telnet"); !errors.Is(err, ErrUndeclared) {
+	if err := inv.Enable(ctx, "telnet"); !errors.Is(err, ErrUndeclared) {
 		t.Errorf("enable undeclared: %v", err)
 	}
 	ln, err := inv.Listen(ctx, "web")
@@ -165,7 +165,7 @@ func TestInventoryListenDefaultOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	ln.Close()
-	if err := inv.Enable("mdns"); err != nil {
+	if err := inv.Enable(ctx, "mdns"); err != nil {
 		t.Fatal(err)
 	}
 	pc, err := inv.ListenPacket(ctx, "mdns")
@@ -266,7 +266,7 @@ func TestAuditCatchesUndeclaredListener(t *testing.T) {
 	}
 
 	// Disabling a service whose socket is still open is also a finding.
-	if err := inv.Disable("web"); err != nil {
+	if err := inv.Disable(ctx, "web"); err != nil {
 		t.Fatal(err)
 	}
 	rep, _ = Audit(ctx, inv, opts)

@@ -30,7 +30,8 @@
 //     [DebugHandler] (compiled in only with the baseline_debug build tag),
 //     [ProbeDebug]; self-check "iface.debug".
 //   - 5.6-5 (services off by default): [Service.EnabledByDefault],
-//     [Inventory.Enable], [Inventory.Listen]; reported by
+//     [Inventory.Enable], [Inventory.Listen], [Inventory.PersistTo]
+//     (the user's choices kept on flash, crash-safe); reported by
 //     "iface.sockets".
 //   - 5.6-7 (least privilege): [CurrentPrivileges], [DropPrivileges],
 //     [SetNoNewPrivs]; self-check "iface.privileges".
@@ -48,6 +49,7 @@
 //		Name: "web", Network: "tcp", Port: 443, Purpose: "web UI and local API",
 //		Access: iface.Authenticated, EnabledByDefault: true,
 //	})
+//	_ = inv.PersistTo("/data/baseline/services.json") // users' enable/disable choices
 //	ln, _ := inv.Listen(ctx, "web")
 //	_ = iface.DropPrivileges(uid, gid) // after binding port 443
 //

@@ -2,13 +2,17 @@ package iface
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"sort"
 	"strconv"
 	"sync"
+
+	"github.com/iotbaseline/baseline/internal/durable"
 )
 
 // Access says who may use a declared service.
@@ -62,12 +66,14 @@ var (
 // until the user or the device enables it (5.6-5). [Inventory.Listen]
 // opens only enabled, declared services, and [Audit] compares the
 // sockets actually listening against it (5.6-1). Safe for concurrent use.
-// Enabled state lives in memory; a device that lets users enable services
-// persists that choice itself and calls Enable at start-up.
+// Enabled state lives in memory unless [Inventory.PersistTo] names a file
+// on flash.
 type Inventory struct {
 	mu       sync.Mutex
 	services []Service
 	enabled  map[string]bool
+	fsys     durable.FS // nil: state lives in memory only
+	file     string
 }
 
 // NewInventory validates and records the declared services. Names must be
@@ -121,20 +127,89 @@ func (inv *Inventory) Services() []ServiceState {
 }
 
 // Enable turns a declared service on; it takes effect at the next
-// [Inventory.Listen].
-func (inv *Inventory) Enable(name string) error { return inv.set(name, true) }
+// [Inventory.Listen]. With [Inventory.PersistTo] the choice is written to
+// flash first: on error nothing changed, in memory or on flash.
+func (inv *Inventory) Enable(ctx context.Context, name string) error { return inv.set(ctx, name, true) }
 
 // Disable turns a declared service off. The device must close its
 // listener; [Audit] reports the service as FAIL while it still listens.
-func (inv *Inventory) Disable(name string) error { return inv.set(name, false) }
+// Persisted like [Inventory.Enable].
+func (inv *Inventory) Disable(ctx context.Context, name string) error {
+	return inv.set(ctx, name, false)
+}
 
-func (inv *Inventory) set(name string, on bool) error {
+func (inv *Inventory) set(ctx context.Context, name string, on bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	if _, ok := inv.enabled[name]; !ok {
 		return fmt.Errorf("%w: %q", ErrUndeclared, printable(name, 64))
 	}
+	if inv.fsys != nil && inv.enabled[name] != on {
+		next := make(map[string]bool, len(inv.enabled))
+		for k, v := range inv.enabled {
+			next[k] = v
+		}
+		next[name] = on
+		if err := inv.save(next); err != nil {
+			return err
+		}
+	}
 	inv.enabled[name] = on
+	return nil
+}
+
+// maxInventoryFile bounds the persisted service state.
+const maxInventoryFile = 64 << 10
+
+type inventoryFile struct {
+	Version int             `json:"version"`
+	Enabled map[string]bool `json:"enabled"`
+}
+
+// PersistTo makes the enabled/disabled choices survive reboots: it loads
+// the state saved in the file at path, if any, and from then on every
+// [Inventory.Enable] and [Inventory.Disable] replaces that file atomically
+// (temp file, fsync, rename, directory fsync) before it takes effect.
+// Entries for services the firmware no longer declares are dropped; a
+// service declared since the file was written starts as its
+// EnabledByDefault says. A file that does not parse is an error and the
+// defaults stay in force. Call it once, before opening listeners.
+func (inv *Inventory) PersistTo(path string) error { return inv.persist(durable.OS, path) }
+
+func (inv *Inventory) persist(fsys durable.FS, name string) error {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	b, err := durable.ReadFile(fsys, name, maxInventoryFile)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("iface: service state %s: %w", name, err)
+	default:
+		var f inventoryFile
+		if err := UnmarshalJSON(b, &f, JSONLimits{MaxBytes: maxInventoryFile, MaxDepth: 4}); err != nil || f.Version != 1 {
+			return fmt.Errorf("iface: service state %s is corrupt: %v", name, err)
+		}
+		for k, v := range f.Enabled {
+			if _, declared := inv.enabled[k]; declared {
+				inv.enabled[k] = v
+			}
+		}
+	}
+	inv.fsys, inv.file = fsys, name
+	return nil
+}
+
+func (inv *Inventory) save(state map[string]bool) error {
+	b, err := json.Marshal(inventoryFile{Version: 1, Enabled: state})
+	if err != nil {
+		return err
+	}
+	if err := durable.WriteFile(inv.fsys, inv.file, b, 0o600); err != nil {
+		return fmt.Errorf("iface: saving service state: %w", err)
+	}
 	return nil
 }
 
