@@ -9,10 +9,12 @@ import (
 	"io"
 	"os"
 
+	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/iotbaseline/baseline/internal/durable"
 	"github.com/iotbaseline/baseline/internal/keyfile"
+	"github.com/iotbaseline/baseline/update"
 )
 
 func init() {
@@ -121,7 +123,10 @@ func runKeygen(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "algorithm: %s\nprivate key: %s (mode 0600, %s)\npublic key: %s\n", *alg, keyPath,
 		map[bool]string{true: "encrypted", false: "NOT encrypted"}[len(pass) > 0], pubPath)
-	if keyfile.Algorithm(*alg) != keyfile.MLDSA65 {
+	if pq, ok := key.Public().(*mldsa65.PublicKey); ok {
+		// The ID the co-signature names; the device pins the .pub file.
+		fmt.Fprintf(stdout, "ml-dsa key id: %s\n", update.MLDSAKeyID(pq))
+	} else {
 		tk, err := metadata.KeyFromPublicKey(key.Public())
 		if err != nil {
 			fmt.Fprintf(stderr, "baseline keygen: %v\n", err)

@@ -9,8 +9,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
+
 	"github.com/iotbaseline/baseline/internal/durable"
 	"github.com/iotbaseline/baseline/internal/keyfile"
+	"github.com/iotbaseline/baseline/update"
 )
 
 func runCmd(t *testing.T, args ...string) (int, string, string) {
@@ -98,12 +101,18 @@ func TestKeygenMLDSAFromEnv(t *testing.T) {
 	if strings.Contains(out, "tuf key") {
 		t.Fatal("ML-DSA key presented as a TUF key")
 	}
+	if !strings.Contains(out, "ml-dsa key id: ") {
+		t.Fatalf("no ML-DSA key ID printed:\n%s", out)
+	}
 	k, err := keyfile.ReadPrivate(durable.OS, prefix+".key", []byte("pq passphrase"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if alg, _ := keyfile.AlgorithmOf(k.Public()); alg != keyfile.MLDSA65 {
 		t.Fatalf("algorithm %q", alg)
+	}
+	if !strings.Contains(out, update.MLDSAKeyID(k.Public().(*mldsa65.PublicKey))) {
+		t.Fatal("printed ML-DSA key ID is not the key's")
 	}
 }
 
