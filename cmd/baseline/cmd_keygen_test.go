@@ -16,7 +16,7 @@ import (
 	"github.com/iotbaseline/baseline/update"
 )
 
-func runCmd(t *testing.T, args ...string) (int, string, string) {
+func releaseCmd(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code := run(args, &out, &errb)
@@ -28,7 +28,7 @@ func TestKeygenEncrypted(t *testing.T) {
 	passFile := filepath.Join(dir, "pass")
 	os.WriteFile(passFile, []byte("s3cret passphrase\n"), 0o600)
 	prefix := filepath.Join(dir, "targets")
-	code, out, stderr := runCmd(t, "keygen", "-alg", "ecdsa-p256", "-out", prefix, "-passphrase-file", passFile)
+	code, out, stderr := releaseCmd(t, "keygen", "-alg", "ecdsa-p256", "-out", prefix, "-passphrase-file", passFile)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -68,11 +68,11 @@ func TestKeygenEncrypted(t *testing.T) {
 func TestKeygenRefusesOverwrite(t *testing.T) {
 	dir := t.TempDir()
 	prefix := filepath.Join(dir, "root")
-	if code, _, stderr := runCmd(t, "keygen", "-alg", "ed25519", "-out", prefix, "-insecure-plaintext"); code != 0 {
+	if code, _, stderr := releaseCmd(t, "keygen", "-alg", "ed25519", "-out", prefix, "-insecure-plaintext"); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	before, _ := os.ReadFile(prefix + ".key")
-	code, _, stderr := runCmd(t, "keygen", "-alg", "ed25519", "-out", prefix, "-insecure-plaintext")
+	code, _, stderr := releaseCmd(t, "keygen", "-alg", "ed25519", "-out", prefix, "-insecure-plaintext")
 	if code != 1 || !strings.Contains(stderr, "refusing to overwrite") {
 		t.Fatalf("second keygen: exit %d, %s", code, stderr)
 	}
@@ -82,7 +82,7 @@ func TestKeygenRefusesOverwrite(t *testing.T) {
 	}
 	// Only the .pub existing also refuses, and writes no .key.
 	os.Remove(prefix + ".key")
-	if code, _, _ := runCmd(t, "keygen", "-alg", "ed25519", "-out", prefix, "-insecure-plaintext"); code != 1 {
+	if code, _, _ := releaseCmd(t, "keygen", "-alg", "ed25519", "-out", prefix, "-insecure-plaintext"); code != 1 {
 		t.Fatalf("exit %d with existing .pub", code)
 	}
 	if _, err := os.Stat(prefix + ".key"); !errors.Is(err, os.ErrNotExist) {
@@ -94,7 +94,7 @@ func TestKeygenMLDSAFromEnv(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("BASELINE_TEST_PASS", "pq passphrase")
 	prefix := filepath.Join(dir, "pq")
-	code, out, stderr := runCmd(t, "keygen", "-alg", "ml-dsa-65", "-out", prefix, "-passphrase-env", "BASELINE_TEST_PASS")
+	code, out, stderr := releaseCmd(t, "keygen", "-alg", "ml-dsa-65", "-out", prefix, "-passphrase-env", "BASELINE_TEST_PASS")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -130,7 +130,7 @@ func TestKeygenUsageErrors(t *testing.T) {
 		"bad flag":      {"keygen", "-nope"},
 		"extra arg":     {"keygen", "-out", filepath.Join(dir, "f"), "-insecure-plaintext", "extra"},
 	} {
-		if code, _, _ := runCmd(t, args...); code != 2 {
+		if code, _, _ := releaseCmd(t, args...); code != 2 {
 			t.Errorf("%s: exit %d, want 2", name, code)
 		}
 	}

@@ -25,7 +25,7 @@ func keygenFiles(t *testing.T, dir, passFile string, names ...string) {
 		} else {
 			args = append(args, "-insecure-plaintext")
 		}
-		if code, _, stderr := runCmd(t, args...); code != 0 {
+		if code, _, stderr := releaseCmd(t, args...); code != 0 {
 			t.Fatalf("keygen %s: exit %d: %s", n, code, stderr)
 		}
 	}
@@ -79,7 +79,7 @@ func TestReleaseCLI(t *testing.T) {
 	all := []string{"-repo", repo, "-root-key", k("root"), "-targets-key", k("targets"),
 		"-snapshot-key", k("snapshot"), "-timestamp-key", k("timestamp"), "-passphrase-file", passFile}
 
-	code, out, stderr := runCmd(t, append([]string{"release", "init"}, all...)...)
+	code, out, stderr := releaseCmd(t, append([]string{"release", "init"}, all...)...)
 	if code != 0 {
 		t.Fatalf("init: exit %d: %s", code, stderr)
 	}
@@ -90,7 +90,7 @@ func TestReleaseCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code, _, _ := runCmd(t, append([]string{"release", "init"}, all...)...); code != 1 {
+	if code, _, _ := releaseCmd(t, append([]string{"release", "init"}, all...)...); code != 1 {
 		t.Fatalf("second init: exit %d, want 1", code)
 	}
 
@@ -102,7 +102,7 @@ func TestReleaseCLI(t *testing.T) {
 			"-counter", fmt.Sprint(counter), "-version", fmt.Sprintf("1.%d", counter), "-security",
 			"-risk", "authentication bypass", "-reboot", "-downtime", "45s", "-support-until", "2030-06-30",
 			"-chunk-size", "4096", "-mldsa-key", k("pq"))
-		return runCmd(t, append(args, extra...)...)
+		return releaseCmd(t, append(args, extra...)...)
 	}
 	if code, out, stderr := add(3, "plug/fw-1.3.bin"); code != 0 {
 		t.Fatalf("add: exit %d: %s %s", code, out, stderr)
@@ -115,14 +115,14 @@ func TestReleaseCLI(t *testing.T) {
 	wrong[len(wrong)-1] = wrongPass
 	args := append([]string{"release", "add"}, wrong...)
 	args = append(args, "-image", img, "-path", "x.bin", "-hardware-id", "plug-v1", "-counter", "9", "-version", "9")
-	if code, _, stderr := runCmd(t, args...); code != 1 || !strings.Contains(stderr, "wrong passphrase") {
+	if code, _, stderr := releaseCmd(t, args...); code != 1 || !strings.Contains(stderr, "wrong passphrase") {
 		t.Fatalf("wrong passphrase: exit %d: %s", code, stderr)
 	}
 	if strings.Contains(stderr, "nope") {
 		t.Fatal("passphrase printed")
 	}
 
-	code, out, stderr = runCmd(t, "release", "list", "-repo", repo)
+	code, out, stderr = releaseCmd(t, "release", "list", "-repo", repo)
 	if code != 0 || !strings.Contains(out, "target plug/fw-1.3.bin 24000 bytes hardware=plug-v1 counter=3 version=1.3 security ml-dsa-cosigned") {
 		t.Fatalf("list: exit %d: %s %s", code, out, stderr)
 	}
@@ -131,28 +131,28 @@ func TestReleaseCLI(t *testing.T) {
 	}
 
 	// Timestamp re-signing with the timestamp key alone.
-	code, out, stderr = runCmd(t, "release", "resign", "-repo", repo, "-role", "timestamp", "-timestamp-key", k("timestamp"))
+	code, out, stderr = releaseCmd(t, "release", "resign", "-repo", repo, "-role", "timestamp", "-timestamp-key", k("timestamp"))
 	if code != 0 || !strings.HasPrefix(out, "timestamp version 3") {
 		t.Fatalf("resign: exit %d: %s %s", code, out, stderr)
 	}
 	// Cron mode: a timestamp valid for another day is left alone when asked
 	// to re-sign only within 12 hours of expiry, re-signed within 48.
-	code, out, _ = runCmd(t, "release", "resign", "-repo", repo, "-role", "timestamp", "-timestamp-key", k("timestamp"), "-if-expiring-within", "12h")
+	code, out, _ = releaseCmd(t, "release", "resign", "-repo", repo, "-role", "timestamp", "-timestamp-key", k("timestamp"), "-if-expiring-within", "12h")
 	if code != 0 || !strings.Contains(out, "not re-signed") {
 		t.Fatalf("resign -if-expiring-within 12h: exit %d: %s", code, out)
 	}
-	code, out, _ = runCmd(t, "release", "resign", "-repo", repo, "-role", "timestamp", "-timestamp-key", k("timestamp"), "-if-expiring-within", "48h")
+	code, out, _ = releaseCmd(t, "release", "resign", "-repo", repo, "-role", "timestamp", "-timestamp-key", k("timestamp"), "-if-expiring-within", "48h")
 	if code != 0 || !strings.HasPrefix(out, "timestamp version 4") {
 		t.Fatalf("resign -if-expiring-within 48h: exit %d: %s", code, out)
 	}
-	if code, _, _ := runCmd(t, "release", "resign", "-repo", repo, "-role", "snapshot", "-timestamp-key", k("timestamp")); code != 1 {
+	if code, _, _ := releaseCmd(t, "release", "resign", "-repo", repo, "-role", "snapshot", "-timestamp-key", k("timestamp")); code != 1 {
 		t.Fatalf("resign snapshot without its key: exit %d", code)
 	}
 
 	// Rotate the targets key, publish with the new one.
 	args = append([]string{"release", "rotate"}, all...)
 	args = append(args, "-role", "targets", "-new-key", k("targets2"))
-	if code, out, stderr := runCmd(t, args...); code != 0 || !strings.Contains(out, "2.root.json") {
+	if code, out, stderr := releaseCmd(t, args...); code != 0 || !strings.Contains(out, "2.root.json") {
 		t.Fatalf("rotate: exit %d: %s %s", code, out, stderr)
 	}
 	all[5] = k("targets2")
@@ -187,7 +187,7 @@ func TestReleaseCLIUsage(t *testing.T) {
 		"bad date":       {"release", "add", "-repo", dir, "-image", "x", "-path", "p", "-hardware-id", "h", "-counter", "1", "-version", "1", "-support-until", "June"},
 		"zero threshold": {"release", "init", "-repo", dir, "-root-key", "a", "-targets-key", "b", "-snapshot-key", "c", "-timestamp-key", "d", "-root-threshold", "0"},
 	} {
-		if code, _, stderr := runCmd(t, args...); code != 2 {
+		if code, _, stderr := releaseCmd(t, args...); code != 2 {
 			t.Errorf("%s: exit %d, want 2 (%s)", name, code, stderr)
 		}
 	}
