@@ -21,7 +21,8 @@
 //     negotiated version, suite and group, and that TLS 1.0/1.1 and CBC
 //     or RSA key exchange suites are refused.
 //   - 5.6-1 (unused interfaces disabled; only declared ones exposed):
-//     [Inventory], [Service], [Audit], [ParseProcNet]; self-check
+//     [Inventory], [Service], [Inventory.Listen], [Server.ListenAndServe],
+//     [Audit], [ParseProcNet]; self-check
 //     "iface.sockets" fails on any listening socket not declared.
 //   - 5.6-2 (minimal unauthenticated exposure, no information leaks):
 //     [NewServer], [Harden], [NewRedirectServer], [LimitListener];

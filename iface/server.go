@@ -202,6 +202,18 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
+// ListenAndServe opens the declared, enabled service name of inv with
+// [Inventory.Listen] and serves on it as [Server.Serve] does: the way to
+// start a server so that it cannot listen anywhere the inventory does not
+// declare.
+func (s *Server) ListenAndServe(ctx context.Context, inv *Inventory, name string) error {
+	ln, err := inv.Listen(ctx, name)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx, ln)
+}
+
 // Config returns the server's effective configuration, defaults filled in
 // (what the self-check reports).
 func (s *Server) Config() ServerConfig { return s.cfg }

@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -472,5 +474,45 @@ func TestHardenInformationalStatus(t *testing.T) {
 	// was replaced by the uniform one.)
 	if rec.Body.String() != "{\"error\":\"not found\"}\n" {
 		t.Errorf("%d %q", rec.Code, rec.Body)
+	}
+}
+
+func TestListenAndServeOnlyDeclared(t *testing.T) {
+	sc, cc := testConfigs(t)
+	srv, err := NewServer(ServerConfig{Handler: testMux(&store{}), TLS: sc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t, "tcp")
+	inv := testInventory(t,
+		Service{Name: "web", Network: "tcp", Port: port, Addr: netip.MustParseAddr("127.0.0.1"), Purpose: "web UI", Access: Authenticated},
+	)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := srv.ListenAndServe(ctx, inv, "web"); !errors.Is(err, ErrDisabled) {
+		t.Fatalf("disabled service served: %v", err)
+	}
+	if err := srv.ListenAndServe(ctx, inv, "admin"); !errors.Is(err, ErrUndeclared) {
+		t.Fatalf("undeclared service served: %v", err)
+	}
+	if err := inv.Enable(ctx, "web"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.ListenAndServe(ctx, inv, "web") }()
+	var c *tls.Conn
+	for i := 0; i < 100; i++ { // wait for the listener
+		if c, err = tls.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), cc); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
