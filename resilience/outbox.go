@@ -38,6 +38,7 @@ const (
 	PriorityCritical
 )
 
+// String returns the priority's name ("low", "normal", "high", "critical").
 func (p Priority) String() string {
 	switch p {
 	case PriorityLow:

@@ -24,6 +24,7 @@ type BusyError struct {
 	RetryAfter time.Duration
 }
 
+// Error describes the signal and the requested delay.
 func (e *BusyError) Error() string {
 	s := "resilience: service busy"
 	if e.Reason != "" {
@@ -38,14 +39,22 @@ func (e *BusyError) Error() string {
 // Is makes errors.Is(err, ErrBusy) true for a BusyError.
 func (e *BusyError) Is(target error) bool { return target == ErrBusy }
 
-// MQTT 5 CONNACK reason codes that mean the server is overloaded.
+// MQTT 5 reason codes (CONNACK, DISCONNECT) that mean the server is
+// overloaded; [MQTTBusy] turns them into a [BusyError].
 const (
-	MQTTServerBusy              byte = 0x89
-	MQTTQuotaExceeded           byte = 0x97
-	MQTTConnectionRateExceeded  byte = 0x9F
-	maxRetryAfterHeaderLen           = 64
-	maxRetryAfterParsed              = 24 * time.Hour
-	retryAfterDeltaSecondsLimit      = 1e9
+	// MQTTServerBusy is reason code 0x89, Server busy.
+	MQTTServerBusy byte = 0x89
+	// MQTTQuotaExceeded is reason code 0x97, Quota exceeded.
+	MQTTQuotaExceeded byte = 0x97
+	// MQTTConnectionRateExceeded is reason code 0x9F, Connection rate
+	// exceeded.
+	MQTTConnectionRateExceeded byte = 0x9F
+)
+
+const (
+	maxRetryAfterHeaderLen      = 64
+	maxRetryAfterParsed         = 24 * time.Hour
+	retryAfterDeltaSecondsLimit = 1e9
 )
 
 // MQTTBusy returns a [*BusyError] for the MQTT 5 reason codes that mean the

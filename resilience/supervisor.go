@@ -40,6 +40,7 @@ const (
 	EventOffline
 )
 
+// String returns the kind's name ("waiting", "online", …).
 func (k EventKind) String() string {
 	switch k {
 	case EventWaiting:

@@ -37,6 +37,7 @@ const (
 	NetworkCut
 )
 
+// String returns "power-cut" or "network-cut".
 func (k Kind) String() string {
 	if k == NetworkCut {
 		return "network-cut"
@@ -59,6 +60,7 @@ const (
 	Policy
 )
 
+// String names the strategy as the report prints it.
 func (s Strategy) String() string {
 	switch s {
 	case NoJitter:
@@ -260,7 +262,7 @@ func Run(sc Scenario, s Strategy) Result {
 		}
 		return math.Min(capd, base*math.Exp2(float64(k-1)))
 	}
-	next := func(i int, t float64, err error) float64 {
+	next := func(i int, err error) float64 {
 		if s == Policy {
 			return offs[i].Failed(err).Seconds()
 		}
@@ -315,7 +317,7 @@ func Run(sc Scenario, s Strategy) Result {
 			}
 			err = errBusy
 		}
-		h.push(event{e.t + next(int(e.dev), e.t, err), e.dev})
+		h.push(event{e.t + next(int(e.dev), err), e.dev})
 	}
 	for _, b := range bins {
 		if int(b) > res.PeakAttemptsPerSec {
