@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"log/slog"
 	"net"
@@ -178,6 +179,9 @@ func (w slogWriter) Write(p []byte) (int, error) {
 // The caller owns ln's address: declare it in the device's [Inventory].
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	ln = LimitListener(ln, s.cfg.MaxConns)
+	if !s.plaintext {
+		ln = tlsOnlyListener{ln}
+	}
 	errc := make(chan error, 1)
 	go func() {
 		if s.plaintext {
@@ -266,6 +270,39 @@ func (rd redirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Location", target)
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusPermanentRedirect)
+}
+
+// tlsOnlyListener drops connections whose first byte is not a TLS
+// handshake record, before crypto/tls sees them: net/http would otherwise
+// answer plaintext HTTP on the TLS port with its own recognisable
+// "Client sent an HTTP request to an HTTPS server" response.
+type tlsOnlyListener struct{ net.Listener }
+
+func (l tlsOnlyListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &tlsOnlyConn{Conn: c}, nil
+}
+
+type tlsOnlyConn struct {
+	net.Conn
+	checked bool
+}
+
+const recordTypeHandshake = 0x16
+
+func (c *tlsOnlyConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if !c.checked && n > 0 {
+		c.checked = true
+		if p[0] != recordTypeHandshake {
+			c.Conn.Close()
+			return 0, io.EOF
+		}
+	}
+	return n, err
 }
 
 // LimitListener returns a listener that holds at most n accepted

@@ -516,3 +516,22 @@ func TestListenAndServeOnlyDeclared(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestServerSilentOnPlaintext(t *testing.T) {
+	ts := startServer(t, ServerConfig{})
+	c, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+	b, err := io.ReadAll(c)
+	if len(b) != 0 {
+		t.Errorf("plaintext request on the TLS port answered: %q", b)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Error("connection left open")
+	}
+}
