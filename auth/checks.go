@@ -124,12 +124,12 @@ func (t *throttle) replayWait(src string) (w time.Duration, err error) {
 		return 0, err
 	}
 	defer l.Close()
-	r := &throttle{cfg: t.cfg, now: t.now}
+	r := &throttle{cfg: t.cfg, now: t.now, bootAt: t.bootAt, base: t.base}
 	r.reset()
 	if err := l.Scan(func(_ int64, rec []byte) error { return r.apply(rec) }); err != nil {
 		return 0, err
 	}
-	now := t.now().UnixNano()
+	now := t.clock()
 	_, e := r.lookup(&r.src, src, r.cfg.SourceFree, now, false)
 	return r.wait(e, r.cfg.SourceFree, now), nil
 }

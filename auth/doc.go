@@ -94,6 +94,12 @@
 // large distributed attack a never-seen source may wait for the global
 // budget; [Config.PresenceProof] remains available.
 //
+// The throttle's clock never runs backwards: it is the wall clock, but no
+// earlier than the last recorded failure plus the (monotonic) time since
+// boot, so a device without a real-time clock that boots in 1970 keeps
+// counting its penalties down instead of forgetting or freezing them. Power-
+// off time is not credited until the wall clock is set.
+//
 // Sources are peer addresses; forwarding headers are ignored. Session tokens
 // are stateless: logout clears the cookie, and [Service.RevokeSessions] or
 // a password change revokes every token at once.

@@ -176,6 +176,28 @@ type throttle struct {
 	tainted bool    // an undecodable record was found: fail closed
 	// compactMin is the log length below which it is never compacted.
 	compactMin int
+	// The throttle's clock never runs backwards (see clock): bootAt is the
+	// wall clock when the log was opened, base the time it resumes from,
+	// maxAt the latest time in any record.
+	bootAt time.Time
+	base   int64
+	maxAt  int64
+}
+
+// clock returns the throttle's time in unix nanoseconds: the wall clock,
+// but never earlier than the latest recorded event plus the time elapsed
+// since the log was opened (measured on the monotonic clock). A device
+// without a real-time clock boots with its clock in the past; penalties then
+// keep counting down from where they were (the power-off time is not
+// credited) instead of freezing or being forgotten, and a clock set back at
+// run time does not extend or shorten them either.
+func (t *throttle) clock() int64 {
+	now := t.now()
+	el := now.Sub(t.bootAt)
+	if el < 0 {
+		el = 0
+	}
+	return max(now.UnixNano(), t.base+int64(el))
 }
 
 const throttleMaxRecord = 1 << 20
@@ -200,11 +222,13 @@ func openThrottle(fsys durable.FS, dir string, cfg ThrottleConfig, now func() ti
 		l.Close()
 		return nil, fmt.Errorf("%w: %v", ErrThrottleState, err)
 	}
+	t.bootAt = t.now()
+	t.base = max(t.bootAt.UnixNano(), t.maxAt)
 	if t.tainted {
 		// Something in the log could not be read back: assume the worst
 		// about the global budget rather than forget failures.
 		t.gDebt = math.Max(t.gDebt, float64(t.cfg.GlobalBudget))
-		t.gAt = t.now().UnixNano()
+		t.gAt = t.clock()
 	}
 	return t, nil
 }
@@ -245,8 +269,8 @@ func (t *throttle) wait(e *entry, free int, now int64) time.Duration {
 	}
 	el := time.Duration(now - e.last)
 	if el < 0 {
-		// The clock went back (no RTC, before NTP): start the delay over
-		// rather than trust a time that cannot be checked.
+		// A record from the future (a clock that ran ahead, then was
+		// corrected): count the delay from now.
 		el = 0
 	}
 	if el >= d {
@@ -355,7 +379,7 @@ func (t *throttle) admit(source, account string) (ticket, error) {
 func (t *throttle) admitKey(src, account string, flags byte) (ticket, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	now := t.now().UnixNano()
+	now := t.clock()
 	_, se := t.lookup(&t.src, src, t.cfg.SourceFree, now, false)
 	if w := t.wait(se, t.cfg.SourceFree, now); w > 0 {
 		return ticket{}, ErrThrottled{RetryAfter: w, Limit: "source"}
@@ -388,7 +412,7 @@ func (t *throttle) admitKey(src, account string, flags byte) (ticket, error) {
 func (t *throttle) success(tk ticket) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	now := t.now().UnixNano()
+	now := t.clock()
 	var flags byte
 	if tk.counted {
 		flags = flagCounted
@@ -405,7 +429,7 @@ func (t *throttle) success(tk ticket) error {
 func (t *throttle) forget(src string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	rec := encodeEvent(recForget, t.now().UnixNano(), src, "", 0)
+	rec := encodeEvent(recForget, t.clock(), src, "", 0)
 	if err := t.log.Append(rec); err != nil {
 		return fmt.Errorf("%w: %v", ErrThrottleState, err)
 	}
@@ -428,6 +452,7 @@ func (t *throttle) apply(rec []byte) error {
 		}
 		t.reset()
 		t.gDebt, t.gAt = s.gDebt, s.gAt
+		t.maxAt = max(t.maxAt, s.gAt)
 		for _, e := range s.src {
 			t.src.m[e.key] = &entry{fails: e.fails, last: e.last, good: e.good}
 		}
@@ -444,6 +469,7 @@ func (t *throttle) apply(rec []byte) error {
 		return err
 	}
 	now := ev.at
+	t.maxAt = max(t.maxAt, now)
 	switch ev.kind {
 	case recForget:
 		delete(t.src.m, ev.src)
@@ -513,7 +539,7 @@ func (t *throttle) snapshot(now int64) []byte {
 func (t *throttle) sourceState(src string) (uint32, time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	now := t.now().UnixNano()
+	now := t.clock()
 	_, e := t.lookup(&t.src, src, t.cfg.SourceFree, now, false)
 	return t.live(e, t.cfg.SourceFree, now), t.wait(e, t.cfg.SourceFree, now)
 }
@@ -521,7 +547,7 @@ func (t *throttle) sourceState(src string) (uint32, time.Duration) {
 func (t *throttle) accountState(acct string) uint32 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	now := t.now().UnixNano()
+	now := t.clock()
 	e := t.acct.m[acct]
 	return t.live(e, t.cfg.AccountFree, now)
 }

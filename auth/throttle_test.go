@@ -364,3 +364,37 @@ func BenchmarkNewSourceFullTable(b *testing.B) {
 		}
 	}
 }
+
+// TestRebootWithClockInThePast: a device without an RTC boots with its
+// clock years behind. The penalty is neither forgotten nor frozen: it keeps
+// counting down from the last recorded event.
+func TestRebootWithClockInThePast(t *testing.T) {
+	c := newClock()
+	fsys := durable.NewCrashFS()
+	th := newThrottle(t, fsys, c, ThrottleConfig{SourceFree: 1})
+	for range 4 {
+		th.admit("192.0.2.1", "owner")
+		c.Advance(time.Hour)
+	}
+	_, w := th.sourceState("192.0.2.1")
+	if w != 0 {
+		t.Fatal("setup")
+	}
+	th.admit("192.0.2.1", "owner") // 5th failure: 16s delay
+	th.close()
+	c.Advance(-10 * 365 * 24 * time.Hour)
+	fsys = fsys.Reboot(durable.DropUnsynced)
+	th = newThrottle(t, fsys, c, ThrottleConfig{SourceFree: 1})
+	var te ErrThrottled
+	if _, err := th.admit("192.0.2.1", "owner"); !errors.As(err, &te) || te.RetryAfter != 16*time.Second {
+		t.Fatalf("after reboot into the past: %v", err)
+	}
+	c.Advance(10 * time.Second)
+	if _, err := th.admit("192.0.2.1", "owner"); !errors.As(err, &te) || te.RetryAfter != 6*time.Second {
+		t.Fatalf("penalty not counting down: %v", err)
+	}
+	c.Advance(6 * time.Second)
+	if _, err := th.admit("192.0.2.1", "owner"); err != nil {
+		t.Fatalf("penalty frozen: %v", err)
+	}
+}
