@@ -37,6 +37,15 @@ type Slot interface {
 	Sync() error
 }
 
+// SlotIdentifier is implemented by slots that keep their identity across
+// reboots (a partition name, a file path). A download interrupted by power
+// loss resumes only into a slot with the same SlotID; into any other slot,
+// or a slot without one, it starts over from the first chunk, so a resumed
+// image never mixes two slots.
+type SlotIdentifier interface {
+	SlotID() string
+}
+
 // Verified is an image that was downloaded (or read from a bundle) into a
 // Slot and matched its signed length, every chunk hash, every whole-image
 // hash, the device's hardware ID, release counter and, when configured, the
@@ -81,6 +90,7 @@ type journalHeader struct {
 	SHA256  string `json:"sha256"`
 	Counter uint64 `json:"counter"`
 	Chunk   int    `json:"chunk"`
+	Slot    string `json:"slot"`
 }
 
 type progress struct {
@@ -286,6 +296,9 @@ func (c *Client) fetchInto(ctx context.Context, p *plan, src source, slot Slot) 
 	if rel.Descriptor != nil {
 		hdr.Counter = rel.Descriptor.ReleaseCounter
 	}
+	if id, ok := slot.(SlotIdentifier); ok {
+		hdr.Slot = id.SlotID()
+	}
 	hb, _ := json.Marshal(hdr)
 	hrec := append([]byte{recHeader}, hb...)
 	j, err := durable.OpenLog(c.cfg.FS, c.file(journalFile), durable.LogOptions{MaxRecord: 64 << 10})
@@ -305,6 +318,9 @@ func (c *Client) fetchInto(ctx context.Context, p *plan, src source, slot Slot) 
 			whole[i] = newHash(a)
 		}
 		return j.Rewrite([][]byte{hrec})
+	}
+	if hdr.Slot == "" {
+		prog.next = 0 // an anonymous slot may not be the one written before
 	}
 	if prog.next > 0 && prog.next <= len(p.hashes) {
 		for i, a := range p.algs {
@@ -589,11 +605,16 @@ func readJournal(j *durable.Log, hrec []byte, nstates int) (progress, string, er
 }
 
 // FileSlot is a [Slot] backed by a file in a durable.FS: for devices whose
-// inactive slot is a file (or a block device path), and for tests.
+// inactive slot is a file (or a block device path), and for tests. Its
+// SlotID is the file name, so a download resumes into it after a reboot.
 type FileSlot struct {
-	mu sync.Mutex
-	f  durable.File
+	mu   sync.Mutex
+	f    durable.File
+	name string
 }
+
+// SlotID returns the file name the slot was opened with.
+func (s *FileSlot) SlotID() string { return s.name }
 
 // OpenFileSlot opens (creating if needed, mode 0600) the file name in fsys as
 // a slot. Its existing content is left alone: Download overwrites chunk by
@@ -610,7 +631,7 @@ func OpenFileSlot(fsys durable.FS, name string) (*FileSlot, error) {
 			return nil, err
 		}
 	}
-	return &FileSlot{f: f}, nil
+	return &FileSlot{f: f, name: name}, nil
 }
 
 func dirOf(name string) string {

@@ -297,3 +297,57 @@ func TestRefreshPowerLoss(t *testing.T) {
 		}
 	})
 }
+
+// TestResumeOnlyIntoSameSlot: progress journaled for one slot is not
+// reused for another, which would leave the second slot's first chunks
+// unwritten.
+func TestResumeOnlyIntoSameSlot(t *testing.T) {
+	fx := newFixture(t, false)
+	img := randomImage(t, 4*MinChunkSize)
+	fx.addRelease("fw.bin", img, nil)
+	fsys := fx.fs
+	var acked int64
+	c := fx.client(nil)
+	c.onCheckpoint = func(off int64) {
+		acked = off
+		if off == 2*MinChunkSize {
+			fsys.CrashAt(1)
+		}
+	}
+	a, err := OpenFileSlot(fsys, "slot-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := c.Check(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Download(context.Background(), rel, a); !durable.IsCrash(err) {
+		t.Fatalf("expected the simulated power loss, got %v", err)
+	}
+	if acked != 2*MinChunkSize {
+		t.Fatalf("acked %d", acked)
+	}
+	fsys = fsys.Reboot(durable.KeepUnsynced)
+	c2 := fx.client(func(c *Config) { c.FS = fsys })
+	var first int64 = -1
+	c2.onRequest = func(off int64) {
+		if first < 0 {
+			first = off
+		}
+	}
+	b, err := OpenFileSlot(fsys, "slot-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.Download(context.Background(), rel, b); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(img))
+	if _, err := b.ReadAt(got, 0); err != nil || !bytes.Equal(got, img) || first != 0 {
+		t.Fatalf("slot-b: err=%v equal=%v first request at %d", err, bytes.Equal(got, img), first)
+	}
+}
