@@ -115,3 +115,42 @@ func (s *Sealed) KeyCount() int {
 	}
 	return s.handle.Len()
 }
+
+// Rewrap moves the store to another KEK — for example from the soft KEK to
+// a TPM that a newer board revision has, or to a new token — by sealing the
+// keyset again under kek in one atomic write. Envelopes are untouched: the
+// data keys do not change (call [Sealed.Rotate] afterwards to replace them
+// too). After power loss the keyset is sealed by exactly one of the two
+// KEKs: open with the new one, and on [ErrWrongKEK] with the old one and
+// call Rewrap again. The old KEK is not destroyed; destroy it once Rewrap
+// has returned.
+func (s *Sealed) Rewrap(ctx context.Context, kek KEK) error {
+	if kek == nil {
+		return &Error{Op: "rewrap", Err: fmt.Errorf("nil KEK")}
+	}
+	info := describe(kek)
+	if !validAlg(info.Algorithm) {
+		return &Error{Op: "rewrap", Err: fmt.Errorf("%w: KEK algorithm identifier %q", ErrUnsupported, info.Algorithm)}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.erased {
+		return &Error{Op: "rewrap", Err: ErrErased}
+	}
+	old, oldInfo := s.kek, s.info
+	s.kek, s.info = kek, info
+	if err := s.writeKeyset(ctx, s.handle); err != nil {
+		// On flash is the old keyset, or (if the rename landed before
+		// the error) the new one; keep using the KEK that matches it.
+		b, rerr := durable.ReadFile(s.fsys, s.file(keysetFile), maxKeyset)
+		if rerr != nil {
+			s.kek, s.info = old, oldInfo
+		} else if _, rerr = s.readKeyset(ctx, b); rerr != nil {
+			s.kek, s.info = old, oldInfo
+		}
+		return &Error{Op: "rewrap", Err: err}
+	}
+	s.ident = nil // a hardware identity belongs to the KEK
+	s.log.Info("secrets: keyset re-sealed under a new KEK", "dir", s.dir, "from", oldInfo.Backend, "to", info.Backend)
+	return nil
+}

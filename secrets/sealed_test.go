@@ -419,4 +419,14 @@ func TestDependencies(t *testing.T) {
 	if !strings.Contains(deps, "github.com/tink-crypto/tink-go/v2/aead") {
 		t.Error("go list output does not look like secrets' dependencies")
 	}
+	// Each backend links only its own hardware library.
+	for pkg, banned := range map[string]string{"./tpm": "github.com/ThalesGroup/crypto11", "./pkcs11": "github.com/google/go-tpm"} {
+		out, err := exec.Command(gobin, "list", "-deps", pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list %s: %v\n%s", pkg, err, out)
+		}
+		if strings.Contains(string(out), banned) {
+			t.Errorf("%s links %s", pkg, banned)
+		}
+	}
 }
