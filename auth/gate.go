@@ -129,6 +129,28 @@ func (g *Gate) CheckRoutes(mux *Mux) error {
 	return nil
 }
 
+// TB is the part of testing.TB that TestRoutes uses (so auth need not
+// import package testing).
+type TB interface {
+	Helper()
+	Errorf(format string, args ...any)
+}
+
+// TestRoutes fails t once for every route registered on mux without a
+// rule. Call it from the device's own tests, after building the mux exactly
+// as main does:
+//
+//	func TestEveryRouteDeclared(t *testing.T) {
+//		mux, gate := buildWebUI(svc)
+//		gate.TestRoutes(t, mux)
+//	}
+func (g *Gate) TestRoutes(t TB, mux *Mux) {
+	t.Helper()
+	for _, p := range g.Undeclared(mux.Patterns()) {
+		t.Errorf("route %q is registered but not declared public, setup-flow or requiring a scope: the gate denies it", p)
+	}
+}
+
 // Mux is an http.ServeMux that remembers the patterns registered on it, so
 // the gate's route check can enumerate them (ServeMux cannot). Register
 // every route through Handle or HandleFunc.

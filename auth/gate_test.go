@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -300,5 +301,28 @@ func TestDeclarePanicsOnInvalidRule(t *testing.T) {
 			}()
 			g.Declare("GET /x", r)
 		}()
+	}
+}
+
+type recordTB struct{ errs []string }
+
+func (r *recordTB) Helper() {}
+func (r *recordTB) Errorf(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+
+func TestTestRoutesFailsOnUndeclared(t *testing.T) {
+	w := newWeb(t)
+	ok := &recordTB{}
+	w.gate.TestRoutes(ok, w.mux)
+	if len(ok.errs) != 0 {
+		t.Fatalf("declared routes reported: %v", ok.errs)
+	}
+	w.mux.HandleFunc("POST /api/factory-reset", func(http.ResponseWriter, *http.Request) {})
+	w.mux.HandleFunc("GET /api/logs", func(http.ResponseWriter, *http.Request) {})
+	bad := &recordTB{}
+	w.gate.TestRoutes(bad, w.mux)
+	if len(bad.errs) != 2 || !strings.Contains(bad.errs[0]+bad.errs[1], "POST /api/factory-reset") {
+		t.Fatalf("TestRoutes reported %v", bad.errs)
 	}
 }
