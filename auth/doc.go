@@ -18,8 +18,8 @@
 //     the device receives only the verifier ([Service.Provision]).
 //   - 5.1-3 (best-practice cryptography): Argon2id PHC strings
 //     ([ParseHash] is strict and fuzzed), floor m=19 MiB t=2 p=1
-//     ([FloorParams], [TuneParams]), a pepper held in the [Vault], constant-
-//     time comparison, rehash at login when [Config.Hash] rises, and at most
+//     ([FloorParams], [TuneParams]), a pepper held in the [Vault], constant-time
+//     comparison, rehash at login when [Config.Hash] rises, and at most
 //     [Config.MaxConcurrentHashes] hashes in flight. Check: "auth.hash-params".
 //   - 5.1-4 (change the password): [Service.ChangePassword] and
 //     [Service.ChangePasswordHandler], needing the current password or the
@@ -32,10 +32,11 @@
 //     attempt returns [ErrThrottled] with RetryAfter and is never hashed; a
 //     source that logged in before keeps working during an attack. Check:
 //     "auth.throttle" (a live probe from a reserved source).
-//   - 5.5-4, 5.5-5 (authenticated access, fresh sessions for security-
-//     relevant changes): [Gate] denies any route not declared [Public],
-//     [SetupFlow], [Require] or [RequireFresh]; [Gate.CheckRoutes] and
-//     [Gate.Undeclared] enumerate a [Mux]'s routes for the device's tests.
+//   - 5.5-4, 5.5-5 (authenticated access, fresh sessions for security-relevant
+//     changes): [Gate] denies any route not declared [Public],
+//     [SetupFlow], [Require] or [RequireFresh]; [Gate.TestRoutes],
+//     [Gate.CheckRoutes] and [Gate.Undeclared] enumerate a [Mux]'s routes so
+//     the device's tests fail on an undeclared one.
 //     Check: "auth.routes-declared" ([Gate.Checker]).
 //
 // # Quick start
@@ -62,7 +63,7 @@
 //	mux.Handle("POST /api/login", svc.LoginHandler())
 //	gate.Declare("POST /api/password", auth.Require("admin"))
 //	mux.Handle("POST /api/password", svc.ChangePasswordHandler())
-//	if err := gate.CheckRoutes(mux); err != nil { log.Fatal(err) }
+//	if err := gate.CheckRoutes(mux); err != nil { log.Fatal(err) } // and gate.TestRoutes(t, mux) in a test
 //	http.Serve(tlsListener, gate.Wrap(mux))
 //
 // # Security considerations
@@ -97,8 +98,8 @@
 // The throttle's clock never runs backwards: it is the wall clock, but no
 // earlier than the last recorded failure plus the (monotonic) time since
 // boot, so a device without a real-time clock that boots in 1970 keeps
-// counting its penalties down instead of forgetting or freezing them. Power-
-// off time is not credited until the wall clock is set.
+// counting its penalties down instead of forgetting or freezing them. Power-off
+// time is not credited until the wall clock is set.
 //
 // Sources are peer addresses; forwarding headers are ignored. Session tokens
 // are stateless: logout clears the cookie, and [Service.RevokeSessions] or
