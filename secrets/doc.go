@@ -76,7 +76,8 @@
 //	}
 //
 // main then calls secrets.Open(ctx, secrets.Config{Dir: ..., KEK: kek})
-// whichever file was built. A PKCS#11 build does the same with
+// whichever file was built. A fleet that gains a TPM in a later firmware
+// moves existing stores with [Sealed.Rewrap] (then destroys the soft seed). A PKCS#11 build does the same with
 // pkcs11.New(ctx, pkcs11.Config{Module: ..., TokenLabel: ..., PIN: ...}).
 //
 // # Crypto-erase

@@ -185,3 +185,43 @@ func TestForeignHandle(t *testing.T) {
 		t.Fatalf("New over a signing key's handle: %v", err)
 	}
 }
+
+// TestRewrapFromSoft moves a store sealed by the soft KEK under the TPM, as a
+// firmware update that starts using the TPM does.
+func TestRewrapFromSoft(t *testing.T) {
+	sw := startSWTPM(t)
+	ctx := t.Context()
+	dir := t.TempDir()
+	soft, err := secrets.NewSoftKEK(ctx, secrets.SoftConfig{Path: dir + "/kek.seed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := secrets.Open(ctx, secrets.Config{Dir: dir + "/secrets", KEK: soft})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, "psk", []byte("kept across the move")); err != nil {
+		t.Fatal(err)
+	}
+	tr := sw.dial(t)
+	kek, err := tpm.New(ctx, tpm.Config{Transport: tr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Rewrap(ctx, kek); err != nil {
+		t.Fatal(err)
+	}
+	if err := soft.Destroy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s, err = openStore(ctx, tr, durable.OS, dir+"/secrets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Get(ctx, "psk"); err != nil || string(got) != "kept across the move" {
+		t.Fatalf("Get after moving to the TPM = %q, %v", got, err)
+	}
+	if r := conformance.RunChecks(ctx, s); r[1].ID != "secrets.sealed-at-rest" || r[1].Verdict != conformance.Pass {
+		t.Fatalf("at-rest check after the move: %+v", r[1])
+	}
+}
