@@ -1,9 +1,11 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseHashRoundTrip(t *testing.T) {
@@ -84,4 +86,25 @@ func FuzzParseHash(f *testing.F) {
 			t.Fatalf("accepted out-of-bounds %q", s)
 		}
 	})
+}
+
+func TestTuneParams(t *testing.T) {
+	// A zero budget is met by the floor itself: tuning never goes below it.
+	p, err := TuneParams(context.Background(), Params{Memory: 64, Time: 1}, 0)
+	if err != nil || p.Memory != FloorParams.Memory || p.Time != FloorParams.Time || p.Threads != 1 {
+		t.Fatalf("TuneParams = %v, %v", p, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := TuneParams(ctx, Params{}, time.Hour); err == nil {
+		t.Fatal("cancelled tuning returned parameters")
+	}
+}
+
+func TestAtLeast(t *testing.T) {
+	f := FloorParams
+	if !f.AtLeast(f) || (Params{Memory: f.Memory, Time: 1, Threads: 1, KeyLen: 32}).AtLeast(f) ||
+		!(Params{Memory: f.Memory * 2, Time: 3, Threads: 1, KeyLen: 32}).AtLeast(f) {
+		t.Fatal("AtLeast")
+	}
 }
