@@ -8,8 +8,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -347,4 +349,72 @@ func verifyCosign(v signature.Verifier, sigB64 []byte, digest []byte) error {
 		return fmt.Errorf("%w: %v", ErrSignature, err)
 	}
 	return nil
+}
+
+// MaxSigstoreBundleSize bounds the sigstore bundle [VerifySigstoreBundle]
+// reads.
+const MaxSigstoreBundleSize = 64 << 10
+
+type sigstoreBundle struct {
+	MediaType            string `json:"mediaType"`
+	VerificationMaterial struct {
+		PublicKey *struct {
+			Hint string `json:"hint"`
+		} `json:"publicKey"`
+	} `json:"verificationMaterial"`
+	MessageSignature *struct {
+		MessageDigest struct {
+			Algorithm string `json:"algorithm"`
+			Digest    []byte `json:"digest"`
+		} `json:"messageDigest"`
+		Signature []byte `json:"signature"`
+	} `json:"messageSignature"`
+}
+
+// VerifySigstoreBundle checks a sigstore bundle (v0.3, as `cosign sign-blob
+// --new-bundle-format --key` writes it) over the image read from r: the
+// image's SHA-256, computed as it streams, must equal the bundle's message
+// digest, the public-key hint (if any) must name v's key, and the signature
+// must verify with v. Transparency-log entries are not checked (offline
+// use); the trust is in the key alone.
+func VerifySigstoreBundle(v signature.Verifier, bundleJSON []byte, r io.Reader) error {
+	if len(bundleJSON) > MaxSigstoreBundleSize {
+		return fmt.Errorf("%w: sigstore bundle too large", ErrSignature)
+	}
+	var b sigstoreBundle
+	if err := json.Unmarshal(bundleJSON, &b); err != nil {
+		return fmt.Errorf("%w: sigstore bundle: %v", ErrSignature, err)
+	}
+	switch b.MediaType {
+	case "application/vnd.dev.sigstore.bundle.v0.3+json", "application/vnd.dev.sigstore.bundle+json;version=0.3":
+	default:
+		return fmt.Errorf("%w: unsupported sigstore bundle media type", ErrSignature)
+	}
+	ms := b.MessageSignature
+	if ms == nil || ms.MessageDigest.Algorithm != "SHA2_256" || len(ms.MessageDigest.Digest) != sha256.Size || len(ms.Signature) == 0 || len(ms.Signature) > 128 {
+		return fmt.Errorf("%w: sigstore bundle has no SHA-256 message signature", ErrSignature)
+	}
+	if pk := b.VerificationMaterial.PublicKey; pk != nil && pk.Hint != "" {
+		pub, err := v.PublicKey()
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrSignature, err)
+		}
+		der, err := cryptoutils.MarshalPublicKeyToDER(pub)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrSignature, err)
+		}
+		sum := sha256.Sum256(der)
+		if pk.Hint != base64.StdEncoding.EncodeToString(sum[:]) {
+			return fmt.Errorf("%w: sigstore bundle names another key", ErrSignature)
+		}
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return err
+	}
+	digest := h.Sum(nil)
+	if subtle.ConstantTimeCompare(digest, ms.MessageDigest.Digest) != 1 {
+		return fmt.Errorf("%w: image does not match the bundle's digest", ErrSignature)
+	}
+	return verifyCosign(v, []byte(base64.StdEncoding.EncodeToString(ms.Signature)), digest)
 }

@@ -151,3 +151,22 @@ func FuzzDecodeState(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSigstoreBundle: arbitrary bundle JSON never panics and never
+// verifies another image.
+func FuzzSigstoreBundle(f *testing.F) {
+	v, err := ParseCosignPublicKey(readTestdata(f, "cosign/cosign.pub"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	img := readTestdata(f, "cosign/fw.bin")
+	f.Add(readTestdata(f, "cosign/fw.sigstore.json"))
+	f.Add([]byte(`{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","messageSignature":{}}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		err := VerifySigstoreBundle(v, b, bytes.NewReader(append([]byte{1}, img...)))
+		if err == nil {
+			t.Fatal("bundle verified for another image")
+		}
+	})
+}

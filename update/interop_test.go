@@ -215,3 +215,44 @@ func TestOfflineBundleCosign(t *testing.T) {
 		slot.untouched(t)
 	}
 }
+
+// TestInteropSigstoreBundle: the sigstore bundle cosign v2.6.5 wrote for
+// the same blob verifies; a flipped image bit, a changed digest or another
+// key do not.
+func TestInteropSigstoreBundle(t *testing.T) {
+	v, err := ParseCosignPublicKey(readTestdata(t, "cosign/cosign.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, bundle := readTestdata(t, "cosign/fw.bin"), readTestdata(t, "cosign/fw.sigstore.json")
+	if err := VerifySigstoreBundle(v, bundle, bytes.NewReader(img)); err != nil {
+		t.Fatalf("sigstore bundle refused: %v", err)
+	}
+	bad := bytes.Clone(img)
+	bad[7] ^= 0x80
+	if err := VerifySigstoreBundle(v, bundle, bytes.NewReader(bad)); !errors.Is(err, ErrSignature) {
+		t.Fatalf("tampered image: %v", err)
+	}
+	tampered := bytes.Replace(bundle, []byte(`"digest":"Km96`), []byte(`"digest":"Km97`), 1)
+	if bytes.Equal(tampered, bundle) {
+		t.Fatal("fixture layout changed")
+	}
+	if err := VerifySigstoreBundle(v, tampered, bytes.NewReader(img)); !errors.Is(err, ErrSignature) {
+		t.Fatalf("tampered digest: %v", err)
+	}
+	other, err := ParseCosignPublicKey([]byte(otherP256PEM))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := VerifySigstoreBundle(other, bundle, bytes.NewReader(img)); !errors.Is(err, ErrSignature) {
+		t.Fatalf("other key: %v", err)
+	}
+}
+
+// otherP256PEM is the tuf-independent fixture's ECDSA P-256 key: valid, but
+// not the cosign key.
+const otherP256PEM = `-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAECsfQantzvN/N8/NZ2hXT95in8d/S
+jrBF/BJEFg7lgtK4WSfjc08Gk9w1TMg8j7yq1knKu5uW+cAxam4wE7MSmg==
+-----END PUBLIC KEY-----
+`
