@@ -10,7 +10,9 @@
 //
 // # Provisions
 //
-//   - 5.3-3  (update from a local bundle): [Client.OpenBundle], [WriteBundle].
+//   - 5.3-3  (update from a local bundle): [Client.OpenBundle], [WriteBundle];
+//     cosign signatures for makers who sign with cosign: [ParseCosignPublicKey],
+//     [VerifyCosign], [VerifySigstoreBundle], [Config.CosignPublicKey].
 //   - 5.3-7  (cryptographic update mechanism): TUF threshold signatures via
 //     go-tuf's trustedmetadata, SHA-256/384/512, optional ML-DSA-65
 //     co-signature ([Config.CoSignKey], [CoSign], [VerifyCoSignature]);
@@ -70,9 +72,14 @@
 // Downloads are bounded (signed length, per-role metadata limits), refuse
 // redirects to another origin and HTML responses, give up on a transfer
 // slower than [Config.MinRate], never retry a 4xx, and use a copy of the
-// caller's http.Client (never http.DefaultClient). Chunks are held in RAM one
-// at a time (at most [MaxChunkSize]); the journal of progress costs one
-// fsync of the slot and one of the journal per chunk.
+// caller's http.Client (never http.DefaultClient). Two chunk buffers are
+// held in RAM (one being read and verified, one being written; at most
+// 2×[MaxChunkSize]); the journal of progress costs one fsync of the slot and
+// one of the journal per chunk. A download resumes after power loss only
+// into the same slot ([SlotIdentifier]); the chunks written before the
+// reboot are trusted to still be in the slot (they are not read back), as
+// is the journal that records the whole-image hash state: both live on the
+// device's own storage.
 //
 // Targets from other TUF tools that carry no descriptor are refused unless
 // [Config.InsecureAllowNoDescriptor] is set; then only TUF's checks apply
