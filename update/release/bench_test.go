@@ -3,9 +3,12 @@ package release_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"testing"
 
 	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/update"
 	"github.com/iotbaseline/baseline/update/release"
 	"github.com/iotbaseline/baseline/update/release/releasetest"
 )
@@ -69,5 +72,45 @@ func TestBuild1000TargetsClientAccepts(t *testing.T) {
 	tf.Path = r.Paths[999]
 	if !bytes.Equal(fetchTarget(t, fsys, "repo", tf), releasetest.Image(999, 4096)) {
 		t.Fatal("image content differs")
+	}
+}
+
+// zeroReader yields n zero bytes without holding them.
+type zeroReader struct{ n int64 }
+
+func (z *zeroReader) Read(p []byte) (int, error) {
+	if z.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > z.n {
+		p = p[:z.n]
+	}
+	clear(p)
+	z.n -= int64(len(p))
+	return len(p), nil
+}
+
+// BenchmarkAddTarget64MiB publishes one 64 MiB image: B/op shows the image
+// is streamed (about one chunk buffer plus copy buffers, not 64 MiB).
+func BenchmarkAddTarget64MiB(b *testing.B) {
+	const size = 64 << 20
+	dir := b.TempDir()
+	r, err := releasetest.Build(context.Background(), dir, releasetest.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(size)
+	i := 0
+	for b.Loop() {
+		i++
+		err := r.Repo.AddTarget(context.Background(), release.Target{
+			Path:  fmt.Sprintf("big/%d.bin", i),
+			Image: &zeroReader{n: size},
+			Descriptor: update.Descriptor{HardwareID: "big-hw", ReleaseCounter: uint64(i), Version: "1",
+				ChunkSize: update.DefaultChunkSize},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
 	}
 }
