@@ -95,3 +95,31 @@ func benchEnqueue(b *testing.B, batch int, ack bool) {
 		})
 	}
 }
+
+// BenchmarkLogAppend is the floor the outbox builds on: internal/durable's
+// Log.Append of the same number of 200-byte records per group commit, with
+// no outbox bookkeeping. Compare its msgs/s with BenchmarkOutboxEnqueue's.
+func BenchmarkLogAppend(b *testing.B) {
+	for _, batch := range []int{1, 16, 256} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			l, err := durable.OpenLog(durable.OS, b.TempDir()+"/log", durable.LogOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close()
+			recs := make([][]byte, batch)
+			for i := range recs {
+				recs[i] = make([]byte, 200)
+			}
+			b.SetBytes(int64(batch * 200))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := l.Append(recs...); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "msgs/s")
+		})
+	}
+}
