@@ -674,3 +674,53 @@ func (s *FileSlot) Close() error {
 	defer s.mu.Unlock()
 	return s.f.Close()
 }
+
+// Reverify reads the image back from r (normally the slot it was written
+// to) and checks every chunk hash and every signed whole-image hash again.
+// An installer may call it just before activating the slot, to catch flash
+// that lost or changed data since the download — in particular chunks
+// written before a reboot the download resumed across. It reads with one
+// chunk-sized buffer and honours ctx between chunks.
+func (v *Verified) Reverify(ctx context.Context, r io.ReaderAt) error {
+	if !v.Valid() {
+		return fmt.Errorf("%w: not a verified image", ErrTarget)
+	}
+	rel := v.release
+	chunk := rel.Length
+	var hashes []ChunkHash
+	if d := rel.Descriptor; d != nil {
+		chunk, hashes = int64(d.ChunkSize), d.Chunks
+	}
+	var algs []string
+	var whole []hash.Hash
+	for _, a := range supportedHashes {
+		if _, ok := rel.Hashes[a]; ok {
+			algs = append(algs, a)
+			whole = append(whole, newHash(a))
+		}
+	}
+	buf := make([]byte, chunk)
+	for off, i := int64(0), 0; off < rel.Length; off, i = off+chunk, i+1 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := min(chunk, rel.Length-off)
+		if _, err := r.ReadAt(buf[:n], off); err != nil && !(err == io.EOF && n > 0) {
+			return fmt.Errorf("update: reverify: %w", err)
+		}
+		if hashes != nil {
+			if sum := sha256.Sum256(buf[:n]); subtle.ConstantTimeCompare(sum[:], hashes[i][:]) != 1 {
+				return fmt.Errorf("%w: slot chunk %d changed", ErrTarget, i)
+			}
+		}
+		for _, h := range whole {
+			h.Write(buf[:n])
+		}
+	}
+	for i, a := range algs {
+		if subtle.ConstantTimeCompare(whole[i].Sum(nil), rel.Hashes[a]) != 1 {
+			return fmt.Errorf("%w: slot whole-image %s mismatch", ErrTarget, a)
+		}
+	}
+	return nil
+}

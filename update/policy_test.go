@@ -167,3 +167,37 @@ func TestVerifiedIsImmutable(t *testing.T) {
 		t.Fatal("zero Verified is valid")
 	}
 }
+
+// TestReverify: the installer's read-back check accepts the slot as written
+// and refuses it once a byte changed.
+func TestReverify(t *testing.T) {
+	fx := newFixture(t, false)
+	img := randomImage(t, 3*MinChunkSize+1)
+	fx.addRelease("fw.bin", img, nil)
+	c := fx.client(nil)
+	rel, err := c.Check(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot, err := OpenFileSlot(fx.fs, "slot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := c.Download(context.Background(), rel, slot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Reverify(context.Background(), slot); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := slot.WriteAt([]byte{img[2*MinChunkSize] ^ 1}, 2*MinChunkSize); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Reverify(context.Background(), slot); !errors.Is(err, ErrTarget) {
+		t.Fatalf("changed slot: %v", err)
+	}
+	var zero Verified
+	if err := zero.Reverify(context.Background(), slot); !errors.Is(err, ErrTarget) {
+		t.Fatalf("zero Verified: %v", err)
+	}
+}
