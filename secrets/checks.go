@@ -92,8 +92,11 @@ func (s *Sealed) checkAtRest(ctx context.Context) conformance.Result {
 		return conformance.Result{Verdict: conformance.Fail, Observed: observed, Detail: fmt.Sprintf("files in the store directory that are not sealed envelopes: %q", stray)}
 	}
 	if !s.info.Hardware {
-		return conformance.Result{Verdict: conformance.Inconclusive, Observed: observed,
-			Detail: "secrets are sealed, but by a " + s.info.Backend + " KEK whose key material is on the same flash: a full flash dump recovers every secret; use secrets/tpm or secrets/pkcs11 for hardware protection"}
+		why := "secrets are sealed, but by a " + s.info.Backend + " KEK whose key material is on the same flash: a full flash dump recovers every secret; use secrets/tpm or secrets/pkcs11 for hardware protection"
+		if s.info.Backend != "soft" {
+			why = "secrets are sealed, but the " + s.info.Backend + " KEK is software (" + s.info.Detail + "), not a hardware security boundary"
+		}
+		return conformance.Result{Verdict: conformance.Inconclusive, Observed: observed, Detail: why}
 	}
 	return conformance.Result{Verdict: conformance.Pass, Observed: observed}
 }

@@ -10,7 +10,8 @@
 // # Provisions
 //
 //   - 5.4-1: [KEK.Wrap] seals the sealed store's data key under the TPM;
-//     the secrets.sealed-at-rest self-check reports PASS for it.
+//     the secrets.sealed-at-rest self-check reports PASS for it on a TPM
+//     device, and INCONCLUSIVE for a simulator reached with [DialTCP].
 //   - 5.4-2, 5.4-4: [KEK.IdentityKey], an ECDSA P-256 key with fixedTPM,
 //     fixedParent and sensitiveDataOrigin (generated in, and never
 //     exportable from, this TPM), persistent at [DefaultIdentityHandle].

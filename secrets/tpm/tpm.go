@@ -75,6 +75,7 @@ type KEK struct {
 	t         transport.TPM
 	closer    io.Closer
 	where     string
+	simulator bool // connected with DialTCP: software, whatever it emulates
 	kekH      tpm2.TPMHandle
 	idH       tpm2.TPMHandle
 	ownerAuth []byte
@@ -104,6 +105,9 @@ func New(ctx context.Context, cfg Config) (*KEK, error) {
 	}
 	if k.log == nil {
 		k.log = slog.New(slog.DiscardHandler)
+	}
+	if st, ok := k.t.(*streamTPM); ok {
+		k.simulator, k.where = true, "TPM simulator at "+st.addr
 	}
 	if k.t == nil {
 		dev := cfg.Device
@@ -368,10 +372,14 @@ func splitBlob(b []byte) (pub, priv []byte, err error) {
 	return pub, priv, nil
 }
 
-// Describe implements [secrets.Describer].
+// Describe implements [secrets.Describer]. A KEK on a [DialTCP] transport
+// (swtpm or another simulator) is reported as not hardware.
 func (k *KEK) Describe() secrets.KEKInfo {
-	return secrets.KEKInfo{Algorithm: Algorithm, Backend: "tpm2", Hardware: true,
-		Detail: fmt.Sprintf("%s, storage key at persistent handle %#x", k.where, uint32(k.kekH))}
+	detail := fmt.Sprintf("%s, storage key at persistent handle %#x", k.where, uint32(k.kekH))
+	if k.simulator {
+		detail += " (software simulator: not hardware protection)"
+	}
+	return secrets.KEKInfo{Algorithm: Algorithm, Backend: "tpm2", Hardware: !k.simulator, Detail: detail}
 }
 
 // Destroy implements [secrets.Destroyer]: it evicts the storage key and the

@@ -19,14 +19,16 @@ const maxResponse = 64 << 10
 // DialTCP connects to a TPM that speaks raw TPM 2.0 commands over TCP, as
 // swtpm does with `--server type=tcp` (its data port, not the control
 // port). It is for tests and development boards; devices use
-// [OpenDevice]. The returned transport is safe for concurrent use.
+// [OpenDevice]. The returned transport is safe for concurrent use. A [KEK]
+// on it reports itself as a simulator, not hardware, so the self-check never
+// passes a device that talks to a software TPM.
 func DialTCP(ctx context.Context, addr string) (transport.TPMCloser, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("tpm: connecting to %s: %w", addr, err)
 	}
-	return &streamTPM{rw: c, conn: c}, nil
+	return &streamTPM{rw: c, conn: c, addr: addr}, nil
 }
 
 // commandTimeout bounds one command's round trip on a network transport, so
@@ -40,6 +42,7 @@ type streamTPM struct {
 	mu   sync.Mutex
 	rw   io.ReadWriteCloser
 	conn net.Conn // rw as a net.Conn, for deadlines; nil otherwise
+	addr string   // where DialTCP connected: a simulator, not hardware
 }
 
 func (t *streamTPM) Send(cmd []byte) ([]byte, error) {
