@@ -26,6 +26,10 @@ type SelfCheck struct {
 	// ServerTLS is the tls.Config the device's server uses (from
 	// [ServerTLS]); the check performs a real handshake against it.
 	ServerTLS *tls.Config
+	// ClientTLS, if set, is the tls.Config the device uses towards its
+	// associated services (from [ClientTLS]); the TLS check also refuses
+	// it if it skips verification or allows weak protocols or suites.
+	ClientTLS *tls.Config
 	// Server is the device's hardened server; nil reports 5.6-2 as
 	// NotApplicable (a device with no HTTP interface).
 	Server *Server
@@ -220,6 +224,23 @@ func (c *SelfCheck) checkTLS(ctx context.Context) conformance.Result {
 	if s.InsecureSkipVerify {
 		return fail("InsecureSkipVerify is set")
 	}
+	clientObs := ""
+	if cl := c.ClientTLS; cl != nil {
+		switch {
+		case cl.InsecureSkipVerify:
+			return fail("client configuration skips server certificate verification (InsecureSkipVerify)")
+		case cl.MinVersion < tls.VersionTLS12:
+			return fail("client configuration allows protocols below TLS 1.2")
+		case cl.CipherSuites == nil:
+			return fail("client configuration leaves CipherSuites unset: crypto/tls defaults include CBC suites in TLS 1.2")
+		}
+		for _, cs := range cl.CipherSuites {
+			if !slices.Contains(TLS12CipherSuites, cs) {
+				return fail("client cipher suite %s is not ECDHE with AEAD", tls.CipherSuiteName(cs))
+			}
+		}
+		clientObs = "; client configuration verifies peers, TLS 1.2+ ECDHE+AEAD only"
+	}
 	client, err := probeClient(s)
 	if err != nil {
 		return conformance.Result{Verdict: conformance.Inconclusive, Detail: "cannot build a verifying probe client: " + err.Error()}
@@ -246,7 +267,7 @@ func (c *SelfCheck) checkTLS(ctx context.Context) conformance.Result {
 	if _, err := TLSHandshake(ctx, s, weak); err == nil {
 		return fail("server accepted a TLS 1.2 handshake with only CBC or RSA key exchange suites offered")
 	}
-	obs := "negotiated " + hs.String() + "; TLS 1.0/1.1 refused; CBC and RSA key exchange refused"
+	obs := "negotiated " + hs.String() + "; TLS 1.0/1.1 refused; CBC and RSA key exchange refused" + clientObs
 	if !strings.Contains(hs.Group, "MLKEM") {
 		return conformance.Result{Verdict: conformance.Pass, Observed: obs,
 			Detail: "classical ECDHE negotiated: the hybrid post-quantum group is not enabled on the server"}

@@ -35,6 +35,7 @@ func TestSelfCheckRunningDevice(t *testing.T) {
 	writeFile(t, filepath.Join(proc, "self", "status"), statusFixture)
 	sc := &SelfCheck{
 		ServerTLS:   ts.srv.Config().TLS,
+		ClientTLS:   ts.tls,
 		Server:      ts.srv,
 		Inventory:   inv,
 		Audit:       AuditOptions{ProcessOnly: true},
@@ -119,5 +120,25 @@ func TestSelfCheckServerCatchesLeakyHandler(t *testing.T) {
 	r := results(t, &SelfCheck{Server: srv})["iface.server"]
 	if r.Verdict != conformance.Fail {
 		t.Errorf("leaky server: %s %s", r.Verdict, r.Detail)
+	}
+}
+
+func TestSelfCheckRefusesWeakClientConfig(t *testing.T) {
+	s, c := testConfigs(t)
+	for name, mut := range map[string]func(*tls.Config){
+		"skip verify":    func(c *tls.Config) { c.InsecureSkipVerify = true },
+		"tls 1.1":        func(c *tls.Config) { c.MinVersion = tls.VersionTLS11 },
+		"default suites": func(c *tls.Config) { c.CipherSuites = nil },
+		"cbc suite":      func(c *tls.Config) { c.CipherSuites = []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA} },
+	} {
+		weak := c.Clone()
+		mut(weak)
+		r := results(t, &SelfCheck{ServerTLS: s, ClientTLS: weak})["iface.tls"]
+		if r.Verdict != conformance.Fail {
+			t.Errorf("%s: %s %s", name, r.Verdict, r.Detail)
+		}
+	}
+	if r := results(t, &SelfCheck{ServerTLS: s, ClientTLS: c})["iface.tls"]; r.Verdict != conformance.Pass || !strings.Contains(r.Observed, "client configuration") {
+		t.Errorf("good client: %s %s %s", r.Verdict, r.Detail, r.Observed)
 	}
 }

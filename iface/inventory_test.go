@@ -3,6 +3,7 @@ package iface
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -130,5 +131,32 @@ func TestInventoryEnableFailsOnFullDisk(t *testing.T) {
 	cancel()
 	if err := inv.Enable(cctx, "web"); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled ctx: %v", err)
+	}
+}
+
+func TestInventoryConcurrentUse(t *testing.T) {
+	ctx := context.Background()
+	inv := testInventory(t, persistServices...)
+	if err := inv.persist(durable.NewCrashFS(), "services.json"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 50 {
+			if i%2 == 0 {
+				inv.Enable(ctx, "ssh")
+			} else {
+				inv.Disable(ctx, "ssh")
+			}
+		}
+	}()
+	for range 50 {
+		inv.Services()
+		inv.match("tcp", netip.MustParseAddrPort("0.0.0.0:22"))
+	}
+	<-done
+	if s, _ := inv.Lookup("ssh"); s.Enabled {
+		t.Error("last call was Disable")
 	}
 }

@@ -535,3 +535,34 @@ func TestServerSilentOnPlaintext(t *testing.T) {
 		t.Error("connection left open")
 	}
 }
+
+func TestServerConcurrentRequests(t *testing.T) {
+	ts := startServer(t, ServerConfig{MaxConns: 4})
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			path := "/"
+			if i%2 == 1 {
+				path = "/missing"
+			}
+			resp, err := ts.client.Get(ts.url(path))
+			if err != nil {
+				errs <- err
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.Header.Get("Server") != "" {
+				errs <- errors.New("Server header")
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
