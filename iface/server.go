@@ -177,6 +177,8 @@ func (w slogWriter) Write(p []byte) (int, error) {
 // down gracefully, giving open requests up to WriteTimeout to finish. It
 // returns nil after a shutdown caused by ctx, or the error that stopped it.
 // The caller owns ln's address: declare it in the device's [Inventory].
+// A Server serves once: after ctx ends it cannot be started again (create
+// a new one), and cancelling ctx of one Serve call shuts down all of them.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	ln = LimitListener(ln, s.cfg.MaxConns)
 	if !s.plaintext {
