@@ -224,6 +224,7 @@ type Outbox struct {
 	byKey     map[string]*rec
 	queues    [PriorityCritical + 1][]*rec
 	bytes     int64
+	expiring  int // live messages with a TTL
 	notify    chan struct{}
 	stats     OutboxStats
 	lastErr   error
@@ -584,6 +585,9 @@ func (o *Outbox) insert(r *rec) {
 	o.byKey[r.msg.Key] = r
 	o.queues[r.msg.Priority] = append(o.queues[r.msg.Priority], r)
 	o.bytes += r.size
+	if r.expires {
+		o.expiring++
+	}
 	if m := o.segs[r.seg]; m != nil {
 		m.live++
 	}
@@ -596,6 +600,9 @@ func (o *Outbox) finish(r *rec) {
 		delete(o.byKey, r.msg.Key)
 	}
 	o.bytes -= r.size
+	if r.expires {
+		o.expiring--
+	}
 	if m := o.segs[r.seg]; m != nil {
 		m.live--
 	}
@@ -609,6 +616,9 @@ func (o *Outbox) finish(r *rec) {
 }
 
 func (o *Outbox) expiredLocked(now time.Duration) []*rec {
+	if o.expiring == 0 {
+		return nil
+	}
 	var out []*rec
 	for _, r := range o.live {
 		if r.expired(now) {
@@ -688,13 +698,17 @@ func (o *Outbox) Enqueue(ctx context.Context, msgs ...Message) error {
 	var victims, keep []*rec
 	keys := map[string]bool{}
 	seq := o.nextSeq
+	var enc []byte // the put entries, back to back
+	var ends []int // where each one ends in enc
 	for _, r := range add {
 		if p := o.byKey[r.msg.Key]; (p != nil && !gone[p]) || keys[r.msg.Key] {
 			continue
 		}
 		keys[r.msg.Key] = true
 		r.msg.Seq = seq
-		r.size = int64(len(appendPut(nil, &r.msg))) + 8
+		start := len(enc)
+		enc = appendPut(enc, &r.msg)
+		r.size = int64(len(enc)-start) + 8
 		for count+1 > o.cfg.MaxRecords || bytes+r.size > o.cfg.MaxBytes {
 			v := o.victimLocked(r.msg.Priority, gone)
 			if o.cfg.Drop == RefuseNew || v == nil {
@@ -712,14 +726,17 @@ func (o *Outbox) Enqueue(ctx context.Context, msgs ...Message) error {
 			r.deadline, r.expires = mono+r.msg.TTL, true
 		}
 		keep = append(keep, r)
+		ends = append(ends, len(enc))
 	}
 	if len(keep) == 0 && len(expired) == 0 {
 		return nil
 	}
 	ents := doneEntries(reasonExpired, seqsOf(expired))
 	ents = append(ents, doneEntries(reasonDropped, seqsOf(victims))...)
-	for _, r := range keep {
-		ents = append(ents, appendPut(nil, &r.msg))
+	start := 0
+	for _, end := range ends {
+		ents = append(ents, enc[start:end:end])
+		start = end
 	}
 	if err := o.appendLocked(ents); err != nil {
 		return err
