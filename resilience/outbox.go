@@ -172,6 +172,9 @@ type OutboxStats struct {
 	Quarantined []string
 	// Counters since open.
 	Enqueued, Delivered, Dropped, Expired uint64
+	// Commits counts the group commits that stored enqueued messages: with
+	// concurrent producers it is lower than the number of Enqueue calls.
+	Commits uint64
 	// LastError is the last storage error, empty when the last write
 	// succeeded.
 	LastError string
@@ -197,7 +200,8 @@ type segMeta struct {
 // local-first half of provision 5.9-2. Messages are stored on flash before
 // Enqueue returns, survive power loss, and are delivered at least once, in
 // priority order, each carrying an idempotency key the service uses to drop
-// duplicates. It is safe for concurrent use.
+// duplicates. It is safe for concurrent use; Enqueue calls made at the same
+// time share one write and one fsync (group commit).
 //
 // It is an append-only set of segment files, each a CRC-framed
 // internal/durable log of put and done entries. Delivery, drops and expiry
@@ -213,6 +217,11 @@ type Outbox struct {
 	mono   func() time.Duration
 	start  time.Time
 	drainM sync.Mutex
+
+	// Group commit of concurrent Enqueue calls.
+	lead   chan struct{} // the token of the caller that commits
+	qmu    sync.Mutex
+	queued []*enqReq
 
 	mu        sync.Mutex
 	closed    bool
@@ -281,8 +290,9 @@ func OpenOutbox(ctx context.Context, cfg OutboxConfig) (*Outbox, error) {
 	o := &Outbox{
 		cfg: cfg, fsys: cfg.FS, log: cfg.Logger, start: time.Now(),
 		segs: map[uint64]*segMeta{}, live: map[uint64]*rec{}, byKey: map[string]*rec{},
-		notify: make(chan struct{}),
+		notify: make(chan struct{}), lead: make(chan struct{}, 1),
 	}
+	o.lead <- struct{}{}
 	if o.log == nil {
 		o.log = slog.New(slog.DiscardHandler)
 	}
@@ -646,11 +656,14 @@ func newKey() string {
 }
 
 // Enqueue stores msgs durably with one group commit (one write and one
-// fsync for the whole batch): when it returns nil every message is on flash
-// and will be delivered, unless it expires or a later Enqueue drops it under
-// the drop policy. On error nothing was stored and nothing dropped — a
-// refused batch leaves the outbox as it was. Messages whose Key is already
-// pending are skipped (idempotent enqueue).
+// fsync for the whole batch, shared with any Enqueue calls running at the
+// same time): when it returns nil every message is on flash and will be
+// delivered, unless it expires or a later Enqueue drops it under the drop
+// policy. On error nothing of this call was stored and nothing dropped for
+// it — a refused batch leaves the outbox as it was. Messages whose Key is
+// already pending are skipped (idempotent enqueue). ctx is checked before
+// the batch is queued for commit; once queued, Enqueue waits for the
+// outcome so that its answer is always true.
 func (o *Outbox) Enqueue(ctx context.Context, msgs ...Message) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -681,10 +694,49 @@ func (o *Outbox) Enqueue(ctx context.Context, msgs ...Message) error {
 		add = append(add, &rec{msg: m})
 	}
 
+	// Leader/follower group commit: the caller holding the lead token
+	// commits every queued request with one append; the others wait for
+	// their result or for the token.
+	req := &enqReq{recs: add, done: make(chan error, 1)}
+	o.qmu.Lock()
+	o.queued = append(o.queued, req)
+	o.qmu.Unlock()
+	select {
+	case err := <-req.done:
+		return err
+	case <-o.lead:
+	}
+	select {
+	case err := <-req.done:
+		o.lead <- struct{}{}
+		return err
+	default:
+	}
+	o.qmu.Lock()
+	batch := o.queued
+	o.queued = nil
+	o.qmu.Unlock()
+	o.commitEnqueues(batch)
+	o.lead <- struct{}{}
+	return <-req.done
+}
+
+type enqReq struct {
+	recs []*rec
+	done chan error
+}
+
+// commitEnqueues plans each request against the outbox as the earlier ones
+// of the group leave it, writes all the accepted ones with one append, and
+// applies them only once that append is durable. It answers every request.
+func (o *Outbox) commitEnqueues(reqs []*enqReq) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
-		return ErrClosed
+		for _, r := range reqs {
+			r.done <- ErrClosed
+		}
+		return
 	}
 	mono := o.mono()
 	expired := o.expiredLocked(mono)
@@ -695,41 +747,68 @@ func (o *Outbox) Enqueue(ctx context.Context, msgs ...Message) error {
 		count--
 		bytes -= r.size
 	}
-	var victims, keep []*rec
-	keys := map[string]bool{}
-	seq := o.nextSeq
-	var enc []byte // the put entries, back to back
-	var ends []int // where each one ends in enc
-	for _, r := range add {
-		if p := o.byKey[r.msg.Key]; (p != nil && !gone[p]) || keys[r.msg.Key] {
+	var (
+		victims, keep []*rec
+		enc           []byte // the put entries, back to back
+		ends          []int  // where each one ends in enc
+		accepted      []*enqReq
+		keys          = map[string]bool{}
+		seq           = o.nextSeq
+	)
+	for _, req := range reqs {
+		// Where this request starts, to undo it alone if it is refused.
+		c0, b0, s0, e0, n0, v0, k0 := count, bytes, seq, len(enc), len(ends), len(victims), len(keep)
+		var newKeys []string
+		var err error
+	recs:
+		for _, r := range req.recs {
+			if p := o.byKey[r.msg.Key]; (p != nil && !gone[p]) || keys[r.msg.Key] {
+				continue
+			}
+			keys[r.msg.Key] = true
+			newKeys = append(newKeys, r.msg.Key)
+			r.msg.Seq = seq
+			start := len(enc)
+			enc = appendPut(enc, &r.msg)
+			r.size = int64(len(enc)-start) + 8
+			for count+1 > o.cfg.MaxRecords || bytes+r.size > o.cfg.MaxBytes {
+				v := o.victimLocked(r.msg.Priority, gone)
+				if o.cfg.Drop == RefuseNew || v == nil {
+					err = ErrFull
+					break recs
+				}
+				gone[v] = true
+				victims = append(victims, v)
+				count--
+				bytes -= v.size
+			}
+			count++
+			bytes += r.size
+			seq++
+			if r.msg.TTL > 0 {
+				r.deadline, r.expires = mono+r.msg.TTL, true
+			}
+			keep = append(keep, r)
+			ends = append(ends, len(enc))
+		}
+		if err != nil {
+			for _, v := range victims[v0:] {
+				delete(gone, v)
+			}
+			for _, k := range newKeys {
+				delete(keys, k)
+			}
+			count, bytes, seq, enc, ends, victims, keep = c0, b0, s0, enc[:e0], ends[:n0], victims[:v0], keep[:k0]
+			req.done <- err
 			continue
 		}
-		keys[r.msg.Key] = true
-		r.msg.Seq = seq
-		start := len(enc)
-		enc = appendPut(enc, &r.msg)
-		r.size = int64(len(enc)-start) + 8
-		for count+1 > o.cfg.MaxRecords || bytes+r.size > o.cfg.MaxBytes {
-			v := o.victimLocked(r.msg.Priority, gone)
-			if o.cfg.Drop == RefuseNew || v == nil {
-				return ErrFull
-			}
-			gone[v] = true
-			victims = append(victims, v)
-			count--
-			bytes -= v.size
-		}
-		count++
-		bytes += r.size
-		seq++
-		if r.msg.TTL > 0 {
-			r.deadline, r.expires = mono+r.msg.TTL, true
-		}
-		keep = append(keep, r)
-		ends = append(ends, len(enc))
+		accepted = append(accepted, req)
 	}
 	if len(keep) == 0 && len(expired) == 0 {
-		return nil
+		for _, req := range accepted {
+			req.done <- nil
+		}
+		return
 	}
 	ents := doneEntries(reasonExpired, seqsOf(expired))
 	ents = append(ents, doneEntries(reasonDropped, seqsOf(victims))...)
@@ -739,7 +818,10 @@ func (o *Outbox) Enqueue(ctx context.Context, msgs ...Message) error {
 		start = end
 	}
 	if err := o.appendLocked(ents); err != nil {
-		return err
+		for _, req := range accepted {
+			req.done <- err
+		}
+		return
 	}
 	o.nextSeq = seq
 	for _, r := range expired {
@@ -757,10 +839,13 @@ func (o *Outbox) Enqueue(ctx context.Context, msgs ...Message) error {
 	o.stats.Dropped += uint64(len(victims))
 	o.stats.Enqueued += uint64(len(keep))
 	if len(keep) > 0 {
+		o.stats.Commits++
 		close(o.notify)
 		o.notify = make(chan struct{})
 	}
-	return nil
+	for _, req := range accepted {
+		req.done <- nil
+	}
 }
 
 // victimLocked picks the message to drop for a new one of priority p: the

@@ -6,9 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -1027,4 +1031,126 @@ func FuzzOpenSegment(f *testing.F) {
 			t.Fatalf("enqueue after recovery: %v", err)
 		}
 	})
+}
+
+// gateFS holds the first file Sync until released, so a test can queue
+// Enqueue calls behind a commit in progress.
+type gateFS struct {
+	durable.FS
+	syncing chan struct{} // closed when the first Sync starts
+	release chan struct{}
+	once    sync.Once
+	syncs   atomic.Int64
+}
+
+type gateFile struct {
+	durable.File
+	g *gateFS
+}
+
+func (g *gateFS) OpenFile(name string, flag int, perm fs.FileMode) (durable.File, error) {
+	f, err := g.FS.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return &gateFile{f, g}, nil
+}
+
+func (f *gateFile) Sync() error {
+	f.g.syncs.Add(1)
+	f.g.once.Do(func() {
+		close(f.g.syncing)
+		<-f.g.release
+	})
+	return f.File.Sync()
+}
+
+func TestOutboxGroupCommitsConcurrentEnqueues(t *testing.T) {
+	ctx := context.Background()
+	crash := durable.NewCrashFS()
+	g := &gateFS{FS: crash, syncing: make(chan struct{}), release: make(chan struct{})}
+	ob := openOB(t, obConfig(g, newTestClock()))
+	defer ob.Close()
+	g.syncs.Store(0)
+
+	errs := make(chan error, 9)
+	go func() { errs <- ob.Enqueue(ctx, msg("first", PriorityLow)) }()
+	<-g.syncing // the first commit is in its fsync
+	const n = 8
+	for i := 0; i < n; i++ {
+		go func() { errs <- ob.Enqueue(ctx, msg(fmt.Sprintf("c%d", i), PriorityNormal)) }()
+	}
+	for {
+		ob.qmu.Lock()
+		queued := len(ob.queued)
+		ob.qmu.Unlock()
+		if queued == n {
+			break
+		}
+		runtime.Gosched()
+	}
+	close(g.release)
+	for i := 0; i < n+1; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := ob.Stats()
+	if st.Enqueued != n+1 || st.Commits != 2 || g.syncs.Load() != 2 {
+		t.Fatalf("%d enqueued in %d commits with %d fsyncs, want 9 in 2 with 2", st.Enqueued, st.Commits, g.syncs.Load())
+	}
+	ob.Close()
+	ob2 := openOB(t, obConfig(crash.Reboot(durable.DropUnsynced), newTestClock()))
+	defer ob2.Close()
+	if len(ob2.Pending(0)) != n+1 {
+		t.Fatalf("after reboot %d pending", len(ob2.Pending(0)))
+	}
+}
+
+func TestOutboxGroupCommitRefusesOnlyTheFullRequest(t *testing.T) {
+	ctx := context.Background()
+	crash := durable.NewCrashFS()
+	g := &gateFS{FS: crash, syncing: make(chan struct{}), release: make(chan struct{})}
+	cfg := obConfig(g, newTestClock())
+	cfg.MaxRecords, cfg.Drop = 3, RefuseNew
+	ob := openOB(t, cfg)
+	defer ob.Close()
+	first := make(chan error, 1)
+	go func() { first <- ob.Enqueue(ctx, msg("a", PriorityLow)) }()
+	<-g.syncing
+	// Queued behind the first commit: one fits, the next would overflow and
+	// is refused alone, the last fits again only if the refused one left
+	// no trace.
+	results := make([]chan error, 3)
+	batches := [][]Message{
+		{msg("b", PriorityLow)},
+		{msg("c", PriorityLow), msg("d", PriorityLow)},
+		{msg("e", PriorityLow)},
+	}
+	for i, b := range batches {
+		results[i] = make(chan error, 1)
+		go func() { results[i] <- ob.Enqueue(ctx, b...) }()
+		for {
+			ob.qmu.Lock()
+			queued := len(ob.queued)
+			ob.qmu.Unlock()
+			if queued == i+1 {
+				break
+			}
+			runtime.Gosched()
+		}
+	}
+	close(g.release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	want := []error{nil, ErrFull, nil}
+	for i := range results {
+		if err := <-results[i]; !errors.Is(err, want[i]) {
+			t.Fatalf("batch %d: %v, want %v", i, err, want[i])
+		}
+	}
+	if got := fmt.Sprint(pendingKeys(ob)); got != "[a b e]" {
+		t.Fatalf("pending %s", got)
+	}
 }
