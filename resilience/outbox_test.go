@@ -1154,3 +1154,31 @@ func TestOutboxGroupCommitRefusesOnlyTheFullRequest(t *testing.T) {
 		t.Fatalf("pending %s", got)
 	}
 }
+
+func TestOutboxCheckObservesRunningState(t *testing.T) {
+	ctx := context.Background()
+	fsys := durable.NewCrashFS()
+	ob := openOB(t, obConfig(fsys, newTestClock()))
+	if err := ob.Enqueue(ctx, msg("a", PriorityLow), msg("b", PriorityLow)); err != nil {
+		t.Fatal(err)
+	}
+	cs := ob.Checks()
+	if len(cs) != 1 || cs[0].ID != "resilience.outbox" || fmt.Sprint(cs[0].Provisions) != "[5.9-2]" {
+		t.Fatalf("checks %+v", cs)
+	}
+	r := cs[0].Run(ctx)
+	if r.Verdict != conformance.Pass || !strings.HasPrefix(r.Observed, "2 pending") || !strings.Contains(r.Observed, "0 quarantined") {
+		t.Fatalf("healthy outbox: %+v", r)
+	}
+	// A corrupt file renamed aside by an earlier boot is seen now.
+	if err := durable.WriteFile(fsys, "ob/seg-0000000000000007.log"+quarExt, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := cs[0].Run(ctx); r.Verdict != conformance.Inconclusive {
+		t.Fatalf("with a quarantined file: %+v", r)
+	}
+	ob.Close()
+	if r := cs[0].Run(ctx); r.Verdict != conformance.Fail {
+		t.Fatalf("closed outbox: %+v", r)
+	}
+}
