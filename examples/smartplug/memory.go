@@ -7,11 +7,12 @@ import (
 )
 
 // memTrimmer hands memory back to the operating system shortly after a
-// burst of allocation. Each Argon2id hash (auth: login, setup, password
-// change, and one dummy hash at start) takes 19 MiB for a few tens of
-// milliseconds; the Go runtime would otherwise keep those pages for
-// minutes, which on a plug with 64 MiB of RAM is memory other processes
-// cannot use. Bursts are debounced, so a series of logins costs one trim.
+// burst of allocation: start-up (provisioning, keyset and TUF metadata
+// parsing), an update check, a login. The Go runtime would otherwise keep
+// those pages for minutes, which on a plug with 64 MiB of RAM is memory
+// other processes cannot use. Bursts are debounced, so a series of logins
+// costs one trim. (auth hashes in its own arena, which it keeps; see
+// MaxConcurrentHashes in owner.go.)
 type memTrimmer struct {
 	mu    sync.Mutex
 	timer *time.Timer

@@ -16,8 +16,8 @@ import (
 // web UI asks only for the password).
 type ownerAuth struct {
 	svc *auth.Service
-	// hashed is called after every operation that may have computed an
-	// Argon2id hash (19 MiB), to give the memory back soon.
+	// hashed is called after every operation that may have hashed, to give
+	// the request's garbage back to the OS soon.
 	hashed func()
 }
 
@@ -29,7 +29,11 @@ func openOwnerAuth(ctx context.Context, d *device) (*ownerAuth, error) {
 		// The model and brand are context words a password must not be
 		// built from (NIST SP 800-63B).
 		Policy: auth.Policy{ContextWords: []string{d.model, d.manufacturer, "smartplug"}},
-		Logger: d.log,
+		// One Argon2id computation at a time: auth keeps one 19 MiB arena
+		// per concurrent hash resident once used, and a plug has one owner.
+		// A second login waits ~50 ms (bounded by its request's context).
+		MaxConcurrentHashes: 1,
+		Logger:              d.log,
 	})
 	if err != nil {
 		return nil, err

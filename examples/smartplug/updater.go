@@ -1,18 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math/big"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,7 +16,6 @@ import (
 	"github.com/iotbaseline/baseline/conformance"
 	"github.com/iotbaseline/baseline/internal/durable"
 	"github.com/iotbaseline/baseline/update"
-	"github.com/iotbaseline/baseline/update/release"
 )
 
 // Update settings of the reference device.
@@ -34,9 +27,6 @@ const (
 	// checkEvery is the period of automatic checks after the one at start
 	// (5.3-5); each wait is jittered by ±20% so a fleet spreads out.
 	checkEvery = 24 * time.Hour
-	// demoRepoHost is the origin of the device's own demo repository; it
-	// never reaches the network (see localRepoTransport).
-	demoRepoHost = "updates.smartplug.invalid"
 )
 
 // updateStatus is what the UI and /api/update show.
@@ -76,20 +66,17 @@ func newUpdater(ctx context.Context, d *device, repoURL, rootFile string) (*upda
 	var root []byte
 	var hc *http.Client
 	if repoURL == "" {
-		repoDir := d.path("demo-repo")
 		var err error
-		if root, err = ensureDemoRepo(ctx, repoDir, d); err != nil {
-			return nil, fmt.Errorf("demo repository: %w", err)
+		if root, repoURL, hc, err = demoRepo(ctx, d); err != nil {
+			return nil, err
 		}
-		repoURL = "https://" + demoRepoHost
-		hc = &http.Client{Transport: localRepoTransport{http.FileServer(http.Dir(repoDir))}, Timeout: time.Minute}
-		u.source = "the plug's own demo repository (" + repoDir + ")"
+		u.source = "the plug's own demo repository (" + d.path("demo-repo") + ")"
 	} else {
 		if rootFile == "" {
 			return nil, errors.New("--update-repo needs --update-root: the TUF root the device trusts")
 		}
 		var err error
-		if root, err = durable.ReadFile(durable.OS, rootFile, release.MaxRootSize); err != nil {
+		if root, err = durable.ReadFile(durable.OS, rootFile, update.DefaultMaxRootSize); err != nil {
 			return nil, err
 		}
 		u.source = repoURL
@@ -109,60 +96,6 @@ func newUpdater(ctx context.Context, d *device, repoURL, rootFile string) (*upda
 	}
 	u.client = c
 	return u, nil
-}
-
-// ensureDemoRepo creates, once, the repository a manufacturer would run:
-// keys made here and thrown away after signing (the device keeps only the
-// public root), and one security release for this hardware. It returns
-// the root the device pins.
-func ensureDemoRepo(ctx context.Context, dir string, d *device) ([]byte, error) {
-	rootPath := filepath.Join(dir, release.MetadataDir, "1.root.json")
-	if b, err := durable.ReadFile(durable.OS, rootPath, release.MaxRootSize); err == nil {
-		return b, nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
-	os.RemoveAll(dir) // a half-made repository from a crash during Init
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	k := release.Keys{Root: []crypto.Signer{key}, Targets: []crypto.Signer{key}, Snapshot: []crypto.Signer{key}, Timestamp: []crypto.Signer{key}}
-	repo, err := release.Init(ctx, dir, release.Config{Keys: k, Expiry: release.Expiry{Timestamp: 365 * 24 * time.Hour, Snapshot: 365 * 24 * time.Hour}})
-	if err != nil {
-		return nil, err
-	}
-	support, _ := time.Parse("2006-01-02", d.supportEnd)
-	img := bytes.Repeat([]byte("smartplug demo firmware 1.1.0\n"), 2048)
-	err = repo.AddTarget(ctx, release.Target{
-		Path:  "smartplug/smartplug-1.1.0.img",
-		Image: bytes.NewReader(img),
-		Descriptor: update.Descriptor{
-			HardwareID: hardwareID, ReleaseCounter: installedCounter + 1, Version: "1.1.0", Security: true,
-			Risks:  []string{"someone on your home network could make the plug's web page stop responding for a while"},
-			Reboot: true, Downtime: 30 * time.Second, SupportUntil: support,
-		},
-	})
-	if err != nil {
-		return nil, err
-	}
-	return repo.RootJSON()
-}
-
-// localRepoTransport serves the demo repository in-process: the device's
-// update client runs its real fetch-and-verify path, without the example
-// opening a second listening socket that would need declaring (5.6-1).
-type localRepoTransport struct{ h http.Handler }
-
-func (t localRepoTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.URL.Host != demoRepoHost {
-		return nil, fmt.Errorf("smartplug: demo transport refuses host %q", r.URL.Host)
-	}
-	rec := httptest.NewRecorder()
-	t.h.ServeHTTP(rec, r)
-	resp := rec.Result()
-	resp.Request = r
-	return resp, nil
 }
 
 func (u *updater) status() updateStatus {

@@ -1,0 +1,15 @@
+//go:build nodemo
+
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+)
+
+// demoRepo is left out of this build (-tags nodemo): the device checks the
+// repository given by --update-repo and --update-root only.
+func demoRepo(ctx context.Context, d *device) ([]byte, string, *http.Client, error) {
+	return nil, "", nil, errors.New("this build has no demo update repository: give --update-repo and --update-root")
+}

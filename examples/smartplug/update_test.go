@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iotbaseline/baseline/update"
+	"github.com/iotbaseline/baseline/update/release"
+)
+
+// A product build (-tags nodemo: no repository writer in the firmware)
+// checks the repository named by --update-repo against the root given by
+// --update-root, over the network, and shows the security release.
+func TestDeviceExternalRepository(t *testing.T) {
+	bin := build(t, ".", "nodemo")
+	dir := t.TempDir()
+	repoDir := filepath.Join(dir, "repo")
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ks := []crypto.Signer{key}
+	ctx := context.Background()
+	repo, err := release.Init(ctx, repoDir, release.Config{Keys: release.Keys{Root: ks, Targets: ks, Snapshot: ks, Timestamp: ks}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = repo.AddTargets(ctx, []release.Target{
+		{Path: "smartplug/other-hw.img", Image: bytes.NewReader(make([]byte, 5000)),
+			Descriptor: update.Descriptor{HardwareID: "another-board", ReleaseCounter: 9, Version: "9.0.0"}},
+		{Path: "smartplug/smartplug-1.2.0.img", Image: bytes.NewReader(bytes.Repeat([]byte("fw"), 4000)),
+			Descriptor: update.Descriptor{HardwareID: hardwareID, ReleaseCounter: 3, Version: "1.2.0", Security: true,
+				Risks: []string{"an attacker on the network could read the plug's schedule"}, Downtime: 20 * time.Second}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _ := repo.RootJSON()
+	rootFile := filepath.Join(dir, "root.json")
+	os.WriteFile(rootFile, root, 0o644)
+	srv := httptest.NewServer(http.FileServer(http.Dir(repoDir)))
+	defer srv.Close()
+
+	state := filepath.Join(dir, "state")
+	p := startBinary(t, bin, nil, state, "--update-repo", srv.URL, "--update-root", rootFile)
+	c := p.client(t)
+	if r := jsonDo(t, c, "POST", p.url("/api/setup"), map[string]string{"setup_secret": p.secret, "password": ownerPassword}); r.code != 200 {
+		t.Fatalf("setup = %d %s", r.code, r.body)
+	}
+	r := jsonDo(t, c, "POST", p.url("/api/update/check"), nil)
+	for _, want := range []string{`"available": true`, `"version": "1.2.0"`, `"security": true`, "read the plug's schedule", "off for about 20s"} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("update status lacks %q: %s", want, r.body)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(state, "demo-repo")); !os.IsNotExist(err) {
+		t.Error("a nodemo build made a demo repository")
+	}
+
+	// A repository signed by another key is refused: nothing is offered.
+	other := filepath.Join(dir, "other")
+	k2, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ks2 := []crypto.Signer{k2}
+	if _, err := release.Init(ctx, other, release.Config{Keys: release.Keys{Root: ks2, Targets: ks2, Snapshot: ks2, Timestamp: ks2}}); err != nil {
+		t.Fatal(err)
+	}
+	p.stop()
+	os.RemoveAll(repoDir)
+	os.Rename(other, repoDir)
+	p = startBinary(t, bin, nil, state, "--update-repo", srv.URL, "--update-root", rootFile)
+	c = p.client(t)
+	jsonDo(t, c, "POST", p.url("/api/login"), map[string]string{"password": ownerPassword})
+	r = jsonDo(t, c, "POST", p.url("/api/update/check"), nil)
+	if strings.Contains(r.body, `"available": true`) || !strings.Contains(r.body, `"error"`) {
+		t.Errorf("a repository signed by an unknown key was not refused: %s", r.body)
+	}
+}
