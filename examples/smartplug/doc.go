@@ -48,6 +48,17 @@
 //	--provision FILE   device record from `baseline provision` (first start only)
 //	--update-repo URL  TUF repository to check instead of the built-in demo one
 //	--update-root FILE root.json trusted for --update-repo
+//	--cloud off        make the simulated cloud service unreachable (the plug
+//	                   keeps working; reports wait in the durable outbox)
+//
+// # Build tags
+//
+//	-tags tpm     KEK and identity key in a TPM 2.0 (SMARTPLUG_TPM: device
+//	              path, default /dev/tpmrm0, or tcp:HOST:PORT for swtpm)
+//	-tags pkcs11  KEK and identity key on a PKCS#11 token
+//	              (SMARTPLUG_PKCS11_MODULE, _TOKEN, _PIN_FILE)
+//	-tags nodemo  leave the demo repository writer out, as a product would
+//	              (then --update-repo and --update-root are required)
 //
 // # What is wired where
 //

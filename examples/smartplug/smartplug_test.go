@@ -286,6 +286,12 @@ func TestDeviceSetupLoginRestart(t *testing.T) {
 	if r := do(t, c, "GET", p.url("/api/plug"), "", ""); r.code != 401 && r.code != 403 {
 		t.Fatalf("owner API before setup = %d; want refused", r.code)
 	}
+	if r := do(t, c, "GET", p.url("/"), "", ""); r.code != 200 || !strings.Contains(r.body, `action="/setup"`) || strings.Contains(r.body, `action="/login"`) {
+		t.Fatalf("front page before setup = %d, want the setup form:\n%.500s", r.code, r.body)
+	}
+	if r := do(t, c, "POST", p.url("/login"), "application/x-www-form-urlencoded", "password=anything-at-all-here"); !strings.Contains(r.body, "not set up yet") {
+		t.Errorf("login before setup = %d %.300s", r.code, r.body)
+	}
 	if r := do(t, c, "GET", p.url("/.well-known/security.txt"), "", ""); r.code != 200 || !strings.Contains(r.body, "Contact: mailto:") || !strings.Contains(r.body, "Expires: ") {
 		t.Fatalf("security.txt = %d %q", r.code, r.body)
 	}
@@ -444,6 +450,60 @@ func TestDeviceSetupLoginRestart(t *testing.T) {
 		t.Errorf("login with new password = %d", r.code)
 	}
 	assertNotAtRest(t, state, newPW, ownerPassword)
+
+	// The browser path: log in with the form, log out with the form; the
+	// session is revoked on the device, not only forgotten by the browser.
+	b := p2.client(t)
+	if r := do(t, b, "POST", p2.url("/login"), "application/x-www-form-urlencoded", "password=wrong+password+typed+here"); r.code != 200 || !strings.Contains(r.body, "did not match") {
+		t.Errorf("wrong password form = %d %.300s", r.code, r.body)
+	}
+	if r := do(t, b, "POST", p2.url("/login"), "application/x-www-form-urlencoded", "password="+url.QueryEscape(newPW)); r.code != 303 {
+		t.Fatalf("login form = %d %.300s", r.code, r.body)
+	}
+	u, _ := url.Parse(p2.url("/"))
+	var cookie string
+	for _, ck := range b.Jar.Cookies(u) {
+		cookie = ck.Name + "=" + ck.Value
+	}
+	if r := do(t, b, "GET", p2.url("/selfcheck"), "", ""); r.code != 200 || !strings.Contains(r.body, "Self-check") {
+		t.Errorf("self-check page after form login = %d", r.code)
+	}
+	if r := do(t, b, "POST", p2.url("/logout"), "application/x-www-form-urlencoded", ""); r.code != 303 {
+		t.Errorf("logout = %d %.300s", r.code, r.body)
+	}
+	if r := do(t, p2.client(t), "GET", p2.url("/api/plug"), "", "", "Cookie", cookie); r.code != 401 {
+		t.Errorf("cookie after logout = %d; want 401 (revoked on the device)", r.code)
+	}
+	// A cross-site form post with the owner's cookie is refused.
+	if r := do(t, p2.client(t), "POST", p2.url("/plug"), "application/x-www-form-urlencoded", "on=false", "Cookie", cookie, "Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"); r.code != 403 {
+		t.Errorf("cross-site form post = %d; want 403", r.code)
+	}
+}
+
+// The CLI's SBOM and security.txt tools work on the device: the SBOM of
+// its binary lists the SDK's dependencies, and the security.txt it serves
+// validates.
+func TestDeviceSBOMAndSecurityTxt(t *testing.T) {
+	bin, cli := binaries(t)
+	out, err := exec.Command(cli, "sbom", bin).Output()
+	if err != nil {
+		t.Fatalf("baseline sbom: %v", err)
+	}
+	for _, want := range []string{`"specVersion": "1.5"`, "pkg:golang/github.com/tink-crypto/tink-go/v2@", "pkg:golang/github.com/theupdateframework/go-tuf/v2@", "pkg:golang/stdlib@"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("SBOM of the device lacks %s", want)
+		}
+	}
+	p := startPlug(t, filepath.Join(t.TempDir(), "state"))
+	r := do(t, p.client(t), "GET", p.url("/.well-known/security.txt"), "", "")
+	if ct := r.hdr.Get("Content-Type"); ct != "text/plain; charset=utf-8" {
+		t.Errorf("security.txt content type %q", ct)
+	}
+	f := filepath.Join(t.TempDir(), "security.txt")
+	os.WriteFile(f, []byte(r.body), 0o644)
+	if out, err := exec.Command(cli, "securitytxt", "validate", f).CombinedOutput(); err != nil {
+		t.Errorf("the device's security.txt does not validate: %v\n%s", err, out)
+	}
 }
 
 // The plug switches while its cloud service is unreachable, and keeps the
