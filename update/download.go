@@ -617,9 +617,12 @@ type FileSlot struct {
 func (s *FileSlot) SlotID() string { return s.name }
 
 // OpenFileSlot opens (creating if needed, mode 0600) the file name in fsys as
-// a slot. Its existing content is left alone: Download overwrites chunk by
-// chunk.
+// a slot; a nil fsys means the operating system's file system. Its existing
+// content is left alone: Download overwrites chunk by chunk.
 func OpenFileSlot(fsys durable.FS, name string) (*FileSlot, error) {
+	if fsys == nil {
+		fsys = durable.OS
+	}
 	_, statErr := fsys.Stat(name)
 	f, err := fsys.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
