@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iotbaseline/baseline/conformance"
 	"github.com/iotbaseline/baseline/internal/securitytxt"
 )
 
@@ -71,6 +72,7 @@ func securityTxtGenerate(args []string, stdout, stderr io.Writer) int {
 	expires := fs.String("expires", "", "expiry `time` in RFC 3339 (default: now + --valid-for)")
 	validFor := fs.Duration("valid-for", 180*24*time.Hour, "validity when --expires is not given (RFC 9116 recommends < 1 year)")
 	out := fs.String("o", "", "write to `FILE` instead of standard output")
+	profile := fs.String("profile", "", "device profile `FILE` (baseline ics) whose vulnerability_disclosure contact and policy_url are used when --contact / --policy are not given")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -79,6 +81,19 @@ func securityTxtGenerate(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	t := now()
+	if *profile != "" {
+		c, pol, err := disclosureFromProfile(*profile, t)
+		if err != nil {
+			fmt.Fprintf(stderr, "baseline securitytxt generate: %s\n", oneLine(err.Error()))
+			return 2
+		}
+		if len(contact) == 0 && c != "" {
+			contact = listFlag{c}
+		}
+		if len(policy) == 0 && pol != "" {
+			policy = listFlag{pol}
+		}
+	}
 	f.Contact, f.Encryption, f.Acknowledgments, f.Canonical, f.Policy, f.Hiring = contact, enc, ack, canon, policy, hiring
 	if *langs != "" {
 		for _, l := range strings.Split(*langs, ",") {
@@ -152,4 +167,24 @@ func securityTxtValidate(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s: valid (%d contact(s), expires %s)\n", args[0], len(p.Contact), p.Expires.UTC().Format(time.RFC3339))
 	return 0
+}
+
+// disclosureFromProfile reads the disclosure contact (as a URI: a bare
+// e-mail address becomes mailto:) and policy URL from a device profile, so
+// that security.txt and the ICS say the same (5.2-1).
+func disclosureFromProfile(name string, t time.Time) (contact, policy string, err error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return "", "", err
+	}
+	defer f.Close()
+	p, err := conformance.DecodeProfile(f, t)
+	if err != nil {
+		return "", "", err
+	}
+	contact = p.VulnerabilityDisclosure.Contact
+	if contact != "" && !strings.Contains(contact, ":") {
+		contact = "mailto:" + contact
+	}
+	return contact, p.VulnerabilityDisclosure.PolicyURL, nil
 }

@@ -81,3 +81,29 @@ func TestSecurityTxtValidateListsProblems(t *testing.T) {
 		t.Fatalf("missing file exit %d; want 2", code)
 	}
 }
+
+func TestSecurityTxtFromProfile(t *testing.T) {
+	fixClock(t)
+	var out, errb bytes.Buffer
+	code := run([]string{"securitytxt", "generate", "--profile", "../../examples/smartplug/profile.json"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"Contact: mailto:security@example.com\n", "Policy: https://example.com/security/disclosure-policy\n"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	// Flags win over the profile.
+	out.Reset()
+	run([]string{"securitytxt", "generate", "--profile", "../../examples/smartplug/profile.json", "--contact", "https://example.org/report"}, &out, &errb)
+	if strings.Contains(out.String(), "mailto:") || !strings.Contains(out.String(), "Contact: https://example.org/report") {
+		t.Errorf("--contact did not replace the profile's contact:\n%s", out.String())
+	}
+	bad := filepath.Join(t.TempDir(), "p.json")
+	os.WriteFile(bad, []byte(`{"schema":"nope"}`), 0o644)
+	out.Reset()
+	if code := run([]string{"securitytxt", "generate", "--profile", bad}, &out, &errb); code != 2 || out.Len() != 0 {
+		t.Errorf("bad profile: exit %d, out %q", code, out.String())
+	}
+}
