@@ -129,6 +129,7 @@ func TestProvisionUsage(t *testing.T) {
 		"overflow":    {"--count", "5", "--first", "999998"},
 		"extra arg":   {"--count", "1", "x"},
 		"unknown flg": {"--count", "1", "--secret", "x"},
+		"no workers":  {"--count", "1", "--workers", "0"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if code, _, _ := provisionBatch(t, dir, extra...); code != 2 {
