@@ -73,6 +73,7 @@ type device struct {
 	tlsConfig   *tls.Config
 	srv         *iface.Server
 	gateChecker conformance.Checker
+	report      *conformance.ReportHandler
 	invMu       sync.Mutex
 	inv         *iface.Inventory
 
@@ -254,6 +255,11 @@ func (d *device) server() (*iface.Server, error) {
 		return nil, err
 	}
 	d.tlsConfig, d.srv = tc, srv
+	// The self-check report: every checker of the running device plus the
+	// embedded profile's own checks. The handler runs the checks at most
+	// every 30 s, so the report page cannot be used to keep the plug busy.
+	d.report = &conformance.ReportHandler{Model: d.model, FirmwareVersion: version}
+	d.report.Checkers = append(d.checkers(), d.profile, d.report)
 	return srv, nil
 }
 

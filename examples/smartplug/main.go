@@ -115,12 +115,12 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		ln.Close()
 		return err
 	}
+	d.declareInterface(addr)
 	srv, err := d.server()
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	d.declareInterface(addr)
 
 	url := "https://" + addr + "/"
 	if host, port, _ := net.SplitHostPort(addr); host == "127.0.0.1" {

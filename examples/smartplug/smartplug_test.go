@@ -394,7 +394,8 @@ func TestDeviceSetupLoginRestart(t *testing.T) {
 	for _, res := range rep.Results {
 		verdicts[res.ID] = res.Verdict
 	}
-	for id, want := range map[string]string{"auth.no-default-credential": "PASS", "iface.tls": "PASS", "iface.sockets": "PASS", "smartplug.state-private": "PASS", "smartplug.local-first": "PASS", "secrets.sealed-at-rest": "INCONCLUSIVE"} {
+	for id, want := range map[string]string{"auth.no-default-credential": "PASS", "iface.tls": "PASS", "iface.sockets": "PASS", "smartplug.state-private": "PASS", "smartplug.local-first": "PASS", "secrets.sealed-at-rest": "INCONCLUSIVE",
+		"conformance.model": "PASS", "conformance.support-period": "PASS", "conformance.self-check-report": "PASS", "update.trust-root": "PASS", "resilience.outbox": "PASS"} {
 		if verdicts[id] != want {
 			t.Errorf("self-check %s = %q; want %s (all: %v)", id, verdicts[id], want, verdicts)
 		}

@@ -523,8 +523,7 @@ func (d *device) updateForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *device) selfcheck(ctx context.Context) *conformance.Report {
-	res := conformance.RunChecks(ctx, d.checkers()...)
-	return conformance.NewReport(d.model, version, time.Now(), res)
+	return d.report.Report(ctx)
 }
 
 func (d *device) selfcheckPage(w http.ResponseWriter, r *http.Request) {
@@ -695,7 +694,7 @@ func (d *device) apiSelfcheck(w http.ResponseWriter, r *http.Request) {
 
 func (d *device) apiICS(w http.ResponseWriter, r *http.Request) {
 	st := conformance.NewStatement(d.profile)
-	st.Attach(conformance.RunChecks(r.Context(), d.checkers()...))
+	st.Attach(d.selfcheck(r.Context()).Results)
 	w.Header().Set("Content-Type", "application/json")
 	st.WriteJSON(w)
 }
