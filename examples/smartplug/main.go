@@ -90,6 +90,10 @@ func newLogger(level string, w io.Writer) *slog.Logger {
 // would show it); logs go to stderr.
 func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	log := newLogger(o.logLevel, stderr)
+	// No later exec may gain privileges (5.6-7). A plug's firmware runs as
+	// its own unprivileged user; when started as root it should bind its
+	// port and then call iface.DropPrivileges.
+	ensureNoNewPrivs(log)
 	dir, err := filepath.Abs(o.state)
 	if err != nil {
 		return err

@@ -511,6 +511,9 @@ func TestDeviceSBOMAndSecurityTxt(t *testing.T) {
 // report for later (5.9-2).
 func TestDeviceWorksOffline(t *testing.T) {
 	p := startPlug(t, filepath.Join(t.TempDir(), "state"), "--cloud", "off")
+	if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid)); err == nil && !strings.Contains(string(st), "NoNewPrivs:\t1") {
+		t.Errorf("the device runs without no_new_privs (5.6-7)")
+	}
 	c := p.client(t)
 	if r := jsonDo(t, c, "POST", p.url("/api/setup"), map[string]string{"setup_secret": p.secret, "password": ownerPassword}); r.code != 200 {
 		t.Fatalf("setup = %d %s", r.code, r.body)
