@@ -70,7 +70,7 @@ func (c *Client) checkRoot(ctx context.Context) conformance.Result {
 }
 
 func (c *Client) checkVerification(ctx context.Context) conformance.Result {
-	parts := []string{"TUF threshold signatures", "signed length", "sha256/sha384/sha512 whole-image hashes", "per-chunk SHA-256 before write"}
+	parts := []string{"TUF threshold signatures", "signed length", "sha256/sha384/sha512 whole-image hashes", "per-chunk SHA-256 chaining value before write"}
 	if c.cfg.CoSignKey != nil {
 		parts = append(parts, "ML-DSA-65 co-signature key "+MLDSAKeyID(c.cfg.CoSignKey)[:16])
 	} else {

@@ -111,12 +111,15 @@ type Config struct {
 	// offers such a target; only Lookup returns it. Leave it false on a
 	// device.
 	InsecureAllowNoDescriptor bool
-	// ImageHashes names the whole-image hashes recomputed and compared at
-	// the end of a download, among those the target lists. Nil means every
-	// listed one (sha256, sha384, sha512). Every chunk is checked against
-	// its signed SHA-256 before it is written in any case, so the whole-image
-	// pass guards against a broken chunk list, not against unverified bytes;
-	// ["sha256"] halves the hashing work on CPUs with SHA-256 instructions.
+	// ImageHashes names the whole-image hashes other than SHA-256 that are
+	// recomputed and compared at the end of a download, among those the
+	// target lists. Nil means every listed one (sha384, sha512). SHA-256 is
+	// always checked: every chunk is verified against the signed SHA-256
+	// chaining value before it is written, and the last one is the
+	// whole-image SHA-256 (see [Descriptor.Chunks]), so one SHA-256 pass
+	// covers chunks and image; a listed SHA-512 is an extra pass, several
+	// times as costly on CPUs with SHA-256 instructions. Release tooling
+	// in update/release lists only SHA-256 unless asked to.
 	ImageHashes []string
 	// CosignPublicKey, when set (PEM, PKIX, ECDSA P-256), requires every
 	// offline bundle to carry a cosign sign-blob signature of its image by

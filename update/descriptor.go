@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/sha256"
+	"encoding"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"slices"
 	"time"
@@ -25,8 +27,10 @@ import (
 const DescriptorKey = "baseline"
 
 // DescriptorFormat is the wire format version written by [EncodeDescriptor]
-// and the only one [DecodeDescriptor] accepts.
-const DescriptorFormat = 1
+// and the only one [DecodeDescriptor] accepts. Format 2 lists SHA-256
+// chaining values in [Descriptor.Chunks] (format 1, which listed an
+// independent SHA-256 per chunk, is no longer accepted).
+const DescriptorFormat = 2
 
 // Limits on a descriptor. They bound what a decoder allocates before any
 // signature could have been checked on a bundle, and keep a device's chunk
@@ -55,9 +59,14 @@ const (
 	maxText = 256
 )
 
-// ChunkHashAlgorithm names the hash of every chunk in [Descriptor.Chunks]; it
-// is written into the descriptor so a future format can change it (5.5-3).
-const ChunkHashAlgorithm = "sha256"
+// ChunkHashAlgorithm names what [Descriptor.Chunks] lists: SHA-256 chaining
+// values of the whole image (see [Descriptor.Chunks]); it is written into
+// the descriptor so a future format can change it (5.5-3).
+const ChunkHashAlgorithm = "sha256-chain"
+
+// chainBlock is SHA-256's block size: chunk sizes are multiples of it, so
+// a chunk boundary is a compression-function boundary.
+const chainBlock = 64
 
 // CoSignAlgorithm identifies the co-signature scheme in [CoSignature].
 const CoSignAlgorithm = "ml-dsa-65"
@@ -87,8 +96,9 @@ func descErr(field, format string, args ...any) error {
 	return &DescriptorError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
 
-// ChunkHash is the SHA-256 of one chunk of a firmware image. It encodes as
-// lowercase hex.
+// ChunkHash is one entry of [Descriptor.Chunks]: a SHA-256 chaining value
+// (the eight 32-bit state words, big-endian) or, for the last chunk, the
+// SHA-256 digest of the whole image. It encodes as lowercase hex.
 type ChunkHash [sha256.Size]byte
 
 // String returns the hash in lowercase hex.
@@ -147,10 +157,16 @@ type Descriptor struct {
 	// stated. It is carried as a date (YYYY-MM-DD).
 	SupportUntil time.Time
 	// ChunkSize is the size of every chunk but the last, in bytes:
-	// MinChunkSize..MaxChunkSize.
+	// MinChunkSize..MaxChunkSize, a multiple of 64 (SHA-256's block).
 	ChunkSize int
-	// Chunks holds the SHA-256 of every chunk of the image, in order. Each
-	// chunk is checked against its hash before it is written to the slot.
+	// Chunks holds one entry per chunk of the image, in order: for every
+	// chunk but the last, the SHA-256 chaining value (internal state) of
+	// the whole-image hash after that chunk; for the last chunk, the
+	// SHA-256 of the whole image, which must equal the target's TUF sha256.
+	// The device verifies chunk i by feeding it into the running
+	// whole-image SHA-256 started from entry i-1 and comparing the state
+	// with entry i before the chunk is written; so one SHA-256 pass checks
+	// every chunk and the whole image. [HashChunks] computes the list.
 	Chunks []ChunkHash
 	// CoSignature is the optional ML-DSA-65 co-signature (see [CoSign]).
 	CoSignature *CoSignature
@@ -229,8 +245,8 @@ func (d *Descriptor) Validate() error {
 			return descErr("support_until", "year out of range")
 		}
 	}
-	if d.ChunkSize < MinChunkSize || d.ChunkSize > MaxChunkSize {
-		return descErr("chunk_size", "must be %d..%d", MinChunkSize, MaxChunkSize)
+	if d.ChunkSize < MinChunkSize || d.ChunkSize > MaxChunkSize || d.ChunkSize%chainBlock != 0 {
+		return descErr("chunk_size", "must be a multiple of %d in %d..%d", chainBlock, MinChunkSize, MaxChunkSize)
 	}
 	if len(d.Chunks) == 0 || len(d.Chunks) > MaxChunks {
 		return descErr("chunks", "must list 1..%d hashes", MaxChunks)
@@ -415,33 +431,89 @@ func strictUnmarshal(data []byte, v any, disallowUnknown bool) error {
 	return nil
 }
 
-// HashChunks reads r to the end and returns the SHA-256 of every chunkSize
-// bytes (the last chunk may be shorter) and the total length: what release
-// tooling puts in [Descriptor.Chunks]. It fails when the image needs more
-// than MaxChunks chunks.
+// HashChunks reads r to the end and returns what release tooling puts in
+// [Descriptor.Chunks]: the SHA-256 chaining value of the whole image after
+// every chunkSize bytes and, for the last chunk (which may be shorter), the
+// SHA-256 of the whole image; and the total length. chunkSize must be a
+// multiple of 64. It fails when the image needs more than MaxChunks chunks.
 func HashChunks(r io.Reader, chunkSize int) ([]ChunkHash, int64, error) {
-	if chunkSize < MinChunkSize || chunkSize > MaxChunkSize {
-		return nil, 0, descErr("chunk_size", "must be %d..%d", MinChunkSize, MaxChunkSize)
+	if chunkSize < MinChunkSize || chunkSize > MaxChunkSize || chunkSize%chainBlock != 0 {
+		return nil, 0, descErr("chunk_size", "must be a multiple of %d in %d..%d", chainBlock, MinChunkSize, MaxChunkSize)
 	}
 	buf := make([]byte, chunkSize)
+	h := sha256.New()
 	var out []ChunkHash
 	var total int64
 	for {
 		n, err := io.ReadFull(r, buf)
+		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+			return nil, 0, err
+		}
 		if n > 0 {
 			if len(out) == MaxChunks {
 				return nil, 0, descErr("chunks", "image needs more than %d chunks", MaxChunks)
 			}
-			out = append(out, sha256.Sum256(buf[:n]))
+			h.Write(buf[:n])
 			total += int64(n)
+			cv, cerr := chainValue(h)
+			if cerr != nil {
+				return nil, 0, cerr
+			}
+			out = append(out, cv)
 		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
+		if err != nil || n < chunkSize {
+			// Short read: that was the last chunk (or there was none).
+			// Its entry is the digest, not the state.
+			if len(out) > 0 {
+				copy(out[len(out)-1][:], h.Sum(nil))
+			}
 			return out, total, nil
 		}
-		if err != nil {
-			return nil, 0, err
-		}
 	}
+}
+
+// sha256Marshaled is the layout of crypto/sha256's MarshalBinary: magic,
+// eight state words, the 64-byte block buffer, the length.
+const (
+	sha256Magic      = "sha\x03"
+	sha256Marshaled  = len(sha256Magic) + sha256.Size + chainBlock + 8
+	errChainInternal = "update: sha256 state has an unexpected encoding"
+)
+
+// chainValue returns the eight state words of h (a crypto/sha256 hash that
+// has consumed a multiple of 64 bytes).
+func chainValue(h hash.Hash) (ChunkHash, error) {
+	var cv ChunkHash
+	var st [sha256Marshaled]byte
+	b, err := h.(encoding.BinaryAppender).AppendBinary(st[:0])
+	if err != nil || len(b) != sha256Marshaled || string(b[:len(sha256Magic)]) != sha256Magic {
+		return cv, errors.New(errChainInternal)
+	}
+	copy(cv[:], b[len(sha256Magic):])
+	return cv, nil
+}
+
+// hasherAt returns a SHA-256 hasher in the state it has after n bytes (a
+// multiple of 64) whose chaining value is cv: a resumed or re-started
+// download continues the whole-image hash from a signed entry of
+// [Descriptor.Chunks], so no hash state needs journaling. n == 0 gives a
+// fresh hasher.
+func hasherAt(cv ChunkHash, n int64) (hash.Hash, error) {
+	h := sha256.New()
+	if n == 0 {
+		return h, nil
+	}
+	if n < 0 || n%chainBlock != 0 {
+		return nil, errors.New(errChainInternal)
+	}
+	var st [sha256Marshaled]byte
+	copy(st[:], sha256Magic)
+	copy(st[len(sha256Magic):], cv[:])
+	binary.BigEndian.PutUint64(st[sha256Marshaled-8:], uint64(n))
+	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(st[:]); err != nil {
+		return nil, errors.New(errChainInternal)
+	}
+	return h, nil
 }
 
 // coSignDomain separates co-signed messages from anything else the key

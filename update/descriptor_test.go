@@ -3,6 +3,7 @@ package update
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding"
 	"errors"
 	"reflect"
 	"strings"
@@ -54,6 +55,48 @@ func TestDescriptorRoundTrip(t *testing.T) {
 	}
 }
 
+// TestHashChunksChain checks the chain against crypto/sha256 directly:
+// entry i is the state words after the first (i+1) chunks, the last entry
+// is the image's SHA-256, and a resumed hasher continues exactly.
+func TestHashChunksChain(t *testing.T) {
+	img := make([]byte, 3*MinChunkSize+100)
+	for i := range img {
+		img[i] = byte(i * 7)
+	}
+	for _, size := range []int{len(img), 3 * MinChunkSize} {
+		chunks, n, err := HashChunks(bytes.NewReader(img[:size]), MinChunkSize)
+		if err != nil || n != int64(size) {
+			t.Fatal(n, err)
+		}
+		want := (size + MinChunkSize - 1) / MinChunkSize
+		if len(chunks) != want {
+			t.Fatalf("%d entries, want %d", len(chunks), want)
+		}
+		for i := range chunks[:len(chunks)-1] {
+			h := sha256.New()
+			h.Write(img[:(i+1)*MinChunkSize])
+			st, _ := h.(encoding.BinaryMarshaler).MarshalBinary()
+			if !bytes.Equal(chunks[i][:], st[4:36]) {
+				t.Fatalf("size %d: entry %d is not the chaining value", size, i)
+			}
+			r, err := hasherAt(chunks[i], int64((i+1)*MinChunkSize))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Write(img[(i+1)*MinChunkSize : size])
+			if sum := sha256.Sum256(img[:size]); !bytes.Equal(r.Sum(nil), sum[:]) {
+				t.Fatalf("size %d: hasher resumed at entry %d gives another digest", size, i)
+			}
+		}
+		if sum := sha256.Sum256(img[:size]); chunks[len(chunks)-1] != sum {
+			t.Fatalf("size %d: last entry is not the image's sha256", size)
+		}
+	}
+	if _, _, err := HashChunks(bytes.NewReader(img), MinChunkSize+1); !errors.Is(err, ErrDescriptor) {
+		t.Fatalf("chunk size not a multiple of 64: %v", err)
+	}
+}
+
 func TestDecodeDescriptorRefuses(t *testing.T) {
 	enc, err := EncodeDescriptor(testDescriptor(t))
 	if err != nil {
@@ -63,8 +106,11 @@ func TestDecodeDescriptorRefuses(t *testing.T) {
 	cases := map[string]string{
 		"unknown field":  strings.Replace(s, `"version"`, `"versionx":"1","version"`, 1),
 		"trailing data":  s + "{}",
-		"format":         strings.Replace(s, `"format":1`, `"format":2`, 1),
-		"chunk hash alg": strings.Replace(s, `"chunk_hash":"sha256"`, `"chunk_hash":"md5"`, 1),
+		"format":         strings.Replace(s, `"format":2`, `"format":3`, 1),
+		"format 1":       strings.Replace(s, `"format":2`, `"format":1`, 1),
+		"chunk hash alg": strings.Replace(s, `"chunk_hash":"sha256-chain"`, `"chunk_hash":"md5"`, 1),
+		"chunk hash v1":  strings.Replace(s, `"chunk_hash":"sha256-chain"`, `"chunk_hash":"sha256"`, 1),
+		"odd chunk":      strings.Replace(s, `"chunk_size":4096`, `"chunk_size":4100`, 1),
 		"zero counter":   strings.Replace(s, `"release_counter":7`, `"release_counter":0`, 1),
 		"huge counter":   strings.Replace(s, `"release_counter":7`, `"release_counter":9007199254740992`, 1),
 		"no hardware":    strings.Replace(s, `"hardware_id":"acme-plug-v2"`, `"hardware_id":""`, 1),
@@ -131,7 +177,7 @@ func FuzzDecodeDescriptor(f *testing.F) {
 	f.Add(enc)
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"baseline":{}}`))
-	f.Add([]byte(`{"baseline":{"format":1,"chunks":[null]}}`))
+	f.Add([]byte(`{"baseline":{"format":2,"chunk_hash":"sha256-chain","chunks":[null]}}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		d, err := DecodeDescriptor(in)
 		if err != nil {

@@ -17,8 +17,11 @@
 //     go-tuf's trustedmetadata, SHA-256/384/512, optional ML-DSA-65
 //     co-signature ([Config.CoSignKey], [CoSign], [VerifyCoSignature]);
 //     self-checks update.verification and update.metadata-fresh.
-//   - 5.3-9  (verify before trusting): signed length, per-chunk SHA-256 before
-//     each write, whole-image hashes at the end ([Client.Download]).
+//   - 5.3-9  (verify before trusting): signed length, each chunk checked
+//     against its signed SHA-256 chaining value before it is written, the
+//     whole-image SHA-256 (the chain's end) before the last chunk is
+//     written, other listed whole-image hashes at the end
+//     ([Client.Download]).
 //   - 5.3-10 (trust relationship): [Config.TrustedRoot] pinned in firmware,
 //     rotations followed only through signed chains; check update.trust-root.
 //   - 5.3-11 (security updates announced with risks): [Descriptor.Security],
@@ -28,7 +31,7 @@
 //   - 5.3-13 (support period published): [Descriptor.SupportUntil] in signed
 //     metadata; check update.support-period.
 //   - 5.5-3  (algorithm identifiers): the descriptor names its chunk hash
-//     (sha256), its format version and the co-signature algorithm
+//     (sha256-chain), its format version and the co-signature algorithm
 //     (ml-dsa-65); TUF keys name their scheme.
 //
 // # Quick start
@@ -69,6 +72,27 @@
 // over [CoSignedMessage] by the pinned key: TUF threshold AND ML-DSA, so a
 // release stays sound if the classical keys fall.
 //
+// Chunks are verified with one SHA-256 pass over the image (descriptor
+// format 2). [Descriptor.Chunks] lists, for every chunk but the last, the
+// SHA-256 chaining value (the eight state words) of the whole-image hash
+// after that chunk, and for the last chunk the image's SHA-256, which must
+// equal the target's signed TUF sha256. Chunk sizes are multiples of
+// SHA-256's 64-byte block, so a chunk boundary is a compression-function
+// boundary: the device feeds chunk i into the running hash, which starts
+// from the signed value of chunk i-1, and compares the resulting state
+// with the signed value of chunk i before writing it. Making a chunk other
+// than the release's pass means producing, from a given chaining value,
+// a different sequence of blocks that reaches the same signed chaining
+// value: a second preimage (or, for a release author, a collision) of
+// SHA-256's iterated compression function, which is what SHA-256's own
+// collision and second-preimage resistance rests on (the Merkle–Damgård
+// argument). Chunk order is bound too, as each value depends on all
+// earlier bytes. A resumed download rebuilds the hash state from the
+// signed value and the byte count, so the journal holds no SHA-256 state
+// that a corrupted journal could bend; it holds only the chunk count and
+// the states of extra listed hashes (sha384, sha512), which are computed
+// beside the writes and compared at the end.
+//
 // Downloads are bounded (signed length, per-role metadata limits), refuse
 // redirects to another origin and HTML responses, give up on a transfer
 // slower than [Config.MinRate], never retry a 4xx, and use a copy of the
@@ -77,9 +101,9 @@
 // 2×[MaxChunkSize]); the journal of progress costs one fsync of the slot and
 // one of the journal per chunk. A download resumes after power loss only
 // into the same slot ([SlotIdentifier]); the chunks written before the
-// reboot are trusted to still be in the slot (they are not read back), as
-// is the journal that records the whole-image hash state: both live on the
-// device's own storage.
+// reboot are trusted to still be in the slot (they are not read back; the
+// installer can run [Verified.Reverify]), as is the journal: both live on
+// the device's own storage.
 //
 // Targets from other TUF tools that carry no descriptor are refused unless
 // [Config.InsecureAllowNoDescriptor] is set; then only TUF's checks apply

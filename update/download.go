@@ -85,6 +85,10 @@ const (
 )
 
 type journalHeader struct {
+	// Format is the descriptor format the progress refers to: a journal
+	// written under another format never matches, so the download starts
+	// over.
+	Format  int    `json:"format"`
 	Path    string `json:"path"`
 	Length  int64  `json:"length"`
 	SHA256  string `json:"sha256"`
@@ -95,15 +99,18 @@ type journalHeader struct {
 
 type progress struct {
 	next   int      // chunks done
-	states [][]byte // whole-image hash states after those chunks
+	states [][]byte // states of the extra whole-image hashes after those chunks
 }
 
 // plan is what Download verifies against.
 type plan struct {
 	rel    *Release
 	chunk  int
-	hashes []ChunkHash
-	algs   []string
+	hashes []ChunkHash // chaining values; the last is the whole-image SHA-256
+	// algs are the whole-image hashes other than sha256 that are listed
+	// (and wanted, see Config.ImageHashes): computed beside the writes and
+	// compared at the end. SHA-256 is checked through the chain.
+	algs []string
 }
 
 func (c *Client) plan(r *Release) (*plan, error) {
@@ -113,12 +120,12 @@ func (c *Client) plan(r *Release) (*plan, error) {
 		want = c.cfg.ImageHashes
 	}
 	for _, a := range supportedHashes {
-		if _, ok := r.Hashes[a]; ok && slices.Contains(want, a) {
+		if _, ok := r.Hashes[a]; ok && a != "sha256" && slices.Contains(want, a) {
 			p.algs = append(p.algs, a)
 		}
 	}
-	if len(p.algs) == 0 {
-		return nil, &ReleaseError{Path: r.Path, Err: fmt.Errorf("%w: none of the whole-image hashes %v is listed", ErrTarget, want)}
+	if len(r.Hashes["sha256"]) != sha256.Size {
+		return nil, &ReleaseError{Path: r.Path, Err: fmt.Errorf("%w: no sha256 whole-image hash", ErrTarget)}
 	}
 	if d := r.Descriptor; d != nil {
 		p.chunk, p.hashes = d.ChunkSize, d.Chunks
@@ -292,7 +299,7 @@ func parseContentRange(s string) (first, last, total int64, ok bool) {
 // fetchInto runs the chunked, journaled, resumable transfer.
 func (c *Client) fetchInto(ctx context.Context, p *plan, src source, slot Slot) error {
 	rel := p.rel
-	hdr := journalHeader{Path: rel.Path, Length: rel.Length, SHA256: hex.EncodeToString(rel.Hashes["sha256"]), Chunk: p.chunk}
+	hdr := journalHeader{Format: DescriptorFormat, Path: rel.Path, Length: rel.Length, SHA256: hex.EncodeToString(rel.Hashes["sha256"]), Chunk: p.chunk}
 	if rel.Descriptor != nil {
 		hdr.Counter = rel.Descriptor.ReleaseCounter
 	}
@@ -437,15 +444,40 @@ type chunkRead struct {
 	err error
 }
 
+// checkChunk feeds chunk idx into h, the whole-image SHA-256 in its state
+// after chunk idx-1, and compares the result with the signed entry: the
+// chaining value, or for the last chunk the whole-image digest. Matching a
+// signed chaining value with other bytes than the release's takes a
+// collision or second preimage of SHA-256's compression function chain.
+func checkChunk(h hash.Hash, chunk []byte, hashes []ChunkHash, idx int) error {
+	h.Write(chunk)
+	var got []byte
+	if idx == len(hashes)-1 {
+		var sum [sha256.Size]byte
+		got = h.Sum(sum[:0])
+	} else {
+		cv, err := chainValue(h)
+		if err != nil {
+			return err
+		}
+		got = cv[:]
+	}
+	if subtle.ConstantTimeCompare(got, hashes[idx][:]) != 1 {
+		return fmt.Errorf("%w: chunk %d hash mismatch", ErrTarget, idx)
+	}
+	return nil
+}
+
 // copyChunks moves chunks from r to slot in a pipeline over two chunk
 // buffers: a reader goroutine reads a chunk and checks it against its signed
-// SHA-256; the caller's goroutine writes each verified chunk to the slot and
-// syncs it while the whole-image hashes advance over it, then journals the
-// progress with the hash states. So reading and verifying chunk i+1, hashing
-// chunk i for the whole image and writing chunk i run at once, and still no
-// chunk reaches the slot before it is verified, nor is progress journaled
-// before the slot holds it. copyChunks closes body before
-// it returns.
+// chaining value (one SHA-256 pass over the image checks every chunk and,
+// at the last chunk, the whole image); the caller's goroutine writes each
+// verified chunk to the slot and syncs it while the extra whole-image
+// hashes (sha384/sha512, when listed) advance over it, then journals the
+// progress with their states. So reading and verifying chunk i+1 and
+// writing chunk i run at once, and still no chunk reaches the slot before
+// it is verified, nor is progress journaled before the slot holds it.
+// copyChunks closes body before it returns.
 func (c *Client) copyChunks(ctx context.Context, p *plan, r io.Reader, body io.Closer, off *int64, lastStates *[][]byte, bufs [2][]byte, whole []hash.Hash, slot Slot, j *durable.Log) (progressed bool, err error) {
 	length := p.rel.Length
 	free := make(chan []byte, 2)
@@ -463,6 +495,17 @@ func (c *Client) copyChunks(ctx context.Context, p *plan, r io.Reader, body io.C
 				return false
 			}
 		}
+		// The whole-image SHA-256 continues from the signed chaining
+		// value of the chunk before pos.
+		var prev ChunkHash
+		if pos > 0 {
+			prev = p.hashes[pos/int64(p.chunk)-1]
+		}
+		h, err := hasherAt(prev, pos)
+		if err != nil {
+			send(chunkRead{err: err})
+			return
+		}
 		for pos < length {
 			var b []byte
 			select {
@@ -476,10 +519,8 @@ func (c *Client) copyChunks(ctx context.Context, p *plan, r io.Reader, body io.C
 				return
 			}
 			idx := int(pos / int64(p.chunk))
-			chunk := b[:n]
-			sum := sha256.Sum256(chunk)
-			if subtle.ConstantTimeCompare(sum[:], p.hashes[idx][:]) != 1 {
-				send(chunkRead{err: fmt.Errorf("%w: chunk %d hash mismatch", ErrTarget, idx)})
+			if err := checkChunk(h, b[:n], p.hashes, idx); err != nil {
+				send(chunkRead{err: err})
 				return
 			}
 			if !send(chunkRead{b: b, n: n}) {
@@ -679,7 +720,8 @@ func (s *FileSlot) Close() error {
 }
 
 // Reverify reads the image back from r (normally the slot it was written
-// to) and checks every chunk hash and every signed whole-image hash again.
+// to) and checks every chunk against its signed chaining value, the
+// whole-image SHA-256 and every other signed whole-image hash again.
 // An installer may call it just before activating the slot, to catch flash
 // that lost or changed data since the download — in particular chunks
 // written before a reboot the download resumed across. It reads with one
@@ -693,15 +735,20 @@ func (v *Verified) Reverify(ctx context.Context, r io.ReaderAt) error {
 	var hashes []ChunkHash
 	if d := rel.Descriptor; d != nil {
 		chunk, hashes = int64(d.ChunkSize), d.Chunks
+	} else {
+		var h ChunkHash
+		copy(h[:], rel.Hashes["sha256"])
+		hashes = []ChunkHash{h}
 	}
 	var algs []string
 	var whole []hash.Hash
 	for _, a := range supportedHashes {
-		if _, ok := rel.Hashes[a]; ok {
+		if _, ok := rel.Hashes[a]; ok && a != "sha256" {
 			algs = append(algs, a)
 			whole = append(whole, newHash(a))
 		}
 	}
+	h256 := sha256.New()
 	buf := make([]byte, chunk)
 	for off, i := int64(0), 0; off < rel.Length; off, i = off+chunk, i+1 {
 		if err := ctx.Err(); err != nil {
@@ -711,14 +758,18 @@ func (v *Verified) Reverify(ctx context.Context, r io.ReaderAt) error {
 		if _, err := r.ReadAt(buf[:n], off); err != nil && !(err == io.EOF && n > 0) {
 			return fmt.Errorf("update: reverify: %w", err)
 		}
-		if hashes != nil {
-			if sum := sha256.Sum256(buf[:n]); subtle.ConstantTimeCompare(sum[:], hashes[i][:]) != 1 {
-				return fmt.Errorf("%w: slot chunk %d changed", ErrTarget, i)
-			}
+		if i >= len(hashes) {
+			return fmt.Errorf("%w: slot chunk %d changed", ErrTarget, i)
+		}
+		if err := checkChunk(h256, buf[:n], hashes, i); err != nil {
+			return fmt.Errorf("%w: slot chunk %d changed", ErrTarget, i)
 		}
 		for _, h := range whole {
 			h.Write(buf[:n])
 		}
+	}
+	if subtle.ConstantTimeCompare(h256.Sum(nil), rel.Hashes["sha256"]) != 1 {
+		return fmt.Errorf("%w: slot whole-image sha256 mismatch", ErrTarget)
 	}
 	for i, a := range algs {
 		if subtle.ConstantTimeCompare(whole[i].Sum(nil), rel.Hashes[a]) != 1 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -199,5 +200,39 @@ func TestReverify(t *testing.T) {
 	var zero Verified
 	if err := zero.Reverify(context.Background(), slot); !errors.Is(err, ErrTarget) {
 		t.Fatalf("zero Verified: %v", err)
+	}
+}
+
+// TestChainMustEndInTUFHash: a descriptor whose chain does not end in the
+// target's signed sha256 is refused before anything is fetched, and a
+// chain listing the image's chunks in another order fails at the first
+// moved chunk with nothing of it written.
+func TestChainMustEndInTUFHash(t *testing.T) {
+	fx := newFixture(t, false)
+	img := randomImage(t, 3*MinChunkSize)
+	other := randomImage(t, 3*MinChunkSize)
+	fx.addRelease("fw.bin", img, func(d *Descriptor) {
+		d.Chunks, _, _ = HashChunks(bytes.NewReader(other), MinChunkSize)
+	})
+	c := fx.client(nil)
+	if _, err := c.Check(context.Background()); !errors.Is(err, ErrDescriptor) {
+		t.Fatalf("chain of another image: %v", err)
+	}
+
+	fx2 := newFixture(t, false)
+	swapped := slices.Concat(img[MinChunkSize:2*MinChunkSize], img[:MinChunkSize], img[2*MinChunkSize:])
+	fx2.addRelease("fw.bin", img, nil)
+	serveImage(fx2, swapped, `"v1"`, false, nil)
+	c2 := fx2.client(nil)
+	rel, err := c2.Check(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot := &recSlot{}
+	if _, err := c2.Download(context.Background(), rel, slot); !errors.Is(err, ErrTarget) {
+		t.Fatalf("reordered chunks: %v", err)
+	}
+	if len(slot.data) != 0 {
+		t.Fatalf("%d bytes of a reordered image reached the slot", len(slot.data))
 	}
 }

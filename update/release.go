@@ -2,6 +2,7 @@ package update
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"slices"
@@ -151,6 +152,11 @@ func (c *Client) release(path string, tf *metadata.TargetFiles) (*Release, error
 	}
 	if err := d.CheckLength(tf.Length); err != nil {
 		return fail(err)
+	}
+	// The chain's last entry is the whole-image SHA-256: it must be the
+	// one TUF signed, so the chunk checks and the whole-image check agree.
+	if subtle.ConstantTimeCompare(d.Chunks[len(d.Chunks)-1][:], tf.Hashes["sha256"]) != 1 {
+		return fail(descErr("chunks", "last entry is not the target's sha256"))
 	}
 	if c.cfg.CoSignKey != nil {
 		if err := VerifyCoSignature(c.cfg.CoSignKey, d.CoSignature, path, tf.Length, tf.Hashes, d.ReleaseCounter, d.HardwareID); err != nil {

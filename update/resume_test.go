@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -195,13 +196,22 @@ func TestDownloadRefusesHTMLAndNoRetryOn4xx(t *testing.T) {
 // checks that a new client finishes with the correct image, resuming no
 // earlier than the last chunk whose progress was acknowledged.
 func TestResumeAfterPowerLoss(t *testing.T) {
+	// Both with an extra whole-image hash (sha512, whose state is
+	// journaled) and with SHA-256 alone (the chain: nothing journaled but
+	// the chunk count).
+	for _, hashes := range [][]string{nil, {"sha256"}} {
+		t.Run(fmt.Sprint(hashes), func(t *testing.T) { resumeAfterPowerLoss(t, hashes) })
+	}
+}
+
+func resumeAfterPowerLoss(t *testing.T, hashes []string) {
 	fx := newFixture(t, false)
 	img := randomImage(t, 4*MinChunkSize+99)
 	fx.addRelease("fw.bin", img, nil)
 	var acked int64
 	run := func(fsys *durable.CrashFS) error {
 		acked = 0
-		c := fx.client(func(c *Config) { c.FS = fsys })
+		c := fx.client(func(c *Config) { c.FS = fsys; c.ImageHashes = hashes })
 		c.onCheckpoint = func(off int64) { acked = off }
 		slot, err := OpenFileSlot(fsys, "slot.img")
 		if err != nil {
@@ -219,7 +229,7 @@ func TestResumeAfterPowerLoss(t *testing.T) {
 		if point > 0 && !durable.IsCrash(runErr) && runErr != nil {
 			t.Fatalf("point %d: unexpected error %v", point, runErr)
 		}
-		c := fx.client(func(c *Config) { c.FS = fsys })
+		c := fx.client(func(c *Config) { c.FS = fsys; c.ImageHashes = hashes })
 		resumeAt := int64(-1)
 		c.onRequest = func(off int64) {
 			if resumeAt < 0 {

@@ -21,18 +21,22 @@
 // prefix (go-tuf's updater with PrefixTargetsWithHash false; its default
 // picks the first hash of a map, which may be the SHA-512).
 //
-// Each target's TUF entry carries its length, SHA-256 and SHA-512, and in
-// "custom" the update.Descriptor: hardware ID, release counter, version,
-// security flag and risks mitigated, disruption (reboot, downtime), support
-// date, chunk size and the SHA-256 of every chunk, and optionally an
+// Each target's TUF entry carries its length and SHA-256 (and SHA-512 only
+// with [Target.SHA512]: since descriptor format 2 the release tool no
+// longer lists it by default, because a device checks every listed hash and
+// SHA-512 would cost it several SHA-256 passes), and in "custom" the
+// update.Descriptor: hardware ID, release counter, version, security flag
+// and risks mitigated, disruption (reboot, downtime), support date, chunk
+// size and the SHA-256 chaining value after every chunk (the last entry
+// is the image's SHA-256), and optionally an
 // ML-DSA-65 co-signature (update.CoSign) for devices that pin a
 // post-quantum key beside TUF's classical ones.
 //
 // # Provisions
 //
 //   - 5.3-7 (best-practice cryptography for updates): TUF roles with
-//     thresholds and expiry, ECDSA P-256 / Ed25519 keys, SHA-256 and
-//     SHA-512 target hashes, optional ML-DSA-65 co-signature — [Init],
+//     thresholds and expiry, ECDSA P-256 / Ed25519 keys, SHA-256
+//     target hashes (SHA-512 on request), optional ML-DSA-65 co-signature — [Init],
 //     [Repo.AddTargets].
 //   - 5.3-9, 5.3-10 (authenticity and integrity via a trust relationship):
 //     the root of trust written by [Init] and carried forward by

@@ -7,6 +7,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -170,7 +171,7 @@ func TestRoundTripThroughTrustedMetadata(t *testing.T) {
 	if !bytes.Equal(got, img) {
 		t.Fatal("target content differs")
 	}
-	if tf.Length != int64(len(img)) || len(tf.Hashes["sha512"]) != 64 {
+	if tf.Length != int64(len(img)) || len(tf.Hashes["sha256"]) != 32 || tf.Hashes["sha512"] != nil {
 		t.Fatalf("length %d, hashes %v", tf.Length, tf.Hashes)
 	}
 	gd, err := update.DecodeDescriptor(*tf.Custom)
@@ -184,10 +185,21 @@ func TestRoundTripThroughTrustedMetadata(t *testing.T) {
 	if err := gd.CheckLength(tf.Length); err != nil {
 		t.Fatal(err)
 	}
+	// Descriptor format 2: SHA-256 chaining values, the last one the
+	// image's SHA-256 (as TUF lists it).
 	for i, h := range gd.Chunks {
 		end := min((i+1)*gd.ChunkSize, len(img))
-		if h != sha256.Sum256(img[i*gd.ChunkSize:end]) {
-			t.Fatalf("chunk %d hash differs", i)
+		if end == len(img) {
+			if h != sha256.Sum256(img) || !bytes.Equal(h[:], tf.Hashes["sha256"]) {
+				t.Fatalf("last chunk entry is not the image's sha256")
+			}
+			continue
+		}
+		hh := sha256.New()
+		hh.Write(img[:end])
+		st, _ := hh.(encoding.BinaryMarshaler).MarshalBinary()
+		if !bytes.Equal(h[:], st[4:36]) {
+			t.Fatalf("chunk %d chaining value differs", i)
 		}
 	}
 	if err := update.VerifyCoSignature(pq.Public().(*mldsa65.PublicKey), gd.CoSignature, tf.Path, tf.Length, tf.Hashes, gd.ReleaseCounter, gd.HardwareID); err != nil {

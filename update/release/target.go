@@ -39,6 +39,13 @@ type Target struct {
 	// keygen -alg ml-dsa-65`) that co-signs the target
 	// (update.CoSignedMessage) for devices that pin its public key.
 	CoSigner crypto.Signer
+	// SHA512 also lists the image's SHA-512 in the target's hashes. Off by
+	// default: the target lists only its SHA-256, which the descriptor's
+	// chaining values end in, so a device verifies every chunk and the whole
+	// image in one SHA-256 pass. A device checks every hash a target lists,
+	// so listing SHA-512 makes every download also compute SHA-512 (on
+	// CPUs with SHA-256 instructions, several times the cost of SHA-256).
+	SHA512 bool
 }
 
 const maxPathLen = 200
@@ -76,8 +83,9 @@ func (r *Repo) AddTarget(ctx context.Context, t Target) error {
 
 // AddTargets publishes firmware images in one new version of targets,
 // snapshot and timestamp. Each image is streamed to TargetsDir (under its
-// path and its hash-prefixed path) while its length, SHA-256, SHA-512 and
-// per-chunk SHA-256 list are computed; the descriptor (with the ML-DSA-65
+// path and its hash-prefixed path) while its length, SHA-256 (and SHA-512
+// with [Target.SHA512]) and the descriptor's SHA-256 chaining values are
+// computed; the descriptor (with the ML-DSA-65
 // co-signature when a CoSigner is given) goes into the target's custom
 // field. It needs the Targets, Snapshot and Timestamp keys.
 //
@@ -194,7 +202,11 @@ func (r *Repo) storeTarget(t Target) (*metadata.TargetFiles, []string, error) {
 	}
 	written := []string{tmp}
 	h256, h512 := sha256.New(), sha512.New()
-	w := &writeErr{w: io.MultiWriter(f, h256, h512)}
+	ws := []io.Writer{f, h256}
+	if t.SHA512 {
+		ws = append(ws, h512)
+	}
+	w := &writeErr{w: io.MultiWriter(ws...)}
 	chunks, length, err := update.HashChunks(io.TeeReader(t.Image, w), d.ChunkSize)
 	if err == nil {
 		err = w.err
@@ -211,8 +223,11 @@ func (r *Repo) storeTarget(t Target) (*metadata.TargetFiles, []string, error) {
 	if length == 0 {
 		return nil, written, fmt.Errorf("%w: empty image", ErrConfig)
 	}
-	sum256, sum512 := h256.Sum(nil), h512.Sum(nil)
-	hashes := metadata.Hashes{"sha256": sum256, "sha512": sum512}
+	sum256 := h256.Sum(nil)
+	hashes := metadata.Hashes{"sha256": sum256}
+	if t.SHA512 {
+		hashes["sha512"] = h512.Sum(nil)
+	}
 	d.Chunks = chunks
 	if t.CoSigner != nil {
 		if d.CoSignature, err = update.CoSign(t.CoSigner, t.Path, length, hashes, d.ReleaseCounter, d.HardwareID); err != nil {
