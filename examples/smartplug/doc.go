@@ -76,14 +76,18 @@
 //   - update: the client checks at start and about daily; the demo
 //     repository is served in-process, so the plug opens no socket beyond
 //     its web UI.
-//   - resilience: the simulated cloud connection is paced by full-jitter
-//     backoff with a start-up spread; the plug works while it is down.
+//   - resilience: a Supervisor runs the simulated cloud connection (full
+//     jitter, start-up spread, busy signals); switch reports go through the
+//     durable Outbox, so the plug works, and remembers what to report,
+//     while the cloud is down.
 //   - conformance: /api/selfcheck is the live report (5.12-3); /api/ics is
 //     the ICS from the embedded profile.json joined with it.
 //
-// Public without login: the front page (setup or login form), POST /login,
-// POST /setup and /api/setup until set up, /about and /api/info (model and
-// support period, 5.3-13, 5.3-16), /style.css and
-// /.well-known/security.txt (5.2-1). Everything else needs the owner's
-// session; /api/* answers 401 without one.
+// Public without login: the front page (setup or login form), POST /login
+// and POST /api/login, POST /setup and /api/setup until set up (then 409),
+// /about and /api/info (model and support period, 5.3-13, 5.3-16),
+// /style.css and /.well-known/security.txt (5.2-1). Everything else needs
+// the owner's session; /api/* answers 401 without one (403 before setup).
+// The plug runs with no_new_privs set (5.6-7); started as root, its
+// self-check reports that as a failure, as it should.
 package main
