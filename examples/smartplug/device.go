@@ -153,6 +153,9 @@ func (d *device) loadIdentity(ctx context.Context, recordFile string) (string, e
 		if err := json.Unmarshal(b, &d.ident); err != nil {
 			return "", fmt.Errorf("identity.json: %w", err)
 		}
+		if recordFile != "" {
+			d.log.Warn("--provision ignored: the device was provisioned before", "serial", d.ident.Serial)
+		}
 		d.owner, err = openOwnerAuth(ctx, d)
 		return "", err
 	case !errors.Is(err, fs.ErrNotExist):
