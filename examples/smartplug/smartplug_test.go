@@ -406,6 +406,10 @@ func TestDeviceSetupLoginRestart(t *testing.T) {
 	if r := do(t, c, "GET", p.url("/api/ics"), "", ""); r.code != 200 || !strings.Contains(r.body, `"checks_attached": true`) {
 		t.Errorf("ICS = %d %.300s", r.code, r.body)
 	}
+	if r := do(t, c, "GET", p.url("/ics"), "", ""); r.code != 200 || !strings.Contains(r.body, "SP-100 Smart Plug") || !strings.Contains(r.body, "5.1-1") ||
+		!strings.Contains(r.hdr.Get("Content-Security-Policy"), "default-src 'none'") {
+		t.Errorf("ICS page = %d csp %q %.300s", r.code, r.hdr.Get("Content-Security-Policy"), r.body)
+	}
 	r = jsonDo(t, c, "POST", p.url("/api/update/check"), nil)
 	if r.code != 200 || !strings.Contains(r.body, `"available": true`) || !strings.Contains(r.body, `"security": true`) || !strings.Contains(r.body, `"version": "1.1.0"`) {
 		t.Errorf("update check = %d %s", r.code, r.body)

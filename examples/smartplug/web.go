@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"encoding/json"
@@ -117,6 +118,7 @@ func (d *device) routeTable() []route {
 		{"POST /api/update/check", owner, d.apiUpdateCheck},
 		{"GET /api/selfcheck", owner, d.apiSelfcheck},
 		{"GET /api/ics", owner, d.apiICS},
+		{"GET /ics", owner, d.icsPage},
 	}
 }
 
@@ -692,9 +694,29 @@ func (d *device) apiSelfcheck(w http.ResponseWriter, r *http.Request) {
 	d.selfcheck(r.Context()).WriteJSON(w)
 }
 
-func (d *device) apiICS(w http.ResponseWriter, r *http.Request) {
+// statement is the ICS from the embedded profile joined with the live
+// self-check results.
+func (d *device) statement(ctx context.Context) *conformance.Statement {
 	st := conformance.NewStatement(d.profile)
-	st.Attach(d.selfcheck(r.Context()).Results)
+	st.Attach(d.selfcheck(ctx).Results)
+	return st
+}
+
+// icsPage serves the statement as conformance renders it: a standalone
+// page with its own inline style, so its CSP allows inline styles and
+// nothing else.
+func (d *device) icsPage(w http.ResponseWriter, r *http.Request) {
+	var b bytes.Buffer
+	if err := d.statement(r.Context()).WriteHTML(&b); err != nil {
+		writeAPIError(w, err)
+		return
+	}
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(b.Bytes())
+}
+
+func (d *device) apiICS(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	st.WriteJSON(w)
+	d.statement(r.Context()).WriteJSON(w)
 }
