@@ -80,8 +80,9 @@
 //     jitter, start-up spread, busy signals); switch reports go through the
 //     durable Outbox, so the plug works, and remembers what to report,
 //     while the cloud is down.
-//   - conformance: /api/selfcheck is the live report (5.12-3); /api/ics is
-//     the ICS from the embedded profile.json joined with it.
+//   - conformance: /selfcheck (and /api/selfcheck) is the live report
+//     (5.12-3), including the embedded profile.json's own checks; /ics (and
+//     /api/ics) is the ICS from that profile joined with it.
 //
 // Public without login: the front page (setup or login form), POST /login
 // and POST /api/login, POST /setup and /api/setup until set up (then 409),
