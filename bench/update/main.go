@@ -1,12 +1,22 @@
 // Command update benchmarks the update client side by side with plain
 // baselines in one run:
 //
-//   - verify+write: update.Client.Download of an image (HTTP on loopback,
-//     chunk hashes, whole-image sha256+sha512, slot writes with fsync and
-//     journal per chunk) against a plain io.Copy of the same file into
-//     SHA-256; ratio target ≤ 1.15×.
-//   - peak RSS (VmHWM) of a process that only downloads, for a 64 MiB and a
-//     -size image; target ≤ 16 MiB and within ±2 MiB of each other.
+//   - verify+write: a device program (bench/update/devclient, which links
+//     only package update) downloads an image from a repository written by
+//     update/release (HTTP on loopback; chunks checked against the
+//     descriptor's SHA-256 chaining values; slot write + fsync and journal
+//     per chunk), and reads the same image from an offline bundle, against a
+//     plain io.Copy of the same file into SHA-256. Rounds are interleaved
+//     (baseline, ours, baseline, ours…) because the machine is shared; the
+//     reported ratio is the median over rounds of ours' wall time divided
+//     by the mean of the baseline runs around it. Target ≤ 1.15×.
+//   - disk floor (diagnostic): the same bytes written to a file with an
+//     fsync per chunk and no hashing, and with one fsync at the end: what
+//     the storage alone costs, beside the ratio.
+//   - peak RSS (VmHWM) of the device program for a 64 MiB and a -size
+//     image; target ≤ 16 MiB and within ±2 MiB of each other. The device
+//     program's VmHWM right after start (runtime + init of linked packages,
+//     before the client does anything) is printed too.
 //   - refresh of a repository with -targets targets: update.Client.Refresh
 //     against go-tuf v2's own updater on the same repository.
 //
@@ -14,9 +24,8 @@
 //
 // Temporary files live under -tmp (default os.TempDir()) and are removed.
 // Diagnostics: BENCH_CHILD_ARGS="-cpuprofile /tmp/dl.prof" profiles the
-// download child, BENCH_CHILD_ARGS="-nosync-diagnostic" shows what fsync
-// costs, BENCH_HWM_DEBUG=1 prints the child's VmHWM at start and after the
-// refresh.
+// device program, BENCH_CHILD_ARGS="-nosync-diagnostic" shows what fsync
+// costs (no slot fsync, state in memory).
 package main
 
 import (
@@ -33,7 +42,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -50,10 +59,6 @@ import (
 
 const hw = "test-hw"
 
-// childArgs (env BENCH_CHILD_ARGS) are extra flags for the download child,
-// e.g. "-cpuprofile /tmp/dl.prof".
-var childArgs string
-
 func parseSize(s string) (int64, error) {
 	mult := int64(1)
 	for suf, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
@@ -65,10 +70,13 @@ func parseSize(s string) (int64, error) {
 	return n * mult, err
 }
 
+// childResult is what devclient prints.
 type childResult struct {
-	Seconds float64 `json:"seconds"`
-	CPU     float64 `json:"cpu_seconds"`
-	HWMKiB  int64   `json:"hwm_kib"`
+	Seconds    float64 `json:"seconds"`
+	CPU        float64 `json:"cpu_seconds"`
+	HWMKiB     int64   `json:"hwm_kib"`
+	StartKiB   int64   `json:"start_hwm_kib"`
+	RefreshKiB int64   `json:"refresh_hwm_kib"`
 }
 
 // cpuTime is this process's user+system CPU time.
@@ -81,48 +89,23 @@ func cpuTime() time.Duration {
 }
 
 func main() {
-	sizeFlag := flag.String("size", "64MiB", "image size (KiB/MiB/GiB suffix)")
+	sizeFlag := flag.String("size", "1GiB", "large image size (KiB/MiB/GiB suffix); a 64MiB image is always measured too")
 	chunkFlag := flag.String("chunk", "1MiB", "descriptor chunk size")
+	rounds := flag.Int("rounds", 5, "interleaved rounds per image and mode")
+	sha512 := flag.Bool("sha512", false, "also list SHA-512 in the targets (the device then computes it too)")
 	targets := flag.Int("targets", 1000, "targets in the refresh benchmark repository")
 	runs := flag.Int("runs", 5, "refresh runs per client")
 	tmp := flag.String("tmp", os.TempDir(), "directory for temporary files")
-	// child mode: download one target and report time and VmHWM.
-	child := flag.Bool("child", false, "internal: run the download in this process")
-	url := flag.String("url", "", "internal")
-	rootFile := flag.String("root", "", "internal")
-	target := flag.String("target", "", "internal")
-	work := flag.String("work", "", "internal")
-	hashes := flag.String("hashes", "", "internal")
-	bundle := flag.String("bundle", "", "internal")
-	nosync := flag.Bool("nosync-diagnostic", false, "child: slot Sync is a no-op and state is in memory (diagnostic only: shows what fsync costs)")
-	cpuprofile := flag.String("cpuprofile", "", "write the download's CPU profile here (child)")
 	flag.Parse()
-	if *child {
-		if *cpuprofile != "" {
-			f, err := os.Create(*cpuprofile)
-			check(err)
-			check(pprof.StartCPUProfile(f))
-			defer pprof.StopCPUProfile()
-		}
-		if err := runChild(*url, *rootFile, *target, *work, *hashes, *bundle, *nosync); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		return
-	}
-	childArgs = os.Getenv("BENCH_CHILD_ARGS")
 	size, err := parseSize(*sizeFlag)
 	check(err)
 	chunk, err := parseSize(*chunkFlag)
 	check(err)
 	dir, err := os.MkdirTemp(*tmp, "bench-update-")
 	check(err)
-	defer os.RemoveAll(dir)
-	if err := run(dir, size, int(chunk), *targets, *runs); err != nil {
-		os.RemoveAll(dir)
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
+	err = run(dir, size, int(chunk), *rounds, *sha512, *targets, *runs)
+	os.RemoveAll(dir)
+	check(err)
 }
 
 func check(err error) {
@@ -132,21 +115,103 @@ func check(err error) {
 	}
 }
 
-func run(dir string, size int64, chunk, ntargets, runs int) error {
-	ctx := context.Background()
-	repoDir := filepath.Join(dir, "repo")
-	if err := os.MkdirAll(repoDir, 0o755); err != nil {
-		return err
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
 	}
-	fmt.Printf("go %s, %s/%s, %d CPUs\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
-	t0 := time.Now()
-	res, err := releasetest.Build(ctx, repoDir, releasetest.Options{Targets: ntargets, HardwareID: hw})
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// goTool finds the go command: $GOROOT/bin/go when go run set GOROOT,
+// else go on PATH.
+func goTool() string {
+	if r := os.Getenv("GOROOT"); r != "" {
+		if p := filepath.Join(r, "bin", "go"); fileExists(p) {
+			return p
+		}
+	}
+	return "go"
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// hashFile is the baseline: io.Copy of the file into SHA-256.
+func hashFile(file string) (wall, cpu time.Duration, err error) {
+	f, err := os.Open(file)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
-	// The images go into a repository of their own, so the download's
-	// memory is measured without the 1,000-target metadata (that is the
-	// refresh benchmark's).
+	defer f.Close()
+	h := sha256.New()
+	t, c := time.Now(), cpuTime()
+	if _, err := io.Copy(h, f); err != nil {
+		return 0, 0, err
+	}
+	return time.Since(t), cpuTime() - c, nil
+}
+
+// diskFloor writes file's bytes to dst in chunks, with an fsync per chunk
+// (perChunk) or one at the end, without hashing: what storage costs.
+func diskFloor(file, dst string, chunk int, perChunk bool) (time.Duration, error) {
+	in, err := os.Open(file)
+	if err != nil {
+		return 0, err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(dst)
+	defer out.Close()
+	buf := make([]byte, chunk)
+	t := time.Now()
+	for {
+		n, err := io.ReadFull(in, buf)
+		if n > 0 {
+			if _, werr := out.Write(buf[:n]); werr != nil {
+				return 0, werr
+			}
+			if perChunk {
+				if err := out.Sync(); err != nil {
+					return 0, err
+				}
+			}
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	if err := out.Sync(); err != nil {
+		return 0, err
+	}
+	return time.Since(t), nil
+}
+
+func run(dir string, size int64, chunk, rounds int, sha512 bool, ntargets, runs int) error {
+	ctx := context.Background()
+	fmt.Printf("go %s, %s/%s, %d CPUs, chunk %s, %d interleaved rounds\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), human(int64(chunk)), rounds)
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Printf("load average at start: %s", b)
+	}
+	devclient := filepath.Join(dir, "devclient")
+	build := exec.Command(goTool(), "build", "-o", devclient, "github.com/iotbaseline/baseline/bench/update/devclient")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("building devclient: %w", err)
+	}
+	t0 := time.Now()
 	imgDir := filepath.Join(dir, "images")
 	if err := os.MkdirAll(imgDir, 0o755); err != nil {
 		return err
@@ -166,59 +231,31 @@ func run(dir string, size int64, chunk, ntargets, runs int) error {
 			Path:       p,
 			Image:      io.LimitReader(rand.NewChaCha8([32]byte{byte(i)}), sz),
 			Descriptor: update.Descriptor{HardwareID: hw, ReleaseCounter: uint64(1_000_000 + i), Version: "big", ChunkSize: chunk},
+			SHA512:     sha512,
 		})
 		if err != nil {
 			return err
 		}
 		paths = append(paths, p)
 	}
-	fmt.Printf("repository: %d targets + %d images, built in %v\n", ntargets, len(sizes), time.Since(t0).Round(time.Millisecond))
+	fmt.Printf("images written by update/release in %v (target hashes: sha256%s)\n", time.Since(t0).Round(time.Millisecond), map[bool]string{true: "+sha512"}[sha512])
 	rootFile := filepath.Join(dir, "root.json")
 	if err := os.WriteFile(rootFile, imgRes.TrustedRoot, 0o600); err != nil {
 		return err
 	}
-	srv := httptest.NewServer(http.FileServer(http.Dir(repoDir)))
-	defer srv.Close()
 	imgSrv := httptest.NewServer(http.FileServer(http.Dir(imgDir)))
 	defer imgSrv.Close()
-	exe, err := os.Executable()
-	if err != nil {
-		return err
-	}
+	childArgs := strings.Fields(os.Getenv("BENCH_CHILD_ARGS"))
 
-	fmt.Println("\n== verify+write vs io.Copy into SHA-256 (same file) ==")
-	hwm := map[int64]int64{}
-	for i, p := range paths {
+	fmt.Println("\n== verify+write vs io.Copy into SHA-256 (same file); medians over interleaved rounds ==")
+	hwm := map[int64][]float64{}
+	for _, p := range paths {
 		tf, ok := imgRes.Repo.Target(p)
 		if !ok {
 			return fmt.Errorf("no target %s", p)
 		}
+		sz := tf.Length
 		file := filepath.Join(imgDir, "targets", filepath.FromSlash(release.HashPrefixedPath(p, tf.Hashes["sha256"])))
-		var baseCPU time.Duration
-		base := func() (time.Duration, error) {
-			f, err := os.Open(file)
-			if err != nil {
-				return 0, err
-			}
-			defer f.Close()
-			h := sha256.New()
-			t, c := time.Now(), cpuTime()
-			if _, err := io.Copy(h, f); err != nil {
-				return 0, err
-			}
-			el := time.Since(t)
-			if cc := cpuTime() - c; baseCPU == 0 || cc < baseCPU {
-				baseCPU = cc
-			}
-			return el, nil
-		}
-		if _, err := base(); err != nil { // warm the page cache for both
-			return err
-		}
-		b1, err := base()
-		if err != nil {
-			return err
-		}
 		bundleFile := filepath.Join(dir, "bundle.tar")
 		bf, err := os.Create(bundleFile)
 		if err != nil {
@@ -231,52 +268,90 @@ func run(dir string, size int64, chunk, ntargets, runs int) error {
 		if err := bf.Close(); err != nil {
 			return err
 		}
-		type mode struct{ name, hashes, bundle string }
-		for _, m := range []mode{
-			{"HTTP loopback, whole-image sha256+sha512", "sha256,sha512", ""},
-			{"HTTP loopback, whole-image sha256", "sha256", ""},
-			{"offline bundle file, whole-image sha256+sha512", "sha256,sha512", bundleFile},
-			{"offline bundle file, whole-image sha256", "sha256", bundleFile},
-		} {
-			hashes := m.hashes
-			work := filepath.Join(dir, fmt.Sprintf("child%d", i))
-			args := []string{"-child", "-url", imgSrv.URL, "-root", rootFile, "-target", p, "-work", work, "-hashes", hashes, "-bundle", m.bundle}
-			if childArgs != "" {
-				args = append(args, strings.Fields(childArgs)...)
+		if _, _, err := hashFile(file); err != nil { // warm the page cache
+			return err
+		}
+		type mode struct{ name, bundle string }
+		modes := []mode{{"HTTP loopback", ""}, {"offline bundle", bundleFile}}
+		type stats struct{ base, ours, ratio, baseCPU, oursCPU, cpuRatio, hwm, start []float64 }
+		st := make([]stats, len(modes))
+		var floorChunk, floorEnd []float64
+		for r := range rounds {
+			for mi, m := range modes {
+				b1, c1, err := hashFile(file)
+				if err != nil {
+					return err
+				}
+				work := filepath.Join(dir, "work")
+				args := append([]string{"-url", imgSrv.URL, "-root", rootFile, "-target", p, "-work", work, "-hw", hw, "-bundle", m.bundle}, childArgs...)
+				cmd := exec.Command(devclient, args...)
+				cmd.Stderr = os.Stderr
+				out, err := cmd.Output()
+				os.RemoveAll(work)
+				if err != nil {
+					return fmt.Errorf("devclient: %v", err)
+				}
+				var cr childResult
+				if err := json.Unmarshal(out, &cr); err != nil {
+					return err
+				}
+				b2, c2, err := hashFile(file)
+				if err != nil {
+					return err
+				}
+				base := (b1 + b2).Seconds() / 2
+				baseCPU := (c1 + c2).Seconds() / 2
+				s := &st[mi]
+				s.base = append(s.base, base)
+				s.ours = append(s.ours, cr.Seconds)
+				s.ratio = append(s.ratio, cr.Seconds/base)
+				s.baseCPU = append(s.baseCPU, baseCPU)
+				s.oursCPU = append(s.oursCPU, cr.CPU)
+				s.cpuRatio = append(s.cpuRatio, cr.CPU/baseCPU)
+				s.hwm = append(s.hwm, float64(cr.HWMKiB)/1024)
+				s.start = append(s.start, float64(cr.StartKiB)/1024)
 			}
-			cmd := exec.Command(exe, args...)
-			cmd.Stderr = os.Stderr
-			out, err := cmd.Output()
-			os.RemoveAll(work)
-			if err != nil {
-				return fmt.Errorf("child: %v", err)
-			}
-			var cr childResult
-			if err := json.Unmarshal(out, &cr); err != nil {
-				return err
-			}
-			b2, err := base()
-			if err != nil {
-				return err
-			}
-			b := min(b1, b2)
-			b1 = b2
-			sz := tf.Length
-			mbps := func(d float64) float64 { return float64(sz) / d / 1e6 }
-			fmt.Printf("%-6s io.Copy→SHA-256 %6.3fs (%5.0f MB/s, cpu %6.3fs) | ours %6.3fs (%5.0f MB/s, cpu %6.3fs) | wall ratio %5.2f× | cpu ratio %5.2f× | peak RSS %5.1f MiB | %s\n",
-				human(sz), b.Seconds(), mbps(b.Seconds()), baseCPU.Seconds(), cr.Seconds, mbps(cr.Seconds), cr.CPU, cr.Seconds/b.Seconds(), cr.CPU/baseCPU.Seconds(), float64(cr.HWMKiB)/1024, m.name)
-			if m.bundle == "" && hashes == "sha256,sha512" {
-				hwm[sz] = cr.HWMKiB
+			if r < 3 { // disk floor, a few rounds
+				d, err := diskFloor(file, filepath.Join(dir, "floor"), chunk, true)
+				if err != nil {
+					return err
+				}
+				floorChunk = append(floorChunk, d.Seconds())
+				if d, err = diskFloor(file, filepath.Join(dir, "floor"), chunk, false); err != nil {
+					return err
+				}
+				floorEnd = append(floorEnd, d.Seconds())
 			}
 		}
 		os.Remove(bundleFile)
+		mbps := func(d float64) float64 { return float64(sz) / d / 1e6 }
+		for mi, m := range modes {
+			s := st[mi]
+			fmt.Printf("%-6s io.Copy→SHA-256 %6.3fs (%5.0f MB/s, cpu %6.3fs) | ours %6.3fs (%5.0f MB/s, cpu %6.3fs) | wall ratio %5.2f× (rounds %s) | cpu ratio %5.2f× | peak RSS %5.1f MiB (max %5.1f; %4.1f at start) | %s\n",
+				human(sz), median(s.base), mbps(median(s.base)), median(s.baseCPU), median(s.ours), mbps(median(s.ours)), median(s.oursCPU),
+				median(s.ratio), fmtList(s.ratio), median(s.cpuRatio), median(s.hwm), slices.Max(s.hwm), median(s.start), m.name)
+			hwm[sz] = append(hwm[sz], s.hwm...)
+		}
+		fmt.Printf("%-6s disk floor (no hashing, no network): write+fsync per chunk %6.3fs = %4.2f× the baseline; write + one fsync %6.3fs = %4.2f×\n",
+			human(sz), median(floorChunk), median(floorChunk)/median(st[0].base), median(floorEnd), median(floorEnd)/median(st[0].base))
 	}
 	if len(sizes) == 2 {
-		d := float64(hwm[sizes[1]]-hwm[sizes[0]]) / 1024
-		fmt.Printf("peak RSS difference %s vs 64MiB: %+.1f MiB\n", human(sizes[1]), d)
+		a, b := hwm[sizes[0]], hwm[sizes[1]]
+		fmt.Printf("peak RSS: 64MiB median %.1f MiB (max %.1f), %s median %.1f MiB (max %.1f), difference of medians %+.1f MiB\n",
+			median(a), slices.Max(a), human(sizes[1]), median(b), slices.Max(b), median(b)-median(a))
 	}
 
-	fmt.Printf("\n== refresh of a %d-target repository (%d runs each, fresh state) ==\n", ntargets+len(sizes), runs)
+	fmt.Printf("\n== refresh of a %d-target repository (%d runs each, fresh state) ==\n", ntargets, runs)
+	repoDir := filepath.Join(dir, "repo")
+	if err := os.MkdirAll(repoDir, 0o755); err != nil {
+		return err
+	}
+	res, err := releasetest.Build(ctx, repoDir, releasetest.Options{Targets: ntargets, HardwareID: hw})
+	if err != nil {
+		return err
+	}
+	srv := httptest.NewServer(http.FileServer(http.Dir(repoDir)))
+	defer srv.Close()
 	var ours, theirs time.Duration
 	for r := range runs {
 		st := filepath.Join(dir, fmt.Sprintf("ours%d", r))
@@ -318,6 +393,14 @@ func run(dir string, size int64, chunk, ntargets, runs int) error {
 	return nil
 }
 
+func fmtList(xs []float64) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = strconv.FormatFloat(x, 'f', 2, 64)
+	}
+	return strings.Join(parts, " ")
+}
+
 func human(n int64) string {
 	switch {
 	case n >= 1<<30 && n%(1<<30) == 0:
@@ -326,88 +409,4 @@ func human(n int64) string {
 		return fmt.Sprintf("%dMiB", n>>20)
 	}
 	return fmt.Sprintf("%dB", n)
-}
-
-type noSync struct{ *update.FileSlot }
-
-func (noSync) Sync() error { return nil }
-
-func runChild(url, rootFile, target, work, hashes, bundle string, nosync bool) error {
-	ctx := context.Background()
-	if os.Getenv("BENCH_HWM_DEBUG") != "" {
-		fmt.Fprintf(os.Stderr, "VmHWM at child start: %d KiB\n", vmHWM())
-	}
-	root, err := os.ReadFile(rootFile)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(work, 0o700); err != nil {
-		return err
-	}
-	var stateFS durable.FS = durable.OS
-	if nosync {
-		stateFS = durable.NewCrashFS()
-	}
-	c, err := update.New(update.Config{TrustedRoot: root, RepositoryURL: url, HardwareID: hw, Dir: filepath.Join(work, "state"), FS: stateFS,
-		ImageHashes: strings.Split(hashes, ",")})
-	if err != nil {
-		return err
-	}
-	slot, err := update.OpenFileSlot(durable.OS, filepath.Join(work, "slot"))
-	if err != nil {
-		return err
-	}
-	defer slot.Close()
-	var dst update.Slot = slot
-	if nosync {
-		dst = noSync{slot}
-	}
-	var v *update.Verified
-	var el, cpu time.Duration
-	if bundle != "" {
-		f, err := os.Open(bundle)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		t, c0 := time.Now(), cpuTime()
-		if v, err = c.OpenBundle(ctx, f, dst); err != nil {
-			return err
-		}
-		el, cpu = time.Since(t), cpuTime()-c0
-	} else {
-		if err := c.Refresh(ctx); err != nil {
-			return err
-		}
-		rel, err := c.Lookup(target)
-		if err != nil {
-			return err
-		}
-		if os.Getenv("BENCH_HWM_DEBUG") != "" {
-			fmt.Fprintf(os.Stderr, "VmHWM after refresh: %d KiB\n", vmHWM())
-		}
-		t, c0 := time.Now(), cpuTime()
-		if v, err = c.Download(ctx, rel, dst); err != nil {
-			return err
-		}
-		el, cpu = time.Since(t), cpuTime()-c0
-	}
-	if !v.Valid() {
-		return fmt.Errorf("not verified")
-	}
-	return json.NewEncoder(os.Stdout).Encode(childResult{Seconds: el.Seconds(), CPU: cpu.Seconds(), HWMKiB: vmHWM()})
-}
-
-func vmHWM() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-			n, _ := strconv.ParseInt(f[1], 10, 64)
-			return n
-		}
-	}
-	return -1
 }
