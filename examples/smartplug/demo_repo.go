@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
 	"github.com/iotbaseline/baseline/internal/durable"
 	"github.com/iotbaseline/baseline/update"
 	"github.com/iotbaseline/baseline/update/release"
@@ -31,28 +32,50 @@ const demoRepoHost = "updates.smartplug.invalid"
 // directory, returning the root to pin and the HTTP client that reaches
 // it. Build with -tags nodemo to leave the repository writer out of the
 // firmware, as a product would.
-func demoRepo(ctx context.Context, d *device) (root []byte, url string, hc *http.Client, err error) {
+func demoRepo(ctx context.Context, d *device) (root []byte, cosign *mldsa65.PublicKey, url string, hc *http.Client, err error) {
 	dir := d.path("demo-repo")
 	if root, err = ensureDemoRepo(ctx, dir, d); err != nil {
-		return nil, "", nil, fmt.Errorf("demo repository: %w", err)
+		return nil, nil, "", nil, fmt.Errorf("demo repository: %w", err)
+	}
+	b, err := durable.ReadFile(durable.OS, filepath.Join(dir, cosignKeyFile), mldsa65.PublicKeySize)
+	if err != nil {
+		return nil, nil, "", nil, fmt.Errorf("demo repository: %w", err)
+	}
+	cosign = new(mldsa65.PublicKey)
+	if err := cosign.UnmarshalBinary(b); err != nil {
+		return nil, nil, "", nil, fmt.Errorf("demo repository co-signing key: %w", err)
 	}
 	hc = &http.Client{Transport: localRepoTransport{http.FileServer(http.Dir(dir))}, Timeout: time.Minute}
-	return root, "https://" + demoRepoHost, hc, nil
+	return root, cosign, "https://" + demoRepoHost, hc, nil
 }
+
+// cosignKeyFile holds the public ML-DSA-65 key that co-signs the demo
+// releases; a product pins it in its firmware like the TUF root.
+const cosignKeyFile = "cosign-mldsa65.pub"
 
 // ensureDemoRepo creates, once, the repository a manufacturer would run:
 // keys made here and thrown away after signing (the device keeps only the
-// public root), and one security release for this hardware. It returns
-// the root the device pins.
+// public root and co-signing key), and one co-signed security release for
+// this hardware. It returns the root the device pins. The co-signing key
+// file is written last and marks a complete repository.
 func ensureDemoRepo(ctx context.Context, dir string, d *device) ([]byte, error) {
 	rootPath := filepath.Join(dir, release.MetadataDir, "1.root.json")
-	if b, err := durable.ReadFile(durable.OS, rootPath, release.MaxRootSize); err == nil {
-		return b, nil
+	if _, err := os.Stat(filepath.Join(dir, cosignKeyFile)); err == nil {
+		return durable.ReadFile(durable.OS, rootPath, release.MaxRootSize)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	os.RemoveAll(dir) // a half-made repository from a crash during Init
+	// Missing or half made (power lost while it was written): start over,
+	// and forget metadata the client kept from an earlier repository.
+	os.RemoveAll(dir)
+	os.RemoveAll(d.path(filepath.Join("update", "client")))
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	// The post-quantum co-signature beside TUF's signatures: the device
+	// then requires both (update.Config.CoSignKey).
+	pqPub, pqKey, err := mldsa65.GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, err
 	}
@@ -64,8 +87,9 @@ func ensureDemoRepo(ctx context.Context, dir string, d *device) ([]byte, error) 
 	support, _ := time.Parse("2006-01-02", d.supportEnd)
 	img := bytes.Repeat([]byte("smartplug demo firmware 1.1.0\n"), 2048)
 	err = repo.AddTarget(ctx, release.Target{
-		Path:  "smartplug/smartplug-1.1.0.img",
-		Image: bytes.NewReader(img),
+		Path:     "smartplug/smartplug-1.1.0.img",
+		Image:    bytes.NewReader(img),
+		CoSigner: pqKey,
 		Descriptor: update.Descriptor{
 			HardwareID: hardwareID, ReleaseCounter: installedCounter + 1, Version: "1.1.0", Security: true,
 			Risks:  []string{"someone on your home network could make the plug's web page stop responding for a while"},
@@ -73,6 +97,10 @@ func ensureDemoRepo(ctx context.Context, dir string, d *device) ([]byte, error) 
 		},
 	})
 	if err != nil {
+		return nil, err
+	}
+	pub, _ := pqPub.MarshalBinary()
+	if err := durable.WriteFile(durable.OS, filepath.Join(dir, cosignKeyFile), pub, 0o644); err != nil {
 		return nil, err
 	}
 	return repo.RootJSON()

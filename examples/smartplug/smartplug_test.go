@@ -390,6 +390,9 @@ func TestDeviceSetupLoginRestart(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.body), &rep); r.code != 200 || err != nil || len(rep.Results) < 8 {
 		t.Fatalf("selfcheck = %d %v %.500s", r.code, err, r.body)
 	}
+	if !strings.Contains(r.body, "ML-DSA-65 co-signature key") {
+		t.Errorf("the demo releases are not checked for their ML-DSA-65 co-signature: %.300s", r.body)
+	}
 	verdicts := map[string]string{}
 	for _, res := range rep.Results {
 		verdicts[res.ID] = res.Verdict

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
 	"github.com/iotbaseline/baseline/conformance"
 	"github.com/iotbaseline/baseline/internal/durable"
 	"github.com/iotbaseline/baseline/update"
@@ -65,9 +66,10 @@ func newUpdater(ctx context.Context, d *device, repoURL, rootFile string) (*upda
 	}
 	var root []byte
 	var hc *http.Client
+	var cosign *mldsa65.PublicKey
 	if repoURL == "" {
 		var err error
-		if root, repoURL, hc, err = demoRepo(ctx, d); err != nil {
+		if root, cosign, repoURL, hc, err = demoRepo(ctx, d); err != nil {
 			return nil, err
 		}
 		u.source = "the plug's own demo repository (" + d.path("demo-repo") + ")"
@@ -89,6 +91,7 @@ func newUpdater(ctx context.Context, d *device, repoURL, rootFile string) (*upda
 		InstalledCounter: func() uint64 { return installedCounter },
 		Dir:              filepath.Join(dir, "client"),
 		HTTPClient:       hc,
+		CoSignKey:        cosign,
 		Logger:           d.log,
 	})
 	if err != nil {
