@@ -73,9 +73,10 @@
 //   - iface: the hardened HTTPS server (TLS 1.3/1.2 AEAD+ECDHE, no
 //     banners, uniform errors, limits), strict JSON decoding, the declared
 //     interface inventory and its socket audit, all in the self-check.
-//   - update: the client checks at start and about daily; the demo
-//     repository is served in-process, so the plug opens no socket beyond
-//     its web UI.
+//   - update: the client checks at start and about daily; its demo release
+//     is TUF-signed and ML-DSA-65 co-signed, and the plug requires both.
+//     The demo repository is served in-process, so the plug opens no
+//     socket beyond its web UI.
 //   - resilience: a Supervisor runs the simulated cloud connection (full
 //     jitter, start-up spread, busy signals); switch reports go through the
 //     durable Outbox, so the plug works, and remembers what to report,
