@@ -340,7 +340,9 @@ func TestDeviceSetupLoginRestart(t *testing.T) {
 
 	// Setup through the web form, as a browser does.
 	form := "setup_secret=" + url.QueryEscape(strings.ToLower(p.secret)) + "&password=" + url.QueryEscape(ownerPassword) + "&confirm=" + url.QueryEscape(ownerPassword)
-	r := do(t, c, "POST", p.url("/setup"), "application/x-www-form-urlencoded", form)
+	// With the headers a browser sends on a same-origin form post.
+	r := do(t, c, "POST", p.url("/setup"), "application/x-www-form-urlencoded", form,
+		"Origin", "https://"+p.addr, "Sec-Fetch-Site", "same-origin", "Sec-Fetch-Mode", "navigate")
 	if r.code != 303 || r.hdr.Get("Location") != "/?done=setup" {
 		t.Fatalf("setup = %d %s %.300s", r.code, r.hdr.Get("Location"), r.body)
 	}
@@ -476,7 +478,7 @@ func TestDeviceSetupLoginRestart(t *testing.T) {
 	if r := do(t, b, "GET", p2.url("/selfcheck"), "", ""); r.code != 200 || !strings.Contains(r.body, "Self-check") {
 		t.Errorf("self-check page after form login = %d", r.code)
 	}
-	if r := do(t, b, "POST", p2.url("/logout"), "application/x-www-form-urlencoded", ""); r.code != 303 {
+	if r := do(t, b, "POST", p2.url("/logout"), "application/x-www-form-urlencoded", "", "Origin", "https://"+p2.addr, "Sec-Fetch-Site", "same-origin"); r.code != 303 {
 		t.Errorf("logout = %d %.300s", r.code, r.body)
 	}
 	if r := do(t, p2.client(t), "GET", p2.url("/api/plug"), "", "", "Cookie", cookie); r.code != 401 {
