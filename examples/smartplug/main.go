@@ -104,6 +104,11 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return fmt.Errorf("state directory: %w", err)
 	}
+	unlock, err := lockState(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	d, label, err := openDevice(ctx, dir, o, log)
 	if err != nil {
 		return err

@@ -279,6 +279,12 @@ func TestDeviceSetupLoginRestart(t *testing.T) {
 	}
 	c := p.client(t)
 
+	// A second instance on the same state directory stops at once.
+	bin, _ := binaries(t)
+	if out, err := exec.Command(bin, "--state", state, "--listen", "127.0.0.1:0").CombinedOutput(); err == nil || !strings.Contains(string(out), "in use by another running smartplug") {
+		t.Errorf("second instance on the same state: %v\n%s", err, out)
+	}
+
 	// Before setup: public info says so; owner routes refuse.
 	if r := do(t, c, "GET", p.url("/api/info"), "", ""); r.code != 200 || !strings.Contains(r.body, `"setup_required": true`) || !strings.Contains(r.body, `"support_period_end"`) {
 		t.Fatalf("/api/info = %d %s", r.code, r.body)
