@@ -34,7 +34,8 @@ func openPlug(fsys durable.FS, dir string) (*plug, error) {
 	p := &plug{fsys: fsys, path: filepath.Join(dir, "plug.json")}
 	b, err := durable.ReadFile(fsys, p.path, maxPlugState)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, durable.ErrTooLarge):
+		// Never switched, or a file no plug wrote: start switched off.
 		return p, nil
 	case err != nil:
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/iotbaseline/baseline/auth"
 	"github.com/iotbaseline/baseline/internal/durable"
@@ -158,6 +159,53 @@ func FuzzParseProvisionRecord(f *testing.F) {
 		}
 		if _, err := auth.ParseHash(r.SetupVerifier); err != nil {
 			t.Fatalf("accepted a bad verifier: %v", err)
+		}
+	})
+}
+
+func FuzzParseForm(f *testing.F) {
+	f.Add("a=1&b=2")
+	f.Add("a=1&a=2&b=%zz")
+	f.Add("b=" + strings.Repeat("x", maxFieldLen) + "&a=")
+	f.Add("a=%ff%fe&b=\x00")
+	f.Fuzz(func(t *testing.T, body string) {
+		w, r := formRequest(body, "application/x-www-form-urlencoded")
+		fields, err := parseForm(w, r, "a", "b")
+		if err != nil {
+			if fields != nil {
+				t.Fatal("fields returned with an error")
+			}
+			return
+		}
+		if len(fields) != 2 || len(body) > maxFormBody {
+			t.Fatalf("accepted %q as %v", body, fields)
+		}
+		for k, v := range fields {
+			if (k != "a" && k != "b") || len(v) > maxFieldLen || !utf8.ValidString(v) {
+				t.Fatalf("accepted field %q=%q", k, v)
+			}
+		}
+	})
+}
+
+// Whatever is found in plug.json (a torn write, a planted file), the plug
+// opens, in a defined state.
+func FuzzOpenPlug(f *testing.F) {
+	f.Add([]byte(`{"on":true,"changed":"2026-11-26T12:00:00Z"}`))
+	f.Add([]byte(`{"on":`))
+	f.Add([]byte(strings.Repeat("x", maxPlugState+1)))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fsys := durable.NewCrashFS()
+		fsys.MkdirAll("s", 0o700)
+		if err := durable.WriteFile(fsys, "s/plug.json", b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		p, err := openPlug(fsys, "s")
+		if err != nil {
+			t.Fatalf("openPlug: %v", err)
+		}
+		if st := p.State(); len(b) > maxPlugState && st.On {
+			t.Fatal("an oversized plug state switched the plug on")
 		}
 	})
 }
