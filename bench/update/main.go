@@ -77,6 +77,10 @@ type childResult struct {
 	HWMKiB     int64   `json:"hwm_kib"`
 	StartKiB   int64   `json:"start_hwm_kib"`
 	RefreshKiB int64   `json:"refresh_hwm_kib"`
+	AnonKiB    int64   `json:"rss_anon_kib"`
+	FileKiB    int64   `json:"rss_file_kib"`
+	StartAnon  int64   `json:"start_anon_kib"`
+	StartFile  int64   `json:"start_file_kib"`
 }
 
 // cpuTime is this process's user+system CPU time.
@@ -273,7 +277,7 @@ func run(dir string, size int64, chunk, rounds int, sha512 bool, ntargets, runs 
 		}
 		type mode struct{ name, bundle string }
 		modes := []mode{{"HTTP loopback", ""}, {"offline bundle", bundleFile}}
-		type stats struct{ base, ours, ratio, baseCPU, oursCPU, cpuRatio, hwm, start []float64 }
+		type stats struct{ base, ours, ratio, baseCPU, oursCPU, cpuRatio, hwm, start, refresh, anon, file, sanon, sfile []float64 }
 		st := make([]stats, len(modes))
 		var floorChunk, floorEnd []float64
 		for r := range rounds {
@@ -310,6 +314,11 @@ func run(dir string, size int64, chunk, rounds int, sha512 bool, ntargets, runs 
 				s.cpuRatio = append(s.cpuRatio, cr.CPU/baseCPU)
 				s.hwm = append(s.hwm, float64(cr.HWMKiB)/1024)
 				s.start = append(s.start, float64(cr.StartKiB)/1024)
+				s.refresh = append(s.refresh, float64(cr.RefreshKiB)/1024)
+				s.anon = append(s.anon, float64(cr.AnonKiB)/1024)
+				s.file = append(s.file, float64(cr.FileKiB)/1024)
+				s.sanon = append(s.sanon, float64(cr.StartAnon)/1024)
+				s.sfile = append(s.sfile, float64(cr.StartFile)/1024)
 			}
 			if r < 3 { // disk floor, a few rounds
 				d, err := diskFloor(file, filepath.Join(dir, "floor"), chunk, true)
@@ -327,9 +336,9 @@ func run(dir string, size int64, chunk, rounds int, sha512 bool, ntargets, runs 
 		mbps := func(d float64) float64 { return float64(sz) / d / 1e6 }
 		for mi, m := range modes {
 			s := st[mi]
-			fmt.Printf("%-6s io.Copy→SHA-256 %6.3fs (%5.0f MB/s, cpu %6.3fs) | ours %6.3fs (%5.0f MB/s, cpu %6.3fs) | wall ratio %5.2f× (rounds %s) | cpu ratio %5.2f× | peak RSS %5.1f MiB (max %5.1f; %4.1f at start) | %s\n",
+			fmt.Printf("%-6s io.Copy→SHA-256 %6.3fs (%5.0f MB/s, cpu %6.3fs) | ours %6.3fs (%5.0f MB/s, cpu %6.3fs) | wall ratio %5.2f× (rounds %s) | cpu ratio %5.2f× | peak RSS %5.1f MiB (max %5.1f; %4.1f at start = anon %3.1f + file %3.1f; %4.1f after refresh; at end anon %4.1f + file %4.1f) | %s\n",
 				human(sz), median(s.base), mbps(median(s.base)), median(s.baseCPU), median(s.ours), mbps(median(s.ours)), median(s.oursCPU),
-				median(s.ratio), fmtList(s.ratio), median(s.cpuRatio), median(s.hwm), slices.Max(s.hwm), median(s.start), m.name)
+				median(s.ratio), fmtList(s.ratio), median(s.cpuRatio), median(s.hwm), slices.Max(s.hwm), median(s.start), median(s.sanon), median(s.sfile), median(s.refresh), median(s.anon), median(s.file), m.name)
 			hwm[sz] = append(hwm[sz], s.hwm...)
 		}
 		fmt.Printf("%-6s disk floor (no hashing, no network): write+fsync per chunk %6.3fs = %4.2f× the baseline; write + one fsync %6.3fs = %4.2f×\n",

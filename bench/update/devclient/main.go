@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -29,6 +30,13 @@ type Result struct {
 	HWMKiB     int64   `json:"hwm_kib"`
 	StartKiB   int64   `json:"start_hwm_kib"`
 	RefreshKiB int64   `json:"refresh_hwm_kib"`
+	// AnonKiB and FileKiB split the resident set at the end: heap, stacks
+	// and runtime (anonymous) versus pages of the program's own binary
+	// (file-backed).
+	AnonKiB      int64 `json:"rss_anon_kib"`
+	FileKiB      int64 `json:"rss_file_kib"`
+	StartAnonKiB int64 `json:"start_anon_kib"`
+	StartFileKiB int64 `json:"start_file_kib"`
 }
 
 func main() {
@@ -40,8 +48,18 @@ func main() {
 	bundle := flag.String("bundle", "", "offline bundle file instead of HTTP")
 	nosync := flag.Bool("nosync-diagnostic", false, "slot Sync is a no-op and state is in memory (diagnostic only: shows what fsync costs)")
 	cpuprofile := flag.String("cpuprofile", "", "write the download's CPU profile here")
+	memprofile := flag.String("memprofile", "", "write an allocation profile (every allocation) here at exit")
 	flag.Parse()
-	start := vmHWM()
+	if *memprofile != "" {
+		runtime.MemProfileRate = 1
+		defer func() {
+			f, err := os.Create(*memprofile)
+			check(err)
+			check(pprof.Lookup("allocs").WriteTo(f, 0))
+			f.Close()
+		}()
+	}
+	start, startAnon, startFile := vmHWM(), status("RssAnon:"), status("RssFile:")
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		check(err)
@@ -50,8 +68,11 @@ func main() {
 	}
 	res, err := run(*url, *rootFile, *target, *work, *hw, *bundle, *nosync)
 	check(err)
-	res.StartKiB = start
+	res.StartKiB, res.StartAnonKiB, res.StartFileKiB = start, startAnon, startFile
 	check(json.NewEncoder(os.Stdout).Encode(res))
+	if *memprofile != "" {
+		pprof.StopCPUProfile()
+	}
 }
 
 func check(err error) {
@@ -124,6 +145,7 @@ func run(url, rootFile, target, work, hw, bundle string, nosync bool) (Result, e
 		return res, fmt.Errorf("not verified")
 	}
 	res.Seconds, res.CPU, res.HWMKiB = el.Seconds(), cpu.Seconds(), vmHWM()
+	res.AnonKiB, res.FileKiB = status("RssAnon:"), status("RssFile:")
 	return res, nil
 }
 
@@ -136,13 +158,16 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func vmHWM() int64 {
+func vmHWM() int64 { return status("VmHWM:") }
+
+// status reads one kB field of /proc/self/status.
+func status(field string) int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return -1
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == field {
 			n, _ := strconv.ParseInt(f[1], 10, 64)
 			return n
 		}
