@@ -646,14 +646,29 @@ func TestLabBrowserWalkThrough(t *testing.T) {
 	w.typeInto("#pw", ownerPassword)
 	w.typeInto("#pw2", ownerPassword)
 	w.click(`form[action="/setup"] button[type="submit"]`)
-	w.waitText("Your plug is set up", "Switch on")
+	if s := w.waitText("Your plug is set up", "Switch on"); !strings.Contains(s, "\nOff\n") {
+		t.Errorf("a new plug's page does not say Off:\n%s", s)
+	}
+	// The session cookie as the browser stored it: host-only, Secure,
+	// HttpOnly, SameSite=Strict.
+	var cookies []struct {
+		Name     string `json:"name"`
+		Secure   bool   `json:"secure"`
+		HTTPOnly bool   `json:"httpOnly"`
+		SameSite string `json:"sameSite"`
+		Domain   string `json:"domain"`
+	}
+	json.Unmarshal(w.call("GET", "/cookie", nil), &cookies)
+	if len(cookies) != 1 || !strings.HasPrefix(cookies[0].Name, "__Host-") || !cookies[0].Secure || !cookies[0].HTTPOnly || cookies[0].SameSite != "Strict" {
+		t.Errorf("the browser holds cookies %+v; want one __Host- session cookie, Secure, HttpOnly, SameSite=Strict", cookies)
+	}
 
 	// Switch the plug on with the page's button. A cookie-authenticated
 	// form post from the device's own page must be accepted (the browser
 	// marks it Sec-Fetch-Site: same-origin; under the device's
 	// Referrer-Policy: no-referrer it sends Origin: null).
 	w.click(`form[action="/plug"] button[type="submit"]`)
-	if s := w.settle("Switch off", "error"); !strings.Contains(s, "Switch off") || !strings.Contains(s, "\nOn\n") {
+	if s := w.settle("Switch off", `{"error"`); !strings.Contains(s, "Switch off") || !strings.Contains(s, "\nOn\n") {
 		// Seen with Chromium 156: 403, because auth's gate refuses the
 		// cookie-authenticated post for its "Origin: null" although
 		// Sec-Fetch-Site says same-origin.
@@ -671,7 +686,7 @@ func TestLabBrowserWalkThrough(t *testing.T) {
 
 	// Log out with the page's button: the session ends on the device.
 	w.click(`form[action="/logout"] button[type="submit"]`)
-	if s := w.settle("Log in", "error"); !strings.Contains(s, "Log in") {
+	if s := w.settle("Log in", `{"error"`); !strings.Contains(s, "Log in") {
 		t.Errorf("the log-out button did not log out; the browser shows:\n%.300s", s)
 		w.call("DELETE", "/cookie", nil) // carry on as a new visitor
 	}
