@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"encoding"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -98,7 +99,8 @@ func descErr(field, format string, args ...any) error {
 
 // ChunkHash is one entry of [Descriptor.Chunks]: a SHA-256 chaining value
 // (the eight 32-bit state words, big-endian) or, for the last chunk, the
-// SHA-256 digest of the whole image. It encodes as lowercase hex.
+// SHA-256 digest of the whole image. As text it is lowercase hex; in an
+// encoded descriptor the entries are concatenated into one base64 string.
 type ChunkHash [sha256.Size]byte
 
 // String returns the hash in lowercase hex.
@@ -201,8 +203,43 @@ type wireDescriptor struct {
 	SupportUntil   string           `json:"support_until,omitempty"`
 	ChunkSize      int              `json:"chunk_size"`
 	ChunkHash      string           `json:"chunk_hash"`
-	Chunks         []ChunkHash      `json:"chunks"`
+	Chunks         chainList        `json:"chunks"`
 	CoSignature    *wireCoSignature `json:"cosignature,omitempty"`
+}
+
+// chainList is [Descriptor.Chunks] on the wire: one base64 (standard,
+// padded) string of the entries concatenated, 32 bytes each. One string
+// rather than an array of hex strings keeps the targets metadata of a large
+// image small, and what TUF verification allocates for it (it decodes and
+// re-encodes every value of the signed metadata) about one copy.
+type chainList []ChunkHash
+
+func (c chainList) MarshalJSON() ([]byte, error) {
+	raw := make([]byte, 0, len(c)*sha256.Size)
+	for _, h := range c {
+		raw = append(raw, h[:]...)
+	}
+	return json.Marshal(base64.StdEncoding.EncodeToString(raw))
+}
+
+func (c *chainList) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return descErr("chunks", "not a base64 string")
+	}
+	if len(s) > base64.StdEncoding.EncodedLen(MaxChunks*sha256.Size) {
+		return descErr("chunks", "more than %d entries", MaxChunks)
+	}
+	raw, err := base64.StdEncoding.Strict().DecodeString(s)
+	if err != nil || len(raw)%sha256.Size != 0 || base64.StdEncoding.EncodeToString(raw) != s {
+		return descErr("chunks", "not base64 of 32-byte entries")
+	}
+	out := make(chainList, len(raw)/sha256.Size)
+	for i := range out {
+		copy(out[i][:], raw[i*sha256.Size:])
+	}
+	*c = out
+	return nil
 }
 
 type wireCoSignature struct {
@@ -396,7 +433,7 @@ func DecodeDescriptor(custom []byte) (*Descriptor, error) {
 		Reboot:         w.Reboot,
 		Downtime:       time.Duration(w.DowntimeS) * time.Second,
 		ChunkSize:      w.ChunkSize,
-		Chunks:         w.Chunks,
+		Chunks:         []ChunkHash(w.Chunks),
 	}
 	if len(d.Risks) == 0 {
 		d.Risks = nil

@@ -116,7 +116,9 @@ func TestDecodeDescriptorRefuses(t *testing.T) {
 		"no hardware":    strings.Replace(s, `"hardware_id":"acme-plug-v2"`, `"hardware_id":""`, 1),
 		"bad date":       strings.Replace(s, `"2031-12-31"`, `"2031-02-31"`, 1),
 		"tiny chunk":     strings.Replace(s, `"chunk_size":4096`, `"chunk_size":16`, 1),
-		"uppercase hex":  strings.Replace(s, `"chunks":["`, `"chunks":["A`, 1),
+		"bad base64":     strings.Replace(s, `"chunks":"`, `"chunks":"!`, 1),
+		"short entry":    strings.Replace(s, `"chunks":"`, `"chunks":"AAAA`, 1),
+		"hex array v1":   strings.Replace(s, `"chunks":"`, `"chunks":["00"],"x":"`, 1),
 		"negative down":  strings.Replace(s, `"downtime_s":90`, `"downtime_s":-1`, 1),
 		"not object":     `[1,2]`,
 		"too large":      `{"baseline":"` + strings.Repeat("a", MaxDescriptorSize) + `"}`,
@@ -178,6 +180,7 @@ func FuzzDecodeDescriptor(f *testing.F) {
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"baseline":{}}`))
 	f.Add([]byte(`{"baseline":{"format":2,"chunk_hash":"sha256-chain","chunks":[null]}}`))
+	f.Add([]byte(`{"baseline":{"format":2,"chunk_hash":"sha256-chain","chunk_size":4096,"chunks":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		d, err := DecodeDescriptor(in)
 		if err != nil {
