@@ -724,6 +724,18 @@ func TestLabBrowserWalkThrough(t *testing.T) {
 		t.Errorf("the soft backend's sealed-at-rest check should read \"Could not be confirmed\":\n%s", s)
 	}
 
+	// The update page: "Check now" (another owner form post) shows the
+	// verified update and says it is a security update.
+	w.click(`a[href="/update"]`)
+	w.waitText("Software updates")
+	w.click(`form[action="/update"] button[type="submit"]`)
+	if s := w.settle("Update available", `{"error"`); !strings.Contains(s, "Update available: version 1.1.0") || !strings.Contains(s, "security update") {
+		t.Errorf("after Check now the update page does not show the security update 1.1.0:\n%.500s", s)
+	}
+	// The conformance statement page (its own, stricter CSP).
+	w.open(home + "ics")
+	w.waitText("Security statement for SP-100")
+
 	// The browser console: no Content-Security-Policy violation on any
 	// page visited.
 	var logs []struct {
