@@ -26,6 +26,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -82,8 +83,8 @@ func labTool(ctx context.Context, t *testing.T, name string, args ...string) (st
 
 // ---- hydra ----
 
-// hydraRun is what one hydra run reported.
-type hydraRun struct {
+// labHydraRun is what one hydra run reported.
+type labHydraRun struct {
 	out       string
 	found     []string // passwords hydra reported valid
 	attempted []string // passwords hydra sent (-V)
@@ -91,14 +92,14 @@ type hydraRun struct {
 	errors    []string
 }
 
-var hydraFound = regexp.MustCompile(`(?m)^\[\d+\]\[http-post-form\] host: \S+\s+login: owner\s+password: (.*)$`)
-var hydraAttempt = regexp.MustCompile(`(?m)^\[ATTEMPT\] target \S+ - login "owner" - pass "(.*)" - \d+ of \d+`)
+var labHydraFound = regexp.MustCompile(`(?m)^\[\d+\]\[http-post-form\] host: \S+\s+login: owner\s+password: (.*)$`)
+var labHydraAttempt = regexp.MustCompile(`(?m)^\[ATTEMPT\] target \S+ - login "owner" - pass "(.*)" - \d+ of \d+`)
 
-// hydra attacks the device's login form from 127.0.0.1 (hydra cannot
+// labHydra attacks the device's login form from 127.0.0.1 (hydra cannot
 // choose its source address) with the given password list, 4 tasks, until
 // it is done or ctx ends. A response carrying the login page's error box is
 // a failed guess; anything else (the 303 to the logged-in page) is a hit.
-func hydra(ctx context.Context, t *testing.T, bin string, port int, passwords []string) hydraRun {
+func labHydra(ctx context.Context, t *testing.T, bin string, port int, passwords []string) labHydraRun {
 	t.Helper()
 	list := filepath.Join(t.TempDir(), "passwords.txt")
 	if err := os.WriteFile(list, []byte(strings.Join(passwords, "\n")+"\n"), 0o600); err != nil {
@@ -106,12 +107,12 @@ func hydra(ctx context.Context, t *testing.T, bin string, port int, passwords []
 	}
 	out, err := labTool(ctx, t, bin, "-I", "-V", "-l", "owner", "-P", list, "-s", strconv.Itoa(port), "-t", "4", "-w", "10",
 		"127.0.0.1", "https-post-form", "/login:password=^PASS^:F=msg err")
-	var r hydraRun
+	var r labHydraRun
 	r.out = out
-	for _, m := range hydraFound.FindAllStringSubmatch(out, -1) {
+	for _, m := range labHydraFound.FindAllStringSubmatch(out, -1) {
 		r.found = append(r.found, m[1])
 	}
-	for _, m := range hydraAttempt.FindAllStringSubmatch(out, -1) {
+	for _, m := range labHydraAttempt.FindAllStringSubmatch(out, -1) {
 		r.attempted = append(r.attempted, m[1])
 	}
 	r.completed = err == nil && strings.Contains(out, "1 of 1 target")
@@ -127,7 +128,7 @@ func hydra(ctx context.Context, t *testing.T, bin string, port int, passwords []
 	return r
 }
 
-func wrongPasswords(n int, tag string) []string {
+func labWrongPasswords(n int, tag string) []string {
 	pw := make([]string, n)
 	for i := range pw {
 		pw[i] = fmt.Sprintf("%s-guess-%03d-password", tag, i)
@@ -135,18 +136,9 @@ func wrongPasswords(n int, tag string) []string {
 	return pw
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-// countLog counts the device's log lines (stderr; read only once it has
+// labCountLog counts the device's log lines (stderr; read only once it has
 // stopped) with the message msg for the given throttle source.
-func countLog(log, msg, source string) int {
+func labCountLog(log, msg, source string) int {
 	n := 0
 	for _, l := range strings.Split(log, "\n") {
 		if strings.Contains(l, `msg="`+msg+`"`) && strings.Contains(l, "source="+source) {
@@ -180,7 +172,7 @@ func TestLabHydraBruteForce(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		r := hydra(ctx, t, bin, labPort(t, p), append(wrongPasswords(2, "control"), ownerPassword))
+		r := labHydra(ctx, t, bin, labPort(t, p), append(labWrongPasswords(2, "control"), ownerPassword))
 		if len(r.found) != 1 || r.found[0] != ownerPassword || len(r.errors) > 0 {
 			t.Fatalf("hydra did not find the password among its first 3 guesses (found %q, errors %q); the attack below would prove nothing:\n%s", r.found, r.errors, r.out)
 		}
@@ -198,8 +190,8 @@ func TestLabHydraBruteForce(t *testing.T) {
 	// (a) 200 wrong guesses, bounded run.
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	guesses := wrongPasswords(200, "lab")
-	r := hydra(ctx, t, bin, port, guesses)
+	guesses := labWrongPasswords(200, "lab")
+	r := labHydra(ctx, t, bin, port, guesses)
 	cancel()
 	t.Logf("hydra: %d guesses sent in %s, completed=%v", len(r.attempted), time.Since(start).Round(time.Millisecond), r.completed)
 	if len(r.found) > 0 {
@@ -258,12 +250,12 @@ func TestLabHydraBruteForce(t *testing.T) {
 	// Inside that window hydra tries a list that ends with the right
 	// password: every guess, the right one included, is refused unchecked.
 	ctx, cancel = context.WithDeadline(context.Background(), windowEnd.Add(-500*time.Millisecond))
-	r2 := hydra(ctx, t, bin, port, append(wrongPasswords(9, "late"), ownerPassword))
+	r2 := labHydra(ctx, t, bin, port, append(labWrongPasswords(9, "late"), ownerPassword))
 	cancel()
 	if len(r2.found) > 0 {
 		t.Fatalf("hydra found the password while its source was being delayed: %q", r2.found)
 	}
-	if !contains(r2.attempted, ownerPassword) {
+	if !slices.Contains(r2.attempted, ownerPassword) {
 		t.Fatalf("hydra did not get to the right password within the delay window (%d guesses sent); nothing shown:\n%s", len(r2.attempted), r2.out)
 	}
 	t.Logf("hydra tried the right password while throttled (%d guesses, completed=%v): refused", len(r2.attempted), r2.completed)
@@ -286,7 +278,7 @@ func TestLabHydraBruteForce(t *testing.T) {
 	// refused before hashing.
 	p.stop()
 	log := p.stderr.String()
-	checked, refused := countLog(log, "auth: login failed", "127.0.0.1"), countLog(log, "auth: login refused", "127.0.0.1")
+	checked, refused := labCountLog(log, "auth: login failed", "127.0.0.1"), labCountLog(log, "auth: login refused", "127.0.0.1")
 	t.Logf("device log for 127.0.0.1: %d guesses checked, %d refused unchecked", checked, refused)
 	if checked < 5 || checked > 25 || refused < len(r.attempted)-25 {
 		t.Errorf("device checked %d and refused %d guesses of the attack's %d; want ≤ 25 checked, the rest refused", checked, refused, len(r.attempted)+len(r2.attempted))
@@ -295,7 +287,7 @@ func TestLabHydraBruteForce(t *testing.T) {
 
 // ---- nmap ----
 
-type nmapRun struct {
+type labNmapRun struct {
 	Hosts []struct {
 		Ports []struct {
 			ID    int `xml:"portid,attr"`
@@ -316,9 +308,9 @@ type nmapRun struct {
 	} `xml:"host"`
 }
 
-// listeningPorts returns the TCP ports process pid listens on, from
+// labListeningPorts returns the TCP ports process pid listens on, from
 // /proc: its socket inodes matched against the kernel's LISTEN table.
-func listeningPorts(t *testing.T, pid int) map[int]bool {
+func labListeningPorts(t *testing.T, pid int) map[int]bool {
 	t.Helper()
 	inodes := map[string]bool{}
 	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
@@ -373,11 +365,11 @@ func TestLabNmapServiceScan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var run nmapRun
+	var run labNmapRun
 	if err := xml.Unmarshal(b, &run); err != nil || len(run.Hosts) != 1 {
 		t.Fatalf("nmap XML (%d hosts): %v\n%s", len(run.Hosts), err, b)
 	}
-	mine := listeningPorts(t, p.cmd.Process.Pid)
+	mine := labListeningPorts(t, p.cmd.Process.Pid)
 	if len(mine) != 1 || !mine[port] {
 		t.Errorf("the device listens on %v; want only its declared port %d", mine, port)
 	}
@@ -421,17 +413,17 @@ func TestLabNmapServiceScan(t *testing.T) {
 
 // ---- browser ----
 
-// webDriver speaks the W3C WebDriver protocol to chromedriver with plain
+// labBrowser speaks the W3C WebDriver protocol to chromedriver with plain
 // JSON over HTTP.
-type webDriver struct {
+type labBrowser struct {
 	t    *testing.T
 	base string // http://127.0.0.1:PORT/session/ID
 	c    *http.Client
 }
 
-const webElementKey = "element-6066-11e4-a52e-4f735466cecf"
+const labElementKey = "element-6066-11e4-a52e-4f735466cecf"
 
-func wdCall(t *testing.T, c *http.Client, method, u string, body any) (json.RawMessage, error) {
+func labWDCall(t *testing.T, c *http.Client, method, u string, body any) (json.RawMessage, error) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -461,31 +453,34 @@ func wdCall(t *testing.T, c *http.Client, method, u string, body any) (json.RawM
 	return v.Value, nil
 }
 
-func (w *webDriver) call(method, path string, body any) json.RawMessage {
+func (w *labBrowser) call(method, path string, body any) json.RawMessage {
 	w.t.Helper()
-	v, err := wdCall(w.t, w.c, method, w.base+path, body)
+	v, err := labWDCall(w.t, w.c, method, w.base+path, body)
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	return v
 }
 
-func (w *webDriver) open(u string) { w.t.Helper(); w.call("POST", "/url", map[string]string{"url": u}) }
+func (w *labBrowser) open(u string) {
+	w.t.Helper()
+	w.call("POST", "/url", map[string]string{"url": u})
+}
 
 // find returns the element matching the CSS selector, waiting for it (the
 // page may still be loading after a click).
-func (w *webDriver) find(sel string) string {
+func (w *labBrowser) find(sel string) string {
 	w.t.Helper()
 	var last error
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		v, err := wdCall(w.t, w.c, "POST", w.base+"/element", map[string]string{"using": "css selector", "value": sel})
+		v, err := labWDCall(w.t, w.c, "POST", w.base+"/element", map[string]string{"using": "css selector", "value": sel})
 		if err != nil {
 			last = err
 			continue
 		}
 		var e map[string]string
 		json.Unmarshal(v, &e)
-		if id := e[webElementKey]; id != "" {
+		if id := e[labElementKey]; id != "" {
 			return id
 		}
 		last = fmt.Errorf("unexpected answer %.300s", v)
@@ -494,22 +489,22 @@ func (w *webDriver) find(sel string) string {
 	return ""
 }
 
-func (w *webDriver) typeInto(sel, text string) {
+func (w *labBrowser) typeInto(sel, text string) {
 	w.t.Helper()
 	w.call("POST", "/element/"+w.find(sel)+"/value", map[string]string{"text": text})
 }
 
-func (w *webDriver) click(sel string) {
+func (w *labBrowser) click(sel string) {
 	w.t.Helper()
 	w.call("POST", "/element/"+w.find(sel)+"/click", map[string]any{})
 }
 
 // text is the page's visible text, or "" while the page is changing
 // (a navigation after a click makes the body element stale).
-func (w *webDriver) text() string {
+func (w *labBrowser) text() string {
 	w.t.Helper()
 	body := w.find("body")
-	v, err := wdCall(w.t, w.c, "GET", w.base+"/element/"+body+"/text", nil)
+	v, err := labWDCall(w.t, w.c, "GET", w.base+"/element/"+body+"/text", nil)
 	if err != nil {
 		return ""
 	}
@@ -519,7 +514,7 @@ func (w *webDriver) text() string {
 }
 
 // waitText waits until the visible text contains every want.
-func (w *webDriver) waitText(want ...string) string {
+func (w *labBrowser) waitText(want ...string) string {
 	w.t.Helper()
 	var s string
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
@@ -539,7 +534,7 @@ func (w *webDriver) waitText(want ...string) string {
 
 // settle waits until the visible text contains one of the alternatives
 // (say, the expected page or an error) and returns it.
-func (w *webDriver) settle(alternatives ...string) string {
+func (w *labBrowser) settle(alternatives ...string) string {
 	w.t.Helper()
 	var s string
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
@@ -553,7 +548,7 @@ func (w *webDriver) settle(alternatives ...string) string {
 	return s
 }
 
-func (w *webDriver) screenshot(name string) string {
+func (w *labBrowser) screenshot(name string) string {
 	w.t.Helper()
 	var b64 string
 	json.Unmarshal(w.call("GET", "/screenshot", nil), &b64)
@@ -568,10 +563,10 @@ func (w *webDriver) screenshot(name string) string {
 	return f
 }
 
-// startBrowser starts chromedriver and a headless Chromium session that
+// labStartBrowser starts chromedriver and a headless Chromium session that
 // accepts the device's self-signed certificate (a person clicks through
 // the warning; the test pins nothing in the browser).
-func startBrowser(t *testing.T) *webDriver {
+func labStartBrowser(t *testing.T) *labBrowser {
 	t.Helper()
 	chromium := testenv.LookPath(t, "chromium")
 	driver := testenv.LookPath(t, "chromedriver")
@@ -594,7 +589,7 @@ func startBrowser(t *testing.T) *webDriver {
 	c := &http.Client{Timeout: 90 * time.Second}
 	root := fmt.Sprintf("http://127.0.0.1:%d", port)
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		v, err := wdCall(t, c, "GET", root+"/status", nil)
+		v, err := labWDCall(t, c, "GET", root+"/status", nil)
 		var st struct{ Ready bool }
 		if err == nil && json.Unmarshal(v, &st) == nil && st.Ready {
 			break
@@ -614,7 +609,7 @@ func startBrowser(t *testing.T) *webDriver {
 				"--user-data-dir=" + filepath.Join(home, "profile"), "--window-size=1000,1300"},
 		},
 	}}}
-	v, err := wdCall(t, c, "POST", root+"/session", caps)
+	v, err := labWDCall(t, c, "POST", root+"/session", caps)
 	if err != nil {
 		t.Fatalf("new browser session: %v\nchromedriver log:\n%s", err, logb.String())
 	}
@@ -624,8 +619,8 @@ func startBrowser(t *testing.T) *webDriver {
 	if err := json.Unmarshal(v, &s); err != nil || s.SessionID == "" {
 		t.Fatalf("new session: %v %s", err, v)
 	}
-	w := &webDriver{t: t, base: root + "/session/" + s.SessionID, c: c}
-	t.Cleanup(func() { wdCall(t, c, "DELETE", w.base, nil) })
+	w := &labBrowser{t: t, base: root + "/session/" + s.SessionID, c: c}
+	t.Cleanup(func() { labWDCall(t, c, "DELETE", w.base, nil) })
 	return w
 }
 
@@ -636,7 +631,7 @@ func startBrowser(t *testing.T) *webDriver {
 func TestLabBrowserWalkThrough(t *testing.T) {
 	testenv.Short(t, "headless browser test")
 	t.Parallel()
-	w := startBrowser(t)
+	w := labStartBrowser(t)
 	p := startPlug(t, filepath.Join(t.TempDir(), "state"))
 	home := fmt.Sprintf("https://127.0.0.1:%d/", labPort(t, p))
 
