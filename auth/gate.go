@@ -276,12 +276,16 @@ func safeMethod(m string) bool {
 	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
 }
 
-// sameOrigin refuses a cookie-authenticated state change whose Origin (or
-// Sec-Fetch-Site) says it came from another site; SameSite=Strict already
-// keeps the cookie off such requests in current browsers.
+// sameOrigin refuses a cookie-authenticated state change that came from
+// another site; SameSite=Strict already keeps the cookie off such requests in
+// current browsers. Where the browser sends Sec-Fetch-Site, it decides alone:
+// under the hardened server's Referrer-Policy no-referrer a browser sends
+// "Origin: null" with same-origin form posts, so Origin must not overrule it
+// (net/http's CrossOriginProtection decides the same way). Older clients
+// without Sec-Fetch-Site are judged by Origin.
 func sameOrigin(r *http.Request) bool {
-	if s := r.Header.Get("Sec-Fetch-Site"); s != "" && s != "same-origin" && s != "none" {
-		return false
+	if s := r.Header.Get("Sec-Fetch-Site"); s != "" {
+		return s == "same-origin" || s == "none"
 	}
 	o := r.Header.Get("Origin")
 	if o == "" {

@@ -184,8 +184,21 @@ func TestGateSessions(t *testing.T) {
 	if r := w.do("POST", "/api/wifi", nil); r.StatusCode != 200 {
 		t.Fatalf("fresh session refused: %d", r.StatusCode)
 	}
+	// A browser's same-origin form post under Referrer-Policy no-referrer
+	// carries "Origin: null"; Sec-Fetch-Site vouches for it.
+	if r := w.do("POST", "/api/wifi", nil, "Sec-Fetch-Site", "same-origin", "Origin", "null"); r.StatusCode != 200 {
+		t.Fatalf("same-origin browser post with Origin null refused: %d", r.StatusCode)
+	}
+	for _, site := range []string{"cross-site", "same-site"} {
+		if r := w.do("POST", "/api/wifi", nil, "Sec-Fetch-Site", site, "Origin", w.srv.URL); r.StatusCode != http.StatusForbidden {
+			t.Fatalf("Sec-Fetch-Site %s post: %d", site, r.StatusCode)
+		}
+	}
+	if r := w.do("POST", "/api/wifi", nil, "Origin", "null"); r.StatusCode != http.StatusForbidden {
+		t.Fatalf("Origin null without Sec-Fetch-Site: %d", r.StatusCode)
+	}
 	w.clock.Advance(10 * time.Minute)
-	if r := w.do("POST", "/api/wifi", nil); r.StatusCode != http.StatusUnauthorized || w.hitCount("wifi") != 1 {
+	if r := w.do("POST", "/api/wifi", nil); r.StatusCode != http.StatusUnauthorized || w.hitCount("wifi") != 2 {
 		t.Fatalf("stale session allowed a security-relevant change: %d", r.StatusCode)
 	}
 	if r := w.do("GET", "/api/status", nil); r.StatusCode != 200 {
