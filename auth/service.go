@@ -150,6 +150,61 @@ type Service struct {
 	verifier string
 
 	hashes counter
+
+	refusals logLimiter
+}
+
+// logLimiter keeps a brute-force attack from flooding the device's log: a
+// source's refused or failed logins are logged at most once per
+// logInterval, with the number left out since. Bounded: when more than
+// logSources sources are tracked the table starts afresh.
+type logLimiter struct {
+	mu      sync.Mutex
+	sources map[string]*logEntry
+}
+
+type logEntry struct {
+	last       time.Time
+	suppressed int
+}
+
+const (
+	logInterval = time.Minute
+	logSources  = 256
+)
+
+// allow reports whether an event for key may be logged now, and how many
+// were left out before it.
+func (l *logLimiter) allow(key string, now time.Time) (bool, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.sources == nil || len(l.sources) >= logSources {
+		l.sources = map[string]*logEntry{}
+	}
+	e := l.sources[key]
+	if e == nil {
+		l.sources[key] = &logEntry{last: now}
+		return true, 0
+	}
+	if d := now.Sub(e.last); d >= 0 && d < logInterval {
+		e.suppressed++
+		return false, 0
+	}
+	n := e.suppressed
+	e.last, e.suppressed = now, 0
+	return true, n
+}
+
+func (s *Service) logAttempt(ctx context.Context, msg, source string, attrs ...slog.Attr) {
+	ok, left := s.refusals.allow(msg+"\x00"+source, s.now())
+	if !ok {
+		return
+	}
+	attrs = append(attrs, slog.String("source", source))
+	if left > 0 {
+		attrs = append(attrs, slog.Int("not_logged_since_last", left))
+	}
+	s.log.LogAttrs(ctx, slog.LevelWarn, msg, attrs...)
 }
 
 type counter struct {
@@ -457,7 +512,7 @@ func (s *Service) Authenticate(ctx context.Context, a Attempt) (*Session, error)
 	}
 	tk, err := s.thr.admit(a.Source, acctKey)
 	if err != nil {
-		s.log.LogAttrs(ctx, slog.LevelWarn, "auth: login refused", slog.String("source", SourceKey(a.Source)), slog.String("reason", err.Error()))
+		s.logAttempt(ctx, "auth: login refused", SourceKey(a.Source), slog.String("reason", err.Error()))
 		return nil, err
 	}
 	ok, h, err := s.checkPassword(ctx, owner, a.Account, a.Password)
@@ -465,7 +520,7 @@ func (s *Service) Authenticate(ctx context.Context, a Attempt) (*Session, error)
 		return nil, err
 	}
 	if !ok {
-		s.log.LogAttrs(ctx, slog.LevelWarn, "auth: login failed", slog.String("source", SourceKey(a.Source)))
+		s.logAttempt(ctx, "auth: login failed", SourceKey(a.Source))
 		return nil, ErrBadCredentials
 	}
 	if err := s.thr.success(tk); err != nil {

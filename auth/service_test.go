@@ -466,3 +466,30 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackDoesNotFloodLog: a scripted attack from one source writes a
+// bounded number of log lines, and the count of those left out is reported
+// once the interval has passed.
+func TestAttackDoesNotFloodLog(t *testing.T) {
+	var buf bytes.Buffer
+	f := newFixture(t, func(c *Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(&buf, nil))
+	})
+	f.setUp()
+	buf.Reset()
+	for range 200 {
+		f.login("198.51.100.9", ownerAcct, ownerPW+"x")
+	}
+	if n := strings.Count(buf.String(), "\n"); n > 2 {
+		t.Fatalf("200 refused logins from one source wrote %d log lines:\n%s", n, buf.String())
+	}
+	if !strings.Contains(buf.String(), "login failed") || !strings.Contains(buf.String(), "login refused") {
+		t.Fatalf("the attack was not logged at all: %s", buf.String())
+	}
+	f.clock.Advance(2 * time.Minute)
+	buf.Reset()
+	f.login("198.51.100.9", ownerAcct, ownerPW+"x")
+	if !strings.Contains(buf.String(), "not_logged_since_last") {
+		t.Fatalf("suppressed count not reported: %s", buf.String())
+	}
+}
