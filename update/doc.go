@@ -96,10 +96,11 @@
 // Downloads are bounded (signed length, per-role metadata limits), refuse
 // redirects to another origin and HTML responses, give up on a transfer
 // slower than [Config.MinRate], never retry a 4xx, and use a copy of the
-// caller's http.Client (never http.DefaultClient). Two chunk buffers are
-// held in RAM (one being read and verified, one being written; at most
-// 2×[MaxChunkSize]); the journal of progress costs one fsync of the slot and
-// one of the journal per chunk. A download resumes after power loss only
+// caller's http.Client (never http.DefaultClient). One chunk buffer is
+// held in RAM (at most [MaxChunkSize]): once a verified chunk is copied to
+// the slot, the next one is read and verified while the slot is synced and
+// progress journaled, one fsync of the slot and one of the journal per
+// chunk. A download resumes after power loss only
 // into the same slot ([SlotIdentifier]); the chunks written before the
 // reboot are trusted to still be in the slot (they are not read back; the
 // installer can run [Verified.Reverify]), as is the journal: both live on
