@@ -88,8 +88,8 @@
 // Public without login: the front page (setup or login form), POST /login
 // and POST /api/login, POST /setup and /api/setup until set up (then 409),
 // /about and /api/info (model and support period, 5.3-13, 5.3-16),
-// /style.css and /.well-known/security.txt (5.2-1). Everything else needs
-// the owner's session; /api/* answers 401 without one (403 before setup).
-// The plug runs with no_new_privs set (5.6-7); started as root, its
-// self-check reports that as a failure, as it should.
+// /style.css, /favicon.ico (empty) and /.well-known/security.txt (5.2-1).
+// Everything else needs the owner's session; /api/* answers 401 without
+// one (403 before setup). The plug runs with no_new_privs set (5.6-7);
+// started as root, its self-check reports that as a failure, as it should.
 package main

@@ -95,6 +95,7 @@ func (d *device) routeTable() []route {
 		{"POST /login", auth.Public, d.loginForm},
 		{"GET /about", auth.Public, d.about},
 		{"GET /style.css", auth.Public, d.style},
+		{"GET /favicon.ico", auth.Public, favicon},
 		{"GET /.well-known/security.txt", auth.Public, d.securityTxtHandler},
 		{"GET /api/info", auth.Public, d.apiInfo},
 		{"POST /api/login", auth.Public, d.apiLogin},
@@ -145,7 +146,7 @@ func (d *device) routes() (http.Handler, error) {
 		writeJSONError(w, http.StatusForbidden, "cross-origin request refused")
 	}))
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/style.css" {
+		if r.URL.Path != "/style.css" && r.URL.Path != "/favicon.ico" {
 			w.Header().Set("Cache-Control", "no-store")
 		}
 		if r.Method == http.MethodPost && (r.URL.Path == "/setup" || r.URL.Path == "/api/setup") && d.owner.setUp() {
@@ -455,6 +456,13 @@ func (d *device) style(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/css; charset=utf-8")
 	w.Header().Set("Cache-Control", "max-age=3600")
 	w.Write(b)
+}
+
+// favicon answers the browser's automatic icon request with no content
+// (the plug has no icon) rather than a 404 in its console.
+func favicon(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "max-age=86400")
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (d *device) securityTxtHandler(w http.ResponseWriter, r *http.Request) {
