@@ -236,3 +236,45 @@ func TestChainMustEndInTUFHash(t *testing.T) {
 		t.Fatalf("%d bytes of a reordered image reached the slot", len(slot.data))
 	}
 }
+
+// TestEveryListedHashChecked: a target whose listed (signed) sha512 does not
+// match the image is refused although every chunk and the sha256 match —
+// the device checks every hash the metadata lists — unless the device
+// explicitly limits the extra hashes with Config.ImageHashes.
+func TestEveryListedHashChecked(t *testing.T) {
+	fx := newFixture(t, false)
+	img := randomImage(t, 2*MinChunkSize+5)
+	chunks, _, err := HashChunks(bytes.NewReader(img), MinChunkSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	custom, err := EncodeDescriptor(&Descriptor{HardwareID: testHW, ReleaseCounter: 2, Version: "2", ChunkSize: MinChunkSize, Chunks: chunks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf, err := fx.repo.AddTarget("fw.bin", img, custom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf.Hashes["sha512"][0] ^= 1
+	if err := fx.repo.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	fx.image = img
+	c := fx.client(nil)
+	rel, err := c.Check(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Download(context.Background(), rel, &recSlot{}); !errors.Is(err, ErrTarget) || !strings.Contains(err.Error(), "sha512") {
+		t.Fatalf("listed sha512 mismatch: %v", err)
+	}
+	c = fx.client(func(c *Config) { c.ImageHashes = []string{"sha256"} })
+	rel, err = c.Check(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Download(context.Background(), rel, &recSlot{}); err != nil {
+		t.Fatalf("ImageHashes [sha256]: %v", err)
+	}
+}

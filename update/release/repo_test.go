@@ -7,6 +7,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding"
 	"encoding/hex"
 	"errors"
@@ -719,4 +720,27 @@ func TestRotateCrashSafe(t *testing.T) {
 			t.Fatalf("crash at %d (%v): root v%d, target listed %v", point, mode, tm.Root.Signed.Version, ok)
 		}
 	})
+}
+
+// TestTargetSHA512: SHA-512 is listed only on request, and then is the
+// image's.
+func TestTargetSHA512(t *testing.T) {
+	ctx := context.Background()
+	repo, err := release.Init(ctx, t.TempDir(), release.Config{Keys: testKeys(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := image(update.MinChunkSize+1, 3)
+	if err := repo.AddTarget(ctx, release.Target{Path: "a.bin", Image: bytes.NewReader(img), Descriptor: desc("hw", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.AddTarget(ctx, release.Target{Path: "b.bin", Image: bytes.NewReader(img), Descriptor: desc("hw", 2), SHA512: true}); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := repo.Target("a.bin")
+	b, _ := repo.Target("b.bin")
+	sum := sha512.Sum512(img)
+	if len(a.Hashes) != 1 || a.Hashes["sha256"] == nil || len(b.Hashes) != 2 || !bytes.Equal(b.Hashes["sha512"], sum[:]) {
+		t.Fatalf("hashes: default %v, with SHA512 %v", a.Hashes, b.Hashes)
+	}
 }
