@@ -84,10 +84,12 @@
 // than the release's pass means producing, from a given chaining value,
 // a different sequence of blocks that reaches the same signed chaining
 // value: a second preimage (or, for a release author, a collision) of
-// SHA-256's iterated compression function, which is what SHA-256's own
-// collision and second-preimage resistance rests on (the Merkle–Damgård
-// argument). Chunk order is bound too, as each value depends on all
-// earlier bytes. A resumed download rebuilds the hash state from the
+// SHA-256's iterated compression function from a known chaining input, the
+// property the Merkle–Damgård argument for SHA-256's own collision and
+// second-preimage resistance rests on (and no easier than attacking SHA-256
+// itself is known to be). Chunk lengths are fixed by the signed chunk size
+// and length, so no padding or length trick applies, and the order is
+// bound as each value depends on all earlier bytes. A resumed download rebuilds the hash state from the
 // signed value and the byte count, so the journal holds no SHA-256 state
 // that a corrupted journal could bend; it holds only the chunk count and
 // the states of extra listed hashes (sha384, sha512), which are computed
