@@ -7,7 +7,9 @@
 //
 // This root package holds no code; it is the map. Start with the reference
 // device in examples/smartplug, which wires every package together and runs on
-// a laptop with nothing to configure.
+// a laptop with nothing to configure:
+//
+//	go run ./examples/smartplug
 //
 // # Packages and provisions
 //
@@ -20,19 +22,25 @@
 //	secrets       5.4-1 … 5.4-4, 5.5-3: sealed secret store (the SecretStore)
 //	              under a KEK held by a TPM 2.0 (secrets/tpm), a PKCS#11 token
 //	              (secrets/pkcs11) or an honest soft fallback; device identity
-//	update        5.3-x, 5.7-1, 5.7-2: TUF-verified, streaming, resumable
-//	              updates (the Updater) and the manufacturer's release tooling
+//	update        5.3-7, 5.3-9, 5.3-10, 5.3-13, 5.5-3: TUF-verified,
+//	              streaming, resumable downloads (the Updater), offline
+//	              bundles and cosign signatures; update/release is the
+//	              manufacturer's repository writer
 //	iface         5.5-1, 5.5-6, 5.5-7, 5.6-x, 5.13-1: TLS configurations,
 //	              hardened HTTP server, interface inventory and socket
 //	              self-audit, strict input validation
 //	resilience    5.9-1 … 5.9-3: backoff with start-up spread, connectivity
 //	              supervisor, durable outbox
-//	privacy       5.8-x, 5.10-1, 6-x: data inventory, consent ledger, telemetry
-//	erase         5.11-x: factory reset and deletion requests (the Eraser)
 //	internal/durable  crash-safe files and logs, and the crash-simulating FS
 //	                  every state machine is tested against
 //	cmd/baseline  the manufacturer's CLI: ics, provision, keygen, release,
-//	              scan, securitytxt, sbom
+//	              securitytxt, sbom
+//
+// Still to come (their provisions are declared in the ICS until then):
+// privacy (5.8-x, 5.10-1, 6-x: data inventory, consent ledger, telemetry),
+// erase (5.11-x: factory reset and deletion requests, the Eraser), the
+// update installer with A/B slots and boot-time verification (5.3-4 …
+// 5.3-6, 5.7-x) and the `scan` command for hard-coded secrets (5.4-3).
 //
 // Packages never import each other: they meet in the device's main through
 // small interfaces declared by the package that consumes them, so a device
@@ -40,6 +48,12 @@
 //
 // # Quick start
 //
-//	go run ./examples/smartplug                     # the reference device
+// A device's main opens the sealed store with a KEK (soft, TPM or PKCS#11,
+// chosen by a build tag in the device's own code), hands it to auth as the
+// vault, serves its routes through auth's gate on iface's hardened TLS
+// server, runs the update client and the resilience supervisor, and serves
+// conformance's report over every package's Checks. examples/smartplug/main.go
+// is that main, annotated; its ICS comes from
+//
 //	go run ./cmd/baseline ics --profile examples/smartplug/profile.json
 package baseline
