@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
+	"sync"
 	"time"
 
 	xargon2 "golang.org/x/crypto/argon2"
@@ -109,15 +110,29 @@ func pepperInput(pepper, password []byte) []byte {
 // MaxConcurrentHashes arenas, each Params.Memory KiB, allocated on first use
 // and reused for every later hash. A hash runs only while holding an arena,
 // so the memory of hashing is bounded by construction and leaves no garbage.
+// Arenas not used for arenaIdle are returned to the operating system, so an
+// idle device does not keep m KiB per slot resident between logins.
 type hasher struct {
 	pool chan *argon2.Arena
 	// count is incremented for every hash computed (tests assert that a
 	// throttled attempt never reaches the hash).
 	count func()
+	idle  *idleRelease
+}
+
+// arenaIdle is how long hash arenas stay resident after the last hash. A
+// burst of logins reuses warm memory; an idle device gives it back.
+const arenaIdle = 3 * time.Second
+
+type idleRelease struct {
+	after  time.Duration
+	mu     sync.Mutex
+	t      *time.Timer
+	closed bool
 }
 
 func newHasher(n int, count func()) hasher {
-	h := hasher{pool: make(chan *argon2.Arena, n), count: count}
+	h := hasher{pool: make(chan *argon2.Arena, n), count: count, idle: &idleRelease{after: arenaIdle}}
 	for range n {
 		h.pool <- new(argon2.Arena)
 	}
@@ -131,12 +146,59 @@ func (h *hasher) do(ctx context.Context, fn func(a *argon2.Arena)) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	defer func() { h.pool <- a }()
+	defer func() {
+		h.pool <- a
+		h.armIdle()
+	}()
 	if h.count != nil {
 		h.count()
 	}
 	fn(a)
 	return nil
+}
+
+// armIdle (re)starts the idle timer after a hash.
+func (h *hasher) armIdle() {
+	h.idle.mu.Lock()
+	defer h.idle.mu.Unlock()
+	if h.idle.closed {
+		return
+	}
+	if h.idle.t == nil {
+		h.idle.t = time.AfterFunc(h.idle.after, h.releaseIdle)
+		return
+	}
+	h.idle.t.Reset(h.idle.after)
+}
+
+// releaseIdle frees the memory of every arena not in use now. A hash that
+// wants an arena meanwhile waits the few microseconds the unmapping takes;
+// a freed arena maps fresh memory on its next use.
+func (h *hasher) releaseIdle() {
+	var taken []*argon2.Arena
+	for {
+		select {
+		case a := <-h.pool:
+			taken = append(taken, a)
+			continue
+		default:
+		}
+		break
+	}
+	for _, a := range taken {
+		a.Free()
+		h.pool <- a
+	}
+}
+
+// stopIdle stops the idle timer for good (Service.Close).
+func (h *hasher) stopIdle() {
+	h.idle.mu.Lock()
+	defer h.idle.mu.Unlock()
+	h.idle.closed = true
+	if h.idle.t != nil {
+		h.idle.t.Stop()
+	}
 }
 
 // newHashIn is NewHash computed in an arena.

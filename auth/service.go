@@ -299,11 +299,14 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	} else if v != nil {
 		s.verifier = string(v)
 	}
-	var dummyPW [32]byte
-	rand.Read(dummyPW[:])
-	if err := s.hasher.do(ctx, func(a *argon2.Arena) { s.dummy = newHashIn(a, dummyPW[:], cfg.Hash) }); err != nil {
-		return nil, err
-	}
+	// The dummy an unknown account is checked against needs only the
+	// parameters, a salt and a key nobody can match: random bytes cost the
+	// same to verify as a computed hash, and save a hash (and m KiB of
+	// resident memory) at every start.
+	dp := cfg.Hash.withDefaults()
+	s.dummy = Hash{Params: dp, Salt: make([]byte, dp.SaltLen), Key: make([]byte, dp.KeyLen)}
+	rand.Read(s.dummy.Salt)
+	rand.Read(s.dummy.Key)
 	if s.thr, err = openThrottle(cfg.FS, cfg.StateDir, cfg.Throttle, cfg.Now); err != nil {
 		return nil, err
 	}
@@ -322,6 +325,7 @@ func (s *Service) HashMemory() int64 {
 // Close releases the throttle log and the hash arenas, waiting for hashes
 // in flight to finish. The Service must not be used afterwards.
 func (s *Service) Close() error {
+	s.hasher.stopIdle()
 	for range cap(s.hasher.pool) {
 		a := <-s.hasher.pool
 		a.Free()
