@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/iotbaseline/baseline/internal/wire"
 )
 
 // Session is an authenticated owner session. Its token is MAC'd with a key
@@ -94,14 +96,14 @@ func (s *Service) issue(account string, gen uint64, authAt time.Time) (*Session,
 
 func encodeToken(ses *Session) []byte {
 	b := []byte{tokenVersion}
-	b = appendStr(b, ses.Account)
+	b = wire.AppendString(b, ses.Account)
 	b = binary.AppendUvarint(b, ses.Generation)
 	b = binary.AppendVarint(b, ses.IssuedAt.Unix())
 	b = binary.AppendVarint(b, ses.AuthAt.Unix())
 	b = binary.AppendVarint(b, ses.Expires.Unix())
 	b = binary.AppendUvarint(b, uint64(len(ses.Scopes)))
 	for _, sc := range ses.Scopes {
-		b = appendStr(b, sc)
+		b = wire.AppendString(b, sc)
 	}
 	var nonce [tokenNonceLen]byte
 	rand.Read(nonce[:])
@@ -152,27 +154,27 @@ func (s *Service) parseToken(tok string) (*Session, error) {
 // decodeToken decodes a token payload strictly. It runs only on payloads
 // whose MAC verified, but is still bounded and fuzzed.
 func decodeToken(payload []byte) (*Session, error) {
-	r := reader{b: payload}
-	if r.byte1() != tokenVersion {
+	r := wire.NewReader(payload)
+	if r.Byte() != tokenVersion {
 		return nil, ErrInvalidToken
 	}
-	ses := &Session{Account: r.str()}
-	ses.Generation = r.uvarint()
-	ses.IssuedAt = time.Unix(r.varint(), 0)
-	ses.AuthAt = time.Unix(r.varint(), 0)
-	ses.Expires = time.Unix(r.varint(), 0)
-	n := r.uvarint()
-	if r.err || n > maxScopes {
+	ses := &Session{Account: r.String(maxTableKey)}
+	ses.Generation = r.Uvarint()
+	ses.IssuedAt = time.Unix(r.Varint(), 0)
+	ses.AuthAt = time.Unix(r.Varint(), 0)
+	ses.Expires = time.Unix(r.Varint(), 0)
+	n := r.Uvarint()
+	if r.Failed() || n > maxScopes {
 		return nil, ErrInvalidToken
 	}
 	for range n {
-		sc := r.str()
-		if r.err || !validName(sc, 32) {
+		sc := r.String(maxTableKey)
+		if r.Failed() || !validName(sc, 32) {
 			return nil, ErrInvalidToken
 		}
 		ses.Scopes = append(ses.Scopes, sc)
 	}
-	if r.err || len(r.b) != tokenNonceLen || !validName(ses.Account, 64) {
+	if r.Failed() || r.Len() != tokenNonceLen || !validName(ses.Account, 64) {
 		return nil, ErrInvalidToken
 	}
 	return ses, nil

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/internal/wire"
 )
 
 // ThrottleConfig tunes brute-force protection (provision 5.1-5). The zero
@@ -563,73 +564,22 @@ type event struct {
 	flags     byte
 }
 
-func appendStr(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
 func encodeEvent(kind byte, at int64, src, acct string, flags byte) []byte {
 	b := []byte{kind}
 	b = binary.AppendVarint(b, at)
-	b = appendStr(b, src)
-	b = appendStr(b, acct)
+	b = wire.AppendString(b, src)
+	b = wire.AppendString(b, acct)
 	return append(b, flags)
 }
 
-type reader struct {
-	b   []byte
-	err bool
-}
-
-func (r *reader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = true
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) varint() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.err = true
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) str() string {
-	n := r.uvarint()
-	if r.err || n > maxTableKey || n > uint64(len(r.b)) {
-		r.err = true
-		return ""
-	}
-	s := string(r.b[:n])
-	r.b = r.b[n:]
-	return s
-}
-
-func (r *reader) byte1() byte {
-	if len(r.b) == 0 {
-		r.err = true
-		return 0
-	}
-	c := r.b[0]
-	r.b = r.b[1:]
-	return c
-}
-
 func decodeEvent(rec []byte) (event, error) {
-	r := reader{b: rec}
-	ev := event{kind: r.byte1()}
-	ev.at = r.varint()
-	ev.src = r.str()
-	ev.acct = r.str()
-	ev.flags = r.byte1()
-	if r.err || len(r.b) != 0 || (ev.kind != recFail && ev.kind != recSuccess && ev.kind != recForget) {
+	r := wire.NewReader(rec)
+	ev := event{kind: r.Byte()}
+	ev.at = r.Varint()
+	ev.src = r.String(maxTableKey)
+	ev.acct = r.String(maxTableKey)
+	ev.flags = r.Byte()
+	if r.Failed() || r.Len() != 0 || (ev.kind != recFail && ev.kind != recSuccess && ev.kind != recForget) {
 		return event{}, errBadRecord
 	}
 	return ev, nil
@@ -658,7 +608,7 @@ func encodeSnapshot(s snapshot) []byte {
 	for _, es := range [][]snapEntry{s.src, s.acct} {
 		b = binary.AppendUvarint(b, uint64(len(es)))
 		for _, e := range es {
-			b = appendStr(b, e.key)
+			b = wire.AppendString(b, e.key)
 			b = binary.AppendUvarint(b, uint64(e.fails))
 			b = binary.AppendVarint(b, e.last)
 			g := byte(0)
@@ -672,42 +622,42 @@ func encodeSnapshot(s snapshot) []byte {
 }
 
 func decodeSnapshot(rec []byte) (snapshot, error) {
-	r := reader{b: rec}
+	r := wire.NewReader(rec)
 	var s snapshot
-	if r.byte1() != recSnapshot || r.byte1() != 1 {
+	if r.Byte() != recSnapshot || r.Byte() != 1 {
 		return s, errBadRecord
 	}
-	s.gDebt = math.Float64frombits(r.uvarint())
+	s.gDebt = math.Float64frombits(r.Uvarint())
 	if math.IsNaN(s.gDebt) || math.IsInf(s.gDebt, 0) || s.gDebt < 0 || s.gDebt > 1e9 {
 		return snapshot{}, errBadRecord
 	}
-	s.gAt = r.varint()
+	s.gAt = r.Varint()
 	for _, out := range []*[]snapEntry{&s.src, &s.acct} {
-		n := r.uvarint()
-		if r.err || n > maxSnapEntries || n > uint64(len(r.b)) {
+		n := r.Uvarint()
+		if r.Failed() || n > maxSnapEntries || n > uint64(r.Len()) {
 			return snapshot{}, errBadRecord
 		}
 		for range n {
 			var e snapEntry
-			e.key = r.str()
-			f := r.uvarint()
+			e.key = r.String(maxTableKey)
+			f := r.Uvarint()
 			if f > math.MaxUint32 {
-				r.err = true
+				r.Fail()
 			}
 			e.fails = uint32(f)
-			e.last = r.varint()
-			g := r.byte1()
+			e.last = r.Varint()
+			g := r.Byte()
 			if g > 1 {
-				r.err = true
+				r.Fail()
 			}
 			e.good = g == 1
-			if r.err {
+			if r.Failed() {
 				return snapshot{}, errBadRecord
 			}
 			*out = append(*out, e)
 		}
 	}
-	if r.err || len(r.b) != 0 {
+	if r.Failed() || r.Len() != 0 {
 		return snapshot{}, errBadRecord
 	}
 	return s, nil

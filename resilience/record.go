@@ -3,6 +3,7 @@ package resilience
 import (
 	"encoding/binary"
 	"errors"
+	"github.com/iotbaseline/baseline/internal/wire"
 	"math"
 	"time"
 )
@@ -85,74 +86,27 @@ func doneEntries(reason byte, seqs []uint64) [][]byte {
 	return out
 }
 
-type reader struct {
-	b   []byte
-	err bool
-}
-
-func (r *reader) byte() byte {
-	if len(r.b) < 1 {
-		r.err = true
-		return 0
-	}
-	c := r.b[0]
-	r.b = r.b[1:]
-	return c
-}
-
-func (r *reader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = true
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) varint() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.err = true
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-// bytes reads a length-prefixed field of at most max bytes.
-func (r *reader) bytes(max int) []byte {
-	n := r.uvarint()
-	if r.err || n > uint64(max) || n > uint64(len(r.b)) {
-		r.err = true
-		return nil
-	}
-	v := r.b[:n:n]
-	r.b = r.b[n:]
-	return v
-}
-
 // decodeEntry parses one segment record. It is bounded by the input's length
 // and the hard limits above, and never keeps a reference to b.
 func decodeEntry(b []byte) (entry, error) {
 	if len(b) > maxPayloadHard+2*maxKeyLen+64 {
 		return entry{}, errBadRecord
 	}
-	r := &reader{b: b}
-	e := entry{kind: r.byte()}
+	r := wire.NewReader(b)
+	e := entry{kind: r.Byte()}
 	switch e.kind {
 	case kindHeader:
-		e.next = r.uvarint()
+		e.next = r.Uvarint()
 	case kindPut:
 		m := &e.msg
-		m.Seq = r.uvarint()
-		m.Priority = Priority(r.byte())
-		created := r.varint()
-		ttl := r.uvarint()
-		key := r.bytes(maxKeyLen)
-		topic := r.bytes(maxTopicLen)
-		payload := r.bytes(maxPayloadHard)
-		if r.err || m.Priority > PriorityCritical || ttl > math.MaxInt64 {
+		m.Seq = r.Uvarint()
+		m.Priority = Priority(r.Byte())
+		created := r.Varint()
+		ttl := r.Uvarint()
+		key := r.Bytes(maxKeyLen)
+		topic := r.Bytes(maxTopicLen)
+		payload := r.Bytes(maxPayloadHard)
+		if r.Failed() || m.Priority > PriorityCritical || ttl > math.MaxInt64 {
 			return entry{}, errBadRecord
 		}
 		m.Created = time.Unix(0, created)
@@ -163,21 +117,21 @@ func decodeEntry(b []byte) (entry, error) {
 			return entry{}, errBadRecord
 		}
 	case kindDone:
-		e.reason = r.byte()
-		n := r.uvarint()
+		e.reason = r.Byte()
+		n := r.Uvarint()
 		// Each sequence number takes at least one byte: a count larger
 		// than the rest of the record is a lie, refused before allocating.
-		if r.err || n == 0 || n > maxDoneBatch || n > uint64(len(r.b)) || e.reason < reasonDelivered || e.reason > reasonExpired {
+		if r.Failed() || n == 0 || n > maxDoneBatch || n > uint64(r.Len()) || e.reason < reasonDelivered || e.reason > reasonExpired {
 			return entry{}, errBadRecord
 		}
 		e.seqs = make([]uint64, n)
 		for i := range e.seqs {
-			e.seqs[i] = r.uvarint()
+			e.seqs[i] = r.Uvarint()
 		}
 	default:
 		return entry{}, errBadRecord
 	}
-	if r.err || len(r.b) != 0 || e.next > maxSeq || e.msg.Seq > maxSeq {
+	if r.Failed() || r.Len() != 0 || e.next > maxSeq || e.msg.Seq > maxSeq {
 		return entry{}, errBadRecord
 	}
 	for _, q := range e.seqs {
