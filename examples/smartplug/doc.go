@@ -50,6 +50,9 @@
 //	--update-root FILE root.json trusted for --update-repo
 //	--cloud off        make the simulated cloud service unreachable (the plug
 //	                   keeps working; reports wait in the durable outbox)
+//	--user ACCOUNT     started as root: bind the port, hand the state
+//	                   directory to ACCOUNT and run as it, with no
+//	                   capabilities (5.6-7); its parents must be searchable
 //
 // # Build tags
 //
@@ -91,5 +94,6 @@
 // /style.css, /favicon.ico (empty) and /.well-known/security.txt (5.2-1).
 // Everything else needs the owner's session; /api/* answers 401 without
 // one (403 before setup). The plug runs with no_new_privs set (5.6-7);
-// started as root, its self-check reports that as a failure, as it should.
+// started as root without --user, its self-check reports that as a
+// failure, as it should; with --user it gives root up once its port is bound.
 package main

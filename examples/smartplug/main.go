@@ -30,6 +30,7 @@ type options struct {
 	updateRoot string
 	logLevel   string
 	cloud      string
+	user       string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -43,6 +44,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.updateRoot, "update-root", "", "TUF root.json `FILE` to trust for --update-repo (in a product it is built into the firmware)")
 	fs.StringVar(&o.cloud, "cloud", "sim", "simulated cloud service: `sim` (flaky but mostly up) or off (unreachable, to see the plug work offline)")
 	fs.StringVar(&o.logLevel, "log", "info", "log `level`: debug, info, warn, error")
+	fs.StringVar(&o.user, "user", "", "when started as root: after binding the port, hand the state directory to this `account` and run as it, without capabilities (5.6-7)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -91,8 +93,8 @@ func newLogger(level string, w io.Writer) *slog.Logger {
 func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	log := newLogger(o.logLevel, stderr)
 	// No later exec may gain privileges (5.6-7). A plug's firmware runs as
-	// its own unprivileged user; when started as root it should bind its
-	// port and then call iface.DropPrivileges.
+	// its own unprivileged user; started as root with --user, it binds its
+	// port and then drops to that user (dropToUser).
 	ensureNoNewPrivs(log)
 	dir, err := filepath.Abs(o.state)
 	if err != nil {
@@ -127,6 +129,11 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	d.declareInterface(addr)
 	srv, err := d.server()
 	if err != nil {
+		ln.Close()
+		return err
+	}
+	// The port is bound: a plug started as root gives root up now.
+	if err := dropToUser(o.user, dir, log); err != nil {
 		ln.Close()
 		return err
 	}

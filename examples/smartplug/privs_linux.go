@@ -3,9 +3,15 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
+	"os/user"
+	"path/filepath"
 	"runtime"
+	"strconv"
 	"syscall"
 
 	"github.com/iotbaseline/baseline/iface"
@@ -41,4 +47,38 @@ func ensureNoNewPrivs(log *slog.Logger) {
 	xerr = syscall.Exec(exe, os.Args, os.Environ())
 	runtime.UnlockOSThread()
 	log.Warn("no_new_privs set on one thread only; set NoNewPrivileges=yes in the service unit", "err", xerr)
+}
+
+// dropToUser hands the state directory to the named account and switches
+// the whole process to it for good (iface.DropPrivileges: groups, GID, UID,
+// capabilities gone, checked from /proc). It does nothing without a name or
+// when not running as root. Files the device opened before stay open; the
+// directory must be reachable by the account (every parent searchable).
+func dropToUser(name, stateDir string, log *slog.Logger) error {
+	if name == "" || os.Geteuid() != 0 {
+		return nil
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return fmt.Errorf("--user: %w", err)
+	}
+	uid, err1 := strconv.Atoi(u.Uid)
+	gid, err2 := strconv.Atoi(u.Gid)
+	if err1 != nil || err2 != nil || uid == 0 || gid == 0 {
+		return fmt.Errorf("--user %s: not an unprivileged account (uid %s, gid %s)", name, u.Uid, u.Gid)
+	}
+	err = filepath.WalkDir(stateDir, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, uid, gid)
+	})
+	if err != nil {
+		return fmt.Errorf("--user: handing the state directory to %s: %w", name, err)
+	}
+	if err := iface.DropPrivileges(uid, gid); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		return fmt.Errorf("--user: %w", err)
+	}
+	log.Info("dropped root", "user", name, "uid", uid, "gid", gid)
+	return nil
 }
