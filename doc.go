@@ -31,7 +31,7 @@
 //	              self-audit, strict input validation
 //	resilience    5.9-1 … 5.9-3: backoff with start-up spread, connectivity
 //	              supervisor, durable outbox
-//	internal/durable  crash-safe files and logs, and the crash-simulating FS
+//	durable  crash-safe files and logs, and the crash-simulating FS
 //	                  every state machine is tested against
 //	cmd/baseline  the manufacturer's CLI: ics, provision, keygen, release,
 //	              securitytxt, sbom

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/iotbaseline/baseline/conformance"
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 )
 
 // Checks returns the self-checks of the running configuration: 5.1-1 (no

@@ -5,7 +5,7 @@ import (
 	"maps"
 	"testing"
 
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 )
 
 // TestLoginCountersSurvivePowerCut drives the Service itself: a scripted

@@ -28,7 +28,7 @@
 //   - 5.1-5 (brute force): per-source (IPv6 by /64, bounded table with an
 //     explicit overflow policy), per-account and device-wide limits with
 //     exponential delays ([ThrottleConfig]); every failure is on flash
-//     (internal/durable) before the credential is checked; a throttled
+//     (durable) before the credential is checked; a throttled
 //     attempt returns [ErrThrottled] with RetryAfter and is never hashed; a
 //     source that logged in before keeps working during an attack. Check:
 //     "auth.throttle" (a live probe from a reserved source).

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 )
 
 // memVault is an in-memory Vault that reports a missing name with

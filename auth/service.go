@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/iotbaseline/baseline/auth/internal/argon2"
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 )
 
 // Vault is the secret storage auth needs: the device's sealed secret store

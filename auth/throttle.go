@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 	"github.com/iotbaseline/baseline/internal/wire"
 )
 
@@ -30,7 +30,7 @@ import (
 //   - device-wide: at most GlobalBudget failures per GlobalWindow from
 //     sources not in good standing.
 //
-// Every failure is written to flash through internal/durable before the
+// Every failure is written to flash through durable before the
 // credential is checked, so pulling the power does not reset a counter.
 type ThrottleConfig struct {
 	// SourceFree is how many failures a source may make before delays

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 )
 
 func newThrottle(t *testing.T, fsys durable.FS, c *clock, cfg ThrottleConfig) *throttle {

@@ -38,6 +38,25 @@ func (v Verdict) Valid() bool {
 	return false
 }
 
+// Method says how a check reached its verdict. Reports show the methods apart
+// and only a measured PASS reads "confirmed".
+type Method string
+
+const (
+	// Configured: the check read the settings in force (a parameter, a file
+	// mode, a declared list). Its PASS means "set as required", not that the
+	// running device was seen to behave so. The zero Method reads as
+	// Configured, so a check that does not say how it worked never claims
+	// more than this.
+	Configured Method = "configured"
+	// Measured: the check exercised the running device the way a lab would
+	// (a real handshake on the server's own config, a hostile request through
+	// the device's own handler chain, a corrupted chunk through the real
+	// verifier) and must fail when the device is broken the way it guards
+	// against.
+	Measured Method = "measured"
+)
+
 // Result is what one run of a [Check] observed.
 type Result struct {
 	// Verdict is the outcome.
@@ -62,6 +81,9 @@ type Check struct {
 	// Title says in plain words what is checked, for the report a device's
 	// owner reads.
 	Title string
+	// Method says whether Run measures the running device or reads its
+	// configuration; the zero value is [Configured].
+	Method Method
 	// Run performs the check. It must honour ctx, must not change device
 	// state that a user could notice, and must not return secrets.
 	Run func(ctx context.Context) Result
@@ -85,6 +107,8 @@ type CheckResult struct {
 	ID         string   `json:"id"`
 	Title      string   `json:"title"`
 	Provisions []string `json:"provisions"`
+	// Method is the check's [Method], never empty in a result.
+	Method Method `json:"method"`
 	Result
 }
 
@@ -112,7 +136,10 @@ func RunChecks(ctx context.Context, checkers ...Checker) []CheckResult {
 }
 
 func runOne(ctx context.Context, chk Check) (cr CheckResult) {
-	cr = CheckResult{ID: chk.ID, Title: chk.Title, Provisions: append([]string(nil), chk.Provisions...)}
+	cr = CheckResult{ID: chk.ID, Title: chk.Title, Provisions: append([]string(nil), chk.Provisions...), Method: chk.Method}
+	if cr.Method != Measured {
+		cr.Method = Configured
+	}
 	if chk.Run == nil {
 		cr.Result = Result{Verdict: NotRun, Detail: "check has no Run function", At: time.Now().UTC()}
 		return cr

@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 )
 
 // Access says who may use a declared service.

@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 )
 
 // countingFS counts the fsyncs (file and directory) that reach the real file
@@ -96,7 +96,7 @@ func benchEnqueue(b *testing.B, batch int, ack bool) {
 	}
 }
 
-// BenchmarkLogAppend is the floor the outbox builds on: internal/durable's
+// BenchmarkLogAppend is the floor the outbox builds on: durable's
 // Log.Append of the same number of 200-byte records per group commit, with
 // no outbox bookkeeping. Compare its msgs/s with BenchmarkOutboxEnqueue's.
 func BenchmarkLogAppend(b *testing.B) {

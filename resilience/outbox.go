@@ -17,7 +17,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 )
 
 // Priority orders messages in the [Outbox]: higher priorities are delivered

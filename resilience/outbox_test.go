@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/iotbaseline/baseline/conformance"
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 )
 
 var wall0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)

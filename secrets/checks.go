@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"github.com/iotbaseline/baseline/conformance"
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 )
 
 // Checks implements conformance.Checker: what the running store observes

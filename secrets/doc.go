@@ -105,7 +105,7 @@
 //     only in case collide; use lower-case names.
 //   - Every file read is size-bounded ([Config.MaxValueSize], 64 KiB by
 //     default) before it is parsed; the envelope decoder is fuzzed.
-//   - Writes are atomic and durable (internal/durable): power loss leaves
+//   - Writes are atomic and durable (durable): power loss leaves
 //     the old or the new value. Delete removes the file, but flash may keep
 //     the ciphertext until [Sealed.Rotate] or [Sealed.Erase] retires its key.
 //   - A store directory copied to another device does not open there

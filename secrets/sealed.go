@@ -12,7 +12,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/aead/aesgcm"
 	"github.com/tink-crypto/tink-go/v2/aead/subtle"
@@ -62,7 +62,7 @@ type Config struct {
 // refused. The Tink keyset is itself sealed by a [KEK] — TPM, PKCS#11 token
 // or soft seed — so the files on flash are useless without it (5.4-1).
 //
-// All writes are atomic and durable (internal/durable): after a power loss a
+// All writes are atomic and durable (durable): after a power loss a
 // secret holds its old or its new value, never a mix. A Sealed is safe for
 // concurrent use.
 type Sealed struct {

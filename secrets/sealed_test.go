@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"github.com/iotbaseline/baseline/conformance"
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 	"github.com/iotbaseline/baseline/secrets"
 )
 

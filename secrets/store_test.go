@@ -3,7 +3,7 @@ package secrets_test
 import (
 	"testing"
 
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 	"github.com/iotbaseline/baseline/secrets"
 	"github.com/iotbaseline/baseline/secrets/secretstest"
 )

@@ -53,7 +53,7 @@
 //
 // Trust starts at the pinned root; a newer root is accepted only when
 // signed by the threshold of the previous root and of itself, and is
-// persisted (crash-safe, through internal/durable) so the chain is replayed
+// persisted (crash-safe, through durable) so the chain is replayed
 // on start. Timestamp, snapshot and targets are persisted once verified,
 // which is what stops a mirror from rolling the device back to older
 // metadata; when a root rotation changes the timestamp or snapshot keys,

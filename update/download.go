@@ -22,7 +22,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 )
 
 // Slot is where a downloaded image is written: the inactive firmware slot

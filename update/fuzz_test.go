@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 	"github.com/iotbaseline/baseline/update/internal/tuftest"
 )
 

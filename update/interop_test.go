@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 )
 
 func readTestdata(t testing.TB, name string) []byte {

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 )
 
 // serveImage serves the target with Range/If-Range support (ETag "v1"),

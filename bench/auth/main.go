@@ -37,7 +37,7 @@ import (
 	"golang.org/x/crypto/argon2"
 
 	"github.com/iotbaseline/baseline/auth"
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 )
 
 const password = "a long river of green teacups"

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 	"github.com/iotbaseline/baseline/internal/keyfile"
 	"github.com/iotbaseline/baseline/update"
 	"github.com/iotbaseline/baseline/update/release"

@@ -10,7 +10,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 	"github.com/iotbaseline/baseline/secrets"
 	"github.com/iotbaseline/baseline/secrets/pkcs11"
 )

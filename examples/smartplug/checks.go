@@ -12,7 +12,7 @@ import (
 
 	"github.com/iotbaseline/baseline/conformance"
 	"github.com/iotbaseline/baseline/iface"
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 )
 
 // checkers lists every self-check source of the running device: each SDK

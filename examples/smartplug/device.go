@@ -23,7 +23,7 @@ import (
 
 	"github.com/iotbaseline/baseline/conformance"
 	"github.com/iotbaseline/baseline/iface"
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 	"github.com/iotbaseline/baseline/internal/securitytxt"
 	"github.com/iotbaseline/baseline/secrets"
 )

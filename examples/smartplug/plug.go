@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 )
 
 // plug is the device's actual function: a relay that is on or off. Its state

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/iotbaseline/baseline/auth"
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 )
 
 // provisionSchema is the schema of a device record written by

@@ -10,7 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/iotbaseline/baseline/auth"
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 )
 
 // The plug's switch state survives power loss at every write/fsync

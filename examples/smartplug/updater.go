@@ -15,7 +15,7 @@ import (
 
 	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
 	"github.com/iotbaseline/baseline/conformance"
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 	"github.com/iotbaseline/baseline/update"
 )
 

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 )
 
 // fastKDF keeps the tests quick; it is the floor EncodePrivate accepts.

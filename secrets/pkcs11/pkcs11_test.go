@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/iotbaseline/baseline/conformance"
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 	"github.com/iotbaseline/baseline/secrets"
 	"github.com/iotbaseline/baseline/secrets/pkcs11"
 	"github.com/iotbaseline/baseline/secrets/secretstest"

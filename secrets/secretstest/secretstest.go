@@ -35,7 +35,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 	"github.com/iotbaseline/baseline/secrets"
 )
 

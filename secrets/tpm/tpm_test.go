@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-tpm/tpm2/transport"
 
 	"github.com/iotbaseline/baseline/conformance"
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 	"github.com/iotbaseline/baseline/secrets"
 	"github.com/iotbaseline/baseline/secrets/secretstest"
 	"github.com/iotbaseline/baseline/secrets/tpm"

@@ -7,7 +7,7 @@ import (
 	"io"
 	"testing"
 
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 	"github.com/iotbaseline/baseline/update"
 	"github.com/iotbaseline/baseline/update/release"
 	"github.com/iotbaseline/baseline/update/release/releasetest"

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 	"github.com/iotbaseline/baseline/update/release"
 	"github.com/iotbaseline/baseline/update/release/releasetest"
 )

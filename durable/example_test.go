@@ -3,7 +3,7 @@ package durable_test
 import (
 	"fmt"
 
-	"github.com/iotbaseline/baseline/internal/durable"
+	"github.com/iotbaseline/baseline/durable"
 )
 
 // A record log survives power loss up to its last acknowledged append; what
