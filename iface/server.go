@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +26,11 @@ const (
 	DefaultMaxHeaderBytes    = 8 << 10
 	DefaultMaxBodyBytes      = 1 << 20
 	DefaultMaxConns          = 64
+	// DefaultMaxConnsPerSource bounds the connections one source (an IPv4
+	// address, an IPv6 /64) holds open at once: a browser opens about six
+	// per host, so one slowloris source cannot take the device's
+	// DefaultMaxConns from its owner.
+	DefaultMaxConnsPerSource = 16
 	// DefaultContentSecurityPolicy allows the page's own origin only and
 	// forbids framing, plugins, and base/form redirection elsewhere.
 	DefaultContentSecurityPolicy = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
@@ -65,6 +71,12 @@ type ServerConfig struct {
 	// MaxConns bounds concurrent connections; 0 means DefaultMaxConns.
 	// Further connections wait in the kernel's accept queue.
 	MaxConns int
+	// MaxConnsPerSource bounds the connections one source address (IPv6:
+	// its /64) holds at once; 0 means DefaultMaxConnsPerSource. A
+	// connection beyond it is closed as soon as it is accepted, without
+	// taking one of the MaxConns slots, so one slow or greedy source cannot
+	// lock the owner out. Many sources together can still fill MaxConns.
+	MaxConnsPerSource int
 	// ContentSecurityPolicy is sent on every response; "" means
 	// DefaultContentSecurityPolicy.
 	ContentSecurityPolicy string
@@ -99,6 +111,9 @@ func (c ServerConfig) norm() ServerConfig {
 	}
 	if c.MaxConns <= 0 {
 		c.MaxConns = DefaultMaxConns
+	}
+	if c.MaxConnsPerSource <= 0 {
+		c.MaxConnsPerSource = DefaultMaxConnsPerSource
 	}
 	if c.ContentSecurityPolicy == "" {
 		c.ContentSecurityPolicy = DefaultContentSecurityPolicy
@@ -172,7 +187,8 @@ func (w slogWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Serve accepts connections on ln (at most MaxConns at a time), performs
+// Serve accepts connections on ln (at most MaxConns at a time, at most
+// MaxConnsPerSource of them from one source), performs
 // the TLS handshake and serves requests until ctx is cancelled, then shuts
 // down gracefully, giving open requests up to WriteTimeout to finish. It
 // returns nil after a shutdown caused by ctx, or the error that stopped it.
@@ -180,7 +196,7 @@ func (w slogWriter) Write(p []byte) (int, error) {
 // A Server serves once: after ctx ends it cannot be started again (create
 // a new one), and cancelling ctx of one Serve call shuts down all of them.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	ln = LimitListener(ln, s.cfg.MaxConns)
+	ln = LimitListener(perSourceListener(ln, s.cfg.MaxConnsPerSource, s.cfg.Logger), s.cfg.MaxConns)
 	if !s.plaintext {
 		ln = tlsOnlyListener{ln}
 	}
@@ -354,4 +370,69 @@ func (c *limitConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(c.release)
 	return err
+}
+
+// perSourceListener closes, right after accepting it, any connection from
+// a source that already holds max connections. It sits below
+// [LimitListener], so a refused connection never occupies a global slot.
+func perSourceListener(ln net.Listener, max int, log *slog.Logger) net.Listener {
+	return &sourceListener{Listener: ln, max: max, open: map[netip.Prefix]int{}, log: log}
+}
+
+type sourceListener struct {
+	net.Listener
+	max     int
+	log     *slog.Logger
+	mu      sync.Mutex
+	open    map[netip.Prefix]int
+	refused uint64
+}
+
+// sourceOf groups addresses as the throttle does: an IPv4 address alone,
+// an IPv6 address by its /64 (one subscriber's allocation).
+func sourceOf(a net.Addr) (netip.Prefix, bool) {
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.Prefix{}, false
+	}
+	ip := ap.Addr().Unmap()
+	bits := 32
+	if ip.Is6() {
+		bits = 64
+	}
+	p, err := ip.Prefix(bits)
+	return p, err == nil
+}
+
+func (l *sourceListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		src, ok := sourceOf(c.RemoteAddr())
+		if !ok {
+			return c, nil // not an IP listener (a pipe in tests): no per-source bound
+		}
+		l.mu.Lock()
+		if l.open[src] >= l.max {
+			l.refused++
+			n := l.refused
+			l.mu.Unlock()
+			c.Close()
+			if n&(n-1) == 0 { // log the 1st, 2nd, 4th, 8th … refusal only
+				l.log.Warn("iface: connection refused: too many from one source", "source", src.String(), "limit", l.max, "refused_total", n)
+			}
+			continue
+		}
+		l.open[src]++
+		l.mu.Unlock()
+		return &limitConn{Conn: c, release: func() {
+			l.mu.Lock()
+			if l.open[src]--; l.open[src] <= 0 {
+				delete(l.open, src)
+			}
+			l.mu.Unlock()
+		}}, nil
+	}
 }

@@ -566,3 +566,66 @@ func TestServerConcurrentRequests(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// A lab's slowloris run: one source opens many connections and sends
+// nothing. With only the global cap, the owner would wait until the
+// attacker's connections time out; the per-source bound keeps a slot free.
+// The header timeout is set far above the owner's deadline, so the owner
+// is served only if the attacker never held all slots.
+func TestServerPerSourceLimit(t *testing.T) {
+	ts := startServer(t, ServerConfig{MaxConns: 8, MaxConnsPerSource: 4, ReadHeaderTimeout: time.Minute})
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for range 50 {
+		c, err := net.Dial("tcp", ts.addr) // from 127.0.0.1, never speaks
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	// The connections beyond the bound were closed by the server.
+	closed := 0
+	for _, c := range held {
+		c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		if _, err := c.Read(make([]byte, 1)); err != nil {
+			var ne net.Error
+			if !errors.As(err, &ne) || !ne.Timeout() {
+				closed++
+			}
+		}
+	}
+	if closed != 46 {
+		t.Errorf("server closed %d of 50 silent connections from one source, want 46 (bound 4)", closed)
+	}
+	owner := &http.Client{
+		Transport: &http.Transport{
+			TLSClientConfig: ts.tls,
+			DialContext:     (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}).DialContext,
+		},
+		Timeout: 15 * time.Second,
+	}
+	defer owner.CloseIdleConnections()
+	resp, err := owner.Get(ts.url("/"))
+	if err != nil {
+		t.Fatalf("owner not served while one source holds its connections: %v", err)
+	}
+	resp.Body.Close()
+}
+
+func TestSourceOf(t *testing.T) {
+	for _, c := range []struct{ addr, want string }{
+		{"192.0.2.7:443", "192.0.2.7/32"},
+		{"[2001:db8:1:2:3:4:5:6]:443", "2001:db8:1:2::/64"},
+		{"[::ffff:192.0.2.7]:1", "192.0.2.7/32"},
+	} {
+		a, _ := net.ResolveTCPAddr("tcp", c.addr)
+		p, ok := sourceOf(a)
+		if !ok || p.String() != c.want {
+			t.Errorf("sourceOf(%s) = %v %v, want %s", c.addr, p, ok, c.want)
+		}
+	}
+}

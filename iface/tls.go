@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/binary"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -137,7 +138,47 @@ func ServerTLS(o TLSOptions) (*tls.Config, error) {
 		c.ClientCAs = o.ClientCAs
 		c.ClientAuth = tls.RequireAndVerifyClientCert
 	}
+	boundTicketAge(c, DefaultSessionTicketLifetime)
 	return c, nil
+}
+
+// ticketIssuedTag marks the issue time a server stamps into each session
+// ticket it wraps (inside the encrypted ticket, never seen by the client).
+const ticketIssuedTag = "baseline-issued:"
+
+// boundTicketAge makes c refuse to resume from tickets it issued more than
+// maxAge ago (or that carry no issue time), by stamping the issue time into
+// the ticket's encrypted state. The clock is c.Time when set.
+func boundTicketAge(c *tls.Config, maxAge time.Duration) {
+	now := func() time.Time {
+		if c.Time != nil {
+			return c.Time()
+		}
+		return time.Now()
+	}
+	c.WrapSession = func(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+		stamp := make([]byte, len(ticketIssuedTag)+8)
+		copy(stamp, ticketIssuedTag)
+		binary.BigEndian.PutUint64(stamp[len(ticketIssuedTag):], uint64(now().Unix()))
+		ss.Extra = append(ss.Extra, stamp)
+		return c.EncryptTicket(cs, ss)
+	}
+	c.UnwrapSession = func(identity []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
+		ss, err := c.DecryptTicket(identity, cs)
+		if err != nil || ss == nil {
+			return nil, err
+		}
+		for _, e := range ss.Extra {
+			if len(e) == len(ticketIssuedTag)+8 && string(e[:len(ticketIssuedTag)]) == ticketIssuedTag {
+				issued := time.Unix(int64(binary.BigEndian.Uint64(e[len(ticketIssuedTag):])), 0)
+				if age := now().Sub(issued); age >= 0 && age <= maxAge {
+					return ss, nil
+				}
+				return nil, nil
+			}
+		}
+		return nil, nil // not one of ours: full handshake
+	}
 }
 
 // ClientTLS returns the client-side tls.Config the device uses towards its
@@ -153,19 +194,37 @@ func ClientTLS(o TLSOptions) (*tls.Config, error) {
 	return c, nil
 }
 
-// DefaultCertValidity is the validity [SelfSigned] uses when given zero.
-const DefaultCertValidity = 825 * 24 * time.Hour
+// DefaultCertValidity is the validity [SelfSigned] uses when given zero:
+// 397 days, inside the 398-day ceiling browsers and TLS scanners apply to
+// server certificates. A device renews its self-signed certificate before
+// it runs out (the reference device does so at start when fewer than 30
+// days are left).
+const DefaultCertValidity = 397 * 24 * time.Hour
+
+// MaxCertValidity is the longest validity [SelfSigned] issues; longer
+// requests are refused, since scanners flag anything above it.
+const MaxCertValidity = 398 * 24 * time.Hour
+
+// DefaultSessionTicketLifetime bounds how long after its issue a TLS
+// session ticket from [ServerTLS] resumes a session. crypto/tls still
+// advertises its own fixed lifetime hint (7 days) in the ticket and rotates
+// its ticket keys daily; a ticket older than this is simply not accepted,
+// and the client falls back to a full handshake.
+const DefaultSessionTicketLifetime = 24 * time.Hour
 
 // SelfSigned issues a self-signed certificate for the device identity key
 // signer (ECDSA, Ed25519 or RSA), valid for names (hostnames or IP
 // addresses, at least one) from one minute ago for validity (zero means
-// [DefaultCertValidity]). Use it for local interfaces where the client pins
+// [DefaultCertValidity]; more than [MaxCertValidity] is refused). Use it for local interfaces where the client pins
 // the device's certificate, for example after pairing; devices enrolled in
 // a PKI use [NewCSR] and [CertificateFromDER] instead. The private key
 // never leaves signer.
 func SelfSigned(signer crypto.Signer, names []string, validity time.Duration) (tls.Certificate, error) {
 	if validity <= 0 {
 		validity = DefaultCertValidity
+	}
+	if validity > MaxCertValidity {
+		return tls.Certificate{}, fmt.Errorf("iface: certificate validity %s exceeds %s", validity, MaxCertValidity)
 	}
 	dns, ips, err := splitNames(names)
 	if err != nil {
@@ -175,12 +234,14 @@ func SelfSigned(signer crypto.Signer, names []string, validity time.Duration) (t
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("iface: serial: %w", err)
 	}
-	now := time.Now()
+	// NotBefore is a minute back for clocks slightly behind; the whole span
+	// is validity, so a scanner sees exactly what was asked for.
+	notBefore := time.Now().Add(-time.Minute).Truncate(time.Second)
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: names[0]},
-		NotBefore:             now.Add(-time.Minute),
-		NotAfter:              now.Add(validity),
+		NotBefore:             notBefore,
+		NotAfter:              notBefore.Add(validity),
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		BasicConstraintsValid: true,

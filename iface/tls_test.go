@@ -12,7 +12,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"math/big"
+	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -173,8 +175,11 @@ func TestSelfSigned(t *testing.T) {
 	if c.Leaf.DNSNames[0] != "plug.local" || !c.Leaf.IPAddresses[0].IsLoopback() {
 		t.Errorf("names %v %v", c.Leaf.DNSNames, c.Leaf.IPAddresses)
 	}
-	if d := c.Leaf.NotAfter.Sub(c.Leaf.NotBefore); d < DefaultCertValidity {
-		t.Errorf("validity %v", d)
+	if d := c.Leaf.NotAfter.Sub(c.Leaf.NotBefore); d != DefaultCertValidity || d > 398*24*time.Hour {
+		t.Errorf("validity %v, want exactly %v (scanners flag more than 398 days)", d, DefaultCertValidity)
+	}
+	if _, err := SelfSigned(priv, []string{"plug.local"}, MaxCertValidity+time.Second); err == nil {
+		t.Error("SelfSigned issued a certificate longer than MaxCertValidity")
 	}
 	for _, bad := range [][]string{nil, {"bad name"}, {"x\r\ny"}} {
 		if _, err := SelfSigned(priv, bad, time.Hour); !errors.Is(err, ErrBadName) {
@@ -224,5 +229,83 @@ func TestCSRSignedByCA(t *testing.T) {
 	otherKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if _, err := CertificateFromDER(otherKey, leafDER); err == nil {
 		t.Error("mismatched key accepted")
+	}
+}
+
+// A session ticket resumes while it is younger than
+// DefaultSessionTicketLifetime and not after: crypto/tls alone would accept
+// it for 7 days.
+func TestServerTLSTicketLifetime(t *testing.T) {
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		t.Run(tls.VersionName(v), func(t *testing.T) {
+			_, priv, _ := ed25519.GenerateKey(rand.Reader)
+			cert, err := SelfSigned(priv, []string{"plug.local"}, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srvCfg, err := ServerTLS(TLSOptions{Certificates: []tls.Certificate{cert}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var clock atomic.Int64
+			clock.Store(time.Now().Unix())
+			srvCfg.Time = func() time.Time { return time.Unix(clock.Load(), 0) }
+			pool := x509.NewCertPool()
+			pool.AddCert(cert.Leaf)
+			cliCfg, err := ClientTLS(TLSOptions{RootCAs: pool, ServerName: "plug.local"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cliCfg.MaxVersion = v
+			cliCfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			handshake := func() bool {
+				t.Helper()
+				errc := make(chan error, 1)
+				go func() {
+					c, err := ln.Accept()
+					if err != nil {
+						errc <- err
+						return
+					}
+					defer c.Close()
+					srv := tls.Server(c, srvCfg)
+					srv.SetDeadline(time.Now().Add(20 * time.Second))
+					if err = srv.Handshake(); err == nil {
+						// TLS 1.3 tickets follow the handshake; the
+						// client reads them with its first Read.
+						_, err = srv.Write([]byte{1})
+					}
+					errc <- err
+				}()
+				cli, err := tls.DialWithDialer(&net.Dialer{Timeout: 20 * time.Second}, "tcp", ln.Addr().String(), cliCfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer cli.Close()
+				cli.SetDeadline(time.Now().Add(20 * time.Second))
+				if _, err := cli.Read(make([]byte, 1)); err != nil {
+					t.Fatal(err)
+				}
+				if err := <-errc; err != nil {
+					t.Fatal(err)
+				}
+				return cli.ConnectionState().DidResume
+			}
+			if handshake() {
+				t.Fatal("first handshake resumed")
+			}
+			if !handshake() {
+				t.Fatal("a fresh ticket did not resume: the bound refuses every ticket")
+			}
+			clock.Add(int64((DefaultSessionTicketLifetime + time.Minute) / time.Second))
+			if handshake() {
+				t.Fatalf("a ticket older than %v resumed", DefaultSessionTicketLifetime)
+			}
+		})
 	}
 }
