@@ -78,6 +78,10 @@
 // P-256 ECDHE, still forward secret. TLS 1.3 suites are not configurable
 // and are all AEAD. There is no switch to skip certificate verification:
 // for a self-signed device certificate, the client pins it with RootCAs.
+// Session tickets resume for at most [DefaultSessionTicketLifetime] (24 h)
+// after issue, although crypto/tls still advertises its fixed 7-day
+// lifetime hint, which cannot be configured. [SelfSigned] certificates run
+// 397 days ([DefaultCertValidity]), inside the 398 days scanners accept.
 //
 // Server: every response carries CSP (default-src 'self';
 // frame-ancestors 'none'), nosniff, X-Frame-Options, Referrer-Policy and,
@@ -85,7 +89,10 @@
 // panics share one JSON body. Errors that net/http writes before any
 // handler runs (400 for a malformed request line or header, 431 for an
 // oversized header) are plain text without a banner; they cannot be
-// rewritten without replacing net/http's parser. HTTP/2 is off: a device
+// rewritten without replacing net/http's parser. One source (an IPv4
+// address, an IPv6 /64) holds at most MaxConnsPerSource connections, so a
+// slowloris from one address leaves the owner a slot; many sources together
+// can still fill MaxConns. HTTP/2 is off: a device
 // UI does not need it, and HTTP/1.1 keeps the attack surface small.
 // Authentication is not this package's job: put the auth package's gate
 // in front of the handler so that only routes the device declares public
