@@ -11,8 +11,8 @@ import (
 	"strings"
 
 	"github.com/iotbaseline/baseline/conformance"
-	"github.com/iotbaseline/baseline/iface"
 	"github.com/iotbaseline/baseline/durable"
+	"github.com/iotbaseline/baseline/iface"
 )
 
 // checkers lists every self-check source of the running device: each SDK
