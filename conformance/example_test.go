@@ -10,9 +10,13 @@ import (
 	"github.com/iotbaseline/baseline/conformance"
 )
 
-// A manufacturer checks the statement of the reference smart plug.
+// A manufacturer checks a statement. A profile alone is the maker's claim:
+// each Y that the device could test itself stays INCONCLUSIVE until the
+// running device's self-check results are attached (see
+// [conformance.Statement.Attach]), and a mandatory one keeps the statement
+// incomplete.
 func ExampleNewStatement() {
-	f, err := os.Open("../examples/smartplug/profile.json")
+	f, err := os.Open("testdata/complete-profile.json")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -25,10 +29,11 @@ func ExampleNewStatement() {
 		return
 	}
 	st := conformance.NewStatement(p)
-	fmt.Println("conformant:", st.Conformant)
-	fmt.Println("provisions:", st.Totals.Provisions, "N/A:", st.Totals.NotApplicable)
-	e, _ := st.Entry("5.6-4")
-	fmt.Println("5.6-4:", e.Support, e.Applicability)
+	fmt.Println("complete:", st.Complete, "provisions:", st.Totals.Provisions, "N/A:", st.Totals.NotApplicable)
+	for _, id := range []string{"5.1-3", "5.6-9", "5.6-4"} {
+		e, _ := st.Entry(id)
+		fmt.Println(id+":", e.Support, e.Verdict, e.Basis)
+	}
 
 	// Declaring 5.6-8 unmet without saying why breaks rule 4-1.
 	for i := range p.Provisions {
@@ -37,12 +42,15 @@ func ExampleNewStatement() {
 		}
 	}
 	for _, pb := range conformance.NewStatement(p).Problems {
-		fmt.Println(pb)
+		if pb.Provision == "5.6-8" {
+			fmt.Println(pb)
+		}
 	}
 	// Output:
-	// conformant: true
-	// provisions: 68 N/A: 3
-	// 5.6-4: N/A does_not_apply
+	// complete: false provisions: 68 N/A: 3
+	// 5.1-3: Y INCONCLUSIVE none
+	// 5.6-9: Y DECLARED declared
+	// 5.6-4: N/A NOT_APPLICABLE declared
 	// 5.6-8: justification: recommendation answered N without a justification (4-1 requires one)
 }
 
@@ -88,13 +96,13 @@ func ExampleRunChecks() {
 	// Output:
 	// Self-check of SP-100, firmware 1.0.0, 2026-11-26T09:00:00Z
 	// Result: all checks passed or were declared
-	// PASS           auth.hash-params  Password hashing strength (5.1-3): argon2id m=19456 KiB
+	// PASS         configured auth.hash-params  Password hashing strength (5.1-3): argon2id m=19456 KiB
 }
 
 // Live results joined to the statement: a check that fails under a Y makes
 // the statement non-conformant.
 func ExampleStatement_Attach() {
-	f, _ := os.Open("../examples/smartplug/profile.json")
+	f, _ := os.Open("testdata/complete-profile.json")
 	defer f.Close()
 	p, err := conformance.DecodeProfile(f, time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC))
 	if err != nil {
@@ -105,7 +113,11 @@ func ExampleStatement_Attach() {
 	st.Attach(conformance.RunChecks(context.Background(), hashParams{memoryKiB: 4096}))
 	e, _ := st.Entry("5.1-3")
 	fmt.Println(e.Verdict, st.Conformant)
-	fmt.Println(st.Problems[0])
+	for _, pb := range st.Problems {
+		if pb.Provision == "5.1-3" {
+			fmt.Println(pb)
+		}
+	}
 	// Output:
 	// FAIL false
 	// 5.1-3: check auth.hash-params: declared Y, but the self-check failed: below the 19 MiB floor

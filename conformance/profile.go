@@ -21,6 +21,8 @@ const ProfileSchema = "baseline.profile/v1"
 
 // Size limits enforced by [DecodeProfile].
 const (
+	// MaxAnswerChecks bounds how many self-checks one answer may name.
+	MaxAnswerChecks = 16
 	// MaxProfileSize bounds a whole profile document (1 MiB).
 	MaxProfileSize = 1 << 20
 	// MaxTextLen bounds a provision's detail and justification (8 KiB each).
@@ -62,6 +64,13 @@ type Answer struct {
 	// condition does not hold (N/A). Required for every N or N/A of a
 	// recommendation (4-1) and for an N/A of 5.8-2 and 5.8-3.
 	Justification string `json:"justification"`
+	// Checks optionally names the self-checks (by [Check] ID) that back a
+	// Y. Once results are attached to a statement, each named check must
+	// have run on the device and cover this provision; otherwise the entry
+	// is INCONCLUSIVE and the statement incomplete. Naming them lets a
+	// reviewer see from the profile alone which test stands behind a claim,
+	// and catches a claim whose check was removed.
+	Checks []string `json:"checks,omitempty"`
 }
 
 // Disclosure is how security researchers reach the manufacturer (5.2-1).
@@ -561,6 +570,17 @@ func (d *profileDecoder) decodeProvisions(dec *json.Decoder, p *Profile) error {
 		}
 		if err := checkText(a.Justification, MaxTextLen, true); err != "" {
 			return d.fail(off, field+".justification", a.ID, err, nil)
+		}
+		if len(a.Checks) > MaxAnswerChecks {
+			return d.fail(off, field+".checks", a.ID, fmt.Sprintf("names %d checks; at most %d", len(a.Checks), MaxAnswerChecks), nil)
+		}
+		for j, c := range a.Checks {
+			if c == "" {
+				return d.fail(off, field+".checks["+strconv.Itoa(j)+"]", a.ID, "empty check ID", nil)
+			}
+			if err := checkText(c, MaxFieldLen, false); err != "" {
+				return d.fail(off, field+".checks["+strconv.Itoa(j)+"]", a.ID, err, nil)
+			}
 		}
 		p.Provisions = append(p.Provisions, a)
 	}

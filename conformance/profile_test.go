@@ -17,7 +17,10 @@ var testNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
 func exampleProfileBytes(t testing.TB) []byte {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "examples", "smartplug", "profile.json"))
+	// A hypothetical device answering every provision Y (with N/A where a
+	// condition does not hold): a fixture for the statement rules, not a
+	// claim about any code in this tree.
+	data, err := os.ReadFile(filepath.Join("testdata", "complete-profile.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,8 +60,11 @@ func (s *Statement) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "| Vulnerability disclosure policy | %s |\n\n", mdCell(orDash(s.VulnerabilityDisclosure.PolicyURL)))
 	fmt.Fprintf(&b, "**Outcome:** %s\n\n", s.outcome())
 	t := s.Totals
-	fmt.Fprintf(&b, "%d provisions (%d mandatory, %d recommended), %d applicable: %d Y, %d N, %d N/A, %d unanswered. Verdicts: %d pass, %d declared, %d fail, %d inconclusive.\n\n",
-		t.Provisions, t.Mandatory, t.Recommended, t.Applicable, t.Yes, t.No, t.NotApplicable, t.Unanswered, t.Pass, t.Declared, t.Fail, t.Inconclusive)
+	fmt.Fprintf(&b, "%d provisions (%d mandatory, %d recommended), %d applicable: %d Y, %d N, %d N/A, %d unanswered. Verdicts: %d pass (%d measured on the running device, %d read from its configuration), %d declared, %d fail, %d inconclusive (%d Y with no self-check behind it).\n\n",
+		t.Provisions, t.Mandatory, t.Recommended, t.Applicable, t.Yes, t.No, t.NotApplicable, t.Unanswered, t.Pass, t.Measured, t.Configured, t.Declared, t.Fail, t.Inconclusive, t.Unbacked)
+	if !s.ChecksAttached {
+		b.WriteString("No self-check results of a running device are attached: every verdict here rests on the profile alone.\n\n")
+	}
 	if len(s.Problems) > 0 {
 		fmt.Fprintf(&b, "## Problems\n\n")
 		for _, pb := range s.Problems {
@@ -78,7 +81,7 @@ func (s *Statement) WriteMarkdown(w io.Writer) error {
 		pr, _ := Lookup(e.ID)
 		var checks []string
 		for _, r := range e.Checks {
-			checks = append(checks, r.ID+" "+string(r.Verdict))
+			checks = append(checks, r.ID+" "+string(r.Verdict)+" ("+string(r.Method)+")")
 		}
 		text := e.Detail
 		if e.Support == No || e.Support == NotApplicableSupport {
@@ -86,7 +89,7 @@ func (s *Statement) WriteMarkdown(w io.Writer) error {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			e.ID, pr.StatusNotation(), mdCell(e.Summary), applicabilityWord(e.Applicability), orDash(string(e.Support)),
-			mdCell(e.Evidence), e.Verdict, mdCell(text), mdCell(strings.Join(checks, ", ")))
+			mdCell(e.Evidence), verdictBasis(e), mdCell(text), mdCell(strings.Join(checks, ", ")))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -100,6 +103,18 @@ func (s *Statement) outcome() string {
 		return "complete, but NOT conformant"
 	}
 	return fmt.Sprintf("incomplete: %d problem(s) to fix", len(s.Problems))
+}
+
+// verdictBasis writes an entry's verdict with what it rests on where that
+// is not obvious: "PASS (measured)", "INCONCLUSIVE (no check)".
+func verdictBasis(e Entry) string {
+	switch {
+	case e.Verdict == Pass || e.Verdict == Fail && e.Support == Yes:
+		return string(e.Verdict) + " (" + string(e.Basis) + ")"
+	case e.Basis == BasisNone:
+		return string(e.Verdict) + " (no check)"
+	}
+	return string(e.Verdict)
 }
 
 func orDash(s string) string {
@@ -152,12 +167,21 @@ func mdCell(s string) string {
 	return mdText(strings.Join(strings.Fields(s), " "))
 }
 
+// plainResult explains one check result: only a measured PASS says the
+// device tested it.
+func plainResult(r CheckResult) string {
+	if r.Verdict == Pass && r.Method != Measured {
+		return "Set as required (the device read its settings; it did not test them)"
+	}
+	return plainVerdict(r.Verdict)
+}
+
 // plainVerdict explains a verdict to someone who has never read the
-// standard.
+// standard. A Pass here is a measured one; see [plainResult].
 func plainVerdict(v Verdict) string {
 	switch v {
 	case Pass:
-		return "Checked on the device: OK"
+		return "Tested on the device: OK"
 	case Fail:
 		return "Not met"
 	case Inconclusive:
@@ -182,8 +206,14 @@ func plainEntry(e Entry) string {
 		return "Stated by the manufacturer (not checked on the device for this page)"
 	case e.Verdict == Declared:
 		return "Stated by the manufacturer"
+	case e.Verdict == Inconclusive && e.Basis == BasisNone && len(e.Checks) == 0:
+		return "Claimed, but nothing on the device checks it"
+	case e.Verdict == Pass && e.Basis != BasisMeasured && strings.Contains(e.Evidence, string(EvidenceDeclaration)):
+		return "Set as required for the part the device can see (settings read, not tested); the rest is stated by the manufacturer"
+	case e.Verdict == Pass && e.Basis != BasisMeasured:
+		return "Set as required (the device read its settings; it did not test them)"
 	case e.Verdict == Pass && strings.Contains(e.Evidence, string(EvidenceDeclaration)):
-		return "Checked on the device: OK for the part it can check; the rest is stated by the manufacturer"
+		return "Tested on the device: OK for the part it can check; the rest is stated by the manufacturer"
 	case e.Verdict == Fail && e.Support == No && e.Status == Recommended:
 		return "Not met (a recommendation; the reason is given)"
 	}
@@ -205,6 +235,13 @@ func verdictClass(v Verdict) string {
 
 var reportFuncs = template.FuncMap{
 	"plain":       plainVerdict,
+	"plainResult": plainResult,
+	"resultClass": func(r CheckResult) string {
+		if r.Verdict == Pass && r.Method != Measured {
+			return "cfg"
+		}
+		return verdictClass(r.Verdict)
+	},
 	"plainEntry":  plainEntry,
 	"class":       verdictClass,
 	"yesno":       yesNo,
@@ -230,7 +267,7 @@ func supportWord(s Support) string {
 
 const reportStyle = `body{font-family:system-ui,sans-serif;max-width:64rem;margin:2rem auto;padding:0 1rem;line-height:1.45;color:#111}
 table{border-collapse:collapse;width:100%;margin:1rem 0}th,td{border:1px solid #bbb;padding:.35rem .5rem;text-align:left;vertical-align:top}
-th{background:#eee}.ok{background:#e3f4e3}.bad{background:#fbe0e0}.warn{background:#fff4d6}.info{background:#eef2fb}
+th{background:#eee}.ok{background:#e3f4e3}.cfg{background:#f1f8ea}.bad{background:#fbe0e0}.warn{background:#fff4d6}.info{background:#eef2fb}
 .outcome{font-size:1.2rem;padding:.6rem;border:2px solid #888}small{color:#444}`
 
 var statementHTML = template.Must(template.New("ics").Funcs(reportFuncs).Parse(`<!DOCTYPE html>
@@ -252,7 +289,9 @@ others only the manufacturer can state.</p>
 </table>
 <p class="outcome {{if .Conformant}}ok{{else}}bad{{end}}"><strong>Overall:</strong> {{.Outcome}}</p>
 <p>{{.Totals.Yes}} requirements met, {{.Totals.No}} not met, {{.Totals.NotApplicable}} do not apply to this device{{if .Totals.Unanswered}}, {{.Totals.Unanswered}} not answered{{end}}.
-{{.Totals.Pass}} were confirmed by the device's own checks; {{.Totals.Declared}} rest on the manufacturer's word.</p>
+{{.Totals.Measured}} were confirmed by tests the device ran on itself; {{.Totals.Configured}} were read from its settings (set as required, not tested);
+{{.Totals.Declared}} rest on the manufacturer's word{{if .Totals.Inconclusive}}; {{.Totals.Inconclusive}} could not be confirmed{{if .Totals.Unbacked}} ({{.Totals.Unbacked}} because nothing on the device checks them){{end}}{{end}}.{{if not .ChecksAttached}}
+<strong>No results from the running device are attached to this page: it shows the manufacturer's answers only.</strong>{{end}}</p>
 {{if .Problems}}<h2>What is wrong or missing</h2>
 <ul>{{range .Problems}}<li>{{.String}}</li>{{end}}</ul>{{end}}
 <h2>Requirements</h2>
@@ -263,7 +302,7 @@ others only the manufacturer can state.</p>
 <td>{{.Summary}}</td>
 <td>{{supportWord .Support}}</td>
 <td>{{plainEntry .}}</td>
-<td>{{if eq .Support "Y"}}{{.Detail}}{{else}}{{.Justification}}{{end}}{{range .Checks}}<br><small>Device check “{{.Title}}”: {{plain .Verdict}}{{if .Observed}} — saw {{.Observed}}{{end}}</small>{{end}}</td>
+<td>{{if eq .Support "Y"}}{{.Detail}}{{else}}{{.Justification}}{{end}}{{range .Checks}}<br><small>Device check “{{.Title}}”: {{plainResult .}}{{if .Observed}} — saw {{.Observed}}{{end}}</small>{{end}}</td>
 </tr>
 {{end}}</table>
 <h2>About this device</h2>
@@ -304,6 +343,10 @@ type Report struct {
 	OK bool `json:"ok"`
 	// Counts per verdict.
 	Counts map[Verdict]int `json:"counts"`
+	// Measured and Configured split the PASS results by [Method]: only
+	// the measured ones exercised the running device.
+	Measured   int `json:"measured"`
+	Configured int `json:"configured"`
 	// Results are the check results, sorted by check ID.
 	Results []CheckResult `json:"results"`
 }
@@ -314,6 +357,13 @@ func NewReport(model, firmwareVersion string, at time.Time, results []CheckResul
 		Counts: map[Verdict]int{}, Results: append([]CheckResult{}, results...)}
 	for _, res := range results {
 		r.Counts[res.Verdict]++
+		if res.Verdict == Pass {
+			if res.Method == Measured {
+				r.Measured++
+			} else {
+				r.Configured++
+			}
+		}
 		switch res.Verdict {
 		case Fail, Inconclusive, NotRun:
 			r.OK = false
@@ -323,12 +373,14 @@ func NewReport(model, firmwareVersion string, at time.Time, results []CheckResul
 }
 
 // WriteJSON writes the report as indented JSON: model, firmware_version,
-// generated_at (RFC 3339), ok, counts (per verdict) and results (id, title,
-// provisions, verdict, observed, detail, at).
+// generated_at (RFC 3339), ok, counts (per verdict), measured and
+// configured (PASS results by method) and results (id, title, provisions,
+// method, verdict, observed, detail, at).
 func (r *Report) WriteJSON(w io.Writer) error { return writeIndentedJSON(w, r) }
 
-// WriteText writes the report as plain text, one check per line:
-// "PASS  auth.hash-params  Password hashing (5.1-3): argon2id m=19456".
+// WriteText writes the report as plain text, one check per line, the
+// verdict followed by how the check reached it:
+// "PASS measured    auth.throttle  Login throttling (5.1-5): …".
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Self-check of %s, firmware %s, %s\n", orDash(r.Model), orDash(r.FirmwareVersion), r.GeneratedAt.Format(time.RFC3339))
@@ -338,7 +390,11 @@ func (r *Report) WriteText(w io.Writer) error {
 		b.WriteString("Result: ATTENTION, some checks did not pass\n")
 	}
 	for _, res := range r.Results {
-		fmt.Fprintf(&b, "%-14s %s  %s (%s)", res.Verdict, oneLineText(res.ID), oneLineText(res.Title), strings.Join(res.Provisions, ", "))
+		method := res.Method
+		if method == "" {
+			method = Configured
+		}
+		fmt.Fprintf(&b, "%-12s %-10s %s  %s (%s)", res.Verdict, method, oneLineText(res.ID), oneLineText(res.Title), strings.Join(res.Provisions, ", "))
 		if res.Observed != "" {
 			fmt.Fprintf(&b, ": %s", oneLineText(res.Observed))
 		}
@@ -358,17 +414,19 @@ var reportHTML = template.Must(template.New("report").Funcs(reportFuncs).Parse(`
 <style>{{.Style}}</style></head>
 <body>
 <h1>Is my {{dash .Model}} securely set up?</h1>
-<p>Your device has just checked its own security settings. Each line below is one check.
-Green means the device confirmed it, red means something needs your attention, yellow means
-the device could not be sure, blue means it is a promise from the manufacturer that the device
-cannot check by itself.</p>
+<p>Your device has just checked its own security. Each line below is one check.
+Green means the device tested it on itself and it held; light green means the device read the
+setting and it is set as required, without testing it; red means something needs your attention;
+yellow means the device could not be sure; blue means it is a promise from the manufacturer that
+the device cannot check by itself.</p>
+<p>{{.Measured}} tested, {{.Configured}} read from the settings.</p>
 <p>Firmware version {{dash .FirmwareVersion}}, checked {{formatTime .GeneratedAt}}.</p>
 <p class="outcome {{if .OK}}ok{{else}}bad{{end}}"><strong>{{if .OK}}Everything the device can check looks fine.{{else}}Something needs attention: see the red or yellow lines.{{end}}</strong></p>
 <table>
 <tr><th>What was checked</th><th>Result</th><th>What the device saw</th></tr>
-{{range .Results}}<tr class="{{class .Verdict}}">
+{{range .Results}}<tr class="{{resultClass .}}">
 <td>{{.Title}}<br><small>{{.ID}}{{range .Provisions}} · {{.}}{{end}}</small></td>
-<td>{{plain .Verdict}}</td>
+<td>{{plainResult .}}</td>
 <td>{{.Observed}}{{if .Detail}}<br><small>{{.Detail}}</small>{{end}}</td>
 </tr>
 {{end}}</table>

@@ -30,7 +30,7 @@ func render(t *testing.T, write func(*bytes.Buffer) error) string {
 
 func TestStatementJSON(t *testing.T) {
 	s := NewStatement(exampleProfile(t))
-	s.Attach(RunChecks(context.Background(), liveChecker{memoryKiB: 19456}))
+	s.Attach(append(RunChecks(context.Background(), liveChecker{memoryKiB: 19456}), backing("5.1-3", "5.3-4", "5.3-6")...))
 	out := render(t, func(b *bytes.Buffer) error { return s.WriteJSON(b) })
 	if again := render(t, func(b *bytes.Buffer) error { return s.WriteJSON(b) }); again != out {
 		t.Error("the same statement rendered twice differs")
@@ -72,6 +72,7 @@ func TestStatementJSON(t *testing.T) {
 
 func TestStatementMarkdown(t *testing.T) {
 	s := NewStatement(hostileProfile(t))
+	s.Attach(backing())
 	out := render(t, func(b *bytes.Buffer) error { return s.WriteMarkdown(b) })
 	for _, p := range catalog {
 		if !strings.Contains(out, "\n| "+p.ID+" | "+p.StatusNotation()+" | ") {
@@ -123,18 +124,30 @@ func TestStatementHTML(t *testing.T) {
 			t.Errorf("HTML lacks %q", want)
 		}
 	}
-	if strings.Contains(out, "Checked on the device: OK") {
+	if strings.Contains(out, "Tested on the device: OK") {
 		t.Error("no check passed, yet the page says one did")
 	}
 	ok := NewStatement(exampleProfile(t))
-	ok.Attach(RunChecks(context.Background(), liveChecker{memoryKiB: 19456}))
-	if out := render(t, func(b *bytes.Buffer) error { return ok.WriteHTML(b) }); !strings.Contains(out, "Checked on the device: OK") || !strings.Contains(out, "complete and conformant") {
-		t.Error("a passing check is not shown in plain words")
+	ok.Attach(append(RunChecks(context.Background(), liveChecker{memoryKiB: 19456}), backing("5.1-3", "5.3-4", "5.3-6")...))
+	out = render(t, func(b *bytes.Buffer) error { return ok.WriteHTML(b) })
+	if !strings.Contains(out, "Tested on the device: OK") || !strings.Contains(out, "complete and conformant") {
+		t.Error("a passing measured check is not shown in plain words")
+	}
+	// auth.hash-params here only reads a setting: its PASS must not read
+	// as a test of the device.
+	i := strings.Index(out, "<td>5.1-3<br>")
+	row := out[i : i+strings.Index(out[i:], "</tr>")]
+	if strings.Contains(row, "Tested on the device") || !strings.Contains(row, "Set as required (the device read its settings; it did not test them)") {
+		t.Errorf("a configured PASS is shown as tested:\n%s", row)
 	}
 	// 5.2-1 is partly a declaration (B/D): a passing check does not cover all of it.
-	ok.Attach(RunChecks(context.Background(), exampleProfile(t)))
-	if out := render(t, func(b *bytes.Buffer) error { return ok.WriteHTML(b) }); !strings.Contains(out, "OK for the part it can check; the rest is stated by the manufacturer") {
+	ok.Attach(append(RunChecks(context.Background(), exampleProfile(t)), backing("4-1")...))
+	if out := render(t, func(b *bytes.Buffer) error { return ok.WriteHTML(b) }); !strings.Contains(out, "Set as required for the part the device can see (settings read, not tested); the rest is stated by the manufacturer") {
 		t.Error("a partial check is shown as covering the whole provision")
+	}
+	// A statement without device results says so.
+	if out := render(t, func(b *bytes.Buffer) error { return NewStatement(exampleProfile(t)).WriteHTML(b) }); !strings.Contains(out, "No results from the running device are attached") || !strings.Contains(out, "Claimed, but nothing on the device checks it") {
+		t.Error("a profile-only statement does not say that nothing backs it")
 	}
 }
 
@@ -164,7 +177,7 @@ func TestSelfCheckReport(t *testing.T) {
 		t.Errorf("JSON report: %+v", doc)
 	}
 	txt := render(t, func(b *bytes.Buffer) error { return r.WriteText(b) })
-	if !strings.Contains(txt, "PASS           auth.hash-params  Password hashing strength (5.1-3): argon2id m=19456") ||
+	if !strings.Contains(txt, "PASS         configured auth.hash-params  Password hashing strength (5.1-3): argon2id m=19456") ||
 		!strings.Contains(txt, "ATTENTION") || !strings.Contains(txt, "DECLARED") {
 		t.Errorf("text report:\n%s", txt)
 	}

@@ -6,8 +6,9 @@ import (
 	"time"
 )
 
-// Checks returns the self-checks a device gets from its embedded profile:
-// the statement is complete under 4-1, the support period is set and has
+// Checks returns the self-checks a device gets from its embedded profile.
+// All four read the profile the firmware carries ([Configured]): the
+// answers are complete and justified under 4-1, the support period is set and has
 // not ended (5.3-13), the model designation is served (5.3-16) and the
 // disclosure contact and policy are set (5.2-1). They observe the profile
 // the running firmware carries, so a device built with an unfinished or
@@ -19,15 +20,22 @@ func (p *Profile) Checks() []Check {
 			Run: func(context.Context) Result {
 				s := NewStatement(&prof)
 				obs := fmt.Sprintf("%d provisions: %d Y, %d N, %d N/A, %d unanswered", s.Totals.Provisions, s.Totals.Yes, s.Totals.No, s.Totals.NotApplicable, s.Totals.Unanswered)
-				if !s.Complete {
-					var first Problem
-					for _, pb := range s.Problems {
-						if !pb.NonConformity {
-							first = pb
-							break
-						}
+				// Only the answers are judged here: whether each Y is backed
+				// by a check is the statement's business once this and the
+				// other results are attached.
+				var n int
+				var first Problem
+				for _, pb := range s.Problems {
+					if pb.NonConformity || pb.evidenceGap() {
+						continue
 					}
-					return Result{Verdict: Fail, Observed: obs, Detail: fmt.Sprintf("%d problem(s) in the statement, first: %s", len(s.Problems), first)}
+					if n == 0 {
+						first = pb
+					}
+					n++
+				}
+				if n > 0 {
+					return Result{Verdict: Fail, Observed: obs, Detail: fmt.Sprintf("%d problem(s) in the answers, first: %s", n, first)}
 				}
 				return Result{Verdict: Pass, Observed: obs}
 			}},

@@ -120,9 +120,34 @@ type Entry struct {
 	Justification string  `json:"justification,omitempty"`
 	// Verdict sums the entry up; see [Statement] for how it is derived.
 	Verdict Verdict `json:"verdict"`
+	// Basis says what the verdict rests on: a test of the running device,
+	// the settings in force, or the maker's word.
+	Basis Basis `json:"basis"`
+	// NamedChecks are the self-checks the profile names for this answer.
+	NamedChecks []string `json:"named_checks,omitempty"`
 	// Checks are the attached self-check results covering the provision.
 	Checks []CheckResult `json:"checks,omitempty"`
 }
+
+// Basis is what an entry's verdict rests on. Reports show the kinds apart:
+// only [BasisMeasured] reads "confirmed".
+type Basis string
+
+// Basis values.
+const (
+	// BasisMeasured: at least one covering self-check that exercised the
+	// running device ([Measured]) passed, and none failed.
+	BasisMeasured Basis = "measured"
+	// BasisConfigured: covering self-checks passed, but each only read the
+	// settings in force ([Configured]).
+	BasisConfigured Basis = "configured"
+	// BasisDeclared: the maker's answer alone (a declaration, or an answer
+	// that is not Y).
+	BasisDeclared Basis = "declared"
+	// BasisNone: the answer needs a self-check and none backs it; the
+	// verdict is INCONCLUSIVE.
+	BasisNone Basis = "none"
+)
 
 // Totals counts a statement's entries.
 type Totals struct {
@@ -135,9 +160,14 @@ type Totals struct {
 	NotApplicable int `json:"not_applicable"`
 	Unanswered    int `json:"unanswered"`
 	Pass          int `json:"pass"`
-	Fail          int `json:"fail"`
-	Declared      int `json:"declared"`
-	Inconclusive  int `json:"inconclusive"`
+	// Measured and Configured split Pass by [Basis].
+	Measured   int `json:"measured"`
+	Configured int `json:"configured"`
+	// Unbacked counts Y answers that need a self-check and have none.
+	Unbacked     int `json:"unbacked"`
+	Fail         int `json:"fail"`
+	Declared     int `json:"declared"`
+	Inconclusive int `json:"inconclusive"`
 }
 
 // Statement is an Implementation Conformance Statement: every provision of
@@ -150,16 +180,26 @@ type Totals struct {
 //   - N/A: NOT_APPLICABLE;
 //   - N: FAIL (the device does not meet it; for a recommendation with a
 //     justification this is allowed and not a problem);
-//   - Y: FAIL if an attached check covering it failed; otherwise PASS if
-//     the provision is not a pure declaration and at least one covering
-//     check passed and none was inconclusive or not run; INCONCLUSIVE if a
-//     covering check was; otherwise DECLARED — the manufacturer's claim,
-//     which a pure declaration (evidence D) always stays.
+//   - Y: FAIL if an attached check covering it failed; INCONCLUSIVE if a
+//     covering check was inconclusive or not run, or if a check the profile
+//     names for it did not run or does not cover it; for a provision that
+//     [Provision.NeedsCheck], INCONCLUSIVE also when no covering check
+//     passed — nothing on the device checks the claim, and for a mandatory
+//     provision that makes the statement incomplete; otherwise PASS if a
+//     covering check passed and the provision is not a pure declaration;
+//     otherwise DECLARED — the manufacturer's claim, which a pure
+//     declaration (evidence D) always stays.
+//
+// Each entry's Basis says whether a PASS was measured on the running device
+// or read from its configuration. A statement built from a profile alone
+// (no [Statement.Attach]) has no check results, so every Y that needs a
+// check is INCONCLUSIVE there: the profile is the maker's claim, and the
+// running device's self-check is what backs it.
 //
 // Complete is true when every provision and profile field is answered
-// consistently with the rules of 4-1; Conformant when, in addition, no
-// applicable mandatory provision is answered N and no attached check
-// contradicts a Y.
+// consistently with the rules of 4-1 and every mandatory Y that needs a
+// check is backed by one; Conformant when, in addition, no applicable
+// mandatory provision is answered N and no attached check contradicts a Y.
 type Statement struct {
 	Schema                  string           `json:"schema"`
 	Standard                string           `json:"standard"`
@@ -226,6 +266,9 @@ func copyProfile(p *Profile) Profile {
 		out.Conditions[k] = v
 	}
 	out.Provisions = append([]Answer(nil), p.Provisions...)
+	for i := range out.Provisions {
+		out.Provisions[i].Checks = append([]string(nil), out.Provisions[i].Checks...)
+	}
 	return out
 }
 
@@ -288,7 +331,7 @@ func (s *Statement) build() {
 			OtherCondition: pr.OtherCondition, Summary: pr.Summary,
 			Packages: append([]string(nil), pr.Packages...), Evidence: pr.EvidenceNotation(),
 			Support: a.Support, Detail: a.Detail, Justification: a.Justification,
-			Checks: byProvision[pr.ID],
+			Checks: byProvision[pr.ID], NamedChecks: append([]string(nil), a.Checks...),
 		}
 		var conds []int
 		e.Applicability, conds = p.Applicability(pr)
@@ -306,6 +349,13 @@ func (s *Statement) build() {
 	}
 	s.Conformant = s.Conformant && s.Complete
 }
+
+// evidenceGap reports whether the problem is a Y without the self-check
+// that must back it, rather than a gap in the answers themselves.
+func (pb Problem) evidenceGap() bool { return pb.Field == "evidence" || pb.Field == "checks" }
+
+// ran reports whether a result with the given check ID is attached.
+func (s *Statement) ran(id string) bool { return covers(s.results, id) }
 
 func (s *Statement) problem(pb Problem) { s.Problems = append(s.Problems, pb) }
 
@@ -428,6 +478,25 @@ func (s *Statement) judge(pr Provision, e *Entry, conds []int) {
 		s.problem(Problem{Provision: id, Field: "support", Message: fmt.Sprintf("%q is not Y, N or N/A", truncate(string(e.Support), 32))})
 	}
 	e.Verdict = s.verdict(pr, e)
+	if e.Support == Yes && s.results != nil {
+		for _, name := range e.NamedChecks {
+			if covers(e.Checks, name) {
+				continue
+			}
+			msg := "the profile names self-check " + strconv.Quote(truncate(name, 64)) + ", which the device did not run"
+			if s.ran(name) {
+				msg = "the profile names self-check " + strconv.Quote(truncate(name, 64)) + ", which does not cover this provision"
+			}
+			s.problem(Problem{Provision: id, Field: "checks", Message: msg})
+		}
+	}
+	if e.Support == Yes && e.Basis == BasisNone && pr.Status == Mandatory && e.Applicability != DoesNotApply {
+		msg := "declared Y, but no self-check results are attached, so nothing backs the claim (attach the running device's self-check: baseline ics --device URL)"
+		if s.results != nil {
+			msg = "declared Y, but nothing on this device checks it: no self-check covering it passed"
+		}
+		s.problem(Problem{Provision: id, Field: "evidence", Message: msg})
+	}
 	if e.Support == Yes {
 		for _, r := range e.Checks {
 			if r.Verdict == Fail {
@@ -440,33 +509,86 @@ func (s *Statement) judge(pr Provision, e *Entry, conds []int) {
 func (s *Statement) verdict(pr Provision, e *Entry) Verdict {
 	switch e.Support {
 	case NotApplicableSupport:
+		e.Basis = BasisDeclared
 		return NotApplicable
 	case No:
+		e.Basis = BasisDeclared
 		return Fail
 	case Yes:
 	default:
+		e.Basis = BasisDeclared
 		return NotRun
 	}
-	var pass, fail, unsure int
+	var pass, measured, fail, unsure int
 	for _, r := range e.Checks {
 		switch r.Verdict {
 		case Pass:
 			pass++
+			if r.Method == Measured {
+				measured++
+			}
 		case Fail:
 			fail++
 		case Inconclusive, NotRun:
 			unsure++
 		}
 	}
+	e.Basis = BasisDeclared
 	switch {
 	case fail > 0:
+		e.Basis = BasisMeasured
+		if !s.anyMeasured(e.Checks, Fail) {
+			e.Basis = BasisConfigured
+		}
 		return Fail
-	case unsure > 0:
+	case unsure > 0 || s.namedMissing(pr.ID, e):
+		if pr.NeedsCheck() && pass == 0 {
+			e.Basis = BasisNone
+		}
+		return Inconclusive
+	case pr.NeedsCheck() && pass == 0:
+		e.Basis = BasisNone
 		return Inconclusive
 	case pass > 0 && !pr.PureDeclaration():
+		e.Basis = BasisConfigured
+		if measured > 0 {
+			e.Basis = BasisMeasured
+		}
 		return Pass
 	}
 	return Declared
+}
+
+func (s *Statement) anyMeasured(rs []CheckResult, v Verdict) bool {
+	for _, r := range rs {
+		if r.Verdict == v && r.Method == Measured {
+			return true
+		}
+	}
+	return false
+}
+
+// namedMissing reports whether, with results attached, a check the profile
+// names for the entry did not run or does not cover the provision.
+func (s *Statement) namedMissing(id string, e *Entry) bool {
+	if s.results == nil {
+		return false
+	}
+	for _, name := range e.NamedChecks {
+		if !covers(e.Checks, name) {
+			return true
+		}
+	}
+	return false
+}
+
+func covers(rs []CheckResult, id string) bool {
+	for _, r := range rs {
+		if r.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Statement) count(pr Provision, e Entry) {
@@ -493,12 +615,20 @@ func (s *Statement) count(pr Provision, e Entry) {
 	switch e.Verdict {
 	case Pass:
 		t.Pass++
+		if e.Basis == BasisMeasured {
+			t.Measured++
+		} else {
+			t.Configured++
+		}
 	case Fail:
 		t.Fail++
 	case Declared:
 		t.Declared++
 	case Inconclusive:
 		t.Inconclusive++
+	}
+	if e.Basis == BasisNone {
+		t.Unbacked++
 	}
 }
 

@@ -19,6 +19,31 @@ func setAnswer(t *testing.T, p *Profile, a Answer) {
 	t.Fatalf("profile has no answer for %s", a.ID)
 }
 
+// backing returns one passing, measured result for every provision that
+// needs a check, except those listed: what a device whose every enforced
+// claim is tested would attach. It lets the tests of the answer rules run
+// on a statement whose evidence is complete.
+func backing(except ...string) []CheckResult {
+	skip := map[string]bool{}
+	for _, id := range except {
+		skip[id] = true
+	}
+	var out []CheckResult
+	for _, pr := range catalog {
+		if pr.NeedsCheck() && !skip[pr.ID] {
+			out = append(out, CheckResult{ID: "test.backing." + pr.ID, Title: "test backing", Provisions: []string{pr.ID}, Method: Measured, Result: Result{Verdict: Pass}})
+		}
+	}
+	return out
+}
+
+// backedStatement is NewStatement with [backing] attached.
+func backedStatement(p *Profile) *Statement {
+	s := NewStatement(p)
+	s.Attach(backing())
+	return s
+}
+
 // problemLines returns the statement's problems as the CLI prints them.
 func problemLines(s *Statement) []string {
 	var out []string
@@ -29,7 +54,7 @@ func problemLines(s *Statement) []string {
 }
 
 func TestExampleStatementConformant(t *testing.T) {
-	s := NewStatement(exampleProfile(t))
+	s := backedStatement(exampleProfile(t))
 	if !s.Complete || !s.Conformant || len(s.Problems) != 0 {
 		t.Fatalf("example profile: complete=%v conformant=%v problems:\n%s", s.Complete, s.Conformant, strings.Join(problemLines(s), "\n"))
 	}
@@ -46,8 +71,85 @@ func TestExampleStatementConformant(t *testing.T) {
 		t.Errorf("5.3-14 on a non-constrained plug: %s, %s", e.Applicability, e.Verdict)
 	}
 	e, _ = s.Entry("5.1-3")
-	if e.Verdict != Declared {
-		t.Errorf("without self-checks a Y is a declaration, got %s", e.Verdict)
+	if e.Verdict != Pass || e.Basis != BasisMeasured {
+		t.Errorf("a Y with a passing measured check: %s, %s", e.Verdict, e.Basis)
+	}
+	e, _ = s.Entry("5.6-9") // a pure declaration stays one
+	if e.Verdict != Declared || e.Basis != BasisDeclared {
+		t.Errorf("5.6-9: %s, %s", e.Verdict, e.Basis)
+	}
+}
+
+// TestUnbackedClaim: a Y on a provision the device can test, with nothing
+// testing it, is INCONCLUSIVE; a mandatory one makes the statement
+// incomplete, a recommended one does not.
+func TestUnbackedClaim(t *testing.T) {
+	// No results at all: the profile alone backs nothing.
+	s := NewStatement(exampleProfile(t))
+	if s.Complete || s.Conformant {
+		t.Fatal("a profile without self-check results must not be complete")
+	}
+	e, _ := s.Entry("5.1-3")
+	if e.Verdict != Inconclusive || e.Basis != BasisNone {
+		t.Errorf("5.1-3 without checks: %s, %s", e.Verdict, e.Basis)
+	}
+	if !strings.Contains(strings.Join(problemLines(s), "\n"), "5.1-3: evidence: declared Y, but no self-check results are attached") {
+		t.Errorf("problems do not name 5.1-3:\n%s", strings.Join(problemLines(s), "\n"))
+	}
+	// Results attached, one mandatory provision left uncovered.
+	s = NewStatement(exampleProfile(t))
+	s.Attach(backing("5.1-3"))
+	want := "5.1-3: evidence: declared Y, but nothing on this device checks it: no self-check covering it passed"
+	if got := problemLines(s); len(got) != 1 || got[0] != want {
+		t.Errorf("problems %q, want %q", got, want)
+	}
+	if s.Complete || s.Conformant || s.Totals.Unbacked != 1 {
+		t.Errorf("complete=%v conformant=%v unbacked=%d", s.Complete, s.Conformant, s.Totals.Unbacked)
+	}
+	// A recommended one uncovered: INCONCLUSIVE, but the statement stands.
+	s = NewStatement(exampleProfile(t))
+	s.Attach(backing("5.3-4"))
+	if e, _ := s.Entry("5.3-4"); e.Verdict != Inconclusive || !s.Complete || !s.Conformant {
+		t.Errorf("5.3-4 uncovered: %s complete=%v conformant=%v %q", e.Verdict, s.Complete, s.Conformant, problemLines(s))
+	}
+	// A covering check that only read the configuration passes as
+	// configured, never as measured.
+	rs := backing("5.1-3")
+	rs = append(rs, CheckResult{ID: "auth.hash-params", Provisions: []string{"5.1-3"}, Method: Configured, Result: Result{Verdict: Pass}})
+	s.Attach(rs)
+	if e, _ := s.Entry("5.1-3"); e.Verdict != Pass || e.Basis != BasisConfigured || s.Totals.Configured != 1 {
+		t.Errorf("configured pass: %s %s totals %+v", e.Verdict, e.Basis, s.Totals)
+	}
+	// A check that says NOT_APPLICABLE under a Y backs nothing.
+	rs = append(backing("5.1-3"), CheckResult{ID: "auth.hash-params", Provisions: []string{"5.1-3"}, Result: Result{Verdict: NotApplicable}})
+	s.Attach(rs)
+	if e, _ := s.Entry("5.1-3"); e.Verdict != Inconclusive || s.Complete {
+		t.Errorf("not-applicable check under Y: %s complete=%v", e.Verdict, s.Complete)
+	}
+}
+
+// TestNamedChecks: a check the profile names for an answer must run and
+// cover the provision.
+func TestNamedChecks(t *testing.T) {
+	p := exampleProfile(t)
+	a := p.Provisions[catalogIndex["5.1-3"]]
+	a.Checks = []string{"auth.hash-params"}
+	setAnswer(t, p, a)
+	s := NewStatement(p)
+	s.Attach(backing())
+	if got := problemLines(s); len(got) != 1 || got[0] != `5.1-3: checks: the profile names self-check "auth.hash-params", which the device did not run` {
+		t.Errorf("missing named check: %q", got)
+	}
+	if e, _ := s.Entry("5.1-3"); e.Verdict != Inconclusive {
+		t.Errorf("verdict %s", e.Verdict)
+	}
+	s.Attach(append(backing(), CheckResult{ID: "auth.hash-params", Provisions: []string{"5.1-5"}, Result: Result{Verdict: Pass}}))
+	if got := problemLines(s); len(got) != 1 || !strings.Contains(got[0], "which does not cover this provision") {
+		t.Errorf("named check covering another provision: %q", got)
+	}
+	s.Attach(append(backing(), CheckResult{ID: "auth.hash-params", Provisions: []string{"5.1-3"}, Method: Measured, Result: Result{Verdict: Pass}}))
+	if !s.Conformant {
+		t.Errorf("named check present: %q", problemLines(s))
 	}
 }
 
@@ -187,7 +289,7 @@ func TestRules(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := exampleProfile(t)
 			tt.change(p)
-			s := NewStatement(p)
+			s := backedStatement(p)
 			got := problemLines(s)
 			switch {
 			case tt.want == "" && len(got) != 0:
@@ -262,7 +364,7 @@ func TestConstrainedUnupdateableDevice(t *testing.T) {
 	}
 	setAnswer(t, p, Answer{ID: "5.3-14", Support: Yes, Detail: "published"})
 	setAnswer(t, p, Answer{ID: "5.3-15", Support: Yes, Detail: "isolable"})
-	s := NewStatement(p)
+	s := backedStatement(p)
 	if !s.Conformant {
 		t.Fatalf("problems:\n%s", strings.Join(problemLines(s), "\n"))
 	}
@@ -281,7 +383,7 @@ func TestStatementCopiesProfile(t *testing.T) {
 	p.Provisions[0].Support = No
 	p.Conditions[1] = false
 	*p.Constrained = true
-	s.Attach(nil)
+	s.Attach(backing())
 	if !s.Conformant {
 		t.Errorf("changing the profile after NewStatement changed the statement:\n%s", strings.Join(problemLines(s), "\n"))
 	}
@@ -312,7 +414,10 @@ func (c liveChecker) Checks() []Check {
 func TestAttach(t *testing.T) {
 	ctx := context.Background()
 	s := NewStatement(exampleProfile(t))
-	s.Attach(RunChecks(ctx, liveChecker{memoryKiB: 19456}))
+	live := func(kib int) []CheckResult {
+		return append(RunChecks(ctx, liveChecker{memoryKiB: kib}), backing("5.1-3", "5.3-4", "5.3-6")...)
+	}
+	s.Attach(live(19456))
 	if !s.ChecksAttached || !s.Conformant {
 		t.Fatalf("problems:\n%s", strings.Join(problemLines(s), "\n"))
 	}
@@ -321,7 +426,8 @@ func TestAttach(t *testing.T) {
 		"5.2-2": Declared, // a declaration never becomes PASS
 		"5.3-4": Inconclusive,
 		"5.3-6": Inconclusive,
-		"5.1-1": Declared, // no check covers it
+		"5.1-1": Pass, // covered by a backing result
+		"5.6-9": Declared,
 	} {
 		if e, _ := s.Entry(id); e.Verdict != want {
 			t.Errorf("%s: verdict %s, want %s", id, e.Verdict, want)
@@ -330,12 +436,12 @@ func TestAttach(t *testing.T) {
 	if e, _ := s.Entry("5.1-3"); len(e.Checks) != 1 || e.Checks[0].Observed != "argon2id m=19456" {
 		t.Errorf("5.1-3 checks: %+v", e.Checks)
 	}
-	if s.Totals.Pass != 1 || s.Totals.Inconclusive != 2 {
+	if s.Totals.Inconclusive != 2 || s.Totals.Measured != s.Totals.Pass-1 || s.Totals.Configured != 1 || s.Totals.Unbacked != 2 {
 		t.Errorf("totals %+v", s.Totals)
 	}
 
 	// A weaker configuration on the running device contradicts the Y.
-	s.Attach(RunChecks(ctx, liveChecker{memoryKiB: 4096}))
+	s.Attach(live(4096))
 	if s.Conformant || !s.Complete {
 		t.Fatalf("a failed check must make the statement non-conformant (complete=%v conformant=%v)", s.Complete, s.Conformant)
 	}
@@ -349,14 +455,14 @@ func TestAttach(t *testing.T) {
 	}
 
 	// A check naming a provision that does not exist is reported.
-	s.Attach([]CheckResult{{ID: "x.bad", Provisions: []string{"9-9"}, Result: Result{Verdict: Pass}}})
+	s.Attach(append(backing(), CheckResult{ID: "x.bad", Provisions: []string{"9-9"}, Result: Result{Verdict: Pass}}))
 	if got := problemLines(s); len(got) != 1 || got[0] != `check x.bad: covers unknown provision "9-9"` {
 		t.Errorf("problems %q", got)
 	}
-	// Attaching nothing restores the declared statement.
+	// Attaching nothing leaves every enforced Y unbacked.
 	s.Attach(nil)
-	if !s.Conformant || s.Totals.Pass != 0 {
-		t.Errorf("after Attach(nil): conformant=%v pass=%d", s.Conformant, s.Totals.Pass)
+	if s.Complete || s.Totals.Pass != 0 || s.Totals.Unbacked == 0 {
+		t.Errorf("after Attach(nil): complete=%v pass=%d unbacked=%d", s.Complete, s.Totals.Pass, s.Totals.Unbacked)
 	}
 }
 
