@@ -47,7 +47,7 @@ func TestDecodeReportRefuses(t *testing.T) {
 		"bad method":       strings.Replace(good, `"method": "configured"`, `"method": "tested"`, 1),
 		"no method":        strings.Replace(good, `"method": "configured",`, ``, 1),
 		"no id":            strings.Replace(good, `"id": "auth.hash-params"`, `"id": ""`, 1),
-		"no provisions":    strings.Replace(good, `"provisions": [
+		"no provisions": strings.Replace(good, `"provisions": [
         "5.1-3"
       ]`, `"provisions": []`, 1),
 		"control char":  strings.Replace(good, `"SP-100"`, `"SP-100\u001b[2J"`, 1),
