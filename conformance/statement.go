@@ -135,17 +135,19 @@ type Basis string
 
 // Basis values.
 const (
-	// BasisMeasured: at least one covering self-check that exercised the
-	// running device ([Measured]) passed, and none failed.
+	// BasisMeasured: the verdict comes from a covering self-check that
+	// exercised the running device ([Measured]): it passed, failed, or could
+	// not vouch for the claim (INCONCLUSIVE, with its reason).
 	BasisMeasured Basis = "measured"
-	// BasisConfigured: covering self-checks passed, but each only read the
-	// settings in force ([Configured]).
+	// BasisConfigured: the verdict comes from covering self-checks that
+	// only read the settings in force ([Configured]).
 	BasisConfigured Basis = "configured"
 	// BasisDeclared: the maker's answer alone (a declaration, or an answer
 	// that is not Y).
 	BasisDeclared Basis = "declared"
-	// BasisNone: the answer needs a self-check and none backs it; the
-	// verdict is INCONCLUSIVE.
+	// BasisNone: the answer needs a self-check and no check covering it
+	// ran (none is registered, or those that are returned only
+	// NOT_APPLICABLE or DECLARED); the verdict is INCONCLUSIVE.
 	BasisNone Basis = "none"
 )
 
@@ -541,7 +543,15 @@ func (s *Statement) verdict(pr Provision, e *Entry) Verdict {
 			e.Basis = BasisConfigured
 		}
 		return Fail
-	case unsure > 0 || s.namedMissing(pr.ID, e):
+	case unsure > 0:
+		// A check ran and could not vouch for the claim; it says why. The
+		// entry rests on that check, not on nothing.
+		e.Basis = BasisConfigured
+		if measuredUnsure(e.Checks) {
+			e.Basis = BasisMeasured
+		}
+		return Inconclusive
+	case s.namedMissing(pr.ID, e):
 		if pr.NeedsCheck() && pass == 0 {
 			e.Basis = BasisNone
 		}
@@ -557,6 +567,15 @@ func (s *Statement) verdict(pr Provision, e *Entry) Verdict {
 		return Pass
 	}
 	return Declared
+}
+
+func measuredUnsure(rs []CheckResult) bool {
+	for _, r := range rs {
+		if (r.Verdict == Inconclusive || r.Verdict == NotRun) && r.Method == Measured {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Statement) anyMeasured(rs []CheckResult, v Verdict) bool {

@@ -44,30 +44,60 @@ type SelfCheck struct {
 	AllowedCaps uint64
 	// JSON is the limits the device's handlers pass to [DecodeJSON].
 	JSON JSONLimits
+	// InputProbes lists routes of Server whose handlers decode a JSON body
+	// before doing anything else (a login or setup endpoint is typical).
+	// With at least one, iface.input is [conformance.Measured]: it sends
+	// hostile bodies through the device's own handler chain (Server's
+	// handler, so its middleware and auth gate too) and requires each to
+	// be refused as bad input (400, 413, 415 or 422). A refusal for any
+	// other reason (401, 403, 429) means the hostile body got past the
+	// decoder and fails the check. Without probes, iface.input only runs
+	// the library's decoder against the configured limits and reports
+	// itself as [conformance.Configured].
+	InputProbes []InputProbe
 	// ProcRoot replaces /proc for the privilege check (tests); "" means
 	// /proc/self/status of this process.
 	ProcRoot string
 }
 
-// Checks implements conformance.Checker.
+// InputProbe is one route iface.input sends hostile input to; see
+// [SelfCheck.InputProbes].
+type InputProbe struct {
+	// Method is the HTTP method, "POST" if empty.
+	Method string
+	// Path is the route's path, "/api/login".
+	Path string
+}
+
+// Checks implements conformance.Checker. iface.tls (real handshakes
+// against ServerTLS), iface.server (probe requests through Server's
+// handler), iface.sockets (the sockets listening now), iface.debug (a probe
+// of processes and serial consoles) and iface.privileges (the process's
+// credentials now) observe the running device and are
+// [conformance.Measured]; iface.input is measured only with
+// [SelfCheck.InputProbes].
 func (c *SelfCheck) Checks() []conformance.Check {
+	inputMethod := conformance.Configured
+	if c.Server != nil && len(c.InputProbes) > 0 {
+		inputMethod = conformance.Measured
+	}
 	return []conformance.Check{
-		{ID: "iface.tls", Provisions: []string{"5.5-1", "5.5-6", "5.5-7"},
+		{ID: "iface.tls", Method: conformance.Measured, Provisions: []string{"5.5-1", "5.5-6", "5.5-7"},
 			Title: "The device's TLS server negotiates TLS 1.3 (or 1.2 with ECDHE and AEAD only) and refuses older protocols and weak suites",
 			Run:   c.checkTLS},
-		{ID: "iface.server", Provisions: []string{"5.6-2"},
+		{ID: "iface.server", Method: conformance.Measured, Provisions: []string{"5.6-2"},
 			Title: "The web server shows no version banner, answers errors uniformly and bounds time, headers, bodies and connections",
 			Run:   c.checkServer},
-		{ID: "iface.sockets", Provisions: []string{"5.6-1", "5.6-5"},
+		{ID: "iface.sockets", Method: conformance.Measured, Provisions: []string{"5.6-1", "5.6-5"},
 			Title: "Every listening socket belongs to a declared, enabled service",
 			Run:   c.checkSockets},
-		{ID: "iface.debug", Provisions: []string{"5.6-4"},
+		{ID: "iface.debug", Method: conformance.Measured, Provisions: []string{"5.6-4"},
 			Title: "No debug endpoints in this build, no console login on serial ports, no remote shell or debugger running",
 			Run:   c.checkDebug},
-		{ID: "iface.privileges", Provisions: []string{"5.6-7"},
+		{ID: "iface.privileges", Method: conformance.Measured, Provisions: []string{"5.6-7"},
 			Title: "The device software runs without root, without spare capabilities, with no_new_privs",
 			Run:   c.checkPrivileges},
-		{ID: "iface.input", Provisions: []string{"5.13-1"},
+		{ID: "iface.input", Method: inputMethod, Provisions: []string{"5.13-1"},
 			Title: "Input decoding is bounded and strict: hostile JSON and field values are refused",
 			Run:   c.checkInput},
 	}
@@ -474,7 +504,53 @@ func (c *SelfCheck) checkInput(ctx context.Context) conformance.Result {
 		}
 		n++
 	}
-	return conformance.Result{Verdict: conformance.Pass, Observed: fmt.Sprintf(
-		"JSON ≤ %d B, depth ≤ %d, unknown fields, duplicate keys, invalid UTF-8 and trailing data refused; %d hostile inputs refused",
-		lim.MaxBytes, lim.MaxDepth, n)}
+	obs := fmt.Sprintf("library decoder: JSON ≤ %d B, depth ≤ %d, unknown fields, duplicate keys, invalid UTF-8 and trailing data refused; %d hostile inputs refused",
+		lim.MaxBytes, lim.MaxDepth, n)
+	if c.Server == nil || len(c.InputProbes) == 0 {
+		return conformance.Result{Verdict: conformance.Pass, Observed: obs,
+			Detail: "configured only: no device routes registered as input probes, so the device's own handlers were not exercised"}
+	}
+	h := c.Server.Handler()
+	var routes []string
+	sent := 0
+	for _, p := range c.InputProbes {
+		method := p.Method
+		if method == "" {
+			method = http.MethodPost
+		}
+		routes = append(routes, method+" "+p.Path)
+		for _, name := range sortedKeys(hostileJSON(lim)) {
+			body := hostileJSON(lim)[name]
+			if err := ctx.Err(); err != nil {
+				return conformance.Result{Verdict: conformance.NotRun, Detail: err.Error()}
+			}
+			req, err := http.NewRequestWithContext(ctx, method, "https://device.invalid"+p.Path, bytes.NewReader(body))
+			if err != nil {
+				return fail("building probe %s %s: %v", method, p.Path, err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.TLS = &tls.ConnectionState{Version: tls.VersionTLS13, HandshakeComplete: true}
+			req.RemoteAddr = "127.0.0.1:1"
+			rec := &recorder{h: http.Header{}}
+			h.ServeHTTP(rec, req)
+			switch rec.status {
+			case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity:
+			default:
+				return conformance.Result{Verdict: conformance.Fail, Observed: obs,
+					Detail: fmt.Sprintf("%s %s with hostile JSON (%s) answered %d, not a bad-input refusal: the body got past the decoder", method, p.Path, name, rec.status)}
+			}
+			sent++
+		}
+	}
+	obs += fmt.Sprintf("; through the device's own handler chain: %d hostile bodies to [%s] all refused as bad input", sent, strings.Join(routes, ", "))
+	return conformance.Result{Verdict: conformance.Pass, Observed: obs}
+}
+
+func sortedKeys(m map[string][]byte) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
 }

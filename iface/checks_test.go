@@ -3,6 +3,7 @@ package iface
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/netip"
@@ -140,5 +141,67 @@ func TestSelfCheckRefusesWeakClientConfig(t *testing.T) {
 	}
 	if r := results(t, &SelfCheck{ServerTLS: s, ClientTLS: c})["iface.tls"]; r.Verdict != conformance.Pass || !strings.Contains(r.Observed, "client configuration") {
 		t.Errorf("good client: %s %s %s", r.Verdict, r.Detail, r.Observed)
+	}
+}
+
+// TestSelfCheckInputThroughDeviceHandlers: with input probes, iface.input
+// sends hostile JSON through the device's own handler chain. A handler that
+// decodes strictly passes; one that decodes leniently (encoding/json
+// accepts unknown fields and duplicate keys) and goes on to check the
+// password fails the check.
+func TestSelfCheckInputThroughDeviceHandlers(t *testing.T) {
+	lim := JSONLimits{MaxBytes: 4096, MaxDepth: 16}
+	login := func(strict bool) http.Handler {
+		mux := http.NewServeMux()
+		mux.HandleFunc("POST /api/login", func(w http.ResponseWriter, r *http.Request) {
+			var req struct {
+				Password string `json:"password"`
+			}
+			var err error
+			if strict {
+				err = DecodeJSON(r.Body, &req, lim)
+			} else {
+				err = json.NewDecoder(r.Body).Decode(&req)
+			}
+			if err != nil {
+				http.Error(w, "bad request", http.StatusBadRequest)
+				return
+			}
+			http.Error(w, "wrong password", http.StatusUnauthorized)
+		})
+		return mux
+	}
+	for _, strict := range []bool{true, false} {
+		srv, err := NewServer(ServerConfig{Handler: login(strict), TLS: &tls.Config{MinVersion: tls.VersionTLS12}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := &SelfCheck{Server: srv, JSON: lim, InputProbes: []InputProbe{{Path: "/api/login"}}}
+		var chk conformance.Check
+		for _, c := range sc.Checks() {
+			if c.ID == "iface.input" {
+				chk = c
+			}
+		}
+		if chk.Method != conformance.Measured {
+			t.Errorf("with probes iface.input is %q, want measured", chk.Method)
+		}
+		r := results(t, sc)["iface.input"]
+		switch {
+		case strict && r.Verdict != conformance.Pass:
+			t.Errorf("strict handler: %s %s", r.Verdict, r.Detail)
+		case !strict && (r.Verdict != conformance.Fail || !strings.Contains(r.Detail, "got past the decoder")):
+			t.Errorf("lenient handler: %s %s", r.Verdict, r.Detail)
+		}
+	}
+	// Without probes the check only exercises the library and says so.
+	sc := &SelfCheck{JSON: lim}
+	for _, c := range sc.Checks() {
+		if c.ID == "iface.input" && c.Method == conformance.Measured {
+			t.Error("without probes iface.input claims to measure")
+		}
+	}
+	if r := results(t, sc)["iface.input"]; r.Verdict != conformance.Pass || !strings.Contains(r.Detail, "configured only") {
+		t.Errorf("library-only input check: %s %q", r.Verdict, r.Detail)
 	}
 }

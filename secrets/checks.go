@@ -17,7 +17,9 @@ import (
 
 // Checks implements conformance.Checker: what the running store observes
 // about provisions 5.4-1 (secrets at rest) and 5.4-2/5.4-4 (device identity),
-// for the backend actually in use.
+// for the backend actually in use. Both exercise the running store (a real
+// wrap/unwrap and a real signature) and are [conformance.Measured]; a
+// measured INCONCLUSIVE still says what the soft backend cannot promise.
 //
 //   - secrets.sealed-at-rest (5.4-1): a live wrap/unwrap probe of the KEK and
 //     a scan of the store directory (every file must be a sealed envelope).
@@ -28,8 +30,8 @@ import (
 //     key or when no identity was created.
 func (s *Sealed) Checks() []conformance.Check {
 	return []conformance.Check{
-		{ID: "secrets.sealed-at-rest", Provisions: []string{"5.4-1"}, Title: "Sensitive security parameters are stored sealed under a device key", Run: s.checkAtRest},
-		{ID: "secrets.device-identity", Provisions: []string{"5.4-2", "5.4-4"}, Title: "Device identity key is unique to the device and protected from extraction", Run: s.checkIdentity},
+		{ID: "secrets.sealed-at-rest", Method: conformance.Measured, Provisions: []string{"5.4-1"}, Title: "Sensitive security parameters are stored sealed under a device key", Run: s.checkAtRest},
+		{ID: "secrets.device-identity", Method: conformance.Measured, Provisions: []string{"5.4-2", "5.4-4"}, Title: "Device identity key is unique to the device and protected from extraction", Run: s.checkIdentity},
 	}
 }
 

@@ -3,12 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/iotbaseline/baseline/conformance"
 	"github.com/iotbaseline/baseline/durable"
@@ -32,6 +37,12 @@ func (d *device) checkers() []conformance.Checker {
 			// for its own sockets. A dedicated device audits them all.
 			Audit: iface.AuditOptions{ProcessOnly: true},
 			JSON:  iface.JSONLimits{MaxBytes: maxJSONBody, MaxDepth: jsonDepth},
+			// The login API decodes its JSON body before anything else
+			// (no session needed, nothing hashed for a refused body), so
+			// hostile input must be refused as bad input by the plug's own
+			// chain. The setup API is closed once the plug is set up, so it
+			// would refuse for that reason instead.
+			InputProbes: []iface.InputProbe{{Path: "/api/login"}},
 		})
 	}
 	return cs
@@ -43,6 +54,12 @@ func (d *device) deviceChecks() []conformance.Check {
 		{ID: "smartplug.state-private", Provisions: []string{"5.4-1"},
 			Title: "The plug's stored data can be read only by the plug's own software",
 			Run:   d.checkStatePrivate},
+		{ID: "smartplug.served-identity", Method: conformance.Measured, Provisions: []string{"5.3-16", "5.2-1"},
+			Title: "Without logging in, the plug's own server shows its model designation and a current security.txt with the disclosure contact",
+			Run:   d.checkServedIdentity},
+		{ID: "smartplug.password-change", Method: conformance.Measured, Provisions: []string{"5.1-4"},
+			Title: "The owner can change the password from the web UI and the API, and only the owner can",
+			Run:   d.checkPasswordChange},
 		{ID: "smartplug.local-first", Provisions: []string{"5.9-2"},
 			Title: "The switch state is kept on the plug itself and survives power cuts and cloud outages",
 			Run:   d.checkLocalFirst},
@@ -100,4 +117,88 @@ func (d *device) checkLocalFirst(ctx context.Context) conformance.Result {
 		return conformance.Result{Verdict: conformance.Fail, Observed: string(bytes.TrimSpace(b)), Detail: "the state on flash differs from the live state"}
 	}
 	return conformance.Result{Verdict: conformance.Pass, Observed: fmt.Sprintf("on=%v stored on flash; cloud link: %s", live.On, d.cloud.describe())}
+}
+
+// probe sends one request through the plug's own server handler (its
+// hardening, auth gate and routes), as an unauthenticated client on
+// loopback would, and returns the response.
+func (d *device) probe(ctx context.Context, method, target string, body string) (*httptest.ResponseRecorder, error) {
+	if d.srv == nil {
+		return nil, fmt.Errorf("the web server is not running")
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "https://device.invalid"+target, strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.TLS = &tls.ConnectionState{Version: tls.VersionTLS13, HandshakeComplete: true}
+	req.RemoteAddr = "127.0.0.1:1"
+	rec := httptest.NewRecorder()
+	d.srv.Handler().ServeHTTP(rec, req)
+	return rec, nil
+}
+
+// checkServedIdentity fetches /about and /.well-known/security.txt through
+// the plug's own server, without a session, and compares them with the
+// profile the firmware carries (5.3-16 model designation, 5.2-1 disclosure
+// contact).
+func (d *device) checkServedIdentity(ctx context.Context) conformance.Result {
+	about, err := d.probe(ctx, http.MethodGet, "/about", "")
+	if err != nil {
+		return conformance.Result{Verdict: conformance.Fail, Detail: err.Error()}
+	}
+	if about.Code != http.StatusOK || !strings.Contains(html.UnescapeString(about.Body.String()), d.model) {
+		return conformance.Result{Verdict: conformance.Fail, Observed: fmt.Sprintf("GET /about: %d", about.Code),
+			Detail: "the about page, unauthenticated, does not show the model designation " + d.model}
+	}
+	txt, err := d.probe(ctx, http.MethodGet, "/.well-known/security.txt", "")
+	if err != nil {
+		return conformance.Result{Verdict: conformance.Fail, Detail: err.Error()}
+	}
+	contact := d.profile.VulnerabilityDisclosure.Contact
+	body := txt.Body.String()
+	if txt.Code != http.StatusOK || contact == "" || !strings.Contains(body, "Contact: "+contact) {
+		return conformance.Result{Verdict: conformance.Fail, Observed: fmt.Sprintf("GET /.well-known/security.txt: %d", txt.Code),
+			Detail: "security.txt is not served without login or does not carry the disclosure contact"}
+	}
+	var expires time.Time
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "Expires: "); ok {
+			expires, _ = time.Parse(time.RFC3339, v)
+		}
+	}
+	if !expires.After(time.Now()) {
+		return conformance.Result{Verdict: conformance.Fail, Observed: "security.txt served", Detail: "its Expires field is missing or past"}
+	}
+	return conformance.Result{Verdict: conformance.Pass, Observed: fmt.Sprintf(
+		"GET /about (no login) shows %q; GET /.well-known/security.txt (no login) has Contact %s, expires %s",
+		d.model, contact, expires.Format(time.DateOnly))}
+}
+
+// checkPasswordChange looks for the password-change routes in the plug's
+// own server: they must exist and must refuse a client without the
+// owner's session. (That the owner's change then works is covered by the
+// device's tests; the check does not change the password.)
+func (d *device) checkPasswordChange(ctx context.Context) conformance.Result {
+	var seen []string
+	for _, p := range []struct{ method, target, body string }{
+		{http.MethodGet, "/password", ""},
+		{http.MethodPost, "/api/password", `{"current":"x","new":"y"}`},
+	} {
+		rec, err := d.probe(ctx, p.method, p.target, p.body)
+		if err != nil {
+			return conformance.Result{Verdict: conformance.Fail, Detail: err.Error()}
+		}
+		switch rec.Code {
+		case http.StatusNotFound, http.StatusMethodNotAllowed:
+			return conformance.Result{Verdict: conformance.Fail, Detail: fmt.Sprintf("%s %s: %d: the password cannot be changed there", p.method, p.target, rec.Code)}
+		case http.StatusUnauthorized, http.StatusForbidden, http.StatusSeeOther, http.StatusFound:
+			seen = append(seen, fmt.Sprintf("%s %s without a session: %d", p.method, p.target, rec.Code))
+		default:
+			return conformance.Result{Verdict: conformance.Fail, Detail: fmt.Sprintf("%s %s without a session answered %d: the route is not guarded", p.method, p.target, rec.Code)}
+		}
+	}
+	return conformance.Result{Verdict: conformance.Pass, Observed: "routes present; " + strings.Join(seen, "; ")}
 }

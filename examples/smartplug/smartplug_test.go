@@ -393,6 +393,7 @@ func TestDeviceSetupLoginRestart(t *testing.T) {
 		Results []struct {
 			ID      string `json:"id"`
 			Verdict string `json:"verdict"`
+			Detail  string `json:"detail"`
 		} `json:"results"`
 	}
 	if err := json.Unmarshal([]byte(r.body), &rep); r.code != 200 || err != nil || len(rep.Results) < 8 {
@@ -404,18 +405,44 @@ func TestDeviceSetupLoginRestart(t *testing.T) {
 	verdicts := map[string]string{}
 	for _, res := range rep.Results {
 		verdicts[res.ID] = res.Verdict
+		if res.Verdict == "FAIL" {
+			t.Logf("%s: %s", res.ID, res.Detail)
+		}
 	}
 	for id, want := range map[string]string{"auth.no-default-credential": "PASS", "iface.tls": "PASS", "iface.sockets": "PASS", "smartplug.state-private": "PASS", "smartplug.local-first": "PASS", "secrets.sealed-at-rest": "INCONCLUSIVE",
-		"conformance.model": "PASS", "conformance.support-period": "PASS", "conformance.self-check-report": "PASS", "update.trust-root": "PASS", "resilience.outbox": "PASS"} {
+		"conformance.model": "PASS", "conformance.support-period": "PASS", "conformance.self-check-report": "PASS", "update.trust-root": "PASS", "resilience.outbox": "PASS",
+		"iface.input": "PASS", "smartplug.served-identity": "PASS", "smartplug.password-change": "PASS"} {
 		if verdicts[id] != want {
 			t.Errorf("self-check %s = %q; want %s (all: %v)", id, verdicts[id], want, verdicts)
 		}
 	}
-	if r := do(t, c, "GET", p.url("/selfcheck"), "", ""); r.code != 200 || !strings.Contains(r.body, "OK: the plug confirmed this") {
+	if r := do(t, c, "GET", p.url("/selfcheck"), "", ""); r.code != 200 || !strings.Contains(r.body, "OK: the plug tested this on itself") || !strings.Contains(r.body, "Set as required: the plug read this setting") {
 		t.Errorf("self-check page = %d %.300s", r.code, r.body)
 	}
 	if r := do(t, c, "GET", p.url("/api/ics"), "", ""); r.code != 200 || !strings.Contains(r.body, `"checks_attached": true`) {
 		t.Errorf("ICS = %d %.300s", r.code, r.body)
+	} else {
+		// The running plug's statement: every Y it could test is backed by
+		// one of its own checks, and every check its profile names ran.
+		var st struct {
+			Totals struct {
+				Unbacked, Measured, Configured int
+			} `json:"totals"`
+			Problems []struct {
+				Provision, Field, Message string
+			} `json:"problems"`
+		}
+		if err := json.Unmarshal([]byte(r.body), &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Totals.Unbacked != 0 || st.Totals.Measured == 0 {
+			t.Errorf("the plug's own ICS: %+v", st.Totals)
+		}
+		for _, pb := range st.Problems {
+			if pb.Field == "evidence" || pb.Field == "checks" {
+				t.Errorf("the plug's own ICS: %s: %s: %s", pb.Provision, pb.Field, pb.Message)
+			}
+		}
 	}
 	if r := do(t, c, "GET", p.url("/ics"), "", ""); r.code != 200 || !strings.Contains(r.body, "SP-100 Smart Plug") || !strings.Contains(r.body, "5.1-1") ||
 		!strings.Contains(r.hdr.Get("Content-Security-Policy"), "default-src 'none'") {

@@ -1,16 +1,22 @@
 package main
 
 import (
+	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/iotbaseline/baseline/auth"
+	"github.com/iotbaseline/baseline/conformance"
 	"github.com/iotbaseline/baseline/durable"
+	"github.com/iotbaseline/baseline/iface"
 )
 
 // The plug's switch state survives power loss at every write/fsync
@@ -208,4 +214,61 @@ func FuzzOpenPlug(f *testing.F) {
 			t.Fatal("an oversized plug state switched the plug on")
 		}
 	})
+}
+
+// TestMeasuredChecksCatchBrokenServer: the plug's measured checks go
+// through its own server, so a server that does not show the model, serves
+// no security.txt, lacks the password routes or leaves them unguarded makes
+// them fail.
+func TestMeasuredChecksCatchBrokenServer(t *testing.T) {
+	ctx := context.Background()
+	prof := &conformance.Profile{VulnerabilityDisclosure: conformance.Disclosure{Contact: "mailto:security@example.com"}}
+	good := func() *http.ServeMux {
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /about", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "<p>SP-100 Smart Plug</p>") })
+		mux.HandleFunc("GET /.well-known/security.txt", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "Contact: mailto:security@example.com\nExpires: "+time.Now().Add(24*time.Hour).UTC().Format(time.RFC3339)+"\n")
+		})
+		mux.HandleFunc("GET /password", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/", http.StatusSeeOther) })
+		mux.HandleFunc("POST /api/password", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusUnauthorized) })
+		return mux
+	}
+	dev := func(h http.Handler) *device {
+		srv, err := iface.NewServer(iface.ServerConfig{Handler: h, TLS: &tls.Config{MinVersion: tls.VersionTLS12}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &device{srv: srv, model: "SP-100 Smart Plug", profile: prof}
+	}
+	if r := dev(good()).checkServedIdentity(ctx); r.Verdict != conformance.Pass {
+		t.Errorf("healthy served identity: %s %s", r.Verdict, r.Detail)
+	}
+	if r := dev(good()).checkPasswordChange(ctx); r.Verdict != conformance.Pass {
+		t.Errorf("healthy password routes: %s %s", r.Verdict, r.Detail)
+	}
+	broken := map[string]struct {
+		pattern string
+		h       http.HandlerFunc
+		check   func(*device, context.Context) conformance.Result
+	}{
+		"about without model": {"GET /about", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "<p>A plug</p>") }, (*device).checkServedIdentity},
+		"security.txt expired": {"GET /.well-known/security.txt", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "Contact: mailto:security@example.com\nExpires: 2020-01-01T00:00:00Z\n")
+		}, (*device).checkServedIdentity},
+		"password API unguarded": {"POST /api/password", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }, (*device).checkPasswordChange},
+	}
+	for name, b := range broken {
+		mux := http.NewServeMux()
+		mux.HandleFunc(b.pattern, b.h)
+		mux.Handle("/", good())
+		if r := b.check(dev(mux), ctx); r.Verdict != conformance.Fail {
+			t.Errorf("%s: %s %s", name, r.Verdict, r.Observed)
+		}
+	}
+	// No password page at all.
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /about", good().ServeHTTP)
+	if r := dev(mux).checkPasswordChange(ctx); r.Verdict != conformance.Fail {
+		t.Errorf("no password routes: %s", r.Verdict)
+	}
 }

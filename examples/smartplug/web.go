@@ -36,10 +36,13 @@ const (
 
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"join": func(s []string) string { return strings.Join(s, ", ") },
-	"plain": func(v conformance.Verdict) string {
-		switch v {
+	"plain": func(r conformance.CheckResult) string {
+		switch r.Verdict {
 		case conformance.Pass:
-			return "OK: the plug confirmed this"
+			if r.Method == conformance.Measured {
+				return "OK: the plug tested this on itself"
+			}
+			return "Set as required: the plug read this setting (it did not test it)"
 		case conformance.Fail:
 			return "Problem: needs attention"
 		case conformance.Inconclusive:
@@ -51,7 +54,7 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 		case conformance.NotRun:
 			return "Not checked"
 		}
-		return string(v)
+		return string(r.Verdict)
 	},
 }).ParseFS(templateFS, "templates/*.html"))
 
