@@ -32,6 +32,28 @@
 //     as DECLARED, never PASS, even by a check that claims otherwise
 //     ([RunChecks]).
 //
+// # Evidence: measured, configured, declared
+//
+// A profile answer is the maker's claim. For a provision the device can
+// test itself ([Provision.NeedsCheck], evidence E), a Y stands only when a
+// self-check of the running device covers it: without one the entry is
+// INCONCLUSIVE with [BasisNone] ("nothing on this device checks this"),
+// and a mandatory one makes the statement incomplete. A statement built
+// from a profile alone therefore never reads "complete and conformant";
+// [Statement.Attach] joins the running device's results, which the device
+// computes with [RunChecks] and a lab fetches with `baseline ics --device`
+// ([DecodeReport] reads them). An answer may name the checks that back it
+// ([Answer.Checks]); a named check that did not run makes the entry
+// INCONCLUSIVE.
+//
+// Each [Check] says how it works ([Check.Method]): [Measured] checks
+// exercise the running device as a lab would (a real TLS handshake, a
+// hostile request through the device's own handler chain, a probe of the
+// login throttle); [Configured] checks read the settings in force. Each
+// entry's [Entry.Basis] and the totals keep them apart, and the reports
+// say "tested" only for a measured PASS; a configured PASS reads "set as
+// required".
+//
 // # The catalog
 //
 // [Catalog] lists every provision with its clause, status (M/R), the
@@ -105,7 +127,7 @@
 // report:
 //
 //	results := conformance.RunChecks(ctx, authChecker, updateChecker, ifaceChecker)
-//	st.Attach(results) // a FAIL under a Y makes the statement non-conformant
+//	st.Attach(results) // backs each Y; a FAIL under a Y makes the statement non-conformant
 //	conformance.NewReport(p.Model, p.FirmwareVersion, time.Now(), results).WriteHTML(w)
 //
 // or simply mounts a [ReportHandler], which runs the checks at most once
@@ -117,7 +139,8 @@
 //	})
 //
 // Every SDK package implements [Checker]; its checks observe the running
-// configuration and return a [Result] with what they saw.
+// device or read its configuration, say which ([Check.Method]), and return
+// a [Result] with what they saw.
 //
 // # Security considerations
 //
