@@ -689,7 +689,7 @@ func TestLabBrowserWalkThrough(t *testing.T) {
 		w.call("DELETE", "/cookie", nil) // carry on as a new visitor
 	}
 	w.open(home + "selfcheck")
-	if s := w.waitText("Log in"); strings.Contains(s, "OK: the plug confirmed this") {
+	if s := w.waitText("Log in"); strings.Contains(s, "OK: the plug tested this on itself") {
 		t.Fatal("the self-check is shown to a visitor who is not logged in")
 	}
 	w.typeInto("#pw", "not the owner's password at all")
@@ -700,7 +700,7 @@ func TestLabBrowserWalkThrough(t *testing.T) {
 	w.waitText("You are logged in")
 
 	w.click(`a[href="/selfcheck"]`)
-	s := w.waitText("Self-check", "OK: the plug confirmed this")
+	s := w.waitText("Self-check", "OK: the plug tested this on itself")
 	for _, l := range strings.Split(s, "\n") {
 		if strings.Contains(l, "Problem: ") || strings.Contains(l, "Could not be") || strings.Contains(l, "Not checked") {
 			t.Logf("self-check: %s", l)
@@ -715,7 +715,7 @@ func TestLabBrowserWalkThrough(t *testing.T) {
 			t.Errorf("the self-check page shows the raw verdict %s to a person", raw)
 		}
 	}
-	if n := strings.Count(s, "OK: the plug confirmed this"); n < 5 {
+	if n := strings.Count(s, "OK: the plug tested this on itself"); n < 5 {
 		t.Errorf("the self-check page shows only %d confirmed checks:\n%s", n, s)
 	}
 	if !strings.Contains(s, "Could not be confirmed") {
