@@ -9,6 +9,10 @@ import (
 )
 
 func FuzzDecodeProfile(f *testing.F) {
+	// Trailing data after a JSON document must be refused: a check based
+	// on dec.More() misses a lone closing brace or bracket.
+	f.Add([]byte(`{"a":1}}`))
+	f.Add([]byte(`{"a":1}]`))
 	f.Add(exampleProfileBytes(f))
 	var skel bytes.Buffer
 	if err := Skeleton().WriteJSON(&skel); err != nil {

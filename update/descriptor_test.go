@@ -172,6 +172,10 @@ func TestCoSignature(t *testing.T) {
 }
 
 func FuzzDecodeDescriptor(f *testing.F) {
+	// Trailing data after a JSON document must be refused: a check based
+	// on dec.More() misses a lone closing brace or bracket.
+	f.Add([]byte(`{"a":1}}`))
+	f.Add([]byte(`{"a":1}]`))
 	enc, err := EncodeDescriptor(testDescriptor(f))
 	if err != nil {
 		f.Fatal(err)

@@ -45,6 +45,10 @@ func fuzzClient(t testing.TB, root []byte) *Client {
 // FuzzOpenBundle feeds arbitrary archives to the offline path: nothing may
 // panic, and nothing but the genuine image may ever reach the slot.
 func FuzzOpenBundle(f *testing.F) {
+	// Trailing data after a JSON document must be refused: a check based
+	// on dec.More() misses a lone closing brace or bracket.
+	f.Add([]byte(`{"a":1}}`))
+	f.Add([]byte(`{"a":1}]`))
 	repo, img := fuzzRepo(f)
 	var good bytes.Buffer
 	if err := WriteBundle(&good, os.DirFS(repo.Dir), "fw.bin", nil); err != nil {
@@ -138,6 +142,10 @@ func FuzzParseContentRange(f *testing.F) {
 // FuzzDecodeState: the on-flash state file decoder is bounded and
 // round-trips what it accepts.
 func FuzzDecodeState(f *testing.F) {
+	// Trailing data after a JSON document must be refused: a check based
+	// on dec.More() misses a lone closing brace or bracket.
+	f.Add([]byte(`{"a":1}}`))
+	f.Add([]byte(`{"a":1}]`))
 	f.Add(encodeState(localState{ts: []byte("a"), snap: []byte("bb"), targets: nil, floor: testNow}))
 	f.Add([]byte(stateMagic))
 	f.Add([]byte{})
@@ -155,6 +163,10 @@ func FuzzDecodeState(f *testing.F) {
 // FuzzSigstoreBundle: arbitrary bundle JSON never panics and never
 // verifies another image.
 func FuzzSigstoreBundle(f *testing.F) {
+	// Trailing data after a JSON document must be refused: a check based
+	// on dec.More() misses a lone closing brace or bracket.
+	f.Add([]byte(`{"a":1}}`))
+	f.Add([]byte(`{"a":1}]`))
 	v, err := ParseCosignPublicKey(readTestdata(f, "cosign/cosign.pub"))
 	if err != nil {
 		f.Fatal(err)
