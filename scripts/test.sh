@@ -26,6 +26,9 @@ go vet ./...
 step "staticcheck"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
+step "baseline scan: no hard-coded secrets in the repository (5.4-3)"
+git ls-files -z | xargs -0 go run ./cmd/baseline scan
+
 step "argon2 fork: generic code (-tags purego) and ARM cross-builds"
 go test -count=1 -tags purego ./auth/internal/argon2
 GOOS=linux GOARCH=arm64 go build ./...
