@@ -19,12 +19,12 @@ import (
 func init() {
 	register(command{
 		name:    "sbom",
-		summary: "write a CycloneDX 1.5 SBOM from a Go binary's build info (5.2-3, 5.6-6)",
+		summary: "write a CycloneDX 1.6 SBOM from a Go binary's build info (5.2-3, 5.6-6)",
 		run:     runSBOM,
 	})
 }
 
-// CycloneDX 1.5 JSON, only the parts we fill in.
+// CycloneDX 1.6 JSON, only the parts we fill in.
 type cdxBOM struct {
 	BOMFormat    string         `json:"bomFormat"`
 	SpecVersion  string         `json:"specVersion"`
@@ -75,7 +75,7 @@ func runSBOM(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: baseline sbom [-o FILE] [-reproducible] BINARY")
-		fmt.Fprintln(stderr, "\nWrites a CycloneDX 1.5 JSON SBOM of the Go modules linked into BINARY,")
+		fmt.Fprintln(stderr, "\nWrites a CycloneDX 1.6 JSON SBOM of the Go modules linked into BINARY,")
 		fmt.Fprintln(stderr, "read from its embedded build info (no source tree or network needed).")
 		fs.PrintDefaults()
 	}
@@ -169,7 +169,7 @@ func buildSBOM(info *debug.BuildInfo, binSum []byte) *cdxBOM {
 	}
 	bom := &cdxBOM{
 		BOMFormat:   "CycloneDX",
-		SpecVersion: "1.5",
+		SpecVersion: "1.6",
 		Version:     1,
 		Metadata: cdxMetadata{
 			Tools:     cdxTools{Components: []cdxComponent{{Type: "application", Name: "baseline sbom"}}},

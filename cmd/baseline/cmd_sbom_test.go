@@ -27,7 +27,7 @@ func TestSBOMOfTestBinary(t *testing.T) {
 	if err := json.Unmarshal(b, &bom); err != nil {
 		t.Fatal(err)
 	}
-	if bom["bomFormat"] != "CycloneDX" || bom["specVersion"] != "1.5" || !strings.HasPrefix(bom["serialNumber"].(string), "urn:uuid:") {
+	if bom["bomFormat"] != "CycloneDX" || bom["specVersion"] != "1.6" || !strings.HasPrefix(bom["serialNumber"].(string), "urn:uuid:") {
 		t.Fatalf("header wrong: %v %v %v", bom["bomFormat"], bom["specVersion"], bom["serialNumber"])
 	}
 	md := bom["metadata"].(map[string]any)

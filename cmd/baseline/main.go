@@ -1,7 +1,9 @@
 // Command baseline is the manufacturer's tool for devices built on the
 // baseline SDK: it writes the Implementation Conformance Statement, provisions
 // factory batches, makes signing keys, publishes releases into a static TUF
-// repository, scans for hard-coded secrets and writes security.txt and SBOMs.
+// repository, scans for hard-coded secrets, writes security.txt and SBOMs, and
+// signs the evidence (ICS, SBOM, scan result) into one in-toto attestation
+// bound to a firmware image.
 //
 // Run `baseline help` for the list of subcommands.
 package main

@@ -532,7 +532,7 @@ func TestDeviceSBOMAndSecurityTxt(t *testing.T) {
 	if err != nil {
 		t.Fatalf("baseline sbom: %v", err)
 	}
-	for _, want := range []string{`"specVersion": "1.5"`, "pkg:golang/github.com/tink-crypto/tink-go/v2@", "pkg:golang/github.com/theupdateframework/go-tuf/v2@", "pkg:golang/stdlib@"} {
+	for _, want := range []string{`"specVersion": "1.6"`, "pkg:golang/github.com/tink-crypto/tink-go/v2@", "pkg:golang/github.com/theupdateframework/go-tuf/v2@", "pkg:golang/stdlib@"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("SBOM of the device lacks %s", want)
 		}
