@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"hash"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
+	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
 )
 
 // TestCoSignaturePolicy: with a pinned ML-DSA-65 key, a release needs the
@@ -113,8 +115,16 @@ func TestChecks(t *testing.T) {
 		return out
 	}
 	before := verdicts()
-	if !strings.HasPrefix(before["update.metadata-fresh"], "INCONCLUSIVE") || !strings.HasPrefix(before["update.support-period"], "INCONCLUSIVE") {
-		t.Fatalf("before refresh: %v", before)
+	for _, id := range []string{"update.metadata-fresh", "update.support-period", "update.trust-root", "update.verification"} {
+		if !strings.HasPrefix(before[id], "INCONCLUSIVE") {
+			t.Fatalf("before refresh, %s: %s", id, before[id])
+		}
+	}
+	for _, chk := range c.Checks() {
+		measured := chk.ID == "update.trust-root" || chk.ID == "update.verification"
+		if (chk.Method == conformance.Measured) != measured {
+			t.Errorf("%s: method %q", chk.ID, chk.Method)
+		}
 	}
 	if err := c.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
@@ -128,6 +138,34 @@ func TestChecks(t *testing.T) {
 	if !strings.Contains(after["update.support-period"], "2032-01-01") {
 		t.Fatalf("support period not observed: %s", after["update.support-period"])
 	}
+	if !strings.Contains(after["update.trust-root"], "foreign key and a stale root were both refused") ||
+		!strings.Contains(after["update.verification"], "unsigned and altered targets metadata refused") ||
+		!strings.Contains(after["update.verification"], "corrupted first chunk of release 2.0.0 refused") {
+		t.Errorf("probes not reported: %v", after)
+	}
+	// A device whose verification is broken the way each probe guards
+	// against fails the check.
+	broken := func(name string, set func(), id string) {
+		t.Run(name, func(t *testing.T) {
+			saveRoot, saveTarget, saveChunk := probeUpdateRoot, probeVerifyTarget, probeChunk
+			t.Cleanup(func() { probeUpdateRoot, probeVerifyTarget, probeChunk = saveRoot, saveTarget, saveChunk })
+			set()
+			if v := verdicts()[id]; !strings.HasPrefix(v, "FAIL") {
+				t.Errorf("%s with a broken verifier: %s", id, v)
+			}
+		})
+	}
+	broken("root update accepts anything", func() {
+		probeUpdateRoot = func(*trustedmetadata.TrustedMetadata, []byte) error { return nil }
+	}, "update.trust-root")
+	broken("signature check accepts anything", func() {
+		probeVerifyTarget = func(*metadata.Metadata[metadata.RootType], *metadata.Metadata[metadata.TargetsType]) error {
+			return nil
+		}
+	}, "update.verification")
+	broken("chunk check accepts anything", func() {
+		probeChunk = func(hash.Hash, []byte, []ChunkHash, int) error { return nil }
+	}, "update.verification")
 	insecure := fx.client(func(c *Config) { c.InsecureAllowNoDescriptor = true })
 	for _, chk := range insecure.Checks() {
 		if chk.ID == "update.verification" && chk.Run(context.Background()).Verdict != conformance.Inconclusive {

@@ -100,14 +100,36 @@ func hasGoFiles(dir string) bool {
 func exportedIn(t *testing.T, dir, name string) bool {
 	t.Helper()
 	fset := token.NewFileSet()
-	pkgs, err := parser.ParseDir(fset, dir, func(fi os.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
-	if err != nil {
-		return false
-	}
-	for _, p := range pkgs {
-		for _, f := range p.Files {
-			if obj := f.Scope.Lookup(name); obj != nil && ast.IsExported(name) {
-				return true
+	files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+	for _, file := range files {
+		if strings.HasSuffix(file, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, file, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			switch d := d.(type) {
+			case *ast.FuncDecl:
+				if d.Recv == nil && d.Name.Name == name {
+					return ast.IsExported(name)
+				}
+			case *ast.GenDecl:
+				for _, sp := range d.Specs {
+					switch sp := sp.(type) {
+					case *ast.TypeSpec:
+						if sp.Name.Name == name {
+							return ast.IsExported(name)
+						}
+					case *ast.ValueSpec:
+						for _, n := range sp.Names {
+							if n.Name == name {
+								return ast.IsExported(name)
+							}
+						}
+					}
+				}
 			}
 		}
 	}
