@@ -10,18 +10,49 @@ import (
 	"github.com/iotbaseline/baseline/durable"
 )
 
-// Checks returns the self-checks of the running configuration: 5.1-1 (no
-// usable credential before setup, no default password), 5.1-3 (the hash
-// parameters in force and stored) and 5.1-5 (a live probe of the throttle).
+// Checks returns the service's self-checks:
+//
+//   - auth.no-default-credential (5.1-1, 5.1-2), measured: well-known
+//     default passwords are tried against the stored credential through the
+//     real password check (not counted by the throttle, not logged), and
+//     once set up, a second setup is refused by the real setup path.
+//   - auth.hash-params (5.1-3), configured: the hash parameters in force and
+//     those of the stored hash, read, not exercised.
+//   - auth.throttle (5.1-5), measured: a live probe of the throttle from a
+//     reserved source, replayed from flash.
 func (s *Service) Checks() []conformance.Check {
 	return []conformance.Check{
-		{ID: "auth.no-default-credential", Provisions: []string{"5.1-1", "5.1-2"},
-			Title: "No default password: only a per-device setup secret or the owner's own password works", Run: s.checkProvisioned},
+		{ID: "auth.no-default-credential", Method: conformance.Measured, Provisions: []string{"5.1-1", "5.1-2"},
+			Title: "No default password works: only a per-device setup secret or the owner's own password", Run: s.checkProvisioned},
 		{ID: "auth.hash-params", Provisions: []string{"5.1-3"},
 			Title: "Passwords are stored as peppered Argon2id hashes at or above the OWASP floor", Run: s.checkHash},
-		{ID: "auth.throttle", Provisions: []string{"5.1-5"},
+		{ID: "auth.throttle", Method: conformance.Measured, Provisions: []string{"5.1-5"},
 			Title: "Repeated failed logins are throttled, and the counters survive a power cut", Run: s.checkThrottle},
 	}
+}
+
+// defaultPasswords are what an attacker tries first on a consumer device;
+// the account name is tried too.
+var defaultPasswords = []string{"", "admin", "password", "1234"}
+
+// probeDefaults tries each default password against the stored credential
+// through checkPassword, the function logins use, and reports whether one
+// works. It charges no throttle counter and logs nothing.
+func (s *Service) probeDefaults(ctx context.Context, owner ownerRecord) (bool, error) {
+	account := owner.Account
+	if account == "" {
+		account = "admin"
+	}
+	for _, pw := range append(append([]string(nil), defaultPasswords...), account) {
+		ok, _, err := s.checkPassword(ctx, owner, account, pw)
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func (s *Service) checkProvisioned(ctx context.Context) conformance.Result {
@@ -36,16 +67,32 @@ func (s *Service) checkProvisioned(ctx context.Context) conformance.Result {
 			return conformance.Result{Verdict: conformance.Fail, Observed: "setup verifier unreadable", Detail: err.Error()}
 		}
 	}
+	tried := fmt.Sprintf("%d default passwords and the account name", len(defaultPasswords))
+	if st == Unprovisioned {
+		return conformance.Result{Verdict: conformance.Inconclusive, Observed: "state=unprovisioned; no credential works",
+			Detail: "no setup-secret verifier installed: the factory provisioning step (baseline provision) has not run on this device"}
+	}
+	works, err := s.probeDefaults(ctx, owner)
+	if err != nil {
+		return conformance.Result{Verdict: conformance.NotRun, Detail: "probe interrupted: " + err.Error()}
+	}
+	if works {
+		// Which one is not said: it would be the owner's password.
+		return conformance.Result{Verdict: conformance.Fail, Observed: "state=" + st.String(),
+			Detail: "the stored credential accepts a well-known default password (" + tried + " tried); change the password"}
+	}
 	switch st {
 	case Ready:
+		// A second setup must be refused by the setup path itself, before
+		// any secret is looked at.
+		if _, err := s.Setup(ctx, SetupRequest{Source: probeSource, SetupSecret: "probe", Account: "probe", NewPassword: "probe"}); !errors.Is(err, ErrAlreadySetUp) {
+			return conformance.Result{Verdict: conformance.Fail, Observed: "state=ready", Detail: fmt.Sprintf("a second setup was not refused as already set up (%v)", err)}
+		}
 		return conformance.Result{Verdict: conformance.Pass,
-			Observed: fmt.Sprintf("state=ready; owner %q set a password of >= %d characters checked against the blocklist; setup secret: %s", owner.Account, s.cfg.Policy.MinLength, vinfo)}
-	case AwaitingSetup:
-		return conformance.Result{Verdict: conformance.Pass,
-			Observed: "state=awaiting-setup; no password login accepted; only the per-device setup secret (" + vinfo + ") opens the setup flow"}
+			Observed: fmt.Sprintf("state=ready; owner %q's credential refused %s; a second setup refused; owner passwords need >= %d characters and pass the blocklist; setup secret: %s", owner.Account, tried, s.cfg.Policy.MinLength, vinfo)}
 	}
-	return conformance.Result{Verdict: conformance.Inconclusive, Observed: "state=unprovisioned; no credential works",
-		Detail: "no setup-secret verifier installed: the factory provisioning step (baseline provision) has not run on this device"}
+	return conformance.Result{Verdict: conformance.Pass,
+		Observed: "state=awaiting-setup; no password login accepted (" + tried + " refused); only the per-device setup secret (" + vinfo + ") opens the setup flow"}
 }
 
 func (s *Service) checkHash(ctx context.Context) conformance.Result {

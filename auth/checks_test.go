@@ -10,6 +10,19 @@ import (
 	"github.com/iotbaseline/baseline/internal/testenv"
 )
 
+// runCheck runs only the check with the given ID.
+func runCheck(s *Service, id string) conformance.CheckResult {
+	only := conformance.CheckerFunc(func() []conformance.Check {
+		for _, c := range s.Checks() {
+			if c.ID == id {
+				return []conformance.Check{c}
+			}
+		}
+		return nil
+	})
+	return conformance.RunChecks(context.Background(), only)[0]
+}
+
 func runChecks(s *Service) map[string]conformance.CheckResult {
 	out := map[string]conformance.CheckResult{}
 	for _, r := range conformance.RunChecks(context.Background(), s) {
@@ -36,6 +49,54 @@ func TestChecksReflectState(t *testing.T) {
 	r := runChecks(f.s)["auth.no-default-credential"]
 	if r.Verdict != conformance.Pass || !strings.Contains(r.Observed, "state=ready") {
 		t.Fatalf("ready: %+v", r)
+	}
+}
+
+// TestNoDefaultCredentialMeasured: the check tries default passwords
+// through the real password check and a second setup through the real
+// setup path; an owner whose stored password is a default one fails it,
+// and running it changes no throttle counter, no owner record.
+func TestNoDefaultCredentialMeasured(t *testing.T) {
+	f := newFixture(t)
+	f.setUp()
+	for _, c := range f.s.Checks() {
+		if c.ID == "auth.no-default-credential" && c.Method != conformance.Measured {
+			t.Fatalf("method %q", c.Method)
+		}
+	}
+	f.s.mu.Lock()
+	before := f.s.owner
+	f.s.mu.Unlock()
+	acct := f.s.thr.accountState(ownerAcct)
+	debt := f.s.thr.debt(f.clock.Now().UnixNano())
+	r := runCheck(f.s, "auth.no-default-credential")
+	if r.Verdict != conformance.Pass || !strings.Contains(r.Observed, "a second setup refused") {
+		t.Fatalf("healthy owner: %+v", r)
+	}
+	f.s.mu.Lock()
+	after := f.s.owner
+	f.s.mu.Unlock()
+	if after != before || f.s.thr.accountState(ownerAcct) != acct || f.s.thr.debt(f.clock.Now().UnixNano()) != debt {
+		t.Fatal("the check changed the owner record or charged the throttle")
+	}
+	// A device whose stored password is a default one (set around the
+	// policy, as a legacy migration might) fails.
+	for _, weak := range []string{"admin", ownerAcct} {
+		phc, err := f.s.hashPassword(context.Background(), weak)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.s.mu.Lock()
+		rec := f.s.owner
+		rec.Hash = phc
+		err = f.s.putOwner(context.Background(), rec)
+		f.s.mu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := runCheck(f.s, "auth.no-default-credential"); r.Verdict != conformance.Fail || !strings.Contains(r.Detail, "accepts a well-known default password") || strings.Contains(r.Detail, `"`+weak+`"`) {
+			t.Errorf("owner password %q: %+v", weak, r)
+		}
 	}
 }
 
@@ -69,7 +130,7 @@ func TestThrottleProbe(t *testing.T) {
 	debt := f.s.thr.debt(f.clock.Now().UnixNano())
 	hashes := f.s.hashes.get()
 	for range 3 {
-		r := runChecks(f.s)["auth.throttle"]
+		r := runCheck(f.s, "auth.throttle")
 		if r.Verdict != conformance.Pass || !strings.Contains(r.Observed, "still refused after replay") {
 			t.Fatalf("probe: %+v", r)
 		}
