@@ -63,7 +63,9 @@ DSSE envelope signed with an ECDSA P-256 key made by
   cosign verify-blob-attestation --key KEY.pub --signature BUNDLE.json \
       --type ` + evidencePredicateType + ` --insecure-ignore-tlog FIRMWARE
 
-(--insecure-ignore-tlog: the bundle is not uploaded to a transparency log).
+(--insecure-ignore-tlog: the bundle is not uploaded to a transparency log;
+cosign refuses blobs over 128 MiB unless COSIGN_MAX_ATTACHMENT_SIZE is set
+higher, so set it for large images).
 
 verify checks the same offline, and then every field: the signature, the
 payload type, the statement and predicate types, the subject's digest

@@ -247,15 +247,20 @@ func FuzzVerifyEvidence(f *testing.F) {
 	key, _ := keyfile.Generate(keyfile.ECDSAP256, rand.Reader)
 	pub := key.Public().(*ecdsa.PublicKey)
 	digest := hex.EncodeToString(make([]byte, 32))
+	icsDoc := []byte(`{"schema":"baseline.ics/v1"}`)
+	icsSum := sha256.Sum256(icsDoc)
 	st := inTotoStatement{Type: inTotoStatementType, PredicateType: evidencePredicateType,
-		Predicate: evidencePredicate{ICS: &evidencePart{SHA256: "x", Content: json.RawMessage(`{"schema":"baseline.ics/v1"}`)}},
+		Predicate: evidencePredicate{ICS: &evidencePart{SHA256: hex.EncodeToString(icsSum[:]), Content: json.RawMessage(icsDoc)}},
 		Subject:   []inTotoSubject{{Name: "x", Digest: map[string]string{"sha256": digest}}}}
 	payload, _ := json.Marshal(st)
 	h := sha256.Sum256(pae(inTotoPayloadType, payload))
 	sig, _ := key.Sign(rand.Reader, h[:], nil)
 	env, _ := json.Marshal(dsseEnvelope{PayloadType: inTotoPayloadType, Payload: base64.StdEncoding.EncodeToString(payload), Signatures: []dsseSignature{{Sig: base64.StdEncoding.EncodeToString(sig)}}})
+	if _, err := verifyEvidence(env, pub, digest); err != nil {
+		f.Fatalf("the valid seed does not verify: %v", err)
+	}
 	f.Add(env)
-	f.Add(append(env, '}'))
+	f.Add(append(bytes.Clone(env), '}'))
 	f.Add([]byte(`{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[{"keyid":"","sig":"MEUCIQ=="}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		st, err := verifyEvidence(b, pub, digest)
