@@ -54,6 +54,21 @@
 // say "tested" only for a measured PASS; a configured PASS reads "set as
 // required".
 //
+// # TS 103 701
+//
+// A lab assessing a device under ETSI TS 103 701 reviews the maker's IXIT
+// documents ("Implementation eXtra Information for Testing", 29 sections,
+// [IXITSections]) in its conceptual test units and tests the device in its
+// functional ones. [RelatedIXIT] says which sections each provision's test
+// group reads, as public test-group documents following TS 103 701 state
+// it (where TS 103 701 splits a provision into groups, their sections are
+// merged; check against your copy of the TS). [BuildIXIT] pre-fills the
+// sections from a statement: each row is what a self-check observed on the
+// running device, labelled with the check and its method, or the maker's
+// answer, labelled as declared; what no check can observe is listed for the
+// maker to write. Test case kinds (conceptual, functional) per provision are
+// not recorded here.
+//
 // # The catalog
 //
 // [Catalog] lists every provision with its clause, status (M/R), the

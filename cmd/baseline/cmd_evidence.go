@@ -25,7 +25,7 @@ import (
 func init() {
 	register(command{
 		name:    "evidence",
-		summary: "sign the ICS, SBOM and scan result into one in-toto attestation bound to a firmware image, or verify one",
+		summary: "sign the ICS, IXIT, SBOM and scan result into one in-toto attestation bound to a firmware image, or verify one",
 		run:     runEvidence,
 	})
 }
@@ -45,7 +45,8 @@ const (
 
 const evidenceUsage = `usage:
   baseline evidence create -image FIRMWARE -key KEY.key [-passphrase-file F | -passphrase-env V]
-                           -ics ICS.json [-sbom SBOM.json] [-scan SCAN.json] -o BUNDLE.json
+                           -ics ICS.json [-ixit IXIT.json] [-sbom SBOM.json] [-scan SCAN.json]
+                           -o BUNDLE.json
   baseline evidence verify -key KEY.pub -image FIRMWARE BUNDLE.json
 
 create signs one in-toto Statement v1 whose subject is the firmware image
@@ -54,6 +55,7 @@ create signs one in-toto Statement v1 whose subject is the firmware image
   ics   the statement from 'baseline ics' (schema baseline.ics/v1), best with
         the device's live results attached (--device); a statement without
         them is embedded as it is and reported on stderr
+  ixit  the IXIT from 'baseline ixit --format json' (baseline.ixit/v1)
   sbom  a CycloneDX 1.6 JSON SBOM ('baseline sbom')
   scan  the JSON result of 'baseline scan -format json' (baseline.scan/v1)
 each with the SHA-256 of its compact JSON form. The statement is wrapped in a
@@ -86,6 +88,7 @@ type evidencePredicate struct {
 	Generator string        `json:"generator"`
 	Created   string        `json:"created"`
 	ICS       *evidencePart `json:"ics"`
+	IXIT      *evidencePart `json:"ixit,omitempty"`
 	SBOM      *evidencePart `json:"sbom,omitempty"`
 	Scan      *evidencePart `json:"scan,omitempty"`
 }
@@ -185,6 +188,10 @@ func readPart(path, what string) (*evidencePart, map[string]json.RawMessage, err
 		if str("schema") != "baseline.ics/v1" {
 			return nil, nil, fmt.Errorf("-ics %s: schema is %q, not baseline.ics/v1 (write it with 'baseline ics')", path, str("schema"))
 		}
+	case "ixit":
+		if str("schema") != "baseline.ixit/v1" {
+			return nil, nil, fmt.Errorf("-ixit %s: schema is %q, not baseline.ixit/v1 (write it with 'baseline ixit --format json')", path, str("schema"))
+		}
 	case "sbom":
 		if str("bomFormat") != "CycloneDX" || str("specVersion") != "1.6" {
 			return nil, nil, fmt.Errorf("-sbom %s: not a CycloneDX 1.6 SBOM (bomFormat %q, specVersion %q)", path, str("bomFormat"), str("specVersion"))
@@ -205,6 +212,7 @@ func runEvidenceCreate(args []string, stdout, stderr io.Writer) int {
 	image := fs.String("image", "", "the firmware image `FILE` the evidence is bound to")
 	keyPath := fs.String("key", "", "ECDSA P-256 private key `FILE` (baseline keygen)")
 	ics := fs.String("ics", "", "ICS `FILE` (baseline ics, JSON)")
+	ixit := fs.String("ixit", "", "IXIT `FILE` (baseline ixit --format json)")
 	sbom := fs.String("sbom", "", "CycloneDX 1.6 SBOM `FILE` (baseline sbom)")
 	scan := fs.String("scan", "", "scan result `FILE` (baseline scan -format json)")
 	out := fs.String("o", "", "write the bundle to `FILE` (never overwritten)")
@@ -233,6 +241,12 @@ func runEvidenceCreate(args []string, stdout, stderr io.Writer) int {
 	}
 	if string(top["checks_attached"]) != "true" {
 		fmt.Fprintln(stderr, "baseline evidence create: note: the ICS carries no live self-check results (write it with 'baseline ics --device'); it is embedded as it is")
+	}
+	if *ixit != "" {
+		if pred.IXIT, _, err = readPart(*ixit, "ixit"); err != nil {
+			fmt.Fprintf(stderr, "baseline evidence create: %v\n", err)
+			return 2
+		}
 	}
 	if *sbom != "" {
 		if pred.SBOM, _, err = readPart(*sbom, "sbom"); err != nil {
@@ -376,7 +390,7 @@ func verifyEvidence(bundle []byte, pub *ecdsa.PublicKey, imageSHA256 string) (*i
 		name     string
 		p        *evidencePart
 		required bool
-	}{{"ics", st.Predicate.ICS, true}, {"sbom", st.Predicate.SBOM, false}, {"scan", st.Predicate.Scan, false}}
+	}{{"ics", st.Predicate.ICS, true}, {"ixit", st.Predicate.IXIT, false}, {"sbom", st.Predicate.SBOM, false}, {"scan", st.Predicate.Scan, false}}
 	for _, pt := range parts {
 		if pt.p == nil {
 			if pt.required {
@@ -445,7 +459,7 @@ func runEvidenceVerify(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	var parts []string
-	for name, p := range map[string]*evidencePart{"ics": st.Predicate.ICS, "sbom": st.Predicate.SBOM, "scan": st.Predicate.Scan} {
+	for name, p := range map[string]*evidencePart{"ics": st.Predicate.ICS, "ixit": st.Predicate.IXIT, "sbom": st.Predicate.SBOM, "scan": st.Predicate.Scan} {
 		if p != nil {
 			parts = append(parts, name)
 		}

@@ -21,7 +21,7 @@ import (
 )
 
 type evidenceFixture struct {
-	dir, image, key, pub, ics, sbom, scan, bundle string
+	dir, image, key, pub, ics, ixit, sbom, scan, bundle string
 }
 
 func newEvidenceFixture(t *testing.T) *evidenceFixture {
@@ -44,6 +44,11 @@ func newEvidenceFixture(t *testing.T) *evidenceFixture {
 	_, ics, _ := runICSCmd("--profile", smartplugProfile)
 	f.ics = writeTemp(t, "ics.json", ics)
 	out.Reset()
+	if code := run([]string{"ixit", "--profile", smartplugProfile, "--format", "json"}, &out, &errb); code != 0 {
+		t.Fatalf("ixit: %d %s", code, errb.String())
+	}
+	f.ixit = writeTemp(t, "ixit.json", out.String())
+	out.Reset()
 	if code := run([]string{"sbom", "-o", filepath.Join(dir, "sbom.json"), os.Args[0]}, &out, &errb); code != 0 {
 		// older flag spelling: SBOM to stdout
 		out.Reset()
@@ -62,7 +67,7 @@ func (f *evidenceFixture) create(t *testing.T, extra ...string) (int, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	args := append([]string{"evidence", "create", "-image", f.image, "-key", f.key, "-passphrase-env", "EVIDENCE_KEY_PASS",
-		"-ics", f.ics, "-sbom", f.sbom, "-scan", f.scan, "-o", f.bundle}, extra...)
+		"-ics", f.ics, "-ixit", f.ixit, "-sbom", f.sbom, "-scan", f.scan, "-o", f.bundle}, extra...)
 	code := run(args, &out, &errb)
 	return code, errb.String()
 }
@@ -78,7 +83,7 @@ func TestEvidenceCreateVerify(t *testing.T) {
 	if code, errs := f.create(t); code != 0 {
 		t.Fatalf("create: exit %d: %s", code, errs)
 	}
-	if code, out := verifyCmd(f.image, f.pub, f.bundle); code != 0 || !strings.Contains(out, "verified: plug-1.1.0.img") || !strings.Contains(out, "3 part(s)") {
+	if code, out := verifyCmd(f.image, f.pub, f.bundle); code != 0 || !strings.Contains(out, "verified: plug-1.1.0.img") || !strings.Contains(out, "4 part(s)") {
 		t.Fatalf("verify: exit %d: %s", code, out)
 	}
 	// The bundle is never overwritten.
@@ -189,6 +194,7 @@ func TestEvidenceCreateRefusesBadInput(t *testing.T) {
 		"profile as ics": {"-ics", notICS},
 		"scan as sbom":   {"-sbom", f.scan},
 		"sbom as scan":   {"-scan", f.sbom},
+		"ics as ixit":    {"-ixit", f.ics},
 		"huge ics":       {"-ics", huge},
 		"not json":       {"-ics", writeTemp(t, "x.json", "{not json")},
 	} {

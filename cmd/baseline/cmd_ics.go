@@ -104,47 +104,9 @@ func runICS(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "baseline ics: unknown format %q (json, markdown or html)\n", *format)
 		return 2
 	}
-	f, err := os.Open(*profile)
-	if err != nil {
-		fmt.Fprintf(stderr, "baseline ics: %v\n", err)
-		return 2
-	}
-	p, err := conformance.DecodeProfile(f, icsNow())
-	f.Close()
-	if err != nil {
-		var pe *conformance.ProfileError
-		if errors.As(err, &pe) {
-			where := *profile
-			if w := pe.Where(); w != "" {
-				where += ":" + w
-			}
-			fmt.Fprintf(stderr, "%s: %s\n", where, oneLine(pe.Message()))
-		} else {
-			fmt.Fprintf(stderr, "%s: %s\n", *profile, oneLine(err.Error()))
-		}
-		return 2
-	}
-	st := conformance.NewStatement(p)
-	if *device != "" {
-		token, err := readToken(*tokenFile, *tokenEnv)
-		if err != nil {
-			fmt.Fprintf(stderr, "baseline ics: %v\n", err)
-			return 2
-		}
-		rep, err := fetchReport(context.Background(), *device, *deviceCert, token)
-		if err != nil {
-			fmt.Fprintf(stderr, "baseline ics: %s\n", oneLine(err.Error()))
-			return 2
-		}
-		if rep.Model != p.Model || rep.FirmwareVersion != p.FirmwareVersion {
-			fmt.Fprintf(stderr, "baseline ics: the device reports model %q firmware %q; the profile is for model %q firmware %q\n",
-				rep.Model, rep.FirmwareVersion, p.Model, p.FirmwareVersion)
-			return 2
-		}
-		st.Attach(rep.Results)
-	} else if *deviceCert != "" || *tokenFile != "" || *tokenEnv != "" {
-		fmt.Fprintln(stderr, "baseline ics: --device-cert, --token-file and --token-env go with --device")
-		return 2
+	st, code := loadStatement("ics", *profile, deviceFlags{*device, *deviceCert, *tokenFile, *tokenEnv}, stderr)
+	if st == nil {
+		return code
 	}
 	if err := write(st, stdout); err != nil {
 		fmt.Fprintf(stderr, "baseline ics: writing the statement: %v\n", err)
@@ -157,6 +119,60 @@ func runICS(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, oneLine(pb.String()))
 	}
 	return 1
+}
+
+// deviceFlags are how a command reaches the running device's self-check.
+type deviceFlags struct {
+	url, cert, tokenFile, tokenEnv string
+}
+
+// loadStatement reads the profile and, with a device URL, attaches the
+// running device's self-check results. It returns nil and the exit status
+// after printing the problem.
+func loadStatement(cmd, profile string, dev deviceFlags, stderr io.Writer) (*conformance.Statement, int) {
+	f, err := os.Open(profile)
+	if err != nil {
+		fmt.Fprintf(stderr, "baseline %s: %v\n", cmd, err)
+		return nil, 2
+	}
+	p, err := conformance.DecodeProfile(f, icsNow())
+	f.Close()
+	if err != nil {
+		var pe *conformance.ProfileError
+		if errors.As(err, &pe) {
+			where := profile
+			if w := pe.Where(); w != "" {
+				where += ":" + w
+			}
+			fmt.Fprintf(stderr, "%s: %s\n", where, oneLine(pe.Message()))
+		} else {
+			fmt.Fprintf(stderr, "%s: %s\n", profile, oneLine(err.Error()))
+		}
+		return nil, 2
+	}
+	st := conformance.NewStatement(p)
+	if dev.url != "" {
+		token, err := readToken(dev.tokenFile, dev.tokenEnv)
+		if err != nil {
+			fmt.Fprintf(stderr, "baseline %s: %v\n", cmd, err)
+			return nil, 2
+		}
+		rep, err := fetchReport(context.Background(), dev.url, dev.cert, token)
+		if err != nil {
+			fmt.Fprintf(stderr, "baseline %s: %s\n", cmd, oneLine(err.Error()))
+			return nil, 2
+		}
+		if rep.Model != p.Model || rep.FirmwareVersion != p.FirmwareVersion {
+			fmt.Fprintf(stderr, "baseline %s: the device reports model %q firmware %q; the profile is for model %q firmware %q\n",
+				cmd, rep.Model, rep.FirmwareVersion, p.Model, p.FirmwareVersion)
+			return nil, 2
+		}
+		st.Attach(rep.Results)
+	} else if dev.cert != "" || dev.tokenFile != "" || dev.tokenEnv != "" {
+		fmt.Fprintf(stderr, "baseline %s: --device-cert, --token-file and --token-env go with --device\n", cmd)
+		return nil, 2
+	}
+	return st, 0
 }
 
 // deviceTimeout bounds fetching a device's self-check report; the device

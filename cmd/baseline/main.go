@@ -2,8 +2,8 @@
 // baseline SDK: it writes the Implementation Conformance Statement, provisions
 // factory batches, makes signing keys, publishes releases into a static TUF
 // repository, scans for hard-coded secrets, writes security.txt and SBOMs, and
-// signs the evidence (ICS, SBOM, scan result) into one in-toto attestation
-// bound to a firmware image.
+// pre-fills the TS 103 701 IXIT documents and signs the evidence (ICS, IXIT,
+// SBOM, scan result) into one in-toto attestation bound to a firmware image.
 //
 // Run `baseline help` for the list of subcommands.
 package main

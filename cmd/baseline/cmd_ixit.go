@@ -1,0 +1,77 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/iotbaseline/baseline/conformance"
+)
+
+func init() {
+	register(command{
+		name:    "ixit",
+		summary: "write the TS 103 701 IXIT documents pre-filled from the profile and the running device's self-check",
+		run:     runIXIT,
+	})
+}
+
+const ixitUsage = `usage:
+  baseline ixit --profile FILE [--format markdown|json]
+                [--device URL --device-cert PEM (--token-file F | --token-env VAR)]
+
+Writes the 29 IXIT documents ("Implementation eXtra Information for
+Testing") that a lab reviews under ETSI TS 103 701, pre-filled: for each
+section, the provisions whose test groups read it, what the running
+device's self-checks observed (with --device, as for 'baseline ics'), each
+row labelled "check ID (measured)" or "check ID (configured)", and the
+maker's answers from the profile, labelled "declared by the maker". What
+no check can observe is listed under "MAKER TO WRITE" in every section:
+the IXIT is a starting point, not a finished document.
+
+Exit status: 0 written; 2 on usage errors, a profile that cannot be read
+or a device report that cannot be fetched.
+`
+
+func runIXIT(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ixit", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, ixitUsage) }
+	profile := fs.String("profile", "", "device profile `FILE` (JSON)")
+	format := fs.String("format", "markdown", "output format: markdown or json")
+	var dev deviceFlags
+	fs.StringVar(&dev.url, "device", "", "https `URL` of the running device's JSON self-check report")
+	fs.StringVar(&dev.cert, "device-cert", "", "the device's TLS certificate (PEM `FILE`), pinned exactly")
+	fs.StringVar(&dev.tokenFile, "token-file", "", "`FILE` holding the owner's bearer token")
+	fs.StringVar(&dev.tokenEnv, "token-env", "", "environment `VARIABLE` holding the owner's bearer token")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 || *profile == "" {
+		fmt.Fprintln(stderr, "baseline ixit: --profile FILE is required, and nothing else")
+		return 2
+	}
+	var write func(*conformance.IXIT, io.Writer) error
+	switch *format {
+	case "markdown", "md":
+		write = (*conformance.IXIT).WriteMarkdown
+	case "json":
+		write = (*conformance.IXIT).WriteJSON
+	default:
+		fmt.Fprintf(stderr, "baseline ixit: unknown format %q (markdown or json)\n", *format)
+		return 2
+	}
+	st, code := loadStatement("ixit", *profile, dev, stderr)
+	if st == nil {
+		return code
+	}
+	if err := write(conformance.BuildIXIT(st), stdout); err != nil {
+		fmt.Fprintf(stderr, "baseline ixit: %v\n", err)
+		return 2
+	}
+	return 0
+}
