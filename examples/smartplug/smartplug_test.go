@@ -478,6 +478,27 @@ func TestDeviceSetupLoginRestart(t *testing.T) {
 		t.Errorf("plug state after restart (bearer) = %d %s", r.code, r.body)
 	}
 
+	// A lab's ICS from the running plug: baseline ics --device joins the
+	// profile with the plug's own self-check over the pinned certificate.
+	_, cli := binaries(t)
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(tokenFile, []byte(ses.Token+"\n"), 0o600)
+	ics := exec.Command(cli, "ics", "--profile", "profile.json", "--device", p2.url("/api/selfcheck"),
+		"--device-cert", filepath.Join(state, "tls-cert.pem"), "--token-file", tokenFile)
+	var icsErr bytes.Buffer
+	ics.Stderr = &icsErr
+	icsOut, err := ics.Output()
+	var live struct {
+		ChecksAttached bool `json:"checks_attached"`
+		Totals         struct{ Unbacked, Measured, Configured int }
+	}
+	if json.Unmarshal(icsOut, &live) != nil || !live.ChecksAttached || live.Totals.Unbacked != 0 || live.Totals.Measured < 10 {
+		t.Errorf("baseline ics --device: %v %+v\n%s", err, live, icsErr.String())
+	}
+	if strings.Contains(icsErr.String(), "evidence:") || strings.Contains(icsErr.String(), ": checks:") || strings.Contains(icsErr.String(), ses.Token) {
+		t.Errorf("baseline ics --device reports unbacked claims or leaks the token:\n%s", icsErr.String())
+	}
+
 	// Change the password: the old one stops working, sessions are renewed.
 	newPW := "a different long passphrase for the plug"
 	if r := jsonDo(t, c2, "POST", p2.url("/api/password"), map[string]string{"current": "wrong current password", "password": newPW}); r.code != 401 {
