@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"time"
@@ -16,15 +17,17 @@ import (
 //     default passwords are tried against the stored credential through the
 //     real password check (not counted by the throttle, not logged), and
 //     once set up, a second setup is refused by the real setup path.
-//   - auth.hash-params (5.1-3), configured: the hash parameters in force and
-//     those of the stored hash, read, not exercised.
+//   - auth.hash-params (5.1-3), measured: the parameters in force and of
+//     the stored hash are read, then a random probe password is hashed the
+//     way new passwords are, its output parsed for the parameters, and it
+//     is verified while a wrong password is refused.
 //   - auth.throttle (5.1-5), measured: a live probe of the throttle from a
 //     reserved source, replayed from flash.
 func (s *Service) Checks() []conformance.Check {
 	return []conformance.Check{
 		{ID: "auth.no-default-credential", Method: conformance.Measured, Provisions: []string{"5.1-1", "5.1-2"},
 			Title: "No default password works: only a per-device setup secret or the owner's own password", Run: s.checkProvisioned},
-		{ID: "auth.hash-params", Provisions: []string{"5.1-3"},
+		{ID: "auth.hash-params", Method: conformance.Measured, Provisions: []string{"5.1-3"},
 			Title: "Passwords are stored as peppered Argon2id hashes at or above the OWASP floor", Run: s.checkHash},
 		{ID: "auth.throttle", Method: conformance.Measured, Provisions: []string{"5.1-5"},
 			Title: "Repeated failed logins are throttled, and the counters survive a power cut", Run: s.checkThrottle},
@@ -117,6 +120,29 @@ func (s *Service) checkHash(ctx context.Context) conformance.Result {
 			return conformance.Result{Verdict: conformance.Fail, Observed: obs, Detail: "the stored hash is below the floor; it is upgraded at the owner's next login"}
 		}
 	}
+	// Hash a random probe password the way a new password is hashed (same
+	// pepper, same limiter), then read back what was produced: the
+	// parameters in the output, a verify of the probe, a refusal of
+	// another password.
+	probe := rand.Text()
+	phc, err := s.hashPassword(ctx, probe)
+	if err != nil {
+		return conformance.Result{Verdict: conformance.NotRun, Observed: obs, Detail: "probe hash not made: " + err.Error()}
+	}
+	h, err := ParseHash(phc)
+	if err != nil || !floorOK(h.Params) || h.Params != cur {
+		return conformance.Result{Verdict: conformance.Fail, Observed: obs, Detail: fmt.Sprintf("a new hash does not carry the configured parameters (%v)", err)}
+	}
+	rec := ownerRecord{Account: "\x00probe", Hash: phc}
+	okProbe, _, err1 := s.checkPassword(ctx, rec, rec.Account, probe)
+	okOther, _, err2 := s.checkPassword(ctx, rec, rec.Account, probe+"x")
+	if err := errors.Join(err1, err2); err != nil {
+		return conformance.Result{Verdict: conformance.NotRun, Observed: obs, Detail: "probe verify interrupted: " + err.Error()}
+	}
+	if !okProbe || okOther {
+		return conformance.Result{Verdict: conformance.Fail, Observed: obs, Detail: fmt.Sprintf("a probe hash did not verify as it should (right password accepted: %t, wrong one accepted: %t)", okProbe, okOther)}
+	}
+	obs += "; tested: a probe password hashed as argon2id " + h.Params.String() + ", verified, and a wrong one refused"
 	return conformance.Result{Verdict: conformance.Pass, Observed: obs}
 }
 

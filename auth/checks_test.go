@@ -111,7 +111,7 @@ func (f *fixture) setUp2() {
 func TestHashCheckPassesAtFloor(t *testing.T) {
 	f := newFixture(t, func(c *Config) { c.Hash = Params{}; c.InsecureWeakHash = false })
 	r := runChecks(f.s)["auth.hash-params"]
-	if r.Verdict != conformance.Pass || !strings.Contains(r.Observed, "m=19456 t=2 p=1") {
+	if r.Verdict != conformance.Pass || !strings.Contains(r.Observed, "m=19456 t=2 p=1") || !strings.Contains(r.Observed, "verified, and a wrong one refused") || r.Method != conformance.Measured {
 		t.Fatalf("%+v", r)
 	}
 }
