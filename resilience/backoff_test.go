@@ -1,11 +1,15 @@
 package resilience
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/iotbaseline/baseline/conformance"
 )
 
 func seeded(seed uint64) func() float64 {
@@ -222,4 +226,24 @@ func FuzzParseRetryAfter(f *testing.F) {
 			t.Fatalf("rejected value with nonzero delay")
 		}
 	})
+}
+
+// TestPolicyCheckMeasures: the 5.9-3 check draws a simulated fleet's first
+// attempts from the policy's own Backoff, so a policy whose jitter is broken
+// (every device draws the same moment) fails although its settings read
+// fine.
+func TestPolicyCheckMeasures(t *testing.T) {
+	good := Policy{FleetSize: 50000, ServiceCapacity: 1000}
+	chk := good.Checks()[0]
+	if chk.Method != conformance.Measured {
+		t.Fatalf("method %q", chk.Method)
+	}
+	if r := chk.Run(context.Background()); r.Verdict != conformance.Pass || !strings.Contains(r.Observed, "simulated devices") {
+		t.Fatalf("healthy policy: %+v", r)
+	}
+	broken := good
+	broken.Rand = func() float64 { return 0 } // no jitter at all
+	if r := broken.Checks()[0].Run(context.Background()); r.Verdict != conformance.Fail || !strings.Contains(r.Detail, "bunch up") {
+		t.Fatalf("policy without jitter: %+v", r)
+	}
 }

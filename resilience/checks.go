@@ -55,11 +55,14 @@ func (o *Outbox) Checks() []conformance.Check {
 }
 
 // Checks returns the policy's self-check for provision 5.9-3: connection
-// attempts are spread to fit the service. It Passes when the fleet size and
-// service capacity are declared, the start-up spread is at least
-// fleet/capacity, jitter is on and the cap is sane (at least the base, at
-// most one hour); it is Inconclusive when the fleet is not declared (the
-// spread is then a guess) and Fails otherwise.
+// attempts are spread to fit the service. It is [conformance.Measured]: it
+// reads the policy (fleet size and service capacity declared, start-up
+// spread at least fleet/capacity, cap at least the base and at most one
+// hour) and then draws the first attempts of a simulated fleet from the
+// policy's own [Backoff], requiring them to spread evenly over the start-up
+// window, and sends a busy signal, requiring its Retry-After to be waited
+// out. It is Inconclusive when the fleet is not declared (the spread is then
+// a guess) and Fails otherwise.
 func (p Policy) Checks() []conformance.Check {
 	return []conformance.Check{p.check("resilience.reconnect-policy", "")}
 }
@@ -71,6 +74,7 @@ func (p Policy) check(id, service string) conformance.Check {
 	}
 	return conformance.Check{
 		ID:         id,
+		Method:     conformance.Measured,
 		Provisions: []string{"5.9-3"},
 		Title:      title,
 		Run: func(ctx context.Context) conformance.Result {
@@ -98,9 +102,50 @@ func (p Policy) check(id, service string) conformance.Check {
 				return conformance.Result{Verdict: conformance.Inconclusive, Observed: obs,
 					Detail: "fleet size and service capacity not declared: the start-up spread is the default, not sized for the service"}
 			}
-			return conformance.Result{Verdict: conformance.Pass, Observed: obs}
+			if msg := probeBackoff(p); msg != "" {
+				return conformance.Result{Verdict: conformance.Fail, Observed: obs, Detail: msg}
+			}
+			return conformance.Result{Verdict: conformance.Pass, Observed: obs + fmt.Sprintf(
+				"; tested: %d simulated devices' first attempts spread over the start-up window (no tenth above 1.5× its share), a busy signal's Retry-After waited out", probeDevices)}
 		},
 	}
+}
+
+// probeDevices is how many devices probeBackoff simulates.
+const probeDevices = 2000
+
+// probeBackoff draws the first connection attempt of probeDevices devices
+// from the policy's own Backoff and checks that they spread evenly over
+// the start-up window, then that a busy signal's Retry-After is waited
+// out. It returns what is wrong, or "".
+func probeBackoff(p Policy) string {
+	spread := p.Spread()
+	if spread <= 0 {
+		return "start-up spread is zero: a fleet reconnects at once"
+	}
+	var buckets [10]int
+	for range probeDevices {
+		d := p.NewBackoff().Start()
+		if d < 0 || d > spread {
+			return fmt.Sprintf("a first attempt was drawn at %v, outside the start-up spread %v", d, spread)
+		}
+		buckets[min(int(int64(d)*10/int64(spread)), 9)]++
+	}
+	for i, n := range buckets {
+		if n > probeDevices/10*3/2 {
+			return fmt.Sprintf("first attempts bunch up: %d of %d fall in tenth %d of the start-up spread", n, probeDevices, i+1)
+		}
+	}
+	b := p.NewBackoff()
+	b.Start()
+	wait := 7 * time.Second
+	if q := p.normalized(); wait > q.MaxRetryAfter {
+		wait = q.MaxRetryAfter
+	}
+	if d := b.Failed(&BusyError{Reason: "probe", RetryAfter: wait}); d < wait {
+		return fmt.Sprintf("after a busy signal asking for %v the next attempt came after %v", wait, d)
+	}
+	return ""
 }
 
 // maxSaneCap is the longest retry cap the policy check accepts.
