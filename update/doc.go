@@ -1,7 +1,8 @@
 // Package update keeps a device's view of a TUF repository current and
 // downloads firmware images so that no unverified byte reaches the slot: the
 // result of a download is a [Verified] value, the only thing an installer
-// accepts.
+// should accept. Switching slots, trial boot and commit are not in this
+// package yet: the device's boot-loader integration does them.
 //
 // Start with [New] and [Client.Check]; then [Client.Download] the returned
 // [Release] into the inactive slot (any [Slot]; [OpenFileSlot] for a file).
@@ -40,14 +41,17 @@
 //		TrustedRoot:      rootJSON,          // embedded in the firmware
 //		RepositoryURL:    "https://updates.example.com/plug",
 //		HardwareID:       "acme-plug-v2",
-//		InstalledCounter: installer.Counter, // release counter of the running image
+//		InstalledCounter: runningCounter,    // your func() uint64: release counter of the running image
 //		Dir:              "/data/update",
 //		BuildTime:        buildTime,
 //	})
 //	rel, err := c.Check(ctx)           // nil, nil when up to date
 //	for _, ev := range rel.Events() { ui.Announce(ev) }
-//	v, err := c.Download(ctx, rel, slot)
-//	installer.Install(ctx, v)          // accepts only a *update.Verified
+//	v, err := c.Download(ctx, rel, slot) // slot: the inactive slot, e.g. OpenFileSlot
+//	// v.Slot() now holds the verified image. This package does not switch
+//	// slots or commit yet: the device's own boot-loader integration does
+//	// that, and should take only a *Verified (v.Valid() is true only for
+//	// what a verification produced).
 //
 // # Security considerations
 //
