@@ -50,10 +50,9 @@
 // On the device:
 //
 //	svc, err := auth.New(ctx, auth.Config{
-//		Vault:      store, // secrets.Store
-//		IsNotFound: func(err error) bool { return errors.Is(err, secrets.ErrNotFound) },
-//		StateDir:   "/var/lib/device/auth",
-//		Policy:     auth.Policy{ContextWords: []string{"Acme", "SmartPlug"}},
+//		Vault:    store, // secrets.Store
+//		StateDir: "/var/lib/device/auth",
+//		Policy:   auth.Policy{ContextWords: []string{"Acme", "SmartPlug"}},
 //	})
 //	if svc.State() == auth.Unprovisioned { svc.Provision(ctx, verifierFromFactory) }
 //	mux, gate := auth.NewMux(), auth.NewGate(svc)
@@ -68,9 +67,9 @@
 //
 // # Security considerations
 //
-// The vault's not-found convention: [Vault.Get] must return an error for
-// which [Config.IsNotFound] is true (by default one wrapping
-// fs.ErrNotExist); any other error fails closed with [ErrVault].
+// The vault's not-found convention: [Vault.Get] must return an error
+// matching fs.ErrNotExist (secrets.ErrNotFound does); any other error fails
+// closed with [ErrVault].
 //
 // Setup-secret verifiers are not peppered, because the factory cannot know
 // the device's pepper; the secret's 80 bits take its place. Password hashes

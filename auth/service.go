@@ -21,9 +21,9 @@ import (
 // the setup-secret verifier and the owner's password hash there, under
 // names beginning with Config.VaultPrefix.
 //
-// Get must report a missing name with an error for which Config.IsNotFound
-// returns true (by default: an error wrapping fs.ErrNotExist). Any other
-// error makes auth fail closed.
+// Get must report a missing name with an error matching fs.ErrNotExist
+// under errors.Is (secrets.ErrNotFound does). Any other error makes auth
+// fail closed.
 type Vault interface {
 	Get(ctx context.Context, name string) ([]byte, error)
 	Put(ctx context.Context, name string, value []byte) error
@@ -72,11 +72,6 @@ func (a Attempt) LogValue() slog.Value {
 type Config struct {
 	// Vault holds auth's secrets (required).
 	Vault Vault
-	// IsNotFound reports whether an error from Vault.Get means "no such
-	// name". Nil means errors.Is(err, fs.ErrNotExist); a device whose
-	// store has its own sentinel sets, for example,
-	// func(err error) bool { return errors.Is(err, secrets.ErrNotFound) }.
-	IsNotFound func(error) bool
 	// VaultPrefix prefixes every vault name auth uses. Empty means "auth.".
 	VaultPrefix string
 
@@ -239,9 +234,6 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.StateDir == "" {
 		return nil, errors.New("auth: Config.StateDir is required")
 	}
-	if cfg.IsNotFound == nil {
-		cfg.IsNotFound = func(err error) bool { return errors.Is(err, fs.ErrNotExist) }
-	}
 	if cfg.VaultPrefix == "" {
 		cfg.VaultPrefix = "auth."
 	}
@@ -337,7 +329,7 @@ func (s *Service) Close() error {
 func (s *Service) vaultGet(ctx context.Context, name string) ([]byte, error) {
 	v, err := s.vault.Get(ctx, s.cfg.VaultPrefix+name)
 	if err != nil {
-		if s.cfg.IsNotFound(err) {
+		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("%w: get %s: %v", ErrVault, name, err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"strings"
@@ -360,16 +361,25 @@ func TestVaultFailureFailsClosed(t *testing.T) {
 	if _, err := New(context.Background(), Config{Vault: newMemVault(), StateDir: t.TempDir(), Hash: testParams}); !errors.Is(err, ErrWeakParams) {
 		t.Fatalf("weak params without InsecureWeakHash: %v", err)
 	}
-	// A custom not-found convention.
-	sentinel := errors.New("secrets: not found")
-	v2 := &sentinelVault{memVault: newMemVault(), notFound: sentinel}
-	s, err := New(context.Background(), Config{Vault: v2, StateDir: t.TempDir(), Hash: testParams, InsecureWeakHash: true,
-		IsNotFound: func(err error) bool { return errors.Is(err, sentinel) }})
+	// A store's own not-found sentinel that also matches fs.ErrNotExist
+	// (as secrets.ErrNotFound does) works as is.
+	v2 := &sentinelVault{memVault: newMemVault(), notFound: notExistSentinel{}}
+	s, err := New(context.Background(), Config{Vault: v2, StateDir: t.TempDir(), Hash: testParams, InsecureWeakHash: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
+	// One that does not is an error like any other: auth fails closed.
+	v3 := &sentinelVault{memVault: newMemVault(), notFound: errors.New("store: no such entry")}
+	if _, err := New(context.Background(), Config{Vault: v3, StateDir: t.TempDir(), Hash: testParams, InsecureWeakHash: true}); !errors.Is(err, ErrVault) {
+		t.Fatalf("a not-found error that is not fs.ErrNotExist: %v", err)
+	}
 }
+
+type notExistSentinel struct{}
+
+func (notExistSentinel) Error() string        { return "store: not found" }
+func (notExistSentinel) Is(target error) bool { return target == fs.ErrNotExist }
 
 type sentinelVault struct {
 	*memVault

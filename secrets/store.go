@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 )
 
 // Store is the card's SecretStore: named secrets kept confidential at rest.
@@ -37,9 +38,19 @@ const MaxNameLen = 128
 // certificates, small enough that a planted file cannot exhaust memory.
 const DefaultMaxValueSize = 64 << 10
 
+// notFoundError is ErrNotFound's type: its own sentinel, and
+// fs.ErrNotExist too.
+type notFoundError struct{}
+
+func (notFoundError) Error() string        { return "secrets: not found" }
+func (notFoundError) Is(target error) bool { return target == fs.ErrNotExist }
+
 var (
-	// ErrNotFound: no secret has that name.
-	ErrNotFound = errors.New("secrets: not found")
+	// ErrNotFound: no secret has that name. It also matches
+	// [fs.ErrNotExist] under errors.Is, so code that only knows the
+	// standard library's "does not exist" (auth's vault, for one) needs no
+	// adapter.
+	ErrNotFound error = notFoundError{}
 	// ErrInvalidName: the name has characters outside the allowed set
 	// (letters, digits, '.', '_', '-'), starts with '.', or is empty or too
 	// long. Nothing was read or written.

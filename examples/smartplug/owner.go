@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"path/filepath"
 
 	"github.com/iotbaseline/baseline/auth"
 	"github.com/iotbaseline/baseline/conformance"
-	"github.com/iotbaseline/baseline/secrets"
 )
 
 // ownerAuth wires auth.Service to the device: its vault is the sealed store
@@ -23,9 +21,8 @@ type ownerAuth struct {
 
 func openOwnerAuth(ctx context.Context, d *device) (*ownerAuth, error) {
 	svc, err := auth.New(ctx, auth.Config{
-		Vault:      d.store,
-		IsNotFound: func(err error) bool { return errors.Is(err, secrets.ErrNotFound) },
-		StateDir:   filepath.Join(d.dir, "auth"),
+		Vault:    d.store,
+		StateDir: filepath.Join(d.dir, "auth"),
 		// The model and brand are context words a password must not be
 		// built from (NIST SP 800-63B).
 		Policy: auth.Policy{ContextWords: []string{d.model, d.manufacturer, "smartplug"}},
