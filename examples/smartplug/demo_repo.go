@@ -32,9 +32,9 @@ const demoRepoHost = "updates.smartplug.invalid"
 // directory, returning the root to pin and the HTTP client that reaches
 // it. Build with -tags nodemo to leave the repository writer out of the
 // firmware, as a product would.
-func demoRepo(ctx context.Context, d *device) (root []byte, cosign *mldsa65.PublicKey, url string, hc *http.Client, err error) {
+func demoRepo(ctx context.Context, d *device, mayCreate bool) (root []byte, cosign *mldsa65.PublicKey, url string, hc *http.Client, err error) {
 	dir := d.path("demo-repo")
-	if root, err = ensureDemoRepo(ctx, dir, d); err != nil {
+	if root, err = ensureDemoRepo(ctx, dir, d, mayCreate); err != nil {
 		return nil, nil, "", nil, fmt.Errorf("demo repository: %w", err)
 	}
 	b, err := durable.ReadFile(durable.OS, filepath.Join(dir, cosignKeyFile), mldsa65.PublicKeySize)
@@ -57,16 +57,22 @@ const cosignKeyFile = "cosign-mldsa65.pub"
 // keys made here and thrown away after signing (the device keeps only the
 // public root and co-signing key), and one co-signed security release for
 // this hardware. It returns the root the device pins. The co-signing key
-// file is written last and marks a complete repository.
-func ensureDemoRepo(ctx context.Context, dir string, d *device) ([]byte, error) {
+// file is written last and marks a complete repository. Only on a first
+// start (mayCreate) is a missing or half-made repository made anew; later,
+// a missing one is refused: making a new root then would silently replace
+// the one the plug trusts.
+func ensureDemoRepo(ctx context.Context, dir string, d *device, mayCreate bool) ([]byte, error) {
 	rootPath := filepath.Join(dir, release.MetadataDir, "1.root.json")
 	if _, err := os.Stat(filepath.Join(dir, cosignKeyFile)); err == nil {
 		return durable.ReadFile(durable.OS, rootPath, release.MaxRootSize)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	// Missing or half made (power lost while it was written): start over,
-	// and forget metadata the client kept from an earlier repository.
+	if !mayCreate {
+		return nil, errors.New("the demo repository is missing or incomplete, but this plug already trusts a root: refusing to make and trust a new one (restore the state directory, or delete it to start the plug afresh)")
+	}
+	// Missing or half made on a first start (power lost while it was
+	// written): start over, and forget metadata the client kept.
 	os.RemoveAll(dir)
 	os.RemoveAll(d.path(filepath.Join("update", "client")))
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

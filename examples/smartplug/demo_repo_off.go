@@ -12,6 +12,6 @@ import (
 
 // demoRepo is left out of this build (-tags nodemo): the device checks the
 // repository given by --update-repo and --update-root only.
-func demoRepo(ctx context.Context, d *device) ([]byte, *mldsa65.PublicKey, string, *http.Client, error) {
+func demoRepo(ctx context.Context, d *device, mayCreate bool) ([]byte, *mldsa65.PublicKey, string, *http.Client, error) {
 	return nil, nil, "", nil, errors.New("this build has no demo update repository: give --update-repo and --update-root")
 }

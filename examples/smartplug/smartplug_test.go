@@ -645,3 +645,42 @@ func TestDeviceRefusesBadRecord(t *testing.T) {
 		}
 	}
 }
+
+// TestDeviceRefusesRepinningRoot (lab finding): the TUF root the plug
+// trusted at its first start is pinned in the sealed store. Removing the
+// demo repository's completion marker, or replacing its root file, must
+// make the plug refuse to start rather than make and trust a new root.
+func TestDeviceRefusesRepinningRoot(t *testing.T) {
+	bin, _ := binaries(t)
+	for name, tamper := range map[string]func(t *testing.T, state string){
+		"marker removed": func(t *testing.T, state string) {
+			if err := os.Remove(filepath.Join(state, "demo-repo", cosignKeyFile)); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"root replaced": func(t *testing.T, state string) {
+			p := filepath.Join(state, "demo-repo", "metadata", "1.root.json")
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(p, bytes.Replace(b, []byte(`"version"`), []byte(` "version"`), 1), 0o644)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			state := filepath.Join(t.TempDir(), "state")
+			p := startPlug(t, state)
+			p.stop()
+			tamper(t, state)
+			before, _ := os.ReadDir(filepath.Join(state, "demo-repo"))
+			out, err := exec.Command(bin, "--state", state, "--listen", "127.0.0.1:0").CombinedOutput()
+			if err == nil || !strings.Contains(string(out), "refusing") {
+				t.Fatalf("the plug started after its root was tampered with: %v\n%s", err, out)
+			}
+			after, _ := os.ReadDir(filepath.Join(state, "demo-repo"))
+			if len(after) != len(before) {
+				t.Errorf("the refused start changed the demo repository (%d → %d entries)", len(before), len(after))
+			}
+		})
+	}
+}

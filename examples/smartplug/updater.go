@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/big"
 	"net/http"
 	"os"
@@ -16,6 +19,7 @@ import (
 	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
 	"github.com/iotbaseline/baseline/conformance"
 	"github.com/iotbaseline/baseline/durable"
+	"github.com/iotbaseline/baseline/secrets"
 	"github.com/iotbaseline/baseline/update"
 )
 
@@ -67,9 +71,14 @@ func newUpdater(ctx context.Context, d *device, repoURL, rootFile string) (*upda
 	var root []byte
 	var hc *http.Client
 	var cosign *mldsa65.PublicKey
+	pin, err := d.store.Get(ctx, rootPinName)
+	if err != nil && !errors.Is(err, secrets.ErrNotFound) {
+		return nil, err
+	}
+	_, statErr := os.Stat(filepath.Join(dir, "client"))
+	firstStart := pin == nil && errors.Is(statErr, fs.ErrNotExist)
 	if repoURL == "" {
-		var err error
-		if root, cosign, repoURL, hc, err = demoRepo(ctx, d); err != nil {
+		if root, cosign, repoURL, hc, err = demoRepo(ctx, d, firstStart); err != nil {
 			return nil, err
 		}
 		u.source = "the plug's own demo repository (" + d.path("demo-repo") + ")"
@@ -77,11 +86,14 @@ func newUpdater(ctx context.Context, d *device, repoURL, rootFile string) (*upda
 		if rootFile == "" {
 			return nil, errors.New("--update-repo needs --update-root: the TUF root the device trusts")
 		}
-		var err error
 		if root, err = durable.ReadFile(durable.OS, rootFile, update.DefaultMaxRootSize); err != nil {
 			return nil, err
 		}
 		u.source = repoURL
+	}
+	if err := checkRootPin(ctx, d, root, pin, firstStart); err != nil {
+		d.log.Error("update: refusing the TUF root", "err", err)
+		return nil, err
 	}
 	u.st.Source = u.source
 	c, err := update.New(update.Config{
@@ -99,6 +111,28 @@ func newUpdater(ctx context.Context, d *device, repoURL, rootFile string) (*upda
 	}
 	u.client = c
 	return u, nil
+}
+
+// rootPinName is the sealed-store entry holding the SHA-256 of the TUF root
+// the plug trusted at its first start. Sealed, so replacing a file in the
+// state directory cannot change which root the plug trusts.
+const rootPinName = "update.root-pin"
+
+// checkRootPin pins the root on the first start and afterwards refuses any
+// other: a root file removed or replaced in the state directory (or a
+// different --update-root) must not be trusted silently. Root rotations go
+// through TUF's signed chain, not through this file.
+func checkRootPin(ctx context.Context, d *device, root, pin []byte, firstStart bool) error {
+	sum := sha256.Sum256(root)
+	switch {
+	case pin == nil && firstStart:
+		return d.store.Put(ctx, rootPinName, sum[:])
+	case pin == nil:
+		return errors.New("update state exists but no TUF root is pinned in the sealed store: refusing to trust a root now (restore the state directory, or delete it to start the plug afresh)")
+	case !bytes.Equal(pin, sum[:]):
+		return errors.New("the TUF root differs from the one pinned at first start: refusing to trust it (a root file removed or replaced in the state directory, or another --update-root)")
+	}
+	return nil
 }
 
 func (u *updater) status() updateStatus {
