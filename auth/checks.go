@@ -19,28 +19,38 @@ import (
 
 // Checks returns the service's self-checks. All three measure: each sends
 // probes through the code the device itself runs and fails when that code
-// lets through what it guards against; none charges the throttle, logs an
-// attack, or changes the owner's credential while the device is healthy.
+// lets through what it guards against. On a healthy device none charges a
+// real source's, an account's or the global throttle counter, logs an
+// attack, or changes the owner's credential. None reads only
+// configuration; what a check also reads (the policy, the stored hash's
+// parameters) its result says it read.
 //
 //   - auth.no-default-credential (5.1-1, 5.1-2), measured. Once set up:
 //     well-known default passwords and the account name are tried against
-//     the owner's stored hash through the password check logins use
-//     (not throttled, not logged; 7 Argon2id verifications at most), and a
-//     second setup with a random, well-formed setup secret must be refused
-//     by the setup flow's state check before any hash. Awaiting setup:
-//     logins with default accounts and passwords must be refused by
-//     Authenticate's state check, before any hash. Unprovisioned: no
-//     verdict (the factory step is missing).
+//     the owner's stored hash through the password check logins use (not
+//     throttled, not logged), and a second setup with a random, well-formed
+//     setup secret must be refused by the setup flow's state check before
+//     any hash. Awaiting setup: logins with default accounts and passwords
+//     must be refused by Authenticate's state check, before any hash.
+//     Unprovisioned: no verdict (the factory step is missing).
 //   - auth.hash-params (5.1-3), measured: a random probe password is hashed
 //     exactly as new passwords are (pepper, hash slots), the PHC string it
 //     produces is parsed and its parameters held against the floor, and it
 //     must verify through the login check, refuse a wrong password, and
-//     refuse the probe password without the pepper (4 Argon2id operations
-//     at Config.Hash). The stored owner hash's parameters are read too.
+//     refuse the probe password without the pepper. The stored owner
+//     hash's parameters are read too.
 //   - auth.throttle (5.1-5), measured: a live probe of the throttle from a
 //     reserved source, replayed from flash.
 //
 // The gate's check, auth.routes-declared, comes from [Gate.Checker].
+//
+// Cost: the two hash checks take one hash slot (Config.Hash.Memory, 19 MiB
+// at the floor) while they run, one Argon2id computation at a time, so
+// logins wait for them at most one hash. auth.no-default-credential makes up to 7
+// verifications at the stored hash's cost, auth.hash-params 4 at
+// Config.Hash: about 40 ms each at the floor on a server core, and TuneParams'
+// budget each on a tuned device. A check that overruns
+// conformance.DefaultCheckTimeout reports NOT_RUN, never PASS.
 func (s *Service) Checks() []conformance.Check {
 	return []conformance.Check{
 		{ID: "auth.no-default-credential", Method: conformance.Measured, Provisions: []string{"5.1-1", "5.1-2"},
@@ -151,15 +161,18 @@ func (s *Service) probeAwaitingSetup(ctx context.Context, vinfo string) conforma
 // (which charges no throttle counter and logs nothing), then asks Setup
 // for a second setup with a random, well-formed setup secret: the setup
 // flow's state check must refuse it before anything is hashed, so the
-// verifier (kept for a factory reset) is not consulted.
+// verifier (kept for a factory reset) is not consulted. Were that check
+// broken, the probe goes on like any setup attempt (charged to the
+// throttle, its wrong secret logged) and the check fails.
 func (s *Service) probeReady(ctx context.Context, owner ownerRecord, vinfo string) conformance.Result {
 	const obs = "state=ready"
 	wctx, hashed := watchHashes(ctx)
 	cands := candidates(owner.Account)
-	for _, pw := range cands {
+	for i, pw := range cands {
 		ok, _, err := s.checkPassword(wctx, owner, owner.Account, pw)
 		if err != nil {
-			return conformance.Result{Verdict: conformance.NotRun, Detail: "probe interrupted: " + err.Error()}
+			return conformance.Result{Verdict: conformance.NotRun,
+				Detail: fmt.Sprintf("probe interrupted after %d of %d candidates: %v", i, len(cands), err)}
 		}
 		if ok {
 			// Which one is not said: it is the owner's password.
