@@ -286,6 +286,10 @@ func (s *Service) measureHash(ctx context.Context, hp hashPath) conformance.Resu
 	}
 	obs += fmt.Sprintf("; it verified, a wrong password and the unpeppered password were refused (%d Argon2id operations in the service's %d hash slots); new hashes are configured at %s",
 		hashed.n.Load(), s.cfg.MaxConcurrentHashes, s.cfg.Hash)
+	if h.Params != s.cfg.Hash {
+		return conformance.Result{Verdict: conformance.Fail, Observed: obs,
+			Detail: fmt.Sprintf("a new hash does not carry the configured parameters (%s, %d-byte salt, %d-byte key)", s.cfg.Hash, s.cfg.Hash.SaltLen, s.cfg.Hash.KeyLen)}
+	}
 	if !floorOK(h.Params) {
 		detail := "new hashes are below the floor m=19456 t=2 p=1"
 		if s.cfg.InsecureWeakHash {

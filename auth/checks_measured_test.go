@@ -259,6 +259,12 @@ func TestHashParamsBrokenPaths(t *testing.T) {
 			"does not verify its own password"},
 		"verifies anything": {hashPath{hash: good.hash, verify: func(context.Context, string, string) (bool, error) { return true, nil }},
 			"verifies a different password"},
+		"other parameters": {hashPath{hash: func(ctx context.Context, pw string) (string, error) {
+			p := f.s.cfg.Hash
+			p.Time++
+			n, _ := normalize(pw, DefaultMaxBytes)
+			return NewHash(pepperInput(f.s.pepper, n), p).String(), nil
+		}, verify: good.verify}, "does not carry the configured parameters"},
 		"bcrypt": {hashPath{hash: func(context.Context, string) (string, error) {
 			return "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW", nil
 		}, verify: good.verify}, "not an argon2id"},
