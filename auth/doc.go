@@ -37,7 +37,8 @@
 //     [SetupFlow], [Require] or [RequireFresh]; [Gate.TestRoutes],
 //     [Gate.CheckRoutes] and [Gate.Undeclared] enumerate a [Mux]'s routes so
 //     the device's tests fail on an undeclared one.
-//     Check: "auth.routes-declared" ([Gate.Checker]).
+//     Check: "auth.routes-declared" ([Gate.Checker]), which sends requests
+//     that must be refused through the gate to every non-public route.
 //
 // # Quick start
 //

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -9,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/iotbaseline/baseline/conformance"
 )
@@ -77,10 +79,13 @@ type Gate struct {
 	s     *Service
 	mu    sync.RWMutex
 	rules map[string]Rule
+	// verify is s.VerifyToken; a field only so that a test can break it
+	// and see the auth.routes-declared self-check fail.
+	verify func(token string) (*Session, error)
 }
 
 // NewGate returns an empty gate for s.
-func NewGate(s *Service) *Gate { return &Gate{s: s, rules: map[string]Rule{}} }
+func NewGate(s *Service) *Gate { return &Gate{s: s, rules: map[string]Rule{}, verify: s.VerifyToken} }
 
 // Declare records the rule for a ServeMux pattern, exactly as it is
 // registered ("GET /api/status", "POST /api/password"). It panics on the
@@ -247,7 +252,7 @@ func (g *Gate) Wrap(mux interface {
 			return
 		}
 		tok, fromCookie := tokenFrom(r)
-		ses, err := g.s.VerifyToken(tok)
+		ses, err := g.verify(tok)
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="device"`)
 			deny(w, http.StatusUnauthorized, "authentication required")
@@ -304,36 +309,214 @@ func deny(w http.ResponseWriter, code int, msg string) {
 }
 
 // Checker returns the self-check of the gate over mux's routes (provisions
-// 5.5-4 and 5.5-5): every registered route is declared, and the observed
-// value counts the public, setup-flow, scoped and fresh-auth routes.
+// 5.5-4 and 5.5-5), auth.routes-declared. It measures: every registered
+// route must be declared, and every route that is not public gets requests
+// through the gate's own handler ([Gate.Wrap]) and mux's own routing, each
+// of which must be refused — one without credentials and one with a forged
+// token, and once the owner is set up, one with a session of the owner
+// lacking the route's scope, one with a session whose password entry is
+// older than Config.FreshAuth on RequireFresh routes, and on SetupFlow
+// routes one without credentials. A stand-in answers in place of the
+// device's handlers, so a probe that gets through runs none of them and
+// changes nothing; the probe sessions are made in memory for the probe and
+// never leave it. What the check cannot see is whether the device's server
+// serves mux through this gate: that is the device's wiring.
 func (g *Gate) Checker(mux *Mux) conformance.Checker {
 	return conformance.CheckerFunc(func() []conformance.Check {
 		return []conformance.Check{{
-			ID: "auth.routes-declared", Provisions: []string{"5.5-4", "5.5-5"},
+			ID: "auth.routes-declared", Method: conformance.Measured, Provisions: []string{"5.5-4", "5.5-5"},
 			Title: "Every web route is declared public or requires an authenticated, scoped session",
-			Run: func(ctx context.Context) conformance.Result {
-				pats := mux.Patterns()
-				var pub, setup, scoped, fresh int
-				g.mu.RLock()
-				for _, p := range pats {
-					switch r := g.rules[p]; {
-					case r.kind == rulePublic:
-						pub++
-					case r.kind == ruleSetup:
-						setup++
-					case r.kind == ruleScope && r.fresh:
-						fresh++
-					case r.kind == ruleScope:
-						scoped++
-					}
-				}
-				g.mu.RUnlock()
-				obs := fmt.Sprintf("%d routes: %d public, %d setup-flow, %d need a session, %d need a fresh session", len(pats), pub, setup, scoped, fresh)
-				if u := g.Undeclared(pats); len(u) > 0 {
-					return conformance.Result{Verdict: conformance.Fail, Observed: obs, Detail: "undeclared (denied at run time): " + strings.Join(u, ", ")}
-				}
-				return conformance.Result{Verdict: conformance.Pass, Observed: obs}
-			},
+			Run:   func(ctx context.Context) conformance.Result { return g.checkRoutes(ctx, mux) },
 		}}
 	})
+}
+
+// standIn routes like the device's mux but answers in place of its
+// handlers: it notes that a probe got through and runs nothing.
+type standIn struct {
+	mux     *Mux
+	reached bool
+}
+
+func (m *standIn) Handler(r *http.Request) (http.Handler, string) { return m.mux.ServeMux.Handler(r) }
+
+func (m *standIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	m.reached = true
+	w.WriteHeader(http.StatusOK)
+}
+
+// probeWriter records the status of a probe's response and drops its body.
+type probeWriter struct {
+	h    http.Header
+	code int
+}
+
+func (w *probeWriter) Header() http.Header { return w.h }
+func (w *probeWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return len(b), nil
+}
+func (w *probeWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+}
+
+// probeRequest builds a request that mux routes to pattern: method and host
+// as in the pattern (GET and a reserved host when absent), each wildcard
+// segment filled in. It returns nil when mux routes the request elsewhere
+// (a more specific pattern shadows the filled-in path).
+func probeRequest(ctx context.Context, mux *Mux, pattern string) *http.Request {
+	method, rest := http.MethodGet, strings.TrimSpace(pattern)
+	if m, r, ok := strings.Cut(rest, " "); ok {
+		method, rest = m, strings.TrimLeft(r, " \t")
+	}
+	i := strings.IndexByte(rest, '/')
+	if i < 0 {
+		return nil
+	}
+	host, path := rest[:i], rest[i:]
+	if host == "" {
+		host = "device.invalid"
+	}
+	segs := strings.Split(path, "/")
+	for j, sg := range segs {
+		switch {
+		case sg == "{$}":
+			segs[j] = ""
+		case strings.HasPrefix(sg, "{") && strings.HasSuffix(sg, "}"):
+			segs[j] = "baseline-probe"
+		}
+	}
+	u := &url.URL{Scheme: "http", Host: host, Path: strings.Join(segs, "/")}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	if err != nil {
+		return nil
+	}
+	req.RemoteAddr = "192.0.2.1:1" // TEST-NET-1: never a real peer
+	if _, p := mux.ServeMux.Handler(req); p != pattern {
+		return nil
+	}
+	return req
+}
+
+// forgedToken is well formed but signed with a key the device does not
+// hold.
+func (g *Gate) forgedToken() string {
+	ses := &Session{Account: "owner", Scopes: []string{"admin"}, Expires: g.s.now().Add(time.Hour)}
+	payload := encodeToken(ses)
+	mac := make([]byte, 32)
+	rand.Read(mac)
+	return b64url.EncodeToString(payload) + "." + b64url.EncodeToString(mac)
+}
+
+type routeProbe struct {
+	name  string
+	token string
+}
+
+func (g *Gate) checkRoutes(ctx context.Context, mux *Mux) conformance.Result {
+	pats := mux.Patterns()
+	slices.Sort(pats)
+	pats = slices.Compact(pats)
+	var pub, setup, scoped, fresh int
+	g.mu.RLock()
+	rules := make(map[string]Rule, len(pats))
+	for _, p := range pats {
+		r, ok := g.rules[p]
+		if ok {
+			rules[p] = r
+		}
+		switch {
+		case r.kind == rulePublic:
+			pub++
+		case r.kind == ruleSetup:
+			setup++
+		case r.kind == ruleScope && r.fresh:
+			fresh++
+		case r.kind == ruleScope:
+			scoped++
+		}
+	}
+	g.mu.RUnlock()
+	obs := fmt.Sprintf("%d routes: %d public, %d setup-flow, %d need a session, %d need a fresh session", len(pats), pub, setup, scoped, fresh)
+	if u := g.Undeclared(pats); len(u) > 0 {
+		return conformance.Result{Verdict: conformance.Fail, Observed: obs, Detail: "undeclared (denied at run time): " + strings.Join(u, ", ")}
+	}
+
+	g.s.mu.Lock()
+	st, owner := g.s.stateLocked(), g.s.owner
+	g.s.mu.Unlock()
+	now := g.s.now()
+	// A session of the owner, in memory only, for a probe.
+	session := func(scope string, authAt time.Time) string {
+		ses := &Session{Account: owner.Account, Scopes: []string{scope}, Generation: owner.Generation,
+			IssuedAt: authAt.Truncate(time.Second), AuthAt: authAt.Truncate(time.Second), Expires: now.Add(time.Minute).Truncate(time.Second)}
+		return g.s.sign(encodeToken(ses))
+	}
+	anon := []routeProbe{{"no credentials", ""}, {"a forged token", g.forgedToken()}}
+	var unprobed []string
+	requests, routes := 0, 0
+	for _, p := range pats {
+		r := rules[p]
+		var probes []routeProbe
+		switch {
+		case r.kind == ruleSetup && st == Ready:
+			probes = anon[:1]
+		case r.kind == ruleScope:
+			probes = anon
+			if st == Ready {
+				probes = append(probes, routeProbe{"a session without the scope " + r.scope, session(otherScope(r.scope), now)})
+				if r.fresh {
+					probes = append(probes, routeProbe{"a session whose password entry is older than the fresh-authentication window",
+						session(r.scope, now.Add(-g.s.cfg.FreshAuth-time.Minute))})
+				}
+			}
+		}
+		if len(probes) == 0 {
+			continue
+		}
+		routes++
+		for _, pr := range probes {
+			if err := ctx.Err(); err != nil {
+				return conformance.Result{Verdict: conformance.NotRun, Detail: "probe interrupted: " + err.Error()}
+			}
+			req := probeRequest(ctx, mux, p)
+			if req == nil {
+				unprobed = append(unprobed, p)
+				break
+			}
+			if pr.token != "" {
+				req.Header.Set("Authorization", "Bearer "+pr.token)
+			}
+			m := &standIn{mux: mux}
+			w := &probeWriter{h: http.Header{}}
+			g.Wrap(m).ServeHTTP(w, req)
+			requests++
+			if m.reached || w.code < 400 {
+				return conformance.Result{Verdict: conformance.Fail, Observed: obs,
+					Detail: fmt.Sprintf("%s (%s) was let through the gate with %s (status %d)", p, r, pr.name, w.code)}
+			}
+		}
+	}
+	obs += fmt.Sprintf("; state=%s; %d requests to %d non-public routes through the gate, all refused: no credentials, a forged token", st, requests, routes-len(unprobed))
+	if st == Ready {
+		obs += ", a session lacking the scope, and on fresh routes a stale session"
+	}
+	obs += " (a stand-in answered in place of the device's handlers)"
+	if len(unprobed) > 0 {
+		return conformance.Result{Verdict: conformance.Inconclusive, Observed: obs,
+			Detail: "no request could be built that the mux routes to: " + strings.Join(unprobed, ", ")}
+	}
+	return conformance.Result{Verdict: conformance.Pass, Observed: obs}
+}
+
+// otherScope returns a valid scope name different from scope.
+func otherScope(scope string) string {
+	if scope == "baseline-probe" {
+		return "baseline-probe2"
+	}
+	return "baseline-probe"
 }

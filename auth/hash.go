@@ -8,6 +8,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	xargon2 "golang.org/x/crypto/argon2"
@@ -153,8 +154,25 @@ func (h *hasher) do(ctx context.Context, fn func(a *argon2.Arena)) error {
 	if h.count != nil {
 		h.count()
 	}
+	if w, ok := ctx.Value(hashWatchKey{}).(*hashWatch); ok {
+		w.n.Add(1)
+	}
 	fn(a)
 	return nil
+}
+
+// hashWatchKey carries a *hashWatch in a context.
+type hashWatchKey struct{}
+
+// hashWatch counts the Argon2id computations made under one context, so a
+// self-check can see whether a request it sent reached the hasher (a
+// refusal by state must not) without being confused by concurrent logins.
+type hashWatch struct{ n atomic.Int64 }
+
+// watchHashes returns ctx carrying a new hashWatch.
+func watchHashes(ctx context.Context) (context.Context, *hashWatch) {
+	w := new(hashWatch)
+	return context.WithValue(ctx, hashWatchKey{}, w), w
 }
 
 // armIdle (re)starts the idle timer after a hash.

@@ -147,6 +147,33 @@ type Service struct {
 	hashes counter
 
 	refusals logLimiter
+
+	// loginGate and setupGate are the life-cycle checks at the entry of
+	// Authenticate and Setup; New sets them to loginOpen and setupOpen.
+	// They are fields only so that a test can break them and see the
+	// auth.no-default-credential self-check fail.
+	loginGate, setupGate func(State) error
+}
+
+// loginOpen refuses a password login unless the owner has set a password:
+// before that, no password works, whatever it is.
+func loginOpen(st State) error {
+	if st != Ready {
+		return ErrNotProvisioned
+	}
+	return nil
+}
+
+// setupOpen serves the setup flow only while the device awaits setup:
+// once the owner has set a password the setup secret is never looked at.
+func setupOpen(st State) error {
+	switch st {
+	case Ready:
+		return ErrAlreadySetUp
+	case Unprovisioned:
+		return ErrNoSetupVerifier
+	}
+	return nil
 }
 
 // logLimiter keeps a brute-force attack from flooding the device's log: a
@@ -271,7 +298,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Service{cfg: cfg, vault: cfg.Vault, now: cfg.Now, log: cfg.Logger}
+	s := &Service{cfg: cfg, vault: cfg.Vault, now: cfg.Now, log: cfg.Logger, loginGate: loginOpen, setupGate: setupOpen}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -499,8 +526,8 @@ func (s *Service) Authenticate(ctx context.Context, a Attempt) (*Session, error)
 	s.mu.Lock()
 	st, owner := s.stateLocked(), s.owner
 	s.mu.Unlock()
-	if st != Ready {
-		return nil, ErrNotProvisioned
+	if err := s.loginGate(st); err != nil {
+		return nil, err
 	}
 	acctKey := a.Account
 	if !validName(a.Account, 64) {
@@ -619,11 +646,8 @@ func (s *Service) Setup(ctx context.Context, r SetupRequest) (*Session, error) {
 	s.mu.Lock()
 	st, verifier := s.stateLocked(), s.verifier
 	s.mu.Unlock()
-	switch st {
-	case Ready:
-		return nil, ErrAlreadySetUp
-	case Unprovisioned:
-		return nil, ErrNoSetupVerifier
+	if err := s.setupGate(st); err != nil {
+		return nil, err
 	}
 	if !validName(r.Account, 64) {
 		return nil, ErrInvalidAccount
