@@ -26,7 +26,7 @@ func isInternal(path string) bool {
 	return (path == module || strings.HasPrefix(path, module+"/")) && strings.Contains(path+"/", "/internal/")
 }
 
-// publicPackages are the importable packages a maker's module may use:
+// publicPackage reports whether a package is one a maker's module may import:
 // everything of this module except internal/ packages, commands and
 // examples (main packages have no API).
 func publicPackage(path, name string) bool {
