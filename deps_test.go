@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/iotbaseline/baseline/internal/testenv"
 )
 
 // The SDK's top-level packages. Each may import conformance, durable and internal/...,
@@ -41,10 +43,8 @@ func goListDeps(t *testing.T, pkg string) []string {
 // TestDependencyRules enforces ARCHITECTURE.md's rules 1 and 2: packages
 // never import each other, and heavy dependencies stay where they are used.
 func TestDependencyRules(t *testing.T) {
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("go command not available")
-	}
-	for _, p := range append([]string{"conformance"}, topLevel...) {
+	testenv.LookPath(t, "go")
+	for _, p := range append([]string{"conformance", "conformance/securitytxt"}, topLevel...) {
 		if _, err := os.Stat(filepath.Join(p, "doc.go")); err != nil {
 			continue // not built yet: a package appears when it has code
 		}
@@ -59,8 +59,12 @@ func TestDependencyRules(t *testing.T) {
 						t.Errorf("%s links %s (%s)", p, name, dep)
 					}
 				}
-				if p == "conformance" && dep != module+"/conformance" && strings.Contains(strings.SplitN(dep, "/", 2)[0], ".") {
-					t.Errorf("conformance must use only the standard library, links %s", dep)
+				// conformance and its subpackages are the leaf every package
+				// may import: the standard library and each other only.
+				if (p == "conformance" || strings.HasPrefix(p, "conformance/")) &&
+					dep != module+"/conformance" && !strings.HasPrefix(dep, module+"/conformance/") &&
+					strings.Contains(strings.SplitN(dep, "/", 2)[0], ".") {
+					t.Errorf("%s must use only the standard library, links %s", p, dep)
 				}
 				if !strings.HasPrefix(dep, module+"/") {
 					continue

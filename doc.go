@@ -16,6 +16,7 @@
 //	conformance   4-1, 5.12-3 and the declarations: provision catalog, device
 //	              profile, applicability and justification rules, ICS and
 //	              self-check reports (JSON, Markdown, HTML)
+//	              conformance/securitytxt (5.2-1): security.txt (RFC 9116)
 //	auth          5.1-1 … 5.1-5, 5.5-4, 5.5-5: setup secrets, password policy,
 //	              Argon2id, persisted brute-force throttling, sessions and a
 //	              deny-by-default HTTP gate (the Authenticator)

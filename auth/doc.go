@@ -15,7 +15,9 @@
 //     crypto/rand with rejection sampling (exactly uniform) in Crockford
 //     base32 with a check symbol, refuses trivial values, and takes no input
 //     it could be derived from. [SetupSecret.Verifier] runs at the factory;
-//     the device receives only the verifier ([Service.Provision]).
+//     the device receives only the verifier, in a [ProvisioningRecord]
+//     ([DecodeProvisioningRecord] is strict and fuzzed), and installs it
+//     with [Service.Provision].
 //   - 5.1-3 (best-practice cryptography): Argon2id PHC strings
 //     ([ParseHash] is strict and fuzzed), floor m=19 MiB t=2 p=1
 //     ([FloorParams], [TuneParams]), a pepper held in the [Vault], constant-time
@@ -46,9 +48,19 @@
 //
 //	secret, _ := auth.NewSetupSecret()
 //	verifier, _ := secret.Verifier(auth.Params{})
-//	// secret.Reveal() goes to the label printer only; verifier to the device.
+//	// secret.Reveal() goes to the label printer only; the verifier goes to
+//	// the device in its record:
+//	rec := auth.ProvisioningRecord{Schema: auth.ProvisioningSchema, Serial: serial,
+//		Model: model, DeviceID: id, SetupVerifier: verifier, Created: time.Now()}
+//	err := rec.WriteJSON(file)
 //
-// On the device:
+// On the device, once, from the record the factory wrote:
+//
+//	rec, err := auth.DecodeProvisioningRecord(file)
+//	// check rec.Model against the firmware's model, keep rec.Serial and
+//	// rec.DeviceID, and install rec.SetupVerifier with svc.Provision below.
+//
+// Then at every start:
 //
 //	svc, err := auth.New(ctx, auth.Config{
 //		Vault:    store, // secrets.Store

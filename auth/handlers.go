@@ -3,6 +3,7 @@ package auth
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -40,7 +41,13 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil || dec.More() {
+	if err := dec.Decode(v); err != nil {
+		deny(w, http.StatusBadRequest, "malformed request")
+		return false
+	}
+	// One JSON value and nothing after it: dec.More reports false for a
+	// trailing '}' or ']', so ask for the next token and expect the end.
+	if _, err := dec.Token(); err != io.EOF {
 		deny(w, http.StatusBadRequest, "malformed request")
 		return false
 	}

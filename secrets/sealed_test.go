@@ -15,6 +15,7 @@ import (
 
 	"github.com/iotbaseline/baseline/conformance"
 	"github.com/iotbaseline/baseline/durable"
+	"github.com/iotbaseline/baseline/internal/testenv"
 	"github.com/iotbaseline/baseline/secrets"
 )
 
@@ -402,10 +403,7 @@ func TestListAndLimits(t *testing.T) {
 // TestDependencies: importing secrets alone links neither go-tpm nor
 // crypto11 (nor cgo PKCS#11); the backends are opt-in subpackages.
 func TestDependencies(t *testing.T) {
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go tool not in PATH")
-	}
+	gobin := testenv.LookPath(t, "go")
 	out, err := exec.Command(gobin, "list", "-deps", ".").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)

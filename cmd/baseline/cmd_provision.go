@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/csv"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,7 +17,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"time"
+	"unicode"
 
 	"github.com/iotbaseline/baseline/auth"
 )
@@ -31,24 +30,9 @@ func init() {
 	})
 }
 
-// ProvisionSchema identifies a device record written by `baseline provision`;
-// the device refuses records of any other schema.
-const provisionSchema = "baseline.provision/v1"
-
-// provisionRecord is what one device receives: never its setup secret, only
-// the verifier. examples/smartplug reads the same shape (--provision FILE).
-type provisionRecord struct {
-	Schema        string    `json:"schema"`
-	Serial        string    `json:"serial"`
-	Model         string    `json:"model"`
-	DeviceID      string    `json:"device_id"`
-	SetupVerifier string    `json:"setup_verifier"`
-	Batch         string    `json:"batch"`
-	Created       time.Time `json:"created"`
-}
-
-const maxRecordSize = 4 << 10
-
+// serialRE and modelRE are auth.ProvisioningRecord's rules for the serial
+// and model, checked on the flags so that a typo fails before the batch is
+// hashed; every record is validated again by auth before it is written.
 var (
 	serialRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 	modelRE  = regexp.MustCompile(`^[\pL\pN][\pL\pN ._/+-]{0,63}$`)
@@ -107,6 +91,8 @@ func runProvision(args []string, stdout, stderr io.Writer) int {
 		return fail("--labels and --records are required")
 	case *workers < 1 || *workers > 64:
 		return fail("--workers: must be between 1 and 64")
+	case len(*batch) > 64 || strings.ContainsFunc(*batch, unicode.IsControl):
+		return fail("--batch: at most 64 bytes, no control characters")
 	}
 	t := now().UTC()
 	if *batch == "" {
@@ -172,7 +158,7 @@ func runProvision(args []string, stdout, stderr io.Writer) int {
 	close(jobs)
 	wg.Wait()
 
-	var recs []provisionRecord
+	var recs []auth.ProvisioningRecord
 	var labelRows [][]string
 	for i := range *count {
 		serial := fmt.Sprintf("%s%06d", *prefix, *first+i)
@@ -188,10 +174,16 @@ func runProvision(args []string, stdout, stderr io.Writer) int {
 				return 1
 			}
 		}
-		recs = append(recs, provisionRecord{
-			Schema: provisionSchema, Serial: serial, Model: *model, DeviceID: hex.EncodeToString(id[:]),
+		rec := auth.ProvisioningRecord{
+			Schema: auth.ProvisioningSchema, Serial: serial, Model: *model, DeviceID: hex.EncodeToString(id[:]),
 			SetupVerifier: results[i].verifier, Batch: *batch, Created: t,
-		})
+		}
+		// The device decodes the record with the same rules; a record it
+		// would refuse is never written.
+		if err := rec.Validate(); err != nil {
+			return fail("%s: %v; nothing written", serial, err)
+		}
+		recs = append(recs, rec)
 		labelRows = append(labelRows, []string{serial, *model, results[i].secret, qrPayload(*model, serial, results[i].secret)})
 	}
 
@@ -216,9 +208,13 @@ func runProvision(args []string, stdout, stderr io.Writer) int {
 		return fail("%v", err)
 	}
 	for _, r := range recs {
-		b, _ := json.MarshalIndent(r, "", "  ")
+		var b bytes.Buffer
+		if err := r.WriteJSON(&b); err != nil {
+			undo()
+			return fail("%s: %v; nothing written", r.Serial, err)
+		}
 		p := filepath.Join(*records, r.Serial+".json")
-		if err := writeExclusive(p, append(b, '\n')); err != nil {
+		if err := writeExclusive(p, b.Bytes()); err != nil {
 			undo()
 			return fail("%v; nothing written", err)
 		}
@@ -260,8 +256,8 @@ func writeExclusive(name string, data []byte) error {
 
 // loadRecords reads the device records already in dir (none if it does not
 // exist yet), refusing malformed ones.
-func loadRecords(dir string) (map[string]provisionRecord, error) {
-	out := map[string]provisionRecord{}
+func loadRecords(dir string) (map[string]*auth.ProvisioningRecord, error) {
+	out := map[string]*auth.ProvisioningRecord{}
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return out, nil
@@ -282,46 +278,15 @@ func loadRecords(dir string) (map[string]provisionRecord, error) {
 	return out, nil
 }
 
-func readRecord(name string) (provisionRecord, error) {
-	var r provisionRecord
+func readRecord(name string) (*auth.ProvisioningRecord, error) {
 	f, err := os.Open(name)
 	if err != nil {
-		return r, err
+		return nil, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxRecordSize+1))
+	r, err := auth.DecodeProvisioningRecord(f)
 	if err != nil {
-		return r, err
-	}
-	if err := parseRecord(b, &r); err != nil {
-		return r, fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return r, nil
-}
-
-func parseRecord(b []byte, r *provisionRecord) error {
-	if len(b) > maxRecordSize {
-		return errors.New("device record larger than 4 KiB")
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(r); err != nil {
-		return fmt.Errorf("malformed device record: %w", err)
-	}
-	if dec.More() {
-		return errors.New("malformed device record: trailing data")
-	}
-	if r.Schema != provisionSchema {
-		return fmt.Errorf("device record schema %q, want %q", r.Schema, provisionSchema)
-	}
-	if !serialRE.MatchString(r.Serial) || !modelRE.MatchString(r.Model) {
-		return errors.New("device record has an invalid serial or model")
-	}
-	if id, err := hex.DecodeString(r.DeviceID); err != nil || len(id) != 16 {
-		return errors.New("device record has an invalid device ID")
-	}
-	if _, err := auth.ParseHash(r.SetupVerifier); err != nil {
-		return fmt.Errorf("device record verifier: %w", err)
-	}
-	return nil
 }

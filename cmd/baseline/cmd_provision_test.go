@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/csv"
-	"encoding/json"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -73,8 +72,8 @@ func TestProvisionBatch(t *testing.T) {
 		if strings.Contains(string(raw), secretText) || strings.Contains(string(raw), strings.ReplaceAll(secretText, "-", "")) {
 			t.Fatalf("record of %s contains its setup secret", serial)
 		}
-		var r provisionRecord
-		if err := parseRecord(raw, &r); err != nil {
+		r, err := auth.DecodeProvisioningRecord(bytes.NewReader(raw))
+		if err != nil {
 			t.Fatalf("record of %s: %v", serial, err)
 		}
 		s, err := auth.ParseSetupSecret(secretText)
@@ -130,6 +129,8 @@ func TestProvisionUsage(t *testing.T) {
 		"extra arg":   {"--count", "1", "x"},
 		"unknown flg": {"--count", "1", "--secret", "x"},
 		"no workers":  {"--count", "1", "--workers", "0"},
+		"ctrl batch":  {"--count", "1", "--batch", "b\x1b[2J"},
+		"long batch":  {"--count", "1", "--batch", strings.Repeat("b", 65)},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if code, _, _ := provisionBatch(t, dir, extra...); code != 2 {
@@ -142,22 +143,29 @@ func TestProvisionUsage(t *testing.T) {
 	}
 }
 
-func FuzzParseRecord(f *testing.F) {
-	s, _ := auth.NewSetupSecret()
-	v, _ := s.Verifier(auth.Params{})
-	good, _ := json.Marshal(provisionRecord{Schema: provisionSchema, Serial: "SP1-000001", Model: "Plug One",
-		DeviceID: "00112233445566778899aabbccddeeff", SetupVerifier: v})
-	f.Add(good)
-	f.Add([]byte(`{"schema":"baseline.provision/v1","serial":"../x"}`))
-	f.Add([]byte(`{"schema":"baseline.provision/v1"}{}`))
-	f.Add([]byte(`{"unknown":1}`))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		var r provisionRecord
-		if err := parseRecord(b, &r); err != nil {
-			return
-		}
-		if !serialRE.MatchString(r.Serial) || strings.ContainsAny(r.Serial, "/\\") || r.Schema != provisionSchema {
-			t.Fatalf("accepted record with bad fields: %+v", r)
-		}
-	})
+// TestProvisionRefusesBadRecordInDir: the records directory is read with
+// the device's own strict decoder, so a record a device would refuse (here
+// one with a stray '}' after it) stops the batch before anything is made.
+func TestProvisionRefusesBadRecordInDir(t *testing.T) {
+	fixClock(t)
+	dir := t.TempDir()
+	if code, _, errs := provisionBatch(t, dir, "--count", "1"); code != 0 {
+		t.Fatal(errs)
+	}
+	rec := filepath.Join(dir, "records", "SP1-000001.json")
+	raw, _ := os.ReadFile(rec)
+	os.WriteFile(rec, append(bytes.TrimSpace(raw), '}'), 0o600)
+	labels2 := filepath.Join(dir, "labels2.csv")
+	var out, errb bytes.Buffer
+	code := run([]string{"provision", "--model", "Plug One", "--serial-prefix", "SP1-", "--first", "2", "--count", "1",
+		"--labels", labels2, "--records", filepath.Join(dir, "records")}, &out, &errb)
+	if code != 2 || !strings.Contains(errb.String(), "SP1-000001.json") || !strings.Contains(errb.String(), "trailing data") {
+		t.Fatalf("exit %d, stderr %q; want 2 naming the bad record", code, errb.String())
+	}
+	if _, err := os.Stat(labels2); !os.IsNotExist(err) {
+		t.Error("label file written")
+	}
+	if got := dirNames(t, filepath.Join(dir, "records")); strings.Join(got, " ") != "SP1-000001.json" {
+		t.Errorf("records = %v", got)
+	}
 }

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/iotbaseline/baseline/conformance"
-	"github.com/iotbaseline/baseline/internal/securitytxt"
+	"github.com/iotbaseline/baseline/conformance/securitytxt"
 )
 
 func init() {

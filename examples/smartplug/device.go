@@ -22,9 +22,9 @@ import (
 	"time"
 
 	"github.com/iotbaseline/baseline/conformance"
+	"github.com/iotbaseline/baseline/conformance/securitytxt"
 	"github.com/iotbaseline/baseline/durable"
 	"github.com/iotbaseline/baseline/iface"
-	"github.com/iotbaseline/baseline/internal/securitytxt"
 	"github.com/iotbaseline/baseline/secrets"
 )
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -628,15 +629,20 @@ func TestDeviceRefusesBadRecord(t *testing.T) {
 	s, _ := auth.NewSetupSecret()
 	v, _ := s.Verifier(auth.Params{})
 	for name, rec := range map[string]string{
-		"malformed":     `{"schema":"baseline.provision/v1","serial":"../../etc","model":"x","device_id":"00","setup_verifier":"x"}`,
-		"other model":   fmt.Sprintf(`{"schema":"baseline.provision/v1","serial":"X-1","model":"Other Plug","device_id":"00112233445566778899aabbccddeeff","setup_verifier":%q}`, v),
-		"unknown field": fmt.Sprintf(`{"schema":"baseline.provision/v1","serial":"X-1","model":"SP-100 Smart Plug","device_id":"00112233445566778899aabbccddeeff","setup_verifier":%q,"setup_secret":%q}`, v, s.Reveal()),
+		"malformed":      `{"schema":"baseline.provision/v1","serial":"../../etc","model":"x","device_id":"00","setup_verifier":"x"}`,
+		"other model":    fmt.Sprintf(`{"schema":"baseline.provision/v1","serial":"X-1","model":"Other Plug","device_id":"00112233445566778899aabbccddeeff","setup_verifier":%q}`, v),
+		"unknown field":  fmt.Sprintf(`{"schema":"baseline.provision/v1","serial":"X-1","model":"SP-100 Smart Plug","device_id":"00112233445566778899aabbccddeeff","setup_verifier":%q,"setup_secret":%q}`, v, s.Reveal()),
+		"trailing brace": fmt.Sprintf(`{"schema":"baseline.provision/v1","serial":"X-1","model":"SP-100 Smart Plug","device_id":"00112233445566778899aabbccddeeff","setup_verifier":%q}}`, v),
 	} {
 		dir := t.TempDir()
 		file := filepath.Join(dir, "rec.json")
 		os.WriteFile(file, []byte(rec), 0o600)
 		state := filepath.Join(dir, "state")
-		out, err := exec.Command(bin, "--state", state, "--listen", "127.0.0.1:0", "--provision", file).CombinedOutput()
+		// A device that accepted the record would serve until killed; the
+		// deadline turns that into a failure instead of a hung test.
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		out, err := exec.CommandContext(ctx, bin, "--state", state, "--listen", "127.0.0.1:0", "--provision", file).CombinedOutput()
+		cancel()
 		if err == nil || !strings.Contains(string(out), "device record") {
 			t.Fatalf("%s: record accepted: %v\n%s", name, err, out)
 		}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -140,33 +139,6 @@ func TestRouteTable(t *testing.T) {
 			t.Errorf("%s is not public", w)
 		}
 	}
-}
-
-func FuzzParseProvisionRecord(f *testing.F) {
-	s, _ := auth.NewSetupSecret()
-	v, _ := s.Verifier(auth.Params{})
-	good, _ := json.Marshal(provisionRecord{Schema: provisionSchema, Serial: "SP1-000001", Model: "Plug One",
-		DeviceID: "00112233445566778899aabbccddeeff", SetupVerifier: v})
-	f.Add(good)
-	f.Add([]byte(`{"schema":"baseline.provision/v1","serial":"../x"}`))
-	f.Add([]byte(`{"schema":"baseline.provision/v1"}{}`))
-	f.Add([]byte(`{"unknown":1}`))
-	f.Add([]byte(strings.Repeat(" ", maxRecordSize+1)))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := parseProvisionRecord(b)
-		if err != nil {
-			if r != nil {
-				t.Fatal("record returned with an error")
-			}
-			return
-		}
-		if !serialRE.MatchString(r.Serial) || strings.ContainsAny(r.Serial, "/\\") || r.Schema != provisionSchema {
-			t.Fatalf("accepted record with bad fields: %+v", r)
-		}
-		if _, err := auth.ParseHash(r.SetupVerifier); err != nil {
-			t.Fatalf("accepted a bad verifier: %v", err)
-		}
-	})
 }
 
 func FuzzParseForm(f *testing.F) {

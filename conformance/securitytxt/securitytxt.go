@@ -1,23 +1,3 @@
-// Package securitytxt writes and checks security.txt files (RFC 9116), the
-// machine-readable pointer to a manufacturer's vulnerability disclosure
-// contact that EN 303 645 provision 5.2-1 asks to be published.
-//
-// [File.Marshal] renders a file after validating it; [Parse] reads one with a
-// size bound and reports every problem it finds as a [Problem] with a line
-// number, so that a CI job or the `baseline securitytxt validate` command can
-// list them all at once. The reference device serves the output of
-// [File.Marshal] at /.well-known/security.txt.
-//
-// # Provisions
-//
-//   - 5.2-1 (vulnerability disclosure policy published): [File], [Parse], [Validate].
-//
-// # Security considerations
-//
-// Web URIs must use https (RFC 9116 section 2.5.3 and following); the
-// parser never fetches anything. An OpenPGP cleartext-signed file is parsed
-// but its signature is not verified here: [Parsed.Signed] tells the caller to
-// verify it with the key named in Encryption.
 package securitytxt
 
 import (

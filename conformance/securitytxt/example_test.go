@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/iotbaseline/baseline/internal/securitytxt"
+	"github.com/iotbaseline/baseline/conformance/securitytxt"
 )
 
 func Example() {
