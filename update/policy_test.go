@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
