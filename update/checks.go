@@ -43,9 +43,11 @@ import (
 //     random bytes are checked as the first and the last chunk of the
 //     newest signed release for this hardware through the chunk check every
 //     download runs (it hashes at most two chunks: 2 MiB at the default
-//     chunk size). Before a refresh it does what the pinned root allows: a
-//     foreign root and a foreign-signed targets file must be refused; the
-//     verdict stays INCONCLUSIVE. INCONCLUSIVE as well under
+//     chunk size); with [Config.CoSignKey] set, that release's ML-DSA-65
+//     co-signature must verify and must be refused over an altered sha256.
+//     Before a refresh it does what the pinned root allows: a foreign root
+//     and a foreign-signed targets file must be refused; the verdict stays
+//     INCONCLUSIVE. INCONCLUSIVE as well under
 //     [Config.InsecureAllowNoDescriptor] or without a signed release for
 //     this hardware to take chunk hashes from.
 //
@@ -288,12 +290,13 @@ func targetsProbes(trusted *metadata.Metadata[metadata.TargetsType], ids []strin
 
 func (c *Client) checkVerification(ctx context.Context) conformance.Result {
 	var done []string
+	coSigProbed := false
 	result := func(verdict conformance.Verdict, detail string) conformance.Result {
 		obs := strings.Join(done, "; ")
 		if obs == "" {
 			obs = "nothing probed"
 		}
-		if c.cfg.CoSignKey != nil {
+		if c.cfg.CoSignKey != nil && !coSigProbed {
 			obs += "; configured, not probed: ML-DSA-65 co-signature key " + MLDSAKeyID(c.cfg.CoSignKey)[:16]
 		}
 		return conformance.Result{Verdict: verdict, Observed: obs, Detail: detail}
@@ -367,6 +370,24 @@ func (c *Client) checkVerification(ctx context.Context) conformance.Result {
 		return result(verdict, detail+" by the chunk check")
 	}
 	done = append(done, "refused by the chunk check: "+refused)
+
+	// 4. The co-signature check, when a key is pinned: the release's own
+	// co-signature must verify, and must not once its signed sha256 is
+	// altered.
+	if key := c.cfg.CoSignKey; key != nil {
+		d := rel.Descriptor
+		if err := c.verifyCoSignature(key, d.CoSignature, rel.Path, rel.Length, rel.Hashes, d.ReleaseCounter, d.HardwareID); err != nil {
+			return result(conformance.Inconclusive, "the co-signature check was not probed: the co-signature of release "+d.Version+" does not verify ("+err.Error()+"), so a download refuses it")
+		}
+		altered := Release{Hashes: rel.Hashes}.clone().Hashes
+		altered["sha256"][0] ^= 1
+		what := "the co-signature of release " + d.Version + " over its sha256 altered"
+		if verdict, detail := judge(what, c.verifyCoSignature(key, d.CoSignature, rel.Path, rel.Length, altered, d.ReleaseCounter, d.HardwareID), ErrCoSignature); verdict != conformance.Pass {
+			return result(verdict, detail+" by the ML-DSA-65 co-signature check")
+		}
+		done = append(done, "refused by the ML-DSA-65 co-signature check (key "+MLDSAKeyID(key)[:16]+"): "+what)
+		coSigProbed = true
+	}
 	if c.cfg.InsecureAllowNoDescriptor {
 		return result(conformance.Inconclusive, "InsecureAllowNoDescriptor: targets without a descriptor are accepted without hardware-ID and release-counter checks, and verified as one chunk")
 	}

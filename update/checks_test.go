@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
 	"github.com/iotbaseline/baseline/conformance"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
@@ -449,4 +450,58 @@ func TestChecksCancelled(t *testing.T) {
 	for _, id := range []string{"update.trust-root", "update.verification"} {
 		wantVerdict(t, runCheckCtx(t, ctx, c, id), conformance.NotRun, "probe interrupted")
 	}
+}
+
+// TestCheckVerificationCoSignature: with an ML-DSA-65 key pinned, the
+// newest release's co-signature must verify and be refused over an altered
+// hash; a co-signature check that accepts anything lets a release
+// co-signed by another key through, and verification fails.
+func TestCheckVerificationCoSignature(t *testing.T) {
+	pub, priv, err := mldsa65.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, otherPriv, err := mldsa65.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned := func(c *Config) { c.CoSignKey = pub }
+	cosigned := func(fx *fixture, signer *mldsa65.PrivateKey) {
+		img := randomImage(t, 2*MinChunkSize)
+		fx.addRelease("fw.bin", img, func(d *Descriptor) {
+			tf, err := metadata.TargetFile().FromBytes("fw.bin", img, "sha256", "sha512")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.CoSignature, err = CoSign(signer, "fw.bin", tf.Length, tf.Hashes, d.ReleaseCounter, d.HardwareID); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+
+	fx := newFixture(t, false)
+	cosigned(fx, priv)
+	before := fx.client(pinned)
+	wantVerdict(t, runCheck(t, before, "update.verification"), conformance.Inconclusive, "configured, not probed: ML-DSA-65 co-signature key")
+	c := refreshed(t, fx, pinned)
+	wantVerdict(t, runCheck(t, c, "update.verification"), conformance.Pass,
+		"refused by the ML-DSA-65 co-signature check (key "+MLDSAKeyID(pub)[:16]+"): the co-signature of release 2.0.0 over its sha256 altered")
+	c.steps.coSig = func(*mldsa65.PublicKey, *CoSignature, string, int64, metadata.Hashes, uint64, string) error {
+		return nil
+	}
+	wantVerdict(t, runCheck(t, c, "update.verification"), conformance.Fail, "was accepted by the ML-DSA-65 co-signature check")
+
+	// The broken check breaks the client: a release co-signed by another
+	// key is downloaded.
+	other := newFixture(t, false)
+	cosigned(other, otherPriv)
+	mustRefuse(t, other.client(pinned), ErrCoSignature)
+	broken := other.client(pinned)
+	broken.steps.coSig = c.steps.coSig
+	if _, err := attempt(broken); err != nil {
+		t.Fatalf("the broken client refused a release co-signed by another key: %v", err)
+	}
+	// A release whose own co-signature does not verify leaves nothing to
+	// probe against.
+	wantVerdict(t, runCheck(t, refreshed(t, other, pinned), "update.verification"), conformance.Inconclusive, "does not verify")
 }

@@ -3,6 +3,7 @@ package update
 import (
 	"hash"
 
+	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
 )
@@ -22,6 +23,7 @@ type steps struct {
 	// directly, only the verification check does.
 	targetsSig func(root *metadata.Metadata[metadata.RootType], md *metadata.Metadata[metadata.TargetsType]) error
 	checkChunk func(h hash.Hash, chunk []byte, hashes []ChunkHash, idx int) error
+	coSig      func(pub *mldsa65.PublicKey, sig *CoSignature, path string, length int64, hashes metadata.Hashes, counter uint64, hardwareID string) error
 }
 
 // updateRoot verifies b as the next root against tm's root (signature
@@ -61,4 +63,13 @@ func (c *Client) verifyChunk(h hash.Hash, chunk []byte, hashes []ChunkHash, idx 
 		return f(h, chunk, hashes, idx)
 	}
 	return checkChunk(h, chunk, hashes, idx)
+}
+
+// verifyCoSignature is VerifyCoSignature, the ML-DSA-65 check every release
+// passes when Config.CoSignKey is set.
+func (c *Client) verifyCoSignature(pub *mldsa65.PublicKey, sig *CoSignature, path string, length int64, hashes metadata.Hashes, counter uint64, hardwareID string) error {
+	if f := c.steps.coSig; f != nil {
+		return f(pub, sig, path, length, hashes, counter, hardwareID)
+	}
+	return VerifyCoSignature(pub, sig, path, length, hashes, counter, hardwareID)
 }
