@@ -33,7 +33,9 @@ import (
 //     signature is verified, not just looked up), which must be refused as
 //     unsigned, and the root in use replayed as the next one, which must be
 //     refused as a rollback; after a rotation, the pinned older root too.
-//     INCONCLUSIVE before any refresh: the pinned root has not yet been used.
+//     INCONCLUSIVE before any refresh: the pinned root has not yet been
+//     used. FAIL, without probing, when the root in use is expired at the
+//     trusted time.
 //   - update.verification (5.3-7, 5.3-9): after a refresh, copies of the
 //     trusted targets metadata with its signatures stripped, with one
 //     target's signed hash altered, and signed by a foreign key go through
@@ -265,7 +267,7 @@ func targetsProbes(trusted *metadata.Metadata[metadata.TargetsType], ids []strin
 	v := trusted.Signed.Version
 	copies[0].Signatures = []metadata.Signature{}
 	what = append(what, fmt.Sprintf("targets v%d with its signatures stripped", v))
-	altered := fmt.Sprintf("targets v%d with its expiry extended", v)
+	altered := ""
 	for _, name := range slices.Sorted(maps.Keys(copies[1].Signed.Targets)) {
 		if h := copies[1].Signed.Targets[name].Hashes["sha256"]; len(h) > 0 {
 			h[0] ^= 1
@@ -273,8 +275,9 @@ func targetsProbes(trusted *metadata.Metadata[metadata.TargetsType], ids []strin
 			break
 		}
 	}
-	if strings.HasSuffix(altered, "extended") {
+	if altered == "" {
 		copies[1].Signed.Expires = copies[1].Signed.Expires.Add(24 * time.Hour)
+		altered = fmt.Sprintf("targets v%d with its expiry extended", v)
 	}
 	what = append(what, altered)
 	signer, _, err := foreignSigner()
@@ -300,6 +303,9 @@ func (c *Client) checkVerification(ctx context.Context) conformance.Result {
 			obs += "; configured, not probed: ML-DSA-65 co-signature key " + MLDSAKeyID(c.cfg.CoSignKey)[:16]
 		}
 		return conformance.Result{Verdict: verdict, Observed: obs, Detail: detail}
+	}
+	if err := ctx.Err(); err != nil {
+		return interrupted("nothing probed", err)
 	}
 	v, ref := c.snapshot()
 	if v == nil {
