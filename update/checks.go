@@ -389,9 +389,9 @@ func (c *Client) checkVerification(ctx context.Context) conformance.Result {
 		altered["sha256"][0] ^= 1
 		what := "the co-signature of release " + d.Version + " over its sha256 altered"
 		if verdict, detail := judge(what, c.verifyCoSignature(key, d.CoSignature, rel.Path, rel.Length, altered, d.ReleaseCounter, d.HardwareID), ErrCoSignature); verdict != conformance.Pass {
-			return result(verdict, detail+" by the ML-DSA-65 co-signature check")
+			return result(verdict, detail+" by the co-signature check")
 		}
-		done = append(done, "refused by the ML-DSA-65 co-signature check (key "+MLDSAKeyID(key)[:16]+"): "+what)
+		done = append(done, "refused by the co-signature check with the pinned ML-DSA-65 co-signature key "+MLDSAKeyID(key)[:16]+": "+what)
 		coSigProbed = true
 	}
 	if c.cfg.InsecureAllowNoDescriptor {
