@@ -237,6 +237,7 @@ type Client struct {
 	// testing hooks
 	onCheckpoint func(off int64)
 	onRequest    func(off int64)
+	steps        steps // broken verification steps, set only by tests (steps.go)
 }
 
 // New checks cfg, parses the pinned root and loads the persisted clock
@@ -365,7 +366,7 @@ func (c *Client) update(ctx context.Context, get metaGetter) (err error) {
 		if b == nil {
 			break
 		}
-		if _, err := tm.UpdateRoot(b); err != nil {
+		if err := c.updateRoot(tm, b); err != nil {
 			c.f.log.Warn("update: persisted root does not chain; ignoring it", "version", v, "error", err)
 			break
 		}
@@ -381,7 +382,7 @@ func (c *Client) update(ctx context.Context, get metaGetter) (err error) {
 		if err != nil {
 			return err
 		}
-		if _, err := tm.UpdateRoot(b); err != nil {
+		if err := c.updateRoot(tm, b); err != nil {
 			return metaErr(metadata.ROOT, err)
 		}
 		if err := c.cfg.FS.MkdirAll(c.file(rootsDir), 0o700); err != nil {
@@ -463,7 +464,7 @@ func (c *Client) update(ctx context.Context, get metaGetter) (err error) {
 	if tMeta == nil {
 		return metaErr(metadata.SNAPSHOT, errors.New("no targets.json entry"))
 	}
-	if local.targets == nil || loadErr(tm.UpdateTargets(local.targets)) != nil {
+	if local.targets == nil || c.updateTargets(tm, local.targets) != nil {
 		max := c.cfg.MaxTargetsSize
 		if tMeta.Length > 0 && tMeta.Length < max {
 			max = tMeta.Length
@@ -476,7 +477,7 @@ func (c *Client) update(ctx context.Context, get metaGetter) (err error) {
 		if err != nil {
 			return err
 		}
-		if _, err := tm.UpdateTargets(b); err != nil {
+		if err := c.updateTargets(tm, b); err != nil {
 			return metaErr(metadata.TARGETS, err)
 		}
 		next.targets = b

@@ -532,7 +532,7 @@ func (c *Client) copyChunks(ctx context.Context, p *plan, r io.Reader, body io.C
 				return
 			}
 			idx := int(pos / int64(p.chunk))
-			if err := checkChunk(h, b[:n], p.hashes, idx); err != nil {
+			if err := c.verifyChunk(h, b[:n], p.hashes, idx); err != nil {
 				send(chunkRead{err: err})
 				return
 			}

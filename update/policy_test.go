@@ -4,16 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"hash"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/iotbaseline/baseline/conformance"
-
 	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
-	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
 )
 
 // TestCoSignaturePolicy: with a pinned ML-DSA-65 key, a release needs the
@@ -99,78 +95,6 @@ func TestRootRotation(t *testing.T) {
 	c2 := fx.client(func(c *Config) { c.TrustedRoot = pinnedRoot })
 	if err := c2.Refresh(context.Background()); !errors.Is(err, ErrMetadata) {
 		t.Fatalf("unchained root: %v", err)
-	}
-}
-
-func TestChecks(t *testing.T) {
-	fx := newFixture(t, false)
-	fx.addRelease("fw.bin", randomImage(t, MinChunkSize), nil)
-	c := fx.client(nil)
-	verdicts := func() map[string]string {
-		out := map[string]string{}
-		for _, chk := range c.Checks() {
-			r := chk.Run(context.Background())
-			out[chk.ID] = string(r.Verdict) + ": " + r.Observed
-		}
-		return out
-	}
-	before := verdicts()
-	for _, id := range []string{"update.metadata-fresh", "update.support-period", "update.trust-root", "update.verification"} {
-		if !strings.HasPrefix(before[id], "INCONCLUSIVE") {
-			t.Fatalf("before refresh, %s: %s", id, before[id])
-		}
-	}
-	for _, chk := range c.Checks() {
-		measured := chk.ID == "update.trust-root" || chk.ID == "update.verification"
-		if (chk.Method == conformance.Measured) != measured {
-			t.Errorf("%s: method %q", chk.ID, chk.Method)
-		}
-	}
-	if err := c.Refresh(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	after := verdicts()
-	for id, v := range after {
-		if !strings.HasPrefix(v, "PASS") {
-			t.Errorf("%s: %s", id, v)
-		}
-	}
-	if !strings.Contains(after["update.support-period"], "2032-01-01") {
-		t.Fatalf("support period not observed: %s", after["update.support-period"])
-	}
-	if !strings.Contains(after["update.trust-root"], "foreign key and a stale root were both refused") ||
-		!strings.Contains(after["update.verification"], "unsigned and altered targets metadata refused") ||
-		!strings.Contains(after["update.verification"], "corrupted first chunk of release 2.0.0 refused") {
-		t.Errorf("probes not reported: %v", after)
-	}
-	// A device whose verification is broken the way each probe guards
-	// against fails the check.
-	broken := func(name string, set func(), id string) {
-		t.Run(name, func(t *testing.T) {
-			saveRoot, saveTarget, saveChunk := probeUpdateRoot, probeVerifyTarget, probeChunk
-			t.Cleanup(func() { probeUpdateRoot, probeVerifyTarget, probeChunk = saveRoot, saveTarget, saveChunk })
-			set()
-			if v := verdicts()[id]; !strings.HasPrefix(v, "FAIL") {
-				t.Errorf("%s with a broken verifier: %s", id, v)
-			}
-		})
-	}
-	broken("root update accepts anything", func() {
-		probeUpdateRoot = func(*trustedmetadata.TrustedMetadata, []byte) error { return nil }
-	}, "update.trust-root")
-	broken("signature check accepts anything", func() {
-		probeVerifyTarget = func(*metadata.Metadata[metadata.RootType], *metadata.Metadata[metadata.TargetsType]) error {
-			return nil
-		}
-	}, "update.verification")
-	broken("chunk check accepts anything", func() {
-		probeChunk = func(hash.Hash, []byte, []ChunkHash, int) error { return nil }
-	}, "update.verification")
-	insecure := fx.client(func(c *Config) { c.InsecureAllowNoDescriptor = true })
-	for _, chk := range insecure.Checks() {
-		if chk.ID == "update.verification" && chk.Run(context.Background()).Verdict != conformance.Inconclusive {
-			t.Fatal("InsecureAllowNoDescriptor not reported")
-		}
 	}
 }
 

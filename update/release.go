@@ -159,7 +159,7 @@ func (c *Client) release(path string, tf *metadata.TargetFiles) (*Release, error
 		return fail(descErr("chunks", "last entry is not the target's sha256"))
 	}
 	if c.cfg.CoSignKey != nil {
-		if err := VerifyCoSignature(c.cfg.CoSignKey, d.CoSignature, path, tf.Length, tf.Hashes, d.ReleaseCounter, d.HardwareID); err != nil {
+		if err := c.verifyCoSignature(c.cfg.CoSignKey, d.CoSignature, path, tf.Length, tf.Hashes, d.ReleaseCounter, d.HardwareID); err != nil {
 			return fail(err)
 		}
 	}

@@ -36,6 +36,9 @@ type Repo struct {
 	Targets    *metadata.Metadata[metadata.TargetsType]
 	// Keys holds the signing keys of each role; Sign uses all of them.
 	Keys map[string][]ed25519.PrivateKey
+	// SnapshotHashes makes snapshot list the length and sha256 of
+	// targets.json (as package release does), not only its version.
+	SnapshotHashes bool
 	// OldRootKeys are root keys replaced by RotateRoot, still used to sign
 	// the rotated root once.
 	oldRootKeys []ed25519.PrivateKey
@@ -222,7 +225,12 @@ func (r *Repo) writeTop() error {
 	if err := r.write(metadata.TARGETS, r.Targets.Signed.Version, tb); err != nil {
 		return err
 	}
-	r.Snapshot.Signed.Meta["targets.json"] = metadata.MetaFile(r.Targets.Signed.Version)
+	tmf := metadata.MetaFile(r.Targets.Signed.Version)
+	if r.SnapshotHashes {
+		tsum := sha256.Sum256(tb)
+		tmf.Length, tmf.Hashes = int64(len(tb)), metadata.Hashes{"sha256": tsum[:]}
+	}
+	r.Snapshot.Signed.Meta["targets.json"] = tmf
 	r.Snapshot.ClearSignatures()
 	for _, s := range signers(r.Keys[metadata.SNAPSHOT]) {
 		if _, err := r.Snapshot.Sign(s); err != nil {
