@@ -25,11 +25,6 @@ const (
 	// srcV1 holds the test cases of TS 103 701 V1.1.1 (kinds, and the IXIT
 	// sections each case's test units name).
 	srcV1 = "ouspg/tcsfw@c6dae9193c10:tcsfw/data/etsi_ts_103_701.txt"
-	// srcV1Names lists the 29 IXIT sections with their V1.1.1 titles.
-	srcV1Names = "ouspg/tcsfw@ce2bdfa53043:tcsfw/etsi_en_303_645.py"
-	// srcV2Names: the IXIT documents of the Ruuvi Gateway, written to
-	// TS 103 701 V2.1.1 ("Table C.1" … "Table C.29").
-	srcV2Names = "ruuvi/ruuvi.gateway_esp.c:cra/303645/ixit_*.md"
 )
 
 // IXITSection is one of the 29 kinds of "Implementation eXtra Information
@@ -57,9 +52,12 @@ type IXITSection struct {
 func (s IXITSection) ID() string { return fmt.Sprintf("%d-%s", s.Number, s.Key) }
 
 // ixitSections are the 29 IXIT sections. Keys: every one is named in the
-// V1.1.1 test cases ([srcV1]) as "IXIT <n>-<Key>". Titles: [srcV1Names];
-// the V2.1.1 keys and titles: [srcV2Names], which agrees with V1.1.1 on
-// the other 26.
+// V1.1.1 test cases (srcV1) as "IXIT <n>-<Key>". V1.1.1 titles: the
+// section list in ouspg/tcsfw@ce2bdfa53043:tcsfw/etsi_en_303_645.py.
+// V2.1.1 keys and titles: the headings ("Table C.<n>: IXIT <n>-<Key>
+// (<title>)") of the Ruuvi Gateway's IXIT documents,
+// ruuvi/ruuvi.gateway_esp.c:cra/303645/ixit_<n>-<Key>.md, which agree
+// with V1.1.1 on the other 26.
 var ixitSections = [29]IXITSection{
 	{Number: 1, Key: "AuthMech", Name: "Authentication Mechanisms"},
 	{Number: 2, Key: "UserInfo", Name: "User Information"},
