@@ -56,18 +56,46 @@
 //
 // # TS 103 701
 //
-// A lab assessing a device under ETSI TS 103 701 reviews the maker's IXIT
-// documents ("Implementation eXtra Information for Testing", 29 sections,
-// [IXITSections]) in its conceptual test units and tests the device in its
-// functional ones. [RelatedIXIT] says which sections each provision's test
-// group reads, as public test-group documents following TS 103 701 state
-// it (where TS 103 701 splits a provision into groups, their sections are
-// merged; check against your copy of the TS). [BuildIXIT] pre-fills the
-// sections from a statement: each row is what a self-check observed on the
-// running device, labelled with the check and its method, or the maker's
-// answer, labelled as declared; what no check can observe is listed for the
-// maker to write. Test case kinds (conceptual, functional) per provision are
-// not recorded here.
+// A lab assessing a device under ETSI TS 103 701 runs one test group per
+// provision: conceptual test cases review the maker's IXIT documents
+// ("Implementation eXtra Information for Testing", 29 sections,
+// [IXITSections]) against the provision, functional ones test the device
+// against them. [TestGroups] lists, per provision, each group's test cases
+// with their kind ([Conceptual], [Functional]) and the IXIT sections it
+// reads; [RelatedIXIT] gives those sections for the edition this catalog
+// is assessed with.
+//
+// Two editions are recorded, each entry naming its public source
+// ([TestGroup.Source], owner/repo@commit:path): [TS103701V1] (2021-08),
+// which assesses EN 303 645 V2.1.1, from its test-case text as published
+// in the ouspg/tcsfw repository (the sections are those its test units
+// name); and [TS103701V2] (2025-05), from the Ruuvi Gateway's public
+// self-assessment written to it (its "Related IXIT" lines and the groups
+// into which it splits 5.3-4, 5.3-6, 5.3-15, 5.6-4, 5.13-1 and 6-3).
+// V2.1.1 renames sections 11, 15 and 28 (11-SecComMech, 15-PhyIntf,
+// 28-LogIntf for V1.1.1's 11-ComMech, 15-Intf, 28-ExtAPI) and moves
+// content between them; [IXITSection.V2Key] says so. These are
+// third-party transcriptions, not ETSI's text: verify them against your
+// copy of the TS before you rely on them. Only identifiers, kinds and
+// section numbers are recorded.
+//
+// [BuildIXIT] pre-fills the 29 sections (V1.1.1 numbering) from the
+// profile and the running device's self-check results, and `baseline
+// ixit` writes them as JSON ("baseline.ixit/v1") or Markdown. Pre-filled:
+// what a self-check observed, labelled "check ID (measured)" or "check ID
+// (configured)" and, where the check informs one, the IXIT field the
+// V1.1.1 test cases name (auth.throttle: "Brute Force Prevention" of
+// 1-AuthMech; iface.tls: "Cryptographic Details" of 11-ComMech;
+// iface.sockets: 13-SoftServ and "Status" of 15-Intf; secrets.*:
+// 10-SecParam; update.*: 7-UpdMech; iface.privileges: 17-PrivlCtrl;
+// iface.input: 29-InpVal; resilience.*: 23-ResMech), and the maker's answer
+// for each provision the section serves, labelled "declared by the maker".
+// Left for the maker, in every section, as "MAKER TO WRITE": the entries
+// themselves (every mechanism, component, interface and parameter with its
+// fields) and every section no check informs, such as 3-VulnTypes,
+// 4-Conf, 19-SecDev and the physical interfaces of 15-Intf. Without
+// device results the IXIT says that none were attached, and no row comes
+// from a check.
 //
 // # The catalog
 //

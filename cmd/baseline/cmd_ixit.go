@@ -12,7 +12,7 @@ import (
 func init() {
 	register(command{
 		name:    "ixit",
-		summary: "write the TS 103 701 IXIT documents pre-filled from the profile and the running device's self-check",
+		summary: "write the TS 103 701 IXIT documents pre-filled from the profile and the running device's self-check results",
 		run:     runIXIT,
 	})
 }
@@ -22,13 +22,17 @@ const ixitUsage = `usage:
                 [--device URL --device-cert PEM (--token-file F | --token-env VAR)]
 
 Writes the 29 IXIT documents ("Implementation eXtra Information for
-Testing") that a lab reviews under ETSI TS 103 701, pre-filled: for each
-section, the provisions whose test groups read it, what the running
-device's self-checks observed (with --device, as for 'baseline ics'), each
-row labelled "check ID (measured)" or "check ID (configured)", and the
-maker's answers from the profile, labelled "declared by the maker". What
-no check can observe is listed under "MAKER TO WRITE" in every section:
-the IXIT is a starting point, not a finished document.
+Testing") that a lab reviews when it assesses the device against
+EN 303 645 V2.1.1 under ETSI TS 103 701 V1.1.1, pre-filled. For each
+section: the provisions whose test groups read it; what the running
+device's self-checks observed (with --device, fetched as for 'baseline
+ics': the device's certificate pinned, the owner's token from a file or
+the environment), each row labelled "check ID (measured)" or "check ID
+(configured)" and, where the check informs one, the IXIT field; and the
+maker's answers from the profile, labelled "declared by the maker".
+Without --device the IXIT says that no device results were attached.
+What no check observes is listed in every section as "MAKER TO WRITE":
+the output is a starting point, not a finished IXIT.
 
 Exit status: 0 written; 2 on usage errors, a profile that cannot be read
 or a device report that cannot be fetched.
@@ -69,7 +73,7 @@ func runIXIT(args []string, stdout, stderr io.Writer) int {
 	if st == nil {
 		return code
 	}
-	if err := write(conformance.BuildIXIT(st), stdout); err != nil {
+	if err := write(st.IXIT(), stdout); err != nil {
 		fmt.Fprintf(stderr, "baseline ixit: %v\n", err)
 		return 2
 	}
