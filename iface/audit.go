@@ -131,7 +131,7 @@ func readProcNet(path, network string) ([]Socket, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return ParseProcNet(io.LimitReader(f, maxProcNetBytes), network)
+	return parseProcNet(io.LimitReader(f, maxProcNetBytes), network)
 }
 
 // maxFDs bounds the /proc/self/fd entries inspected.

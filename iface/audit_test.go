@@ -22,7 +22,7 @@ func TestParseProcNetFixtures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := ParseProcNet(bytes.NewReader(b), network)
+		s, err := parseProcNet(bytes.NewReader(b), network)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,11 +74,11 @@ func TestParseProcNetRefusesMalformed(t *testing.T) {
 		hdr + "   0: 00000000:01BB 00000000:0000 0A 00000000:00000000 00:00000000 00000000 x 0 1603\n",
 		hdr + "   0: 00000000:01BB 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 " + strings.Repeat("9", 600) + "\n",
 	} {
-		if _, err := ParseProcNet(strings.NewReader(in), "tcp"); !errors.Is(err, ErrProcNet) {
+		if _, err := parseProcNet(strings.NewReader(in), "tcp"); !errors.Is(err, ErrProcNet) {
 			t.Errorf("%q: %v", in, err)
 		}
 	}
-	if _, err := ParseProcNet(strings.NewReader(hdr), "sctp"); !errors.Is(err, ErrProcNet) {
+	if _, err := parseProcNet(strings.NewReader(hdr), "sctp"); !errors.Is(err, ErrProcNet) {
 		t.Error("unknown network accepted")
 	}
 }
@@ -94,7 +94,7 @@ func FuzzParseProcNet(f *testing.F) {
 	f.Add([]byte("local_address\n 0: 00000000:0000 00000000:0000 0A a b c 0 0 0\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, network := range []string{"tcp", "udp"} {
-			socks, err := ParseProcNet(bytes.NewReader(data), network)
+			socks, err := parseProcNet(bytes.NewReader(data), network)
 			if err != nil {
 				if !errors.Is(err, ErrProcNet) {
 					t.Fatalf("error %v does not wrap ErrProcNet", err)

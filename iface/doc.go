@@ -22,7 +22,7 @@
 //     or RSA key exchange suites are refused.
 //   - 5.6-1 (unused interfaces disabled; only declared ones exposed):
 //     [Inventory], [Service], [Inventory.Listen], [Server.ListenAndServe],
-//     [Audit], [ParseProcNet]; self-check
+//     [Audit]; self-check
 //     "iface.sockets" fails on any listening socket not declared.
 //   - 5.6-2 (minimal unauthenticated exposure, no information leaks):
 //     [NewServer], [Harden], [NewRedirectServer], [LimitListener];

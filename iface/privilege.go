@@ -65,10 +65,10 @@ var ErrProcStatus = errors.New("iface: malformed /proc status")
 // maxStatusBytes bounds a status file; real ones are about 1.5 KiB.
 const maxStatusBytes = 64 << 10
 
-// ParseStatus reads the identity and capability lines of a
+// parseStatus reads the identity and capability lines of a
 // /proc/PID/status file (at most 64 KiB). Uid, Gid, CapEff and CapPrm are
 // required; NoNewPrivs is false when absent (kernels before 4.10).
-func ParseStatus(r io.Reader) (Privileges, error) {
+func parseStatus(r io.Reader) (Privileges, error) {
 	var p Privileges
 	var have int
 	sc := bufio.NewScanner(io.LimitReader(r, maxStatusBytes))
@@ -146,5 +146,5 @@ func readPrivileges(root string) (Privileges, error) {
 		return Privileges{}, fmt.Errorf("iface: privileges: %w", err)
 	}
 	defer f.Close()
-	return ParseStatus(f)
+	return parseStatus(f)
 }

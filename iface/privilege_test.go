@@ -26,7 +26,7 @@ Seccomp:	0
 `
 
 func TestParseStatus(t *testing.T) {
-	p, err := ParseStatus(strings.NewReader(statusFixture))
+	p, err := parseStatus(strings.NewReader(statusFixture))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestParseStatus(t *testing.T) {
 		strings.Replace(statusFixture, "NoNewPrivs:\t1", "NoNewPrivs:\t7", 1),
 		strings.Replace(statusFixture, "CapPrm:\t0000000000000400\n", "", 1),
 	} {
-		if _, err := ParseStatus(strings.NewReader(bad)); !errors.Is(err, ErrProcStatus) {
+		if _, err := parseStatus(strings.NewReader(bad)); !errors.Is(err, ErrProcStatus) {
 			t.Errorf("accepted %q: %v", bad, err)
 		}
 	}
@@ -56,7 +56,7 @@ func FuzzParseStatus(f *testing.F) {
 	f.Add([]byte(statusFixture))
 	f.Add([]byte("Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nCapEff:\tffffffffffffffff\nCapPrm:\t0000000000000000\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p, err := ParseStatus(strings.NewReader(string(data)))
+		p, err := parseStatus(strings.NewReader(string(data)))
 		if err != nil {
 			if !errors.Is(err, ErrProcStatus) {
 				t.Fatalf("error %v does not wrap ErrProcStatus", err)

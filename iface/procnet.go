@@ -12,7 +12,7 @@ import (
 	"strings"
 )
 
-// Bounds of [ParseProcNet].
+// Bounds of [parseProcNet].
 const (
 	// MaxProcNetLines bounds the sockets read from one /proc/net file.
 	MaxProcNetLines = 1 << 16
@@ -60,11 +60,11 @@ func (s Socket) Listening() bool {
 // String formats the socket as "tcp 0.0.0.0:443".
 func (s Socket) String() string { return s.Network + " " + s.Local.String() }
 
-// ParseProcNet parses a /proc/net/tcp, tcp6, udp or udp6 table. network is
+// parseProcNet parses a /proc/net/tcp, tcp6, udp or udp6 table. network is
 // "tcp" or "udp" (the family follows from the address width). At most
 // MaxProcNetLines rows of at most 512 bytes each are accepted; anything
 // else is ErrProcNet.
-func ParseProcNet(r io.Reader, network string) ([]Socket, error) {
+func parseProcNet(r io.Reader, network string) ([]Socket, error) {
 	if network != "tcp" && network != "udp" {
 		return nil, fmt.Errorf("%w: network %q", ErrProcNet, network)
 	}
