@@ -36,8 +36,8 @@
 //     "auth.throttle" (a live probe from a reserved source).
 //   - 5.5-4, 5.5-5 (authenticated access, fresh sessions for security-relevant
 //     changes): [Gate] denies any route not declared [Public],
-//     [SetupFlow], [Require] or [RequireFresh]; [Gate.TestRoutes],
-//     [Gate.CheckRoutes] and [Gate.Undeclared] enumerate a [Mux]'s routes so
+//     [SetupFlow], [Require] or [RequireFresh]; [Gate.CheckRoutes]
+//     enumerates a [Mux]'s routes so
 //     the device's tests fail on an undeclared one.
 //     Check: "auth.routes-declared" ([Gate.Checker]), which sends requests
 //     that must be refused through the gate to every non-public route.
@@ -75,7 +75,7 @@
 //	mux.Handle("POST /api/login", svc.LoginHandler())
 //	gate.Declare("POST /api/password", auth.Require("admin"))
 //	mux.Handle("POST /api/password", svc.ChangePasswordHandler())
-//	if err := gate.CheckRoutes(mux); err != nil { log.Fatal(err) } // and gate.TestRoutes(t, mux) in a test
+//	if err := gate.CheckRoutes(mux); err != nil { log.Fatal(err) } // and in a test: t.Fatal(err)
 //	http.Serve(tlsListener, gate.Wrap(mux))
 //
 // # Security considerations

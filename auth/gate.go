@@ -103,16 +103,16 @@ func (g *Gate) Declare(pattern string, r Rule) {
 }
 
 // Handle declares the rule and registers h on mux in one step, so a route
-// cannot be registered without a rule.
-func (g *Gate) Handle(mux *http.ServeMux, pattern string, r Rule, h http.Handler) {
+// cannot be registered without a rule (and [Gate.CheckRoutes] and the
+// gate's self-check see it).
+func (g *Gate) Handle(mux *Mux, pattern string, r Rule, h http.Handler) {
 	g.Declare(pattern, r)
 	mux.Handle(pattern, h)
 }
 
-// Undeclared returns the patterns among those given that have no rule,
-// sorted. A device's test passes every pattern it registers (see Mux) and
-// fails if the result is not empty.
-func (g *Gate) Undeclared(patterns []string) []string {
+// undeclared returns the patterns among those given that have no rule,
+// sorted.
+func (g *Gate) undeclared(patterns []string) []string {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	var out []string
@@ -126,34 +126,20 @@ func (g *Gate) Undeclared(patterns []string) []string {
 }
 
 // CheckRoutes returns an error naming every pattern of mux that has no
-// rule. Call it from the device's tests and at start-up.
+// rule. Call it at start-up (refuse to serve on an error) and from the
+// device's tests, after building the mux exactly as main does:
+//
+//	if err := gate.CheckRoutes(mux); err != nil {
+//		t.Fatal(err)
+//	}
+//
+// The gate's self-check ([Gate.Checker]) runs the same enumeration on the
+// running device and also probes every route through the gate.
 func (g *Gate) CheckRoutes(mux *Mux) error {
-	if u := g.Undeclared(mux.Patterns()); len(u) > 0 {
+	if u := g.undeclared(mux.Patterns()); len(u) > 0 {
 		return fmt.Errorf("auth: %d undeclared route(s): %s", len(u), strings.Join(u, ", "))
 	}
 	return nil
-}
-
-// TB is the part of testing.TB that TestRoutes uses (so auth need not
-// import package testing).
-type TB interface {
-	Helper()
-	Errorf(format string, args ...any)
-}
-
-// TestRoutes fails t once for every route registered on mux without a
-// rule. Call it from the device's own tests, after building the mux exactly
-// as main does:
-//
-//	func TestEveryRouteDeclared(t *testing.T) {
-//		mux, gate := buildWebUI(svc)
-//		gate.TestRoutes(t, mux)
-//	}
-func (g *Gate) TestRoutes(t TB, mux *Mux) {
-	t.Helper()
-	for _, p := range g.Undeclared(mux.Patterns()) {
-		t.Errorf("route %q is registered but not declared public, setup-flow or requiring a scope: the gate denies it", p)
-	}
 }
 
 // Mux is an http.ServeMux that remembers the patterns registered on it, so
@@ -442,7 +428,7 @@ func (g *Gate) checkRoutes(ctx context.Context, mux *Mux) conformance.Result {
 	}
 	g.mu.RUnlock()
 	obs := fmt.Sprintf("%d routes: %d public, %d setup-flow, %d need a session, %d need a fresh session", len(pats), pub, setup, scoped, fresh)
-	if u := g.Undeclared(pats); len(u) > 0 {
+	if u := g.undeclared(pats); len(u) > 0 {
 		return conformance.Result{Verdict: conformance.Fail, Observed: obs, Detail: "undeclared (denied at run time): " + strings.Join(u, ", ")}
 	}
 

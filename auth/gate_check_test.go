@@ -44,7 +44,7 @@ func TestRoutesCheckMeasured(t *testing.T) {
 		step.do()
 		before := snapshotState(w.fixture, &log)
 		r := runGateCheck(t, w.gate, w.mux)
-		if r.Verdict != conformance.Pass || !strings.Contains(r.Observed, "7 routes: 2 public, 1 setup-flow, 3 need a session, 1 need a fresh session") ||
+		if r.Verdict != conformance.Pass || !strings.Contains(r.Observed, "8 routes: 3 public, 1 setup-flow, 3 need a session, 1 need a fresh session") ||
 			!strings.Contains(r.Observed, step.want) {
 			t.Fatalf("%s: %+v", step.state, r)
 		}

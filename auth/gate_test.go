@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -43,7 +42,7 @@ func newWeb(t *testing.T) *web {
 			io.WriteString(rw, name+":"+acct)
 		})
 	}
-	w.gate.Handle(w.mux.ServeMux, "GET /model", Public, hit("model"))
+	w.gate.Handle(w.mux, "GET /model", Public, hit("model"))
 	w.mux.Handle("POST /api/setup", w.s.SetupHandler())
 	w.gate.Declare("POST /api/setup", SetupFlow)
 	w.mux.Handle("POST /api/login", w.s.LoginHandler())
@@ -139,8 +138,8 @@ func TestGateDeniesUndeclaredRoute(t *testing.T) {
 		w.hits["debug"]++
 		w.mu.Unlock()
 	})
-	if u := w.gate.Undeclared(w.mux.Patterns()); len(u) != 1 || u[0] != "GET /api/debug" {
-		t.Fatalf("Undeclared = %v", u)
+	if u := w.gate.undeclared(w.mux.Patterns()); len(u) != 1 || u[0] != "GET /api/debug" {
+		t.Fatalf("undeclared = %v", u)
 	}
 	err := w.gate.CheckRoutes(w.mux)
 	if err == nil || !strings.Contains(err.Error(), "GET /api/debug") {
@@ -280,10 +279,10 @@ func TestChangePasswordHandler(t *testing.T) {
 	}
 }
 
-func TestGateWrapsPlainServeMux(t *testing.T) {
+func TestGateWrapsMux(t *testing.T) {
 	f := newFixture(t)
 	ses := f.setUp()
-	mux := http.NewServeMux()
+	mux := NewMux()
 	g := NewGate(f.s)
 	g.Handle(mux, "GET /ok", Require("admin"), http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {}))
 	served := false
@@ -317,25 +316,15 @@ func TestDeclarePanicsOnInvalidRule(t *testing.T) {
 	}
 }
 
-type recordTB struct{ errs []string }
-
-func (r *recordTB) Helper() {}
-func (r *recordTB) Errorf(format string, args ...any) {
-	r.errs = append(r.errs, fmt.Sprintf(format, args...))
-}
-
-func TestTestRoutesFailsOnUndeclared(t *testing.T) {
+func TestCheckRoutesFailsOnUndeclared(t *testing.T) {
 	w := newWeb(t)
-	ok := &recordTB{}
-	w.gate.TestRoutes(ok, w.mux)
-	if len(ok.errs) != 0 {
-		t.Fatalf("declared routes reported: %v", ok.errs)
+	if err := w.gate.CheckRoutes(w.mux); err != nil {
+		t.Fatalf("declared routes reported: %v", err)
 	}
 	w.mux.HandleFunc("POST /api/factory-reset", func(http.ResponseWriter, *http.Request) {})
 	w.mux.HandleFunc("GET /api/logs", func(http.ResponseWriter, *http.Request) {})
-	bad := &recordTB{}
-	w.gate.TestRoutes(bad, w.mux)
-	if len(bad.errs) != 2 || !strings.Contains(bad.errs[0]+bad.errs[1], "POST /api/factory-reset") {
-		t.Fatalf("TestRoutes reported %v", bad.errs)
+	err := w.gate.CheckRoutes(w.mux)
+	if err == nil || !strings.Contains(err.Error(), "2 undeclared") || !strings.Contains(err.Error(), "POST /api/factory-reset") {
+		t.Fatalf("CheckRoutes = %v", err)
 	}
 }
