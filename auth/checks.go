@@ -136,7 +136,7 @@ func (s *Service) probeAwaitingSetup(ctx context.Context, vinfo string) conforma
 				return conformance.Result{Verdict: conformance.NotRun, Detail: "probe interrupted: " + err.Error()}
 			}
 			n++
-			_, err := s.Authenticate(wctx, Attempt{Source: probeSource, Account: acct, Password: pw})
+			_, err := s.Authenticate(wctx, Attempt{Source: probeSource, Account: acct, Password: Password(pw)})
 			switch {
 			case err == nil:
 				return conformance.Result{Verdict: conformance.Fail, Observed: obs,
@@ -188,7 +188,7 @@ func (s *Service) probeReady(ctx context.Context, owner ownerRecord, vinfo strin
 	}
 	pwLen := max(32, s.cfg.Policy.MinLength)
 	sctx, setupHashed := watchHashes(ctx)
-	_, err = s.Setup(sctx, SetupRequest{Source: probeSource, SetupSecret: secret.Reveal(), Account: "setup-probe", NewPassword: probeText(pwLen)})
+	_, err = s.Setup(sctx, SetupRequest{Source: probeSource, SetupSecret: Password(secret.Reveal()), Account: "setup-probe", NewPassword: Password(probeText(pwLen))})
 	switch {
 	case err == nil:
 		return conformance.Result{Verdict: conformance.Fail, Observed: obs,

@@ -55,7 +55,7 @@ func TestChecksReflectState(t *testing.T) {
 // setUp2 completes setup on an already provisioned fixture.
 func (f *fixture) setUp2() {
 	f.t.Helper()
-	if _, err := f.s.Setup(context.Background(), SetupRequest{Source: "192.0.2.1", SetupSecret: f.secret.Reveal(), Account: ownerAcct, NewPassword: ownerPW}); err != nil {
+	if _, err := f.s.Setup(context.Background(), SetupRequest{Source: "192.0.2.1", SetupSecret: Password(f.secret.Reveal()), Account: ownerAcct, NewPassword: ownerPW}); err != nil {
 		f.t.Fatal(err)
 	}
 }

@@ -60,7 +60,7 @@ func Example() {
 	fmt.Println(errors.Is(err, auth.ErrNotProvisioned))
 
 	// Owner, typing the label.
-	ses, err := svc.Setup(ctx, auth.SetupRequest{Source: "192.0.2.1:50000", SetupSecret: secret.Reveal(), Account: "owner", NewPassword: "a long river of green teacups"})
+	ses, err := svc.Setup(ctx, auth.SetupRequest{Source: "192.0.2.1:50000", SetupSecret: auth.Password(secret.Reveal()), Account: "owner", NewPassword: "a long river of green teacups"})
 	fmt.Println(svc.State(), ses.Account, err)
 
 	// An attacker guessing.

@@ -106,7 +106,7 @@ func (s *Service) LoginHandler() http.Handler {
 		if !decodeBody(w, r, &req) {
 			return
 		}
-		ses, err := s.Authenticate(r.Context(), Attempt{Source: SourceFromRequest(r), Account: req.Account, Password: req.Password})
+		ses, err := s.Authenticate(r.Context(), Attempt{Source: SourceFromRequest(r), Account: req.Account, Password: Password(req.Password)})
 		if err != nil {
 			writeErr(w, err)
 			return
@@ -127,7 +127,7 @@ func (s *Service) SetupHandler() http.Handler {
 		if !decodeBody(w, r, &req) {
 			return
 		}
-		ses, err := s.Setup(r.Context(), SetupRequest{Source: SourceFromRequest(r), SetupSecret: req.SetupSecret, Account: req.Account, NewPassword: req.NewPassword})
+		ses, err := s.Setup(r.Context(), SetupRequest{Source: SourceFromRequest(r), SetupSecret: Password(req.SetupSecret), Account: req.Account, NewPassword: Password(req.NewPassword)})
 		if err != nil {
 			writeErr(w, err)
 			return
@@ -157,7 +157,7 @@ func (s *Service) ChangePasswordHandler() http.Handler {
 			return
 		}
 		ns, err := s.ChangePassword(r.Context(), ChangeRequest{Source: SourceFromRequest(r), Account: ses.Account,
-			CurrentPassword: req.CurrentPassword, NewPassword: req.NewPassword, Presence: req.Presence})
+			CurrentPassword: Password(req.CurrentPassword), NewPassword: Password(req.NewPassword), Presence: req.Presence})
 		if err != nil {
 			writeErr(w, err)
 			return

@@ -139,7 +139,7 @@ func (f *fixture) provision() {
 func (f *fixture) setUp() *Session {
 	f.t.Helper()
 	f.provision()
-	ses, err := f.s.Setup(context.Background(), SetupRequest{Source: "192.0.2.1:5000", SetupSecret: f.secret.Reveal(), Account: ownerAcct, NewPassword: ownerPW})
+	ses, err := f.s.Setup(context.Background(), SetupRequest{Source: "192.0.2.1:5000", SetupSecret: Password(f.secret.Reveal()), Account: ownerAcct, NewPassword: ownerPW})
 	if err != nil {
 		f.t.Fatalf("Setup: %v", err)
 	}
@@ -147,7 +147,7 @@ func (f *fixture) setUp() *Session {
 }
 
 func (f *fixture) login(source, account, pw string) (*Session, error) {
-	return f.s.Authenticate(context.Background(), Attempt{Source: source, Account: account, Password: pw})
+	return f.s.Authenticate(context.Background(), Attempt{Source: source, Account: account, Password: Password(pw)})
 }
 
 func isThrottled(err error) bool { return errors.Is(err, ErrThrottled{}) }

@@ -48,24 +48,31 @@ type Attempt struct {
 	Account string
 	// Password as typed. It is bounded (Policy.MaxBytes) and NFKC-
 	// normalised before hashing, never truncated.
-	Password string
+	Password Password
 }
+
+// Password is a password or setup secret as a user typed it. It never
+// prints itself: String, GoString, every fmt verb, slog and encoding/json
+// show "REDACTED", so an Attempt, SetupRequest or ChangeRequest can be
+// logged, printed or marshalled whole. Convert with Password(s) and back
+// with string(p) where the secret really has to go somewhere (a JSON
+// request body a client sends must carry string(p), not p).
+type Password string
 
 // String redacts the password.
-func (a Attempt) String() string {
-	return fmt.Sprintf("auth.Attempt{Source:%q Account:%q Password:%s}", a.Source, a.Account, redacted)
-}
+func (Password) String() string { return redacted }
 
 // GoString redacts the password.
-func (a Attempt) GoString() string { return a.String() }
+func (Password) GoString() string { return redacted }
 
 // Format redacts the password for every verb.
-func (a Attempt) Format(f fmt.State, verb rune) { io.WriteString(f, a.String()) }
+func (Password) Format(f fmt.State, verb rune) { io.WriteString(f, redacted) }
 
 // LogValue redacts the password.
-func (a Attempt) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("source", a.Source), slog.String("account", a.Account))
-}
+func (Password) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// MarshalJSON redacts the password.
+func (Password) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
 
 // Config configures a Service. Vault and StateDir are required; every other
 // zero field is the secure default documented on it.
@@ -538,7 +545,7 @@ func (s *Service) Authenticate(ctx context.Context, a Attempt) (*Session, error)
 		s.logAttempt(ctx, "auth: login refused", SourceKey(a.Source), slog.String("reason", err.Error()))
 		return nil, err
 	}
-	ok, h, err := s.checkPassword(ctx, owner, a.Account, a.Password)
+	ok, h, err := s.checkPassword(ctx, owner, a.Account, string(a.Password))
 	if err != nil {
 		return nil, err
 	}
@@ -550,7 +557,7 @@ func (s *Service) Authenticate(ctx context.Context, a Attempt) (*Session, error)
 		s.log.Warn("auth: could not record success", "err", err)
 	}
 	if !h.Params.AtLeast(s.cfg.Hash) {
-		s.rehash(ctx, owner, a.Password)
+		s.rehash(ctx, owner, string(a.Password))
 	}
 	return s.issue(owner.Account, owner.Generation, s.now())
 }
@@ -617,25 +624,9 @@ const setupAccount = "\x00setup"
 // secrets.
 type SetupRequest struct {
 	Source      string
-	SetupSecret string
+	SetupSecret Password
 	Account     string
-	NewPassword string
-}
-
-// String redacts the secrets.
-func (r SetupRequest) String() string {
-	return fmt.Sprintf("auth.SetupRequest{Source:%q Account:%q SetupSecret:%s NewPassword:%s}", r.Source, r.Account, redacted, redacted)
-}
-
-// GoString redacts the secrets.
-func (r SetupRequest) GoString() string { return r.String() }
-
-// Format redacts the secrets for every verb.
-func (r SetupRequest) Format(f fmt.State, verb rune) { io.WriteString(f, r.String()) }
-
-// LogValue redacts the secrets.
-func (r SetupRequest) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("source", r.Source), slog.String("account", r.Account))
+	NewPassword Password
 }
 
 // Setup runs the setup flow: with the right setup secret it sets the
@@ -652,14 +643,14 @@ func (s *Service) Setup(ctx context.Context, r SetupRequest) (*Session, error) {
 	if !validName(r.Account, 64) {
 		return nil, ErrInvalidAccount
 	}
-	if err := s.cfg.Policy.Check(r.Account, r.NewPassword); err != nil {
+	if err := s.cfg.Policy.Check(r.Account, string(r.NewPassword)); err != nil {
 		return nil, err
 	}
 	tk, err := s.thr.admit(r.Source, setupAccount)
 	if err != nil {
 		return nil, err
 	}
-	secret, err := ParseSetupSecret(r.SetupSecret)
+	secret, err := ParseSetupSecret(string(r.SetupSecret))
 	if err != nil {
 		return nil, err
 	}
@@ -675,7 +666,7 @@ func (s *Service) Setup(ctx context.Context, r SetupRequest) (*Session, error) {
 		s.log.Warn("auth: setup secret wrong", "source", SourceKey(r.Source))
 		return nil, ErrBadCredentials
 	}
-	phc, err := s.hashPassword(ctx, r.NewPassword)
+	phc, err := s.hashPassword(ctx, string(r.NewPassword))
 	if err != nil {
 		return nil, err
 	}
@@ -703,27 +694,11 @@ func (s *Service) Setup(ctx context.Context, r SetupRequest) (*Session, error) {
 type ChangeRequest struct {
 	Source          string
 	Account         string
-	CurrentPassword string
-	NewPassword     string
+	CurrentPassword Password
+	NewPassword     Password
 	// Presence asks to prove physical presence instead of giving the
 	// current password.
 	Presence bool
-}
-
-// String redacts the passwords.
-func (r ChangeRequest) String() string {
-	return fmt.Sprintf("auth.ChangeRequest{Source:%q Account:%q Presence:%v CurrentPassword:%s NewPassword:%s}", r.Source, r.Account, r.Presence, redacted, redacted)
-}
-
-// GoString redacts the passwords.
-func (r ChangeRequest) GoString() string { return r.String() }
-
-// Format redacts the passwords for every verb.
-func (r ChangeRequest) Format(f fmt.State, verb rune) { io.WriteString(f, r.String()) }
-
-// LogValue redacts the passwords.
-func (r ChangeRequest) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("source", r.Source), slog.String("account", r.Account))
 }
 
 // ChangePassword sets a new password for the owner and revokes every
@@ -738,7 +713,7 @@ func (s *Service) ChangePassword(ctx context.Context, r ChangeRequest) (*Session
 	if st != Ready {
 		return nil, ErrNotProvisioned
 	}
-	if err := s.cfg.Policy.Check(r.Account, r.NewPassword); err != nil {
+	if err := s.cfg.Policy.Check(r.Account, string(r.NewPassword)); err != nil {
 		return nil, err
 	}
 	switch {
@@ -759,7 +734,7 @@ func (s *Service) ChangePassword(ctx context.Context, r ChangeRequest) (*Session
 		if err != nil {
 			return nil, err
 		}
-		ok, _, err := s.checkPassword(ctx, owner, r.Account, r.CurrentPassword)
+		ok, _, err := s.checkPassword(ctx, owner, r.Account, string(r.CurrentPassword))
 		if err != nil {
 			return nil, err
 		}
@@ -770,7 +745,7 @@ func (s *Service) ChangePassword(ctx context.Context, r ChangeRequest) (*Session
 			s.log.Warn("auth: could not record success", "err", err)
 		}
 	}
-	phc, err := s.hashPassword(ctx, r.NewPassword)
+	phc, err := s.hashPassword(ctx, string(r.NewPassword))
 	if err != nil {
 		return nil, err
 	}

@@ -53,15 +53,15 @@ func TestSetupFlow(t *testing.T) {
 	ctx := context.Background()
 	f.provision()
 	before := f.vault.snapshot()
-	req := SetupRequest{Source: "192.0.2.1:1", SetupSecret: f.secret.Reveal(), Account: ownerAcct, NewPassword: ownerPW}
+	req := SetupRequest{Source: "192.0.2.1:1", SetupSecret: Password(f.secret.Reveal()), Account: ownerAcct, NewPassword: ownerPW}
 
 	wrong, _ := NewSetupSecret()
 	bad := req
-	bad.SetupSecret = wrong.Reveal()
+	bad.SetupSecret = Password(wrong.Reveal())
 	if _, err := f.s.Setup(ctx, bad); !errors.Is(err, ErrBadCredentials) {
 		t.Fatalf("wrong secret: %v", err)
 	}
-	bad.SetupSecret = f.secret.Reveal()[:19] + "!"
+	bad.SetupSecret = Password(f.secret.Reveal()[:19] + "!")
 	if _, err := f.s.Setup(ctx, bad); !errors.Is(err, ErrMalformedSetupSecret) {
 		t.Fatalf("typo: %v", err)
 	}
@@ -129,10 +129,10 @@ func TestLogin(t *testing.T) {
 	}
 	for name, a := range map[string]Attempt{
 		"wrong password": {Account: ownerAcct, Password: ownerPW + "!"},
-		"prefix":         {Account: ownerAcct, Password: ownerPW[:len(ownerPW)-1]},
+		"prefix":         {Account: ownerAcct, Password: Password(ownerPW[:len(ownerPW)-1])},
 		"unknown user":   {Account: "root", Password: ownerPW},
 		"invalid utf8":   {Account: ownerAcct, Password: ownerPW + "\xff"},
-		"oversized":      {Account: ownerAcct, Password: ownerPW + strings.Repeat("x", 10000)},
+		"oversized":      {Account: ownerAcct, Password: Password(ownerPW + strings.Repeat("x", 10000))},
 		"bad account":    {Account: "owner\r\nSet-Cookie: x=1", Password: ownerPW},
 	} {
 		a.Source = "198.51.100." + fmt.Sprint(len(name))
@@ -156,7 +156,7 @@ func TestLongPasswordNotTruncated(t *testing.T) {
 	f := newFixture(t)
 	ses := f.setUp()
 	pw := long255()
-	if _, err := f.s.ChangePassword(context.Background(), ChangeRequest{Source: "192.0.2.1", Account: ses.Account, CurrentPassword: ownerPW, NewPassword: pw}); err != nil {
+	if _, err := f.s.ChangePassword(context.Background(), ChangeRequest{Source: "192.0.2.1", Account: ses.Account, CurrentPassword: ownerPW, NewPassword: Password(pw)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.login("192.0.2.1", ownerAcct, pw[:254]); !errors.Is(err, ErrBadCredentials) {
@@ -288,11 +288,11 @@ func TestChangePassword(t *testing.T) {
 	newPW := "seven bright lanterns over water"
 	before := f.vault.snapshot()
 	for name, r := range map[string]ChangeRequest{
-		"wrong current": {Account: ownerAcct, CurrentPassword: "not the password!", NewPassword: newPW},
-		"no proof":      {Account: ownerAcct, NewPassword: newPW},
-		"no button":     {Account: ownerAcct, Presence: true, NewPassword: newPW},
+		"wrong current": {Account: ownerAcct, CurrentPassword: "not the password!", NewPassword: Password(newPW)},
+		"no proof":      {Account: ownerAcct, NewPassword: Password(newPW)},
+		"no button":     {Account: ownerAcct, Presence: true, NewPassword: Password(newPW)},
 		"weak new":      {Account: ownerAcct, CurrentPassword: ownerPW, NewPassword: "password12345678"},
-		"other account": {Account: "root", CurrentPassword: ownerPW, NewPassword: newPW},
+		"other account": {Account: "root", CurrentPassword: ownerPW, NewPassword: Password(newPW)},
 	} {
 		r.Source = "192.0.2.3"
 		if _, err := f.s.ChangePassword(ctx, r); err == nil {
@@ -302,7 +302,7 @@ func TestChangePassword(t *testing.T) {
 	if !maps.EqualFunc(before, f.vault.snapshot(), func(a, b []byte) bool { return string(a) == string(b) }) {
 		t.Fatal("refused change modified the vault")
 	}
-	ses, err := f.s.ChangePassword(ctx, ChangeRequest{Source: "192.0.2.3", Account: ownerAcct, CurrentPassword: ownerPW, NewPassword: newPW})
+	ses, err := f.s.ChangePassword(ctx, ChangeRequest{Source: "192.0.2.3", Account: ownerAcct, CurrentPassword: ownerPW, NewPassword: Password(newPW)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +343,7 @@ func TestResetReturnsToSetup(t *testing.T) {
 	if _, err := f.login("192.0.2.3", ownerAcct, ownerPW); !errors.Is(err, ErrNotProvisioned) {
 		t.Fatalf("login after reset: %v", err)
 	}
-	if _, err := f.s.Setup(context.Background(), SetupRequest{Source: "192.0.2.3", SetupSecret: f.secret.Reveal(), Account: "newowner", NewPassword: "a completely new owner phrase"}); err != nil {
+	if _, err := f.s.Setup(context.Background(), SetupRequest{Source: "192.0.2.3", SetupSecret: Password(f.secret.Reveal()), Account: "newowner", NewPassword: "a completely new owner phrase"}); err != nil {
 		t.Fatalf("setup again after reset: %v", err)
 	}
 }
@@ -408,6 +408,14 @@ func TestRedaction(t *testing.T) {
 			}
 		}
 	}
+	// Logged whole, through both slog handlers.
+	var buf bytes.Buffer
+	for _, h := range []slog.Handler{slog.NewJSONHandler(&buf, nil), slog.NewTextHandler(&buf, nil)} {
+		slog.New(h).Info("attempt", "a", a, "r", r, "c", c, "pw", a.Password)
+	}
+	if out := buf.String(); strings.Contains(out, ownerPW) || strings.Contains(out, "SECRETSECRET") || !strings.Contains(out, "REDACTED") {
+		t.Fatalf("slog leaks: %s", out)
+	}
 }
 
 func TestConcurrentHashesBounded(t *testing.T) {
@@ -465,7 +473,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		f.login("198.51.100.2", ownerAcct, ownerPW+"x")
 	}
 	f.s.ChangePassword(context.Background(), ChangeRequest{Source: "198.51.100.1", Account: ownerAcct, CurrentPassword: ownerPW, NewPassword: "seven bright lanterns over water"})
-	f.s.Setup(context.Background(), SetupRequest{SetupSecret: f.secret.Reveal(), Account: ownerAcct, NewPassword: ownerPW})
+	f.s.Setup(context.Background(), SetupRequest{SetupSecret: Password(f.secret.Reveal()), Account: ownerAcct, NewPassword: ownerPW})
 	out := buf.String()
 	if !strings.Contains(out, "login failed") || !strings.Contains(out, "login refused") {
 		t.Fatalf("security events not logged: %s", out)

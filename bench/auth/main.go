@@ -235,7 +235,7 @@ func newService(ctx context.Context, disk string, inFlight int) (*auth.Service, 
 	if err := svc.Provision(ctx, verifier); err != nil {
 		return nil, err
 	}
-	if _, err := svc.Setup(ctx, auth.SetupRequest{Source: "192.0.2.250:1", SetupSecret: secret.Reveal(), Account: "owner", NewPassword: password}); err != nil {
+	if _, err := svc.Setup(ctx, auth.SetupRequest{Source: "192.0.2.250:1", SetupSecret: auth.Password(secret.Reveal()), Account: "owner", NewPassword: password}); err != nil {
 		return nil, err
 	}
 	return svc, nil
@@ -271,7 +271,7 @@ func rssChild(concurrent int, stdout, stderr io.Writer) int {
 			if i%2 == 1 {
 				pw = "wrong password, still hashed"
 			}
-			_, err := svc.Authenticate(ctx, auth.Attempt{Source: fmt.Sprintf("198.51.100.%d:1", i), Account: "owner", Password: pw})
+			_, err := svc.Authenticate(ctx, auth.Attempt{Source: fmt.Sprintf("198.51.100.%d:1", i), Account: "owner", Password: auth.Password(pw)})
 			if err == nil || errors.Is(err, auth.ErrBadCredentials) {
 				mu.Lock()
 				okN++

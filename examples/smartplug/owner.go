@@ -50,12 +50,12 @@ func (a *ownerAuth) setUp() bool { return a.svc.State() == auth.Ready }
 
 func (a *ownerAuth) setup(ctx context.Context, src, secret, password string) (*auth.Session, error) {
 	defer a.hashed()
-	return a.svc.Setup(ctx, auth.SetupRequest{Source: src, SetupSecret: secret, Account: ownerAccount, NewPassword: password})
+	return a.svc.Setup(ctx, auth.SetupRequest{Source: src, SetupSecret: auth.Password(secret), Account: ownerAccount, NewPassword: auth.Password(password)})
 }
 
 func (a *ownerAuth) login(ctx context.Context, src, password string) (*auth.Session, error) {
 	defer a.hashed()
-	return a.svc.Authenticate(ctx, auth.Attempt{Source: src, Account: ownerAccount, Password: password})
+	return a.svc.Authenticate(ctx, auth.Attempt{Source: src, Account: ownerAccount, Password: auth.Password(password)})
 }
 
 // valid reports whether token is a live owner session.
@@ -74,7 +74,7 @@ func (a *ownerAuth) logout(ctx context.Context) error {
 // earlier session and returns a new one for the caller.
 func (a *ownerAuth) changePassword(ctx context.Context, src, current, password string) (*auth.Session, error) {
 	defer a.hashed()
-	return a.svc.ChangePassword(ctx, auth.ChangeRequest{Source: src, Account: ownerAccount, CurrentPassword: current, NewPassword: password})
+	return a.svc.ChangePassword(ctx, auth.ChangeRequest{Source: src, Account: ownerAccount, CurrentPassword: auth.Password(current), NewPassword: auth.Password(password)})
 }
 
 // Checks are auth's self-checks of the running service.
