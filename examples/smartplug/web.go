@@ -8,12 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/iotbaseline/baseline/auth"
 	"github.com/iotbaseline/baseline/conformance"
@@ -241,48 +239,34 @@ type formError struct{ msg string }
 func (e *formError) Error() string { return e.msg }
 
 // parseForm reads a urlencoded form that must have exactly the named
-// fields, each once, valid UTF-8 and at most maxFieldLen bytes. Bodies over
-// maxFormBody, other content types, unknown, repeated or missing fields are
-// refused before anything is acted on.
+// fields, each once, valid UTF-8 and at most maxFieldLen bytes, through
+// iface.DecodeForm: bodies over maxFormBody, other content types, query
+// parameters, unknown, repeated or missing fields are refused before
+// anything is acted on. The refusal is turned into a sentence for the page.
 func parseForm(w http.ResponseWriter, r *http.Request, fields ...string) (map[string]string, error) {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, &formError{"The form was not sent as a form (wrong content type)."}
-	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
-	if err := r.ParseForm(); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, &formError{"The form was too large."}
-		}
-		return nil, &formError{"The form could not be read."}
+	f, err := iface.DecodeForm(r, iface.FormLimits{MaxBytes: maxFormBody, MaxField: maxFieldLen}, fields...)
+	var ie *iface.InputError
+	if err == nil || !errors.As(err, &ie) {
+		return f, err
 	}
-	if len(r.URL.RawQuery) > 0 {
+	switch {
+	case ie.Field == "" && ie.TooLarge:
+		return nil, &formError{"The form was too large."}
+	case ie.Reason == "not a form (wrong content type)":
+		return nil, &formError{"The form was not sent as a form (wrong content type)."}
+	case ie.Reason == "unexpected parameters in the address":
 		return nil, &formError{"Unexpected parameters in the address."}
+	case ie.Reason == "unexpected field":
+		return nil, &formError{"The form has an unexpected field."}
+	case ie.Reason == "repeated field":
+		return nil, &formError{"The form has a repeated field."}
+	case ie.Reason == "missing":
+		return nil, &formError{"The form is missing a field."}
+	case ie.Field != "":
+		return nil, &formError{"A field is too long or not valid text."}
 	}
-	want := map[string]bool{}
-	for _, f := range fields {
-		want[f] = true
-	}
-	out := map[string]string{}
-	for k, vs := range r.PostForm {
-		if !want[k] {
-			return nil, &formError{"The form has an unexpected field."}
-		}
-		if len(vs) != 1 {
-			return nil, &formError{"The form has a repeated field."}
-		}
-		if len(vs[0]) > maxFieldLen || !utf8.ValidString(vs[0]) {
-			return nil, &formError{"A field is too long or not valid text."}
-		}
-		out[k] = vs[0]
-	}
-	for _, f := range fields {
-		if _, ok := out[f]; !ok {
-			return nil, &formError{"The form is missing a field."}
-		}
-	}
-	return out, nil
+	return nil, &formError{"The form could not be read."}
 }
 
 // userMessage turns an error from auth (or a form) into a sentence for the
