@@ -2,7 +2,7 @@
 // peppered Argon2id password hashes, brute-force throttling that survives a
 // power cut, MAC'd sessions, and a deny-by-default gate for net/http.
 //
-// Start with [New] for a [*Service] (the design card's Authenticator), then
+// Start with [New] for a [*Service] (an [Authenticator]), then
 // [NewGate] to put every web route behind a declared [Rule].
 //
 // # Provisions

@@ -3,7 +3,7 @@
 // a TPM 2.0, a PKCS#11 token or, as a weaker fallback, a per-device seed
 // file, so that a dump of the flash reveals none of them.
 //
-// Start with [Open], which returns the sealed store ([Sealed]), the card's
+// Start with [Open], which returns the sealed store ([Sealed]), a
 // SecretStore. It implements [Store] (Get, Put, Delete), which is all most
 // code needs: declare a small interface in the package that consumes
 // secrets and let the device's main pass a *Sealed in.
