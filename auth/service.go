@@ -29,7 +29,7 @@ type Vault interface {
 	Put(ctx context.Context, name string, value []byte) error
 }
 
-// Authenticator is the design card's Authenticator: it checks one login
+// Authenticator checks one login
 // attempt and returns a session, ErrThrottled (the credential was not
 // checked), ErrBadCredentials or ErrNotProvisioned. *Service implements it.
 type Authenticator interface {

@@ -7,7 +7,7 @@ import (
 	"io/fs"
 )
 
-// Store is the card's SecretStore: named secrets kept confidential at rest.
+// Store is a SecretStore: named secrets kept confidential at rest.
 //
 // Names are 1 to [MaxNameLen] bytes of ASCII letters, digits, '.', '_' and
 // '-', not starting with '.'; anything else (a path separator, NUL, "..") is
