@@ -131,3 +131,63 @@ func FuzzOpenLedger(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeSchema(f *testing.F) {
+	good, err := os.ReadFile("testdata/telemetry.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add(bytes.Replace(good, []byte(`"step": 10`), []byte(`"step": -1`), 1))
+	f.Add(bytes.Replace(good, []byte(`[1, 5, 10]`), []byte(`[1e308, 1e309]`), 1))
+	f.Add(bytes.Replace(good, []byte(`"keep"`), []byte(`"keep", "kind": "drop"`), 1))
+	f.Add([]byte(`{"schema":"baseline.telemetry-schema/v1","fields":[]}`))
+	inv := exampleInventory(f)
+	n := exampleNotice(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := DecodeSchema(bytes.NewReader(data))
+		if err != nil {
+			var se *SchemaError
+			if !errors.As(err, &se) || !errors.Is(err, ErrSchema) || s != nil {
+				t.Fatalf("error %v (%T) is not a SchemaError", err, err)
+			}
+			return
+		}
+		if s.Validate(inv) != nil {
+			return
+		}
+		// A schema that fits the inventory builds an exporter whose output
+		// holds only declared fields.
+		tr := &nopTransport{}
+		e, err := NewExporter(ExporterConfig{Notice: n, Schema: s, Consent: allowAll(true), Transport: tr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := Record{"undeclared_probe": "x"}
+		for _, fl := range s.Fields {
+			rec[fl.Name] = map[FieldType]any{TypeString: "v", TypeNumber: 1.5, TypeInteger: 7, TypeBool: true}[fl.Type]
+		}
+		if err := e.Export(context.Background(), "alice", rec); err != nil {
+			t.Fatal(err)
+		}
+		if e.Stats().Undeclared != 1 {
+			t.Fatalf("stats %+v", e.Stats())
+		}
+		for _, m := range tr.msgs {
+			var v map[string]any
+			if err := json.Unmarshal(m.Body, &v); err != nil {
+				t.Fatalf("body %q: %v", m.Body, err)
+			}
+			if _, ok := v["undeclared_probe"]; ok {
+				t.Fatal("undeclared field sent")
+			}
+		}
+	})
+}
+
+type nopTransport struct{ msgs []Message }
+
+func (n *nopTransport) Send(ctx context.Context, m Message) error {
+	n.msgs = append(n.msgs, m)
+	return nil
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -409,12 +410,20 @@ func (inv *Inventory) clone() *Inventory {
 	return &c
 }
 
-// validator collects the first error.
-type validator struct{ err error }
+// validator collects the first error; mk builds it (an *InventoryError
+// unless set).
+type validator struct {
+	err error
+	mk  func(field, reason string) error
+}
 
 func (v *validator) fail(field, format string, args ...any) {
 	if v.err == nil {
-		v.err = &InventoryError{Field: field, Reason: fmt.Sprintf(format, args...)}
+		if v.mk == nil {
+			v.err = &InventoryError{Field: field, Reason: fmt.Sprintf(format, args...)}
+		} else {
+			v.err = v.mk(field, fmt.Sprintf(format, args...))
+		}
 	}
 }
 
@@ -581,7 +590,7 @@ func (e *strictError) Error() string { return e.field + ": " + e.reason }
 // unknown fields, wrongly typed values and trailing data are refused, with
 // the path of the field concerned.
 func decodeStrict(data []byte, v any) error {
-	if err := checkKeys(data); err != nil {
+	if err := checkKeys(data, reflect.TypeOf(v)); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -602,18 +611,21 @@ func decodeStrict(data []byte, v any) error {
 	return nil
 }
 
-// checkKeys walks the document's tokens and refuses an object with a
-// repeated key (encoding/json would silently keep the last one), naming
+// checkKeys walks the document's tokens alongside the Go type it will be
+// decoded into, and refuses an object with a repeated key (encoding/json
+// would silently keep the last one) or a key the type does not have, naming
 // its path.
-func checkKeys(data []byte) error {
+func checkKeys(data []byte, t reflect.Type) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	type frame struct {
 		obj    bool
+		typ    reflect.Type // the object's or array's type, nil if unchecked
 		keys   map[string]bool
 		path   string
 		idx    int
 		key    string
+		child  reflect.Type
 		expKey bool
 	}
 	var stack []*frame
@@ -623,7 +635,7 @@ func checkKeys(data []byte) error {
 		}
 		return stack[len(stack)-1]
 	}
-	// valuePath is the path of the value about to be read.
+	// valuePath and valueType describe the value about to be read.
 	valuePath := func() string {
 		f := top()
 		switch {
@@ -635,6 +647,18 @@ func checkKeys(data []byte) error {
 			return f.path + "." + f.key
 		}
 		return f.path + "[" + strconv.Itoa(f.idx) + "]"
+	}
+	valueType := func() reflect.Type {
+		f := top()
+		switch {
+		case f == nil:
+			return t
+		case f.obj:
+			return f.child
+		case f.typ != nil && (f.typ.Kind() == reflect.Slice || f.typ.Kind() == reflect.Array):
+			return f.typ.Elem()
+		}
+		return nil
 	}
 	done := func() {
 		if f := top(); f != nil {
@@ -665,14 +689,31 @@ func checkKeys(data []byte) error {
 				return &strictError{field: valuePath(), reason: "repeated field"}
 			}
 			f.keys[k] = true
+			f.child = nil
+			if f.typ != nil {
+				switch f.typ.Kind() {
+				case reflect.Struct:
+					ft, ok := jsonField(f.typ, k)
+					if !ok {
+						return &strictError{field: valuePath(), reason: "unknown field"}
+					}
+					f.child = ft
+				case reflect.Map:
+					f.child = f.typ.Elem()
+				}
+			}
 			f.expKey = false
 			continue
 		}
+		vt := valueType()
+		for vt != nil && vt.Kind() == reflect.Pointer {
+			vt = vt.Elem()
+		}
 		switch tok {
 		case json.Delim('{'):
-			stack = append(stack, &frame{obj: true, keys: map[string]bool{}, path: valuePath(), expKey: true})
+			stack = append(stack, &frame{obj: true, typ: vt, keys: map[string]bool{}, path: valuePath(), expKey: true})
 		case json.Delim('['):
-			stack = append(stack, &frame{path: valuePath()})
+			stack = append(stack, &frame{typ: vt, path: valuePath()})
 		case json.Delim(']'):
 			stack = stack[:len(stack)-1]
 			done()
@@ -680,4 +721,23 @@ func checkKeys(data []byte) error {
 			done()
 		}
 	}
+}
+
+// jsonField returns the type of the struct field JSON calls key (exact
+// match of the tag name; the SDK's documents are lower-case throughout).
+func jsonField(t reflect.Type, key string) (reflect.Type, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		if name == key {
+			return f.Type, true
+		}
+	}
+	return nil, false
 }

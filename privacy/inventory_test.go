@@ -98,6 +98,7 @@ func TestDecodeInventoryStrict(t *testing.T) {
 	}{
 		{"unknown field", strings.Replace(string(good), `"version": "3",`, `"version": "3", "colour": "red",`, 1), "colour"},
 		{"repeated field", strings.Replace(string(good), `"version": "3",`, `"version": "3", "version": "4",`, 1), "version"},
+		{"unknown nested field", strings.Replace(string(good), `"sold": false}`, `"sold": false, "price": 3}`, 1), "recipients[0].price"},
 		{"repeated nested field", strings.Replace(string(good), `"sold": false}`, `"sold": false, "sold": true}`, 1), "recipients[0].sold"},
 		{"wrong type", strings.Replace(string(good), `"retention_days": 90`, `"retention_days": "90"`, 1), "purposes.retention_days"},
 		{"trailing data", string(good) + `{}`, ""},
