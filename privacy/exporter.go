@@ -45,10 +45,15 @@ type Message struct {
 	Purposes []string
 	// Body is a JSON object of the minimised fields, in schema order.
 	Body []byte
+	// Personal says that Body holds a field of a personal-data category.
+	Personal bool
 	// Sensitive says that Body holds a field of a sensitive category
-	// (5.8-2): send it only over a verified TLS channel or sealed (see
-	// [Seal]).
+	// (5.8-2): send it only over a verified TLS channel or sealed ([Protect]
+	// enforces this).
 	Sensitive bool
+	// Sealed says that Body is an HPKE envelope of the JSON ([Protect] with
+	// a [Sealer] sets it).
+	Sealed bool
 }
 
 // ExporterConfig configures [NewExporter].
@@ -268,7 +273,7 @@ func (e *Exporter) prepare(ctx context.Context, subject string, rec Record, cons
 	}
 	// Consent is asked once per purpose per record: 0 unknown, 1 yes, 2 no.
 	var askedBuf [16]uint8
-	asked := askedBuf[:0]
+	var asked []uint8
 	if len(e.purposes) <= len(askedBuf) {
 		asked = askedBuf[:len(e.purposes)]
 	} else {
@@ -312,6 +317,7 @@ func (e *Exporter) prepare(ctx context.Context, subject string, rec Record, cons
 		m.Body = append(m.Body, s.key...)
 		m.Body = append(m.Body, val...)
 		m.Sensitive = m.Sensitive || s.sensitive
+		m.Personal = m.Personal || s.Category != ""
 		if !slices.Contains(m.Purposes, s.Purpose) {
 			m.Purposes = append(m.Purposes, s.Purpose)
 		}

@@ -191,3 +191,27 @@ func (n *nopTransport) Send(ctx context.Context, m Message) error {
 	n.msgs = append(n.msgs, m)
 	return nil
 }
+
+func FuzzOpenEnvelope(f *testing.F) {
+	pub, priv, err := GenerateEnvelopeKey()
+	if err != nil {
+		f.Fatal(err)
+	}
+	s, _ := NewSealer(pub)
+	env, _ := s.Seal([]byte("acme-cloud"), []byte(`{"a":1}`))
+	f.Add(env)
+	f.Add(env[:envHdrLen])
+	f.Add([]byte("BPE1"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pt, err := OpenEnvelope(priv, []byte("acme-cloud"), data)
+		if err != nil {
+			if !errors.Is(err, ErrEnvelope) || pt != nil {
+				t.Fatalf("%v", err)
+			}
+			return
+		}
+		if !bytes.Equal(data, env) || string(pt) != `{"a":1}` {
+			t.Fatal("a changed envelope opened")
+		}
+	})
+}
