@@ -42,12 +42,24 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 	}
 	_, otherPriv, _ := GenerateEnvelopeKey()
 	bad := map[string]func() ([]byte, []byte, []byte){
-		"other bind":   func() ([]byte, []byte, []byte) { return priv, []byte("metrics-co"), env },
-		"other key":    func() ([]byte, []byte, []byte) { return otherPriv, []byte("acme-cloud"), env },
-		"flipped body": func() ([]byte, []byte, []byte) { e := bytes.Clone(env); e[len(e)-20] ^= 1; return priv, []byte("acme-cloud"), e },
-		"flipped enc":  func() ([]byte, []byte, []byte) { e := bytes.Clone(env); e[envHdrLen+5] ^= 1; return priv, []byte("acme-cloud"), e },
-		"other suite":  func() ([]byte, []byte, []byte) { e := bytes.Clone(env); e[9] ^= 3; return priv, []byte("acme-cloud"), e },
-		"truncated":    func() ([]byte, []byte, []byte) { return priv, []byte("acme-cloud"), env[:envHdrLen+10] },
+		"other bind": func() ([]byte, []byte, []byte) { return priv, []byte("metrics-co"), env },
+		"other key":  func() ([]byte, []byte, []byte) { return otherPriv, []byte("acme-cloud"), env },
+		"flipped body": func() ([]byte, []byte, []byte) {
+			e := bytes.Clone(env)
+			e[len(e)-20] ^= 1
+			return priv, []byte("acme-cloud"), e
+		},
+		"flipped enc": func() ([]byte, []byte, []byte) {
+			e := bytes.Clone(env)
+			e[envHdrLen+5] ^= 1
+			return priv, []byte("acme-cloud"), e
+		},
+		"other suite": func() ([]byte, []byte, []byte) {
+			e := bytes.Clone(env)
+			e[9] ^= 3
+			return priv, []byte("acme-cloud"), e
+		},
+		"truncated": func() ([]byte, []byte, []byte) { return priv, []byte("acme-cloud"), env[:envHdrLen+10] },
 	}
 	for name, f := range bad {
 		if _, err := OpenEnvelope(f()); !errors.Is(err, ErrEnvelope) {
