@@ -56,6 +56,7 @@ const (
 // not clear). Anomalous samples are not learned, so an attack that lasts
 // does not become the baseline.
 type Baseline struct {
+	// Metric is the metric's name; Direction which deviations count.
 	Metric    string
 	Direction Direction
 	// Window is how many normal samples are kept; zero means 96.
@@ -75,10 +76,12 @@ type Baseline struct {
 
 // Alert is raised or cleared by a [Monitor].
 type Alert struct {
+	// Metric is the metric's name.
 	Metric string
 	// Raised is true when the alert starts, false when it clears.
 	Raised bool
-	At     time.Time
+	// At is when the sample that changed the alert was observed.
+	At time.Time
 	// Value is the sample (numeric metrics) or the values outside the
 	// allow-list (set metrics).
 	Value  float64
@@ -91,6 +94,7 @@ type Alert struct {
 
 // MonitorConfig configures [NewMonitor].
 type MonitorConfig struct {
+	// AllowLists and Baselines are the detectors, one per metric.
 	AllowLists []AllowList
 	Baselines  []Baseline
 	// MaxQueued bounds the alerts kept while the device cannot deliver

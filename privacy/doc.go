@@ -40,6 +40,22 @@
 //   - 6-5 (consumers told about telemetry): [NewManifest] generates the
 //     telemetry manifest from the same schema and notice the exporter
 //     enforces ([Exporter.Manifest]). Same self-check.
+//   - 5.8-1, 5.8-2 (personal and sensitive data confidential in transit):
+//     [Protect] wraps the device's [Transport]: a message carrying
+//     personal data ([Message.Personal]) is sealed in an HPKE envelope
+//     ([Sealer], X-Wing = X25519 + ML-KEM-768, HKDF-SHA256, AES-256-GCM;
+//     [OpenEnvelope] on the service side) or sent only over TLS whose peer
+//     was verified; sensitive data ([Message.Sensitive]) is refused
+//     otherwise ([ErrUnprotectedChannel]), other personal data too unless
+//     InsecureAllowPersonalInClear. Self-check "privacy.transit"
+//     ([Protected.Checks]), measured.
+//   - 5.10-1 (telemetry examined for anomalies): [Monitor] runs static
+//     allow-lists and learned median/MAD baselines with N-of-M hysteresis
+//     over metrics named as AWS IoT Device Defender names them
+//     ([MetricAuthFailures] …), and queues alerts while offline
+//     ([Monitor.Drain]); [SecurityLog] is the local, bounded, hash-chained
+//     log of security events it can count from. Self-check
+//     "privacy.anomaly-detection" ([Monitor.Checks]), measured.
 //
 // # Quick start
 //
@@ -69,7 +85,16 @@
 //	})
 //	err = exp.Export(ctx, account, privacy.Record{"power_w": w, "fw_version": v})
 //
-// Register the self-checks: conformance.RunChecks(ctx, notice, ledger, exp).
+// Put the 5.8 rule in front of the transport, and run the detectors:
+//
+//	tr := privacy.Protect(privacy.ProtectConfig{Next: mqttTransport, TLS: link.ConnectionState, Sealer: sealer})
+//	mon, err := privacy.NewMonitor(privacy.MonitorConfig{
+//		AllowLists: []privacy.AllowList{{Metric: privacy.MetricListeningTCPPorts, Allowed: []string{"443"}}},
+//		Baselines:  []privacy.Baseline{{Metric: privacy.MetricAuthFailures, MinDeviation: 5}},
+//	})
+//	mon.ObserveValue(privacy.MetricAuthFailures, float64(seclog.Count(privacy.SecLoginFailed, time.Now().Add(-time.Hour))))
+//
+// Register the self-checks: conformance.RunChecks(ctx, notice, ledger, exp, tr, mon).
 //
 // # Consent and notice versions
 //
@@ -115,7 +140,13 @@
 //   - Inventory and schema documents are bounded (256 KiB, 128 KiB),
 //     decoded strictly and fuzzed; notice HTML is produced by html/template
 //     and served under a CSP without scripts.
-//   - The exporter trusts its [Transport] with what it sends; a field of a
-//     sensitive category sets [Message.Sensitive] so the transport can
-//     refuse an unprotected channel.
+//   - The exporter trusts its [Transport] with what it sends; wrap it with
+//     [Protect] so personal data never leaves unprotected. Envelopes are
+//     not signed by the device (HPKE base mode): they give confidentiality
+//     and integrity against the network, and the channel's client
+//     authentication says which device sent them.
+//   - The security log is hash-chained but not signed: it shows accidental
+//     damage and naive edits, not an attacker who rewrites the whole file.
+//     Alerts are queued in memory (bounded); hand them to the device's
+//     durable outbox if they must survive a reboot.
 package privacy

@@ -188,6 +188,7 @@ func (e *Exporter) Stats() ExportStats {
 
 // SentEntry is one message in the local log of what was sent.
 type SentEntry struct {
+	// At is when it was sent; Recipient and Purposes are the message's.
 	At        time.Time
 	Recipient string
 	Purposes  []string

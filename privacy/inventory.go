@@ -48,6 +48,7 @@ type InventoryError struct {
 	Reason string
 }
 
+// Error returns "privacy: inventory: <field>: <reason>".
 func (e *InventoryError) Error() string {
 	if e.Field == "" {
 		return "privacy: inventory: " + e.Reason

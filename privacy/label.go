@@ -37,6 +37,7 @@ var LabelJSONSchema []byte
 // format. Security facts come from the conformance profile when one is
 // given, never from the inventory.
 type Label struct {
+	// Schema is [LabelSchema].
 	Schema string `json:"schema"`
 	// Notice identifies the notice the label was generated with.
 	Notice NoticeRef `json:"notice"`
@@ -51,6 +52,7 @@ type Label struct {
 
 // LabelDevice names the device (from the conformance profile).
 type LabelDevice struct {
+	// The profile's manufacturer, model and firmware version.
 	Manufacturer    string `json:"manufacturer"`
 	Model           string `json:"model"`
 	FirmwareVersion string `json:"firmware_version"`
@@ -91,6 +93,8 @@ type LabelDataPractices struct {
 
 // LabelSensor is one sensor on the label.
 type LabelSensor struct {
+	// The sensor as the inventory declares it; DataTypes are its
+	// category IDs.
 	ID             string   `json:"id"`
 	Kind           string   `json:"kind"`
 	Description    string   `json:"description"`
@@ -103,6 +107,8 @@ type LabelSensor struct {
 // says about it; Linked, Tracking and Purposes are Apple's
 // NSPrivacyCollectedDataTypeLinked, …Tracking and …Purposes.
 type LabelDataType struct {
+	// ID, Name, Sensitive, Linked, Tracking, Source and Storage are the
+	// inventory category's; Purposes lists the purpose IDs using it.
 	ID        string   `json:"id"`
 	Name      string   `json:"name"`
 	Sensitive bool     `json:"sensitive"`
@@ -121,6 +127,8 @@ type LabelDataType struct {
 
 // LabelPurpose is one purpose on the label.
 type LabelPurpose struct {
+	// ID, Description, LegalBasis, DataTypes (category IDs), Recipients
+	// and RetentionDays are the inventory purpose's.
 	ID          string     `json:"id"`
 	Description string     `json:"description"`
 	LegalBasis  LegalBasis `json:"legal_basis"`
@@ -134,6 +142,8 @@ type LabelPurpose struct {
 
 // LabelMoreInfo is the label's pointer to more information.
 type LabelMoreInfo struct {
+	// PrivacyPolicy is the policy URL; Controller and Contact are the
+	// controller's name and contact.
 	PrivacyPolicy string `json:"privacy_policy"`
 	Controller    string `json:"controller"`
 	Contact       string `json:"contact"`

@@ -59,6 +59,7 @@ type LedgerError struct {
 	Reason string
 }
 
+// Error returns "privacy: consent ledger corrupt: record <n>: <reason>".
 func (e *LedgerError) Error() string {
 	if e.Index < 0 {
 		return "privacy: consent ledger corrupt: head file: " + e.Reason

@@ -35,6 +35,7 @@ type Notice struct {
 // NoticeRef identifies exactly the notice a user saw: its ID, its version
 // and the SHA-256 of its text. A consent decision is bound to one.
 type NoticeRef struct {
+	// ID and Version are the inventory's notice ID and version.
 	ID      string `json:"id"`
 	Version string `json:"version"`
 	// SHA256 is the hex SHA-256 of the notice's text.

@@ -30,32 +30,43 @@ var ErrReceipt = errors.New("privacy: consent receipt does not verify")
 // proof: the signed ledger record itself, which [VerifyReceipt] checks
 // against the device's public key.
 type Receipt struct {
+	// Schema is [ReceiptSchema].
 	Schema string `json:"schema"`
 	// RecordID is "<ledger ID>:<seq>".
 	RecordID string `json:"record_id"`
 	// PIIPrincipalID is the subject.
-	PIIPrincipalID string            `json:"pii_principal_id"`
-	Event          ReceiptEvent      `json:"event"`
-	Notice         ReceiptNotice     `json:"notice"`
-	Processing     ReceiptProcessing `json:"pii_processing"`
-	Controller     Controller        `json:"controller"`
-	Proof          ReceiptProof      `json:"proof"`
+	PIIPrincipalID string `json:"pii_principal_id"`
+	// Event is what happened and how it was collected.
+	Event ReceiptEvent `json:"event"`
+	// Notice is the notice the decision was made on.
+	Notice ReceiptNotice `json:"notice"`
+	// Processing is the purpose as the notice in force declares it.
+	Processing ReceiptProcessing `json:"pii_processing"`
+	// Controller is the inventory's controller.
+	Controller Controller `json:"controller"`
+	// Proof is the signed ledger record.
+	Proof ReceiptProof `json:"proof"`
 }
 
 // ReceiptEvent is the event a receipt is about.
 type ReceiptEvent struct {
+	// Time is when the event was recorded.
 	Time time.Time `json:"event_time"`
 	// State is given, refused, withdrawn or expired.
 	State Kind `json:"event_state"`
 	// By is "pii_principal" for the user's decisions, "device" for events
 	// the device recorded itself (expiry).
-	By               string     `json:"event_by"`
-	CollectionMethod string     `json:"collection_method"`
-	Expires          *time.Time `json:"expires,omitempty"`
+	By string `json:"event_by"`
+	// CollectionMethod is the decision's Method ("app", "web-ui").
+	CollectionMethod string `json:"collection_method"`
+	// Expires is the end of a given consent, if it has one.
+	Expires *time.Time `json:"expires,omitempty"`
 }
 
 // ReceiptNotice identifies the notice the decision was made on.
 type ReceiptNotice struct {
+	// ID, Version and SHA256 are the notice reference of the signed
+	// record; Language is the notice's when it is the one in force.
 	ID       string `json:"privacy_notice"`
 	Version  string `json:"version"`
 	SHA256   string `json:"sha256"`
@@ -65,6 +76,10 @@ type ReceiptNotice struct {
 // ReceiptProcessing describes the purpose as the notice in force declares
 // it. When the event was bound to another notice only Purpose is filled.
 type ReceiptProcessing struct {
+	// Purpose is the purpose ID (signed); the other fields describe it
+	// as the inventory does: description, lawful basis, categories and
+	// whether any is sensitive, recipients and whether any is a third
+	// party, retention in days, and how to withdraw.
 	Purpose              string      `json:"purpose"`
 	Description          string      `json:"purpose_description,omitempty"`
 	LawfulBasis          LegalBasis  `json:"lawful_basis,omitempty"`
@@ -81,7 +96,8 @@ type ReceiptProcessing struct {
 type ReceiptProof struct {
 	// LedgerID is the hex ID of the ledger.
 	LedgerID string `json:"ledger_id"`
-	Seq      uint64 `json:"seq"`
+	// Seq is the event's sequence number in the ledger.
+	Seq uint64 `json:"seq"`
 	// PrevSHA256 is the hash of the previous ledger record.
 	PrevSHA256 string `json:"prev_sha256"`
 	// RecordSHA256 is the hash of Record.

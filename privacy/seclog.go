@@ -49,6 +49,8 @@ type SecurityLogConfig struct {
 
 // SecurityEvent is one entry of the security log.
 type SecurityEvent struct {
+	// Seq numbers events from 0; At is when it was recorded; Kind is an
+	// ID such as [SecLoginFailed].
 	Seq  uint64
 	At   time.Time
 	Kind string

@@ -38,6 +38,7 @@ type SchemaError struct {
 	Reason string
 }
 
+// Error returns "privacy: telemetry schema: <field>: <reason>".
 func (e *SchemaError) Error() string {
 	if e.Field == "" {
 		return "privacy: telemetry schema: " + e.Reason
@@ -272,16 +273,21 @@ const ManifestSchema = "baseline.telemetry-manifest/v1"
 // it is minimised. It is generated from the telemetry schema and the notice
 // in force, the same two the [Exporter] enforces.
 type Manifest struct {
+	// Schema is [ManifestSchema].
 	Schema string `json:"schema"`
 	// Notice is the notice the manifest was generated with.
 	Notice NoticeRef `json:"notice"`
 	// SchemaSHA256 is the SHA-256 of the telemetry schema's JSON.
-	SchemaSHA256 string          `json:"schema_sha256"`
-	Fields       []ManifestField `json:"fields"`
+	SchemaSHA256 string `json:"schema_sha256"`
+	// Fields describes every declared field, in schema order.
+	Fields []ManifestField `json:"fields"`
 }
 
 // ManifestField is one field of the manifest.
 type ManifestField struct {
+	// Name, Description and Type are the schema's; Purpose and
+	// PurposeDescription, LegalBasis and ConsentRequired come from the
+	// inventory's purpose.
 	Name               string     `json:"name"`
 	Description        string     `json:"description"`
 	Type               FieldType  `json:"type"`
