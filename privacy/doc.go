@@ -119,9 +119,11 @@
 // before the head is reported as a [*LedgerError] with its index and the
 // file is not touched; a torn tail after the head (power loss during an
 // append) is cut. [Ledger.Verify] and the self-check also verify every
-// record's own signature. Opening a 10,000-event ledger takes about 43 ms on
-// the 2-core development machine (BenchmarkLedgerOpen10k); verifying all
-// 10,001 ECDSA P-256 signatures about 1.4 s (BenchmarkLedgerVerifyAll10k).
+// record's own signature. Opening a 10,000-event ledger from disk takes
+// 21–43 ms on the shared 2-core development machine (BenchmarkLedgerOpen10k,
+// varying with its load); verifying all 10,001 ECDSA P-256 signatures as
+// well takes 0.44–1.4 s there (BenchmarkLedgerVerifyAll10k), which is why
+// opening relies on the chain and the head's signature.
 //
 // # Security considerations
 //
