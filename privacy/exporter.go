@@ -212,7 +212,7 @@ func (e *Exporter) logSent(at time.Time, m *Message) {
 	if len(b) > maxSentBody {
 		b = b[:maxSentBody]
 	}
-	ent := SentEntry{At: at, Recipient: m.Recipient, Purposes: m.Purposes, Body: slices.Clone(b)}
+	ent := SentEntry{At: at, Recipient: m.Recipient, Purposes: slices.Clone(m.Purposes), Body: slices.Clone(b)}
 	e.lmu.Lock()
 	if len(e.sent) < e.cfg.SentLogSize {
 		e.sent = append(e.sent, ent)
