@@ -260,7 +260,7 @@ var catalog = []Provision{
 	{ID: "5.5-3", Clause: "5.5", Status: r, Summary: "Cryptographic algorithms and primitives can be replaced by an update.", Packages: pk("secrets", "update"), Evidence: b},
 	{ID: "5.5-4", Clause: "5.5", Status: r, Summary: "Once set up, the device's network-reachable functions require authentication first.", Packages: pk("auth", "iface"), Evidence: e},
 	{ID: "5.5-5", Clause: "5.5", Status: m, Summary: "Changing security-relevant settings over a network requires authentication, apart from network protocols the device depends on where the manufacturer explains why.", Packages: pk("auth"), Evidence: e},
-	{ID: "5.5-6", Clause: "5.5", Status: r, Summary: "Critical security parameters are encrypted while in transit, in a way suited to the technology and risk.", Packages: pk("iface"), Evidence: e},
+	{ID: "5.5-6", Clause: "5.5", Status: r, Summary: "Critical security parameters are encrypted while in transit, in a way suited to the technology and risk.", Packages: pk("iface", "privacy"), Evidence: e},
 	{ID: "5.5-7", Clause: "5.5", Status: m, Summary: "Critical security parameters sent over remotely reachable interfaces are kept confidential.", Packages: pk("iface"), Evidence: e},
 	{ID: "5.5-8", Clause: "5.5", Status: m, Summary: "The manufacturer manages the device's critical security parameters through secure processes over their whole life.", Packages: pk("conformance"), Evidence: d},
 
@@ -277,15 +277,15 @@ var catalog = []Provision{
 	{ID: "5.7-1", Clause: "5.7", Status: r, Summary: "The device verifies its own software with a secure boot mechanism.", Packages: pk("update"), Evidence: e},
 	{ID: "5.7-2", Clause: "5.7", Status: r, Summary: "When the device detects that its software was changed without authorisation, it alerts the user or administrator and limits its network access to what that alert needs.", Packages: pk("update"), Evidence: e},
 
-	{ID: "5.8-1", Clause: "5.8", Status: r, Summary: "Personal data travelling between the device and services is kept confidential with current cryptography.", Packages: pk(), Evidence: e},
-	{ID: "5.8-2", Clause: "5.8", Status: m, OtherCondition: "sensitive personal data is exchanged between the device and associated services", Summary: "Sensitive personal data exchanged with associated services is kept confidential with suitable cryptography.", Packages: pk(), Evidence: e},
-	{ID: "5.8-3", Clause: "5.8", Status: m, OtherCondition: "the device has external sensing capabilities", Summary: "Every way the device senses its surroundings is documented clearly for the user.", Packages: pk(), Evidence: e, Secondary: d},
+	{ID: "5.8-1", Clause: "5.8", Status: r, Summary: "Personal data travelling between the device and services is kept confidential with current cryptography.", Packages: pk("privacy"), Evidence: e},
+	{ID: "5.8-2", Clause: "5.8", Status: m, OtherCondition: "sensitive personal data is exchanged between the device and associated services", Summary: "Sensitive personal data exchanged with associated services is kept confidential with suitable cryptography.", Packages: pk("privacy"), Evidence: e},
+	{ID: "5.8-3", Clause: "5.8", Status: m, OtherCondition: "the device has external sensing capabilities", Summary: "Every way the device senses its surroundings is documented clearly for the user.", Packages: pk("privacy"), Evidence: e, Secondary: d},
 
 	{ID: "5.9-1", Clause: "5.9", Status: r, Summary: "The device and its services are built to cope with network and power outages.", Packages: pk("resilience"), Evidence: d},
 	{ID: "5.9-2", Clause: "5.9", Status: r, Summary: "Without network the device keeps working locally, and after a power cut it recovers cleanly.", Packages: pk("resilience"), Evidence: e},
 	{ID: "5.9-3", Clause: "5.9", Status: r, Summary: "The device joins networks in an orderly, expected way that does not overload the infrastructure.", Packages: pk("resilience"), Evidence: e},
 
-	{ID: "5.10-1", Clause: "5.10", Status: r, Conditions: conds(6), Summary: "Collected telemetry is examined for signs of security anomalies.", Packages: pk(), Evidence: e},
+	{ID: "5.10-1", Clause: "5.10", Status: r, Conditions: conds(6), Summary: "Collected telemetry is examined for signs of security anomalies.", Packages: pk("privacy"), Evidence: e},
 
 	{ID: "5.11-1", Clause: "5.11", Status: m, Summary: "The user can erase their data from the device in a simple way.", Packages: pk(), Evidence: e},
 	{ID: "5.11-2", Clause: "5.11", Status: r, Summary: "From the device, the user can have their personal data removed from associated services in a simple way.", Packages: pk(), Evidence: e},
@@ -298,9 +298,9 @@ var catalog = []Provision{
 
 	{ID: "5.13-1", Clause: "5.13", Status: m, Summary: "The device validates all data it receives, from user interfaces, APIs and networks.", Packages: pk("iface"), Evidence: e},
 
-	{ID: "6-1", Clause: "6", Status: m, Summary: "Consumers are told clearly which personal data each device and service processes, how, by whom (third parties included) and why.", Packages: pk(), Evidence: e, Secondary: d},
-	{ID: "6-2", Clause: "6", Status: m, Conditions: conds(7), Summary: "Where processing rests on consent, that consent is obtained validly.", Packages: pk(), Evidence: e},
-	{ID: "6-3", Clause: "6", Status: m, Conditions: conds(7), Summary: "Consumers who consented can withdraw their consent at any time.", Packages: pk(), Evidence: e},
-	{ID: "6-4", Clause: "6", Status: r, Conditions: conds(6), Summary: "Telemetry processes no more personal data than the function needs.", Packages: pk(), Evidence: e},
-	{ID: "6-5", Clause: "6", Status: m, Conditions: conds(6), Summary: "Consumers are told which telemetry is collected, how it is used, by whom and why.", Packages: pk(), Evidence: e},
+	{ID: "6-1", Clause: "6", Status: m, Summary: "Consumers are told clearly which personal data each device and service processes, how, by whom (third parties included) and why.", Packages: pk("privacy"), Evidence: e, Secondary: d},
+	{ID: "6-2", Clause: "6", Status: m, Conditions: conds(7), Summary: "Where processing rests on consent, that consent is obtained validly.", Packages: pk("privacy"), Evidence: e},
+	{ID: "6-3", Clause: "6", Status: m, Conditions: conds(7), Summary: "Consumers who consented can withdraw their consent at any time.", Packages: pk("privacy"), Evidence: e},
+	{ID: "6-4", Clause: "6", Status: r, Conditions: conds(6), Summary: "Telemetry processes no more personal data than the function needs.", Packages: pk("privacy"), Evidence: e},
+	{ID: "6-5", Clause: "6", Status: m, Conditions: conds(6), Summary: "Consumers are told which telemetry is collected, how it is used, by whom and why.", Packages: pk("privacy"), Evidence: e},
 }
