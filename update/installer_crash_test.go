@@ -19,8 +19,10 @@ type lateInstaller struct {
 	factory uint64
 }
 
-func (l *lateInstaller) Begin(ctx context.Context, r *Release) (Slot, error) { return l.ab.Begin(ctx, r) }
-func (l *lateInstaller) Install(ctx context.Context, v *Verified) error     { return l.ab.Install(ctx, v) }
+func (l *lateInstaller) Begin(ctx context.Context, r *Release) (Slot, error) {
+	return l.ab.Begin(ctx, r)
+}
+func (l *lateInstaller) Install(ctx context.Context, v *Verified) error { return l.ab.Install(ctx, v) }
 func (l *lateInstaller) InstalledCounter() uint64 {
 	if l.ab == nil {
 		return l.factory
