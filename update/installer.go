@@ -94,6 +94,14 @@ type Image struct {
 	Security bool
 }
 
+func recOf(im Image) imageRec {
+	r := imageRec{Path: im.Path, Version: im.Version, Counter: im.Counter, Length: im.Length, Security: im.Security}
+	if im.SHA256 != nil {
+		r.SHA256 = hex.EncodeToString(im.SHA256)
+	}
+	return r
+}
+
 func (im *imageRec) export() Image {
 	out := Image{Path: im.Path, Version: im.Version, Counter: im.Counter, Length: im.Length, Security: im.Security}
 	if im.SHA256 != "" {
@@ -284,11 +292,7 @@ func NewFileAB(cfg FileABConfig) (*FileAB, error) {
 	case cfg.MaxAttempts < 0 || cfg.MaxAttempts > MaxTrialBoots:
 		return nil, fmt.Errorf("%w: MaxAttempts %d outside 1..%d", ErrConfig, cfg.MaxAttempts, MaxTrialBoots)
 	}
-	fac := imageRec{Path: cfg.Factory.Path, Version: cfg.Factory.Version, Counter: cfg.Factory.Counter,
-		Length: cfg.Factory.Length, Security: cfg.Factory.Security}
-	if cfg.Factory.SHA256 != nil {
-		fac.SHA256 = hex.EncodeToString(cfg.Factory.SHA256)
-	}
+	fac := recOf(cfg.Factory)
 	if err := fac.validate("factory image", false); err != nil {
 		return nil, fmt.Errorf("%w: Factory: %v", ErrConfig, err)
 	}
