@@ -280,6 +280,9 @@ func TestFileABCommittedBootsWriteNothing(t *testing.T) {
 			t.Fatalf("factory boot: %+v", d)
 		}
 	}
+	if got := e.fx.fs.Ops() - ops; got != 0 {
+		t.Fatalf("50 restarts and boots of the factory slot wrote %d times", got)
+	}
 	if err := e.c.Apply(ctx, e.release(3)); err != nil {
 		t.Fatal(err)
 	}
