@@ -98,6 +98,17 @@ func (s *abSlot) Close() error {
 	return s.f.Close()
 }
 
+// truncate empties a regular slot file (a block device is left alone).
+func (s *abSlot) truncate() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fi, err := s.f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
+		return err
+	}
+	return s.f.Truncate(0)
+}
+
 // seal ends writes and hands the open file to the installer.
 func (s *abSlot) seal() (durable.File, error) {
 	s.mu.Lock()

@@ -416,7 +416,8 @@ func admitRelease(st *abState, r *Release) (imageRec, error) {
 
 // Begin implements [Installer]. It records that the inactive slot is being
 // written for r (one journal record, one fsync) before handing the slot out,
-// so the slot's previous image stops counting as an image from then on.
+// so the slot's previous image stops counting as an image from then on, and
+// then empties the slot file.
 // Beginning the same release again (after a failed or interrupted
 // download) writes nothing and returns the same slot, so
 // [Client.Download] resumes where its journal says. A slot handed out by an
@@ -443,7 +444,8 @@ func (f *FileAB) Begin(ctx context.Context, r *Release) (Slot, error) {
 		f.handle.Close()
 		f.handle = nil
 	}
-	if !sameImage(st.Writing, &im) {
+	fresh := !sameImage(st.Writing, &im)
+	if fresh {
 		n := st.next(opBegin)
 		n.Images[ina] = nil
 		n.Writing = &im
@@ -454,6 +456,16 @@ func (f *FileAB) Begin(ctx context.Context, r *Release) (Slot, error) {
 	h, err := f.openSlot(ina, im)
 	if err != nil {
 		return nil, err
+	}
+	if fresh {
+		// Drop the old image now, after the record says the slot holds
+		// none, so that the switch need not cut a longer file. The first
+		// chunk's sync makes the cut durable; Install cuts again if it
+		// was lost.
+		if err := h.truncate(); err != nil {
+			h.Close()
+			return nil, err
+		}
 	}
 	f.handle = h
 	return h, nil
@@ -498,7 +510,7 @@ func (f *FileAB) Install(ctx context.Context, v *Verified) error {
 	if err != nil {
 		return err
 	}
-	if fi.Mode().IsRegular() && fi.Size() > im.Length {
+	if fi.Mode().IsRegular() && fi.Size() > im.Length { // Begin's cut was lost to power loss
 		if err := file.Truncate(im.Length); err != nil {
 			return err
 		}

@@ -1,8 +1,10 @@
 package update
 
 import (
+	"bytes"
 	"context"
 	"io/fs"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 
@@ -40,9 +42,10 @@ func (f syncFile) Sync() error {
 
 // TestFileABSwitchCommitFsyncs measures the fsyncs of switching slots and
 // committing: Install (the switch), the trial Boot that counts the attempt,
-// and Commit. The budget is 3 for switch plus commit; here the
-// trial boot's count is inside the 3 as well. A boot of the committed slot
-// costs none.
+// and Commit, for a first update (into an empty slot b) and a second one
+// (into slot a, over a longer factory image). The budget is 3 for
+// switch plus commit; here the trial boot's count is inside the 3 as well.
+// A boot of the committed slot costs none.
 func TestFileABSwitchCommitFsyncs(t *testing.T) {
 	for _, name := range []string{"os", "crashfs"} {
 		t.Run(name, func(t *testing.T) {
@@ -52,6 +55,12 @@ func TestFileABSwitchCommitFsyncs(t *testing.T) {
 				base, dir = durable.NewCrashFS(), abDir
 			}
 			fsys := &syncFS{FS: base}
+			if err := fsys.MkdirAll(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := durable.WriteFile(fsys, filepath.Join(dir, "slot-a"), randomImage(t, 5*MinChunkSize), 0o600); err != nil {
+				t.Fatal(err)
+			}
 			ab, err := NewFileAB(FileABConfig{FS: fsys, Dir: dir, Factory: Image{Counter: 1}})
 			if err != nil {
 				t.Fatal(err)
@@ -59,29 +68,34 @@ func TestFileABSwitchCommitFsyncs(t *testing.T) {
 			defer ab.Close()
 			ctx := context.Background()
 			img := randomImage(t, 2*MinChunkSize)
-			r := testRelease(t, img, 2)
-			slot, err := ab.Begin(ctx, r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			slot.WriteAt(img, 0)
-			slot.Sync()
-			v := &Verified{release: r.clone(), slot: slot, sealed: true}
-
-			step := func(what string, fn func() error) int64 {
-				before := fsys.syncs.Load()
-				if err := fn(); err != nil {
-					t.Fatalf("%s: %v", what, err)
+			for n := uint64(2); n <= 3; n++ {
+				r := testRelease(t, img, n)
+				slot, err := ab.Begin(ctx, r)
+				if err != nil {
+					t.Fatal(err)
 				}
-				return fsys.syncs.Load() - before
-			}
-			install := step("install", func() error { return ab.Install(ctx, v) })
-			boot := step("trial boot", func() error { _, err := ab.Boot(ctx); return err })
-			commit := step("commit", func() error { return ab.Commit(ctx) })
-			idle := step("committed boot", func() error { _, err := ab.Boot(ctx); return err })
-			t.Logf("fsyncs: switch (Install) %d, trial boot %d, commit %d; committed boot %d", install, boot, commit, idle)
-			if install != 1 || boot != 1 || commit != 1 || idle != 0 {
-				t.Fatalf("fsyncs: switch %d, trial boot %d, commit %d, committed boot %d; want 1, 1, 1, 0", install, boot, commit, idle)
+				slot.WriteAt(img, 0)
+				slot.Sync()
+				v := &Verified{release: r.clone(), slot: slot, sealed: true}
+
+				step := func(what string, fn func() error) int64 {
+					before := fsys.syncs.Load()
+					if err := fn(); err != nil {
+						t.Fatalf("%s: %v", what, err)
+					}
+					return fsys.syncs.Load() - before
+				}
+				install := step("install", func() error { return ab.Install(ctx, v) })
+				boot := step("trial boot", func() error { _, err := ab.Boot(ctx); return err })
+				commit := step("commit", func() error { return ab.Commit(ctx) })
+				idle := step("committed boot", func() error { _, err := ab.Boot(ctx); return err })
+				t.Logf("update %d (slot %s): fsyncs: switch (Install) %d, trial boot %d, commit %d; committed boot %d", n-1, ab.Status().Slot, install, boot, commit, idle)
+				if install != 1 || boot != 1 || commit != 1 || idle != 0 {
+					t.Fatalf("fsyncs: switch %d, trial boot %d, commit %d, committed boot %d; want 1, 1, 1, 0", install, boot, commit, idle)
+				}
+				if b, _ := durable.ReadFile(fsys, filepath.Join(dir, "slot-"+ab.Status().Slot), 0); !bytes.Equal(b, img) {
+					t.Fatalf("committed slot holds %d bytes, not the image", len(b))
+				}
 			}
 		})
 	}
