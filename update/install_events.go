@@ -5,7 +5,8 @@ package update
 // disruption) they cover an update from announcement to commit or rollback.
 
 // Downloading reports progress: Done of Total bytes of the image are in the
-// slot (each written only after its chunk matched its signed hash).
+// slot Begin handed out (Client.Download writes a chunk there only after it
+// matched its signed hash).
 type Downloading struct {
 	Path        string
 	Done, Total int64

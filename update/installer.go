@@ -152,7 +152,9 @@ type Status struct {
 	// Pending is the release being written, installed or on trial.
 	Pending *Image
 	// Attempts is how many trial boots the pending image had.
-	Attempts    int
+	Attempts int
+	// MaxAttempts is FileABConfig.MaxAttempts: trial boots before the
+	// automatic rollback.
 	MaxAttempts int
 	// Rejected lists releases that failed their trial, oldest first.
 	Rejected []Rejection
@@ -171,7 +173,9 @@ type BootDecision struct {
 	Trial bool
 	// Attempt is the trial boot's number, 1..MaxAttempts (0 when not a
 	// trial boot).
-	Attempt     int
+	Attempt int
+	// MaxAttempts is FileABConfig.MaxAttempts: trial boots before the
+	// automatic rollback.
 	MaxAttempts int
 	// RolledBack is set when this Boot rolled a release back by itself.
 	RolledBack *Rejection
