@@ -261,6 +261,7 @@ func (d *crashDevice) bootOld(ctx context.Context) error {
 func TestFileABPowerLoss(t *testing.T) {
 	for _, sc := range crashScenarios {
 		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
 			e := newABEnv(t, nil)
 			d := &crashDevice{t: t, e: e, prior: sc.prior, maxBoot: 2}
 			var ack crashAck
