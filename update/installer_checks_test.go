@@ -9,7 +9,7 @@ import (
 	"github.com/iotbaseline/baseline/durable"
 )
 
-func runCheck(t *testing.T, ab *FileAB, id string) conformance.Result {
+func runABCheck(t *testing.T, ab *FileAB, id string) conformance.Result {
 	t.Helper()
 	for _, c := range ab.Checks() {
 		if c.ID == id {
@@ -24,7 +24,7 @@ func TestFileABChecksPassOnAHealthyDevice(t *testing.T) {
 	e := newABEnv(t, nil)
 	ctx := context.Background()
 	for _, id := range []string{"update.install-gate", "update.installed-image", "update.trial-boot"} {
-		if r := runCheck(t, e.ab, id); r.Verdict != conformance.Pass {
+		if r := runABCheck(t, e.ab, id); r.Verdict != conformance.Pass {
 			t.Errorf("factory: %s = %s: %s", id, r.Verdict, r.Detail)
 		}
 	}
@@ -33,21 +33,21 @@ func TestFileABChecksPassOnAHealthyDevice(t *testing.T) {
 	}
 	e.reboot()
 	e.boot()
-	r := runCheck(t, e.ab, "update.installed-image")
+	r := runABCheck(t, e.ab, "update.installed-image")
 	if r.Verdict != conformance.Pass || !strings.Contains(r.Observed, "on trial") {
 		t.Fatalf("during trial: %s %s %s", r.Verdict, r.Observed, r.Detail)
 	}
-	if r := runCheck(t, e.ab, "update.install-gate"); r.Verdict != conformance.Pass || !strings.Contains(r.Observed, "while one is on trial") {
+	if r := runABCheck(t, e.ab, "update.install-gate"); r.Verdict != conformance.Pass || !strings.Contains(r.Observed, "while one is on trial") {
 		t.Fatalf("gate during trial: %s %s %s", r.Verdict, r.Observed, r.Detail)
 	}
 	if err := e.ab.Rollback(ctx, "no"); err != nil {
 		t.Fatal(err)
 	}
-	r = runCheck(t, e.ab, "update.install-gate")
+	r = runABCheck(t, e.ab, "update.install-gate")
 	if r.Verdict != conformance.Pass || !strings.Contains(r.Observed, "rejected release 2 refused") {
 		t.Fatalf("gate after rollback: %s %s %s", r.Verdict, r.Observed, r.Detail)
 	}
-	if r := runCheck(t, e.ab, "update.trial-boot"); !strings.Contains(r.Observed, "after 3 trial boots") || !strings.Contains(r.Observed, "1 release(s) refused") {
+	if r := runABCheck(t, e.ab, "update.trial-boot"); !strings.Contains(r.Observed, "after 3 trial boots") || !strings.Contains(r.Observed, "1 release(s) refused") {
 		t.Fatalf("trial-boot observed %q", r.Observed)
 	}
 	for _, c := range e.ab.Checks() {
@@ -62,12 +62,12 @@ func TestFileABChecksPassOnAHealthyDevice(t *testing.T) {
 func TestFileABGateCheckFailsWhenTheGateIsBroken(t *testing.T) {
 	e := newABEnv(t, nil)
 	e.ab.accept = func(*Verified) error { return nil }
-	if r := runCheck(t, e.ab, "update.install-gate"); r.Verdict != conformance.Fail || !strings.Contains(r.Detail, "unverified image accepted") {
+	if r := runABCheck(t, e.ab, "update.install-gate"); r.Verdict != conformance.Fail || !strings.Contains(r.Detail, "unverified image accepted") {
 		t.Fatalf("accepting gate: %s %s", r.Verdict, r.Detail)
 	}
 	e = newABEnv(t, nil)
 	e.ab.admit = func(st *abState, r *Release) (imageRec, error) { return imageOf(r), nil }
-	if r := runCheck(t, e.ab, "update.install-gate"); r.Verdict != conformance.Fail || !strings.Contains(r.Detail, "release counter 1 admitted") {
+	if r := runABCheck(t, e.ab, "update.install-gate"); r.Verdict != conformance.Fail || !strings.Contains(r.Detail, "release counter 1 admitted") {
 		t.Fatalf("admitting gate: %s %s", r.Verdict, r.Detail)
 	}
 	// A gate that forgets rejected releases.
@@ -85,7 +85,7 @@ func TestFileABGateCheckFailsWhenTheGateIsBroken(t *testing.T) {
 		st.Rejected = nil
 		return admitRelease(st, r)
 	}
-	if r := runCheck(t, e.ab, "update.install-gate"); r.Verdict != conformance.Fail || !strings.Contains(r.Detail, "rejected release 2 admitted") {
+	if r := runABCheck(t, e.ab, "update.install-gate"); r.Verdict != conformance.Fail || !strings.Contains(r.Detail, "rejected release 2 admitted") {
 		t.Fatalf("gate without rejections: %s %s", r.Verdict, r.Detail)
 	}
 }
@@ -93,7 +93,7 @@ func TestFileABGateCheckFailsWhenTheGateIsBroken(t *testing.T) {
 func TestFileABImageCheckFailsOnAChangedSlot(t *testing.T) {
 	e := newABEnv(t, nil)
 	corrupt(t, e.fx.fs, abDir+"/slot-a", 1234)
-	if r := runCheck(t, e.ab, "update.installed-image"); r.Verdict != conformance.Fail || !strings.Contains(r.Detail, "committed slot a") {
+	if r := runABCheck(t, e.ab, "update.installed-image"); r.Verdict != conformance.Fail || !strings.Contains(r.Detail, "committed slot a") {
 		t.Fatalf("changed factory slot: %s %s", r.Verdict, r.Detail)
 	}
 
@@ -108,15 +108,15 @@ func TestFileABImageCheckFailsOnAChangedSlot(t *testing.T) {
 	}
 	b := e.slotContent(abDir + "/slot-b")
 	writeAll(t, e, abDir+"/slot-b", b[:len(b)-1])
-	if r := runCheck(t, e.ab, "update.installed-image"); r.Verdict != conformance.Fail || !strings.Contains(r.Detail, "holds") {
+	if r := runABCheck(t, e.ab, "update.installed-image"); r.Verdict != conformance.Fail || !strings.Contains(r.Detail, "holds") {
 		t.Fatalf("truncated committed slot: %s %s", r.Verdict, r.Detail)
 	}
 	writeAll(t, e, abDir+"/slot-b", append(b, 0))
-	if r := runCheck(t, e.ab, "update.installed-image"); r.Verdict != conformance.Fail {
+	if r := runABCheck(t, e.ab, "update.installed-image"); r.Verdict != conformance.Fail {
 		t.Fatalf("committed slot with trailing bytes: %s %s", r.Verdict, r.Detail)
 	}
 	writeAll(t, e, abDir+"/slot-b", b)
-	if r := runCheck(t, e.ab, "update.installed-image"); r.Verdict != conformance.Pass {
+	if r := runABCheck(t, e.ab, "update.installed-image"); r.Verdict != conformance.Pass {
 		t.Fatalf("restored slot: %s %s", r.Verdict, r.Detail)
 	}
 }
@@ -138,14 +138,14 @@ func TestFileABImageCheckFailsWhenThePointerMoved(t *testing.T) {
 		t.Fatal(err)
 	}
 	other.Close()
-	if r := runCheck(t, e.ab, "update.installed-image"); r.Verdict != conformance.Fail || !strings.Contains(r.Detail, "not the state in force") {
+	if r := runABCheck(t, e.ab, "update.installed-image"); r.Verdict != conformance.Fail || !strings.Contains(r.Detail, "not the state in force") {
 		t.Fatalf("moved pointer: %s %s", r.Verdict, r.Detail)
 	}
 }
 
 func TestFileABImageCheckInconclusiveWithoutFactoryHash(t *testing.T) {
 	e := newABEnv(t, func(c *FileABConfig) { c.Factory.SHA256, c.Factory.Length = nil, 0 })
-	if r := runCheck(t, e.ab, "update.installed-image"); r.Verdict != conformance.Inconclusive || !strings.Contains(r.Detail, "Factory.SHA256") {
+	if r := runABCheck(t, e.ab, "update.installed-image"); r.Verdict != conformance.Inconclusive || !strings.Contains(r.Detail, "Factory.SHA256") {
 		t.Fatalf("factory without hash: %s %s", r.Verdict, r.Detail)
 	}
 }
