@@ -58,9 +58,14 @@ type Config struct {
 	HardwareID string
 	// InstalledCounter reports the release counter of the installed
 	// firmware; only releases with a greater counter are offered or
-	// downloaded. Nil means 0 (factory image without a counter): wire it to
-	// the installer's state.
+	// downloaded. Nil means the Installer's InstalledCounter method when
+	// it has one ([FileAB] does), else 0 (factory image without a counter).
 	InstalledCounter func() uint64
+	// Installer is where [Client.Apply] installs releases ([NewFileAB]
+	// for file slots). Nil: Apply is refused; Download still works. If it
+	// has a Rejected(*Release) bool method ([FileAB] does), Check never
+	// offers a release that failed its trial on this device.
+	Installer Installer
 	// CoSignKey, when set, requires every target to carry a valid ML-DSA-65
 	// co-signature by this key in addition to TUF's threshold signatures.
 	CoSignKey *mldsa65.PublicKey
@@ -210,7 +215,11 @@ func (c *Config) setDefaults() error {
 		c.Now = time.Now
 	}
 	if c.InstalledCounter == nil {
-		c.InstalledCounter = func() uint64 { return 0 }
+		if ic, ok := c.Installer.(interface{ InstalledCounter() uint64 }); ok {
+			c.InstalledCounter = ic.InstalledCounter
+		} else {
+			c.InstalledCounter = func() uint64 { return 0 }
+		}
 	}
 	return nil
 }
@@ -233,6 +242,8 @@ type Client struct {
 	// after it is stored.
 	view    atomic.Pointer[trustedmetadata.TrustedMetadata]
 	floorNs atomic.Int64
+
+	applying atomic.Bool // an Apply is running
 
 	// testing hooks
 	onCheckpoint func(off int64)

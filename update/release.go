@@ -68,7 +68,9 @@ func (r *Release) Events() []Event {
 }
 
 // Event is a notification for the device's user interface. The concrete
-// types are [UpdateAvailable], [SecurityUpdate] and [Disruption].
+// types are [UpdateAvailable], [SecurityUpdate] and [Disruption], and the
+// installer's [Downloading], [Installed], [TrialBoot], [Committed] and
+// [RolledBack].
 type Event interface{ isEvent() }
 
 // UpdateAvailable announces a release that is not marked as a security
@@ -168,10 +170,11 @@ func (c *Client) release(path string, tf *metadata.TargetFiles) (*Release, error
 }
 
 // Updater is what a device's update scheduler needs from a client: the
-// newest applicable release, or (nil, nil) when the device is up to date.
-// [*Client] implements it.
+// newest applicable release, or (nil, nil) when the device is up to date,
+// and a way to install one ([Client.Apply]). [*Client] implements it.
 type Updater interface {
 	Check(ctx context.Context) (*Release, error)
+	Apply(ctx context.Context, r *Release) error
 }
 
 var _ Updater = (*Client)(nil)
@@ -198,8 +201,9 @@ func (c *Client) lookup(path string) (*Release, error) {
 
 // Check refreshes the metadata and returns the newest release for this
 // hardware whose release counter exceeds the installed one, or (nil, nil)
-// when the device is up to date. Targets for other hardware are skipped;
-// if the newest candidate fails a policy check (for example its
+// when the device is up to date. Targets for other hardware, and releases
+// that failed their trial on this device (see [Config.Installer]), are
+// skipped; if the newest candidate fails a policy check (for example its
 // co-signature), Check returns that error rather than silently offering an
 // older release.
 func (c *Client) Check(ctx context.Context) (*Release, error) {
@@ -217,7 +221,8 @@ func (c *Client) Check(ctx context.Context) (*Release, error) {
 			custom = *tf.Custom
 		}
 		d, err := DecodeDescriptor(custom)
-		if err != nil || d.HardwareID != c.cfg.HardwareID || d.ReleaseCounter <= inst {
+		if err != nil || d.HardwareID != c.cfg.HardwareID || d.ReleaseCounter <= inst ||
+			c.rejected(&Release{Path: p, Length: tf.Length, Hashes: tf.Hashes, Descriptor: d}) {
 			continue
 		}
 		if d.ReleaseCounter > bestCounter || (d.ReleaseCounter == bestCounter && p < best) {
