@@ -1,16 +1,26 @@
 // Package update keeps a device's view of a TUF repository current and
 // downloads firmware images so that no unverified byte reaches the slot: the
 // result of a download is a [Verified] value, the only thing an installer
-// should accept. Switching slots, trial boot and commit are not in this
-// package yet: the device's boot-loader integration does them.
+// accepts. [NewFileAB] is an A/B installer over two slot files (or block
+// devices): [Client.Apply] downloads into the inactive slot and switches to
+// it for a trial boot; the launcher's [FileAB.Boot] counts trial attempts and
+// rolls back after too many; the new firmware commits after its health
+// check ([FileAB.Commit]) or gives up ([FileAB.Rollback]).
 //
-// Start with [New] and [Client.Check]; then [Client.Download] the returned
-// [Release] into the inactive slot (any [Slot]; [OpenFileSlot] for a file).
+// Start with [New] and [Client.Check]; then [Client.Apply] the returned
+// [Release] through [Config.Installer], or [Client.Download] it into a [Slot]
+// of your own ([OpenFileSlot] for a file).
 // Offline (USB, local file) use [Client.OpenBundle] with a bundle written by
 // [WriteBundle].
 //
 // # Provisions
 //
+//   - 5.3-2  (a secure update mechanism): [Client.Apply] with an [Installer];
+//     [NewFileAB] journals every transition through durable (crash-tested at
+//     every write/fsync boundary), counts trial boots only while a trial is
+//     pending, raises the anti-rollback counter only at commit and never
+//     offers a release that failed its trial again; self-checks
+//     update.install-gate and update.installed-image.
 //   - 5.3-3  (update from a local bundle): [Client.OpenBundle], [WriteBundle];
 //     cosign signatures for makers who sign with cosign: [ParseCosignPublicKey],
 //     [VerifyCosign], [VerifySigstoreBundle], [Config.CosignPublicKey].
@@ -41,17 +51,16 @@
 //		TrustedRoot:      rootJSON,          // embedded in the firmware
 //		RepositoryURL:    "https://updates.example.com/plug",
 //		HardwareID:       "acme-plug-v2",
-//		InstalledCounter: runningCounter,    // your func() uint64: release counter of the running image
+//		Installer:        ab,                // *update.FileAB (its counter is the installed one)
 //		Dir:              "/data/update",
 //		BuildTime:        buildTime,
 //	})
 //	rel, err := c.Check(ctx)           // nil, nil when up to date
 //	for _, ev := range rel.Events() { ui.Announce(ev) }
-//	v, err := c.Download(ctx, rel, slot) // slot: the inactive slot, e.g. OpenFileSlot
-//	// v.Slot() now holds the verified image. This package does not switch
-//	// slots or commit yet: the device's own boot-loader integration does
-//	// that, and should take only a *Verified (v.Valid() is true only for
-//	// what a verification produced).
+//	err = c.Apply(ctx, rel) // Config.Installer: ab, from update.NewFileAB
+//	// … restart when it suits the user; the launcher calls ab.Boot(ctx) to
+//	// learn which slot to start; the new firmware runs its health check:
+//	ab.Commit(ctx) // or ab.Rollback(ctx, reason)
 //
 // # Security considerations
 //
