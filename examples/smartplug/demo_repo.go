@@ -24,6 +24,11 @@ import (
 	"github.com/iotbaseline/baseline/update/release"
 )
 
+// demoBuild is true in the demo build: the plug may act as its own factory
+// (self-provisioning) and its own update repository. -tags nodemo turns
+// both off, as a product ships.
+const demoBuild = true
+
 // demoRepoHost is the origin of the device's own demo repository; it
 // never reaches the network (see localRepoTransport).
 const demoRepoHost = "updates.smartplug.invalid"

@@ -173,6 +173,9 @@ func (d *device) loadIdentity(ctx context.Context, recordFile string) (string, e
 		d.ident = identityFile{Serial: rec.Serial, DeviceID: rec.DeviceID, Model: rec.Model, Source: "factory record"}
 		verifier = rec.SetupVerifier
 	} else {
+		if !demoBuild {
+			return "", errors.New("this product build does not provision itself: give --provision RECORD (from baseline provision) on the first start")
+		}
 		var id [16]byte
 		rand.Read(id[:])
 		d.ident = identityFile{Serial: "DEV-" + hex.EncodeToString(id[:4]), DeviceID: hex.EncodeToString(id[:]), Model: d.model, Source: "self-provisioned"}

@@ -690,3 +690,18 @@ func TestDeviceRefusesRepinningRoot(t *testing.T) {
 		})
 	}
 }
+
+// TestProductBuildDoesNotSelfProvision: the product build (-tags nodemo)
+// has no demo repository and does not act as its own factory: without a
+// factory record it refuses to start, and writes no identity.
+func TestProductBuildDoesNotSelfProvision(t *testing.T) {
+	bin := build(t, ".", "nodemo")
+	state := filepath.Join(t.TempDir(), "state")
+	out, err := exec.Command(bin, "--state", state, "--listen", "127.0.0.1:0").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "does not provision itself") {
+		t.Fatalf("product build without a record: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(state, "identity.json")); !os.IsNotExist(err) {
+		t.Error("identity written by a product build that refused to provision itself")
+	}
+}
