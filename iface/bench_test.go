@@ -53,7 +53,7 @@ func BenchmarkDecodeStrict2KiB(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var s benchSettings
-		if err := UnmarshalJSON(body, &s, JSONLimits{}); err != nil {
+		if err := unmarshalJSON(body, &s, JSONLimits{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -76,7 +76,7 @@ func BenchmarkCheckJSON2KiB(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := CheckJSON(body, 0); err != nil {
+		if err := checkJSON(body, 0); err != nil {
 			b.Fatal(err)
 		}
 	}

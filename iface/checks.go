@@ -483,7 +483,7 @@ func (c *SelfCheck) checkInput(ctx context.Context) conformance.Result {
 	var n int
 	for name, in := range hostileJSON(lim) {
 		var v target
-		if err := UnmarshalJSON(in, &v, lim); err == nil {
+		if err := unmarshalJSON(in, &v, lim); err == nil {
 			return fail("hostile JSON accepted: %s", name)
 		}
 		n++

@@ -37,7 +37,7 @@
 //   - 5.6-7 (least privilege): [CurrentPrivileges], [DropPrivileges],
 //     [SetNoNewPrivs]; self-check "iface.privileges".
 //   - 5.13-1 (input validation): [DecodeJSON], [DecodeRequest],
-//     [UnmarshalJSON], [CheckJSON], the validators, [InputError],
+//     the validators, [InputError],
 //     [WriteInputError]; self-check "iface.input".
 //
 // # Quick start

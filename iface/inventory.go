@@ -189,7 +189,7 @@ func (inv *Inventory) persist(fsys durable.FS, name string) error {
 		return fmt.Errorf("iface: service state %s: %w", name, err)
 	default:
 		var f inventoryFile
-		if err := UnmarshalJSON(b, &f, JSONLimits{MaxBytes: maxInventoryFile, MaxDepth: 4}); err != nil || f.Version != 1 {
+		if err := unmarshalJSON(b, &f, JSONLimits{MaxBytes: maxInventoryFile, MaxDepth: 4}); err != nil || f.Version != 1 {
 			return fmt.Errorf("iface: service state %s is corrupt: %v", name, err)
 		}
 		for k, v := range f.Enabled {

@@ -68,22 +68,22 @@ func DecodeJSON(r io.Reader, v any, lim JSONLimits) error {
 	if int64(len(buf)) > lim.MaxBytes {
 		return &InputError{Reason: "body too large", TooLarge: true}
 	}
-	return UnmarshalJSON(buf, v, lim)
+	return unmarshalJSON(buf, v, lim)
 }
 
-// UnmarshalJSON is [DecodeJSON] for a body already in memory; lim.MaxBytes
+// unmarshalJSON is [DecodeJSON] for a body already in memory; lim.MaxBytes
 // still applies.
-func UnmarshalJSON(data []byte, v any, lim JSONLimits) error {
+func unmarshalJSON(data []byte, v any, lim JSONLimits) error {
 	lim = lim.norm()
 	if int64(len(data)) > lim.MaxBytes {
 		return &InputError{Reason: "body too large", TooLarge: true}
 	}
-	if err := CheckJSON(data, lim.MaxDepth); err != nil {
+	if err := checkJSON(data, lim.MaxDepth); err != nil {
 		return err
 	}
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
-		panic("iface: UnmarshalJSON target must be a non-nil pointer")
+		panic("iface: DecodeJSON target must be a non-nil pointer")
 	}
 	tmp := reflect.New(rv.Elem().Type())
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -137,12 +137,12 @@ func jsonError(err error) error {
 	return invalid("", "cannot decode")
 }
 
-// CheckJSON validates the syntax of data in one pass without decoding it:
+// checkJSON validates the syntax of data in one pass without decoding it:
 // one JSON value and trailing white space only, nesting at most maxDepth
 // (<= 0 means DefaultMaxJSONDepth), valid UTF-8, no escaped lone
 // surrogates, no duplicate keys (case-insensitive, as encoding/json matches
 // fields). It is what [DecodeJSON] runs before encoding/json.
-func CheckJSON(data []byte, maxDepth int) error {
+func checkJSON(data []byte, maxDepth int) error {
 	if maxDepth <= 0 {
 		maxDepth = DefaultMaxJSONDepth
 	}

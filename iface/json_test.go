@@ -46,7 +46,7 @@ func TestUnmarshalJSONStrict(t *testing.T) {
 	} {
 		var v wifiReq
 		v.SSID = "untouched"
-		err := UnmarshalJSON([]byte(c.in), &v, lim)
+		err := unmarshalJSON([]byte(c.in), &v, lim)
 		var ie *InputError
 		if !errors.As(err, &ie) {
 			t.Errorf("%q: err %v, want InputError", c.in, err)
@@ -60,14 +60,14 @@ func TestUnmarshalJSONStrict(t *testing.T) {
 		}
 	}
 	var v wifiReq
-	if err := UnmarshalJSON([]byte(` {"ssid":"Home \u00e9","password":"p\"w","channel":6,"nested":{"a":[1,2]}} `+"\n"), &v, lim); err != nil {
+	if err := unmarshalJSON([]byte(` {"ssid":"Home \u00e9","password":"p\"w","channel":6,"nested":{"a":[1,2]}} `+"\n"), &v, lim); err != nil {
 		t.Fatal(err)
 	}
 	if v.SSID != "Home é" || v.Password != `p"w` || v.Channel != 6 || len(v.Nested.A) != 2 {
 		t.Errorf("decoded %+v", v)
 	}
 	// A pair of surrogates is fine.
-	if err := UnmarshalJSON([]byte(`{"ssid":"\ud83d\ude00"}`), &v, lim); err != nil || v.SSID != "😀" {
+	if err := unmarshalJSON([]byte(`{"ssid":"\ud83d\ude00"}`), &v, lim); err != nil || v.SSID != "😀" {
 		t.Errorf("surrogate pair: %v %q", err, v.SSID)
 	}
 }
@@ -86,7 +86,7 @@ func TestDecodeJSONReaderLimit(t *testing.T) {
 		b.WriteString(`"k` + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + strconv.Itoa(i) + `":1,`)
 	}
 	b.WriteString(`"KA0":1}`) // duplicates "k" + "" + "a" + "0" case-insensitively
-	err = UnmarshalJSON([]byte(b.String()), &m, JSONLimits{})
+	err = unmarshalJSON([]byte(b.String()), &m, JSONLimits{})
 	var ie *InputError
 	if !errors.As(err, &ie) || ie.Reason != "duplicate key" {
 		t.Fatalf("large object duplicate: %v", err)
@@ -111,7 +111,7 @@ func FuzzDecodeJSON(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		err := CheckJSON(data, 8)
+		err := checkJSON(data, 8)
 		if err == nil {
 			if !json.Valid(data) || !utf8.Valid(data) {
 				t.Fatalf("CheckJSON accepted invalid JSON %q", data)
@@ -125,7 +125,7 @@ func FuzzDecodeJSON(f *testing.F) {
 			t.Fatalf("error %v is not ErrInvalidInput", err)
 		}
 		var v wifiReq
-		if err := UnmarshalJSON(data, &v, JSONLimits{MaxBytes: 4096, MaxDepth: 8}); err != nil && !errors.Is(err, ErrInvalidInput) {
+		if err := unmarshalJSON(data, &v, JSONLimits{MaxBytes: 4096, MaxDepth: 8}); err != nil && !errors.Is(err, ErrInvalidInput) {
 			t.Fatalf("UnmarshalJSON error %v is not ErrInvalidInput", err)
 		}
 	})
@@ -138,7 +138,7 @@ func FuzzCheckJSONDepth(f *testing.F) {
 			return
 		}
 		doc := strings.Repeat(`{"a":`, depth) + "1" + strings.Repeat("}", depth)
-		err := CheckJSON([]byte(doc), max)
+		err := checkJSON([]byte(doc), max)
 		if (err == nil) != (depth <= max) {
 			t.Fatalf("depth %d max %d: %v", depth, max, err)
 		}

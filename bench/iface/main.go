@@ -13,6 +13,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -203,7 +204,7 @@ func main() {
 
 	body := sampleBody()
 	var probe Settings
-	check(iface.UnmarshalJSON(body, &probe, iface.JSONLimits{}))
+	check(iface.DecodeJSON(bytes.NewReader(body), &probe, iface.JSONLimits{}))
 	check(validate(&probe))
 	fmt.Printf("Decoding a %d-byte settings request (%d schedule slots):\n", len(body), len(probe.Schedule))
 	plainF := func(b *testing.B) {
@@ -217,7 +218,7 @@ func main() {
 	strictF := func(b *testing.B) {
 		for b.Loop() {
 			var s Settings
-			if err := iface.UnmarshalJSON(body, &s, iface.JSONLimits{}); err != nil {
+			if err := iface.DecodeJSON(bytes.NewReader(body), &s, iface.JSONLimits{}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -225,7 +226,7 @@ func main() {
 	fullF := func(b *testing.B) {
 		for b.Loop() {
 			var s Settings
-			if err := iface.UnmarshalJSON(body, &s, iface.JSONLimits{}); err != nil {
+			if err := iface.DecodeJSON(bytes.NewReader(body), &s, iface.JSONLimits{}); err != nil {
 				b.Fatal(err)
 			}
 			if err := validate(&s); err != nil {
