@@ -372,7 +372,8 @@ func TestOtherIdentityCannotReadOrCommand(t *testing.T) {
 	case <-time.After(waitFor):
 		t.Fatal("service's command did not arrive")
 	}
-	if st := d.link.Stats(); st.CommandsRun != 1 || len(st.Refused) != 0 {
+	waitUntil(t, func() bool { return d.link.Stats().CommandsRun == 1 })
+	if st := d.link.Stats(); len(st.Refused) != 0 {
 		t.Fatalf("dev1 saw dev2's forged commands: %+v", st)
 	}
 }
@@ -415,8 +416,8 @@ func TestKilledBetweenPublishAndPuback(t *testing.T) {
 			case "device":
 				// Power loss: the process dies with the PUBACK outstanding;
 				// only the outbox's files survive.
-				d.stop()
 				r.Cut()
+				d.stop()
 				ob.Close()
 				ob = openOutbox(t, dir, resilience.OutboxConfig{})
 				defer ob.Close()
