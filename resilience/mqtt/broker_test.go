@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -51,7 +52,7 @@ type pki struct {
 	dir  string
 }
 
-func newPKI(t *testing.T) *pki {
+func newPKI(t testing.TB) *pki {
 	t.Helper()
 	key := mustKey(t)
 	tmpl := &x509.Certificate{
@@ -80,7 +81,7 @@ func newPKI(t *testing.T) *pki {
 	return p
 }
 
-func mustKey(t *testing.T) *ecdsa.PrivateKey {
+func mustKey(t testing.TB) *ecdsa.PrivateKey {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -89,7 +90,7 @@ func mustKey(t *testing.T) *ecdsa.PrivateKey {
 	return k
 }
 
-func writePEM(t *testing.T, name, typ string, der []byte) {
+func writePEM(t testing.TB, name, typ string, der []byte) {
 	t.Helper()
 	if err := os.WriteFile(name, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
@@ -99,7 +100,7 @@ func writePEM(t *testing.T, name, typ string, der []byte) {
 var serial sync.Mutex
 var nextSerial int64 = 100
 
-func (p *pki) issue(t *testing.T, cn string, key crypto.Signer, server bool) []byte {
+func (p *pki) issue(t testing.TB, cn string, key crypto.Signer, server bool) []byte {
 	t.Helper()
 	serial.Lock()
 	nextSerial++
@@ -126,7 +127,7 @@ func (p *pki) issue(t *testing.T, cn string, key crypto.Signer, server bool) []b
 
 // clientTLS returns a client configuration for identity cn whose key is
 // an opaque crypto.Signer, as iface.ClientTLS would build it.
-func (p *pki) clientTLS(t *testing.T, cn string) *tls.Config {
+func (p *pki) clientTLS(t testing.TB, cn string) *tls.Config {
 	t.Helper()
 	signer := opaqueSigner{mustKey(t)}
 	der := p.issue(t, cn, signer, false)
@@ -140,7 +141,7 @@ func (p *pki) clientTLS(t *testing.T, cn string) *tls.Config {
 // broker is one Mosquitto process on a fixed loopback port, so that it
 // can be killed and restarted at the same address.
 type broker struct {
-	t    *testing.T
+	t    testing.TB
 	bin  string
 	conf string
 	log  string
@@ -161,7 +162,7 @@ type brokerOptions struct {
 // the certificate's CN as user name, ACL "pattern readwrite devices/%u/#"
 // plus a "service" identity that may use every device's topics — and
 // starts Mosquitto.
-func startBroker(t *testing.T, p *pki, opt brokerOptions) *broker {
+func startBroker(t testing.TB, p *pki, opt brokerOptions) *broker {
 	t.Helper()
 	bin := testenv.LookPath(t, "mosquitto")
 	dir := t.TempDir()
@@ -266,6 +267,8 @@ func (b *broker) kill() {
 type relay struct {
 	ln     net.Listener
 	target string
+	// accepted counts the device's connections.
+	accepted atomic.Int64
 
 	mu    sync.Mutex
 	cond  *sync.Cond
@@ -294,6 +297,7 @@ func (r *relay) serve() {
 		if err != nil {
 			return
 		}
+		r.accepted.Add(1)
 		brk, err := net.Dial("tcp", r.target)
 		if err != nil {
 			dev.Close()

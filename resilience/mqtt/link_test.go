@@ -458,6 +458,16 @@ func TestLastWillMarksOffline(t *testing.T) {
 	if m := next(t, late, "devices/dev1/state"); string(m.payload) != mqtt.StateOffline || !m.retained {
 		t.Fatalf("late subscriber: state %q retained=%v, want retained offline", m.payload, m.retained)
 	}
+	// Paho does not reconnect on its own: the next connection is the one
+	// the supervisor allows.
+	if n := r.accepted.Load(); n != 1 || d.link.Connected() {
+		t.Fatalf("%d connections before the supervisor allowed a second (connected=%v)", n, d.link.Connected())
+	}
+	d.allow()
+	d.waitEvent(resilience.EventOnline)
+	if m := next(t, svc, "devices/dev1/state"); string(m.payload) != mqtt.StateOnline || r.accepted.Load() != 2 {
+		t.Fatalf("after reconnecting: state %q, %d connections", m.payload, r.accepted.Load())
+	}
 }
 
 // TestCommandsOverBroker: through the real broker, a command signed by the
