@@ -67,7 +67,9 @@ type Config struct {
 	// DeviceID is the device's own topic level and its MQTT client ID.
 	// Empty means the client certificate's subject common name, which is
 	// what a broker with use_identity_as_username (Mosquitto) or a
-	// certificate-to-thing mapping (managed services) authorises. At most
+	// certificate-to-thing mapping (managed services) authorises. A
+	// different ID is allowed (a service that maps certificates to thing
+	// names); the TLS self-check then says INCONCLUSIVE and why. At most
 	// MaxDeviceID bytes of ASCII letters, digits, '.', '_' and '-'.
 	DeviceID string
 	// Prefix is the topic prefix (default DefaultPrefix, "devices"); see

@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -615,4 +617,46 @@ func TestConnectErrors(t *testing.T) {
 			t.Fatalf("broker certificate for 127.0.0.1 accepted as broker.example: %v", e.Err)
 		}
 	})
+}
+
+// TestServerUnavailableIsBusy: a broker refusing CONNECT with MQTT 3.1.1
+// return code 3 (server unavailable) is reported to the Supervisor as a
+// busy signal, so the policy widens its window; code 5 (not authorised) is
+// a plain failure. Mosquitto does not send these codes on demand, so a TLS
+// listener with the test broker's certificate answers the CONNECT with
+// the four bytes of the CONNACK.
+func TestServerUnavailableIsBusy(t *testing.T) {
+	p := newPKI(t)
+	cert, err := tls.LoadX509KeyPair(p.dir+"/server.pem", p.dir+"/server.key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rc, busy := range map[byte]bool{3: true, 5: false} {
+		ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			buf := make([]byte, 512)
+			if _, err := c.Read(buf); err != nil { // the CONNECT
+				return
+			}
+			c.Write([]byte{0x20, 0x02, 0x00, rc})
+			c.Read(buf)
+		}()
+		link, err := mqtt.New(mqtt.Config{Broker: ln.Addr().String(), TLS: p.clientTLS(t, "dev1")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = link.Connect(context.Background(), func() { t.Error("went online") })
+		if err == nil || errors.Is(err, resilience.ErrBusy) != busy {
+			t.Errorf("CONNACK %d gave %v; busy signal wanted: %v", rc, err, busy)
+		}
+	}
 }
