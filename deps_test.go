@@ -21,6 +21,7 @@ var heavy = map[string]string{
 	"github.com/google/go-tpm":             "go-tpm",
 	"github.com/ThalesGroup/crypto11":      "crypto11",
 	"github.com/miekg/pkcs11":              "pkcs11",
+	"github.com/eclipse/paho.mqtt.golang":  "paho",
 }
 
 // allowedHeavy lists, per package, the heavy dependencies it may link.
@@ -76,5 +77,39 @@ func TestDependencyRules(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMQTTClientOnlyInItsSubpackage: the MQTT client is linked by
+// resilience/mqtt alone (a device opts in by importing it), and that
+// package imports nothing of the module but resilience, conformance,
+// durable and internal/....
+func TestMQTTClientOnlyInItsSubpackage(t *testing.T) {
+	testenv.LookPath(t, "go")
+	const paho = "github.com/eclipse/paho.mqtt.golang"
+	for _, dep := range goListDeps(t, "resilience") {
+		if strings.HasPrefix(dep, paho) {
+			t.Errorf("resilience links the MQTT client (%s)", dep)
+		}
+	}
+	linked := false
+	for _, dep := range goListDeps(t, "resilience/mqtt") {
+		if dep == paho {
+			linked = true
+		}
+		for prefix, name := range heavy {
+			if strings.HasPrefix(dep, prefix) && name != "paho" {
+				t.Errorf("resilience/mqtt links %s (%s)", name, dep)
+			}
+		}
+		if rel, ok := strings.CutPrefix(dep, module+"/"); ok {
+			top := strings.SplitN(rel, "/", 2)[0]
+			if top != "resilience" && top != "conformance" && top != "durable" && top != "internal" {
+				t.Errorf("resilience/mqtt imports %s: packages meet in the device's main, not in each other", dep)
+			}
+		}
+	}
+	if !linked {
+		t.Errorf("resilience/mqtt does not link %s", paho)
 	}
 }
