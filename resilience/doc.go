@@ -74,6 +74,34 @@
 // guess and the 5.9-3 self-check says so. A user action (pressing "connect"
 // in the setup flow) may call [Supervisor.Nudge] to skip the wait.
 //
+// # At scale: broker clusters and managed services
+//
+// The device code does not change with the size of the service behind it.
+// Package resilience/mqtt speaks plain MQTT 3.1.1 over mutual TLS: the device
+// proves itself with its identity key, verifies the service against a
+// pinned CA, publishes and subscribes only under its own
+// <prefix>/<device-id>/… topics and gets its commands signed. A broker
+// cluster (EMQX, HiveMQ, VerneMQ) or a managed service (AWS IoT Core, Azure
+// IoT Hub) is set up to match: it authenticates each device by its client
+// certificate and maps the certificate's identity to a topic policy that
+// allows only that device's prefix — Mosquitto's use_identity_as_username
+// with an ACL "pattern readwrite devices/%u/#" is the small version the
+// tests run against. The pinned CA is the service's (or the CA that issued
+// its certificates); rotating it is a firmware update.
+//
+// What changes with size is the pacing, and that is declared, not tuned by
+// hand: set Policy.FleetSize to the number of devices that share the
+// service and Policy.ServiceCapacity to the new connections per second the
+// service admits (a managed service publishes it as a connect rate limit
+// per account; a cluster's is what its nodes can handshake, TLS included).
+// The start-up spread is then FleetSize/ServiceCapacity × SpreadFactor
+// (default 1.2): 50,000 devices at 1,000 connections/s spread over 60 s;
+// 1,000,000 at 5,000/s over 240 s. The spread is capped at [MaxSpread]
+// (6 h) and the 5.9-3 self-check fails a policy that reaches it — the
+// service is then too small for the fleet, and no client-side setting fixes
+// that. A service that answers "busy" (MQTT CONNACK 3, HTTP 429/503 with
+// Retry-After) widens every device's windows further.
+//
 // # Delivery semantics
 //
 // Delivery is at least once. A message is sent, then acknowledged with
