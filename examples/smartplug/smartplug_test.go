@@ -123,6 +123,7 @@ func startBinary(t *testing.T, bin string, env []string, state string, args ...s
 		select {
 		case l, ok := <-lines:
 			if !ok {
+				<-p.done // cmd.Wait has copied all of stderr: reading it now does not race
 				t.Fatalf("device exited before serving; stderr:\n%s", p.stderr)
 			}
 			p.lines = append(p.lines, l)
@@ -143,6 +144,8 @@ func startBinary(t *testing.T, bin string, env []string, state string, args ...s
 				return p
 			}
 		case <-timeout:
+			p.stop()
+			<-p.done
 			t.Fatalf("device did not start in time; stdout %q stderr:\n%s", p.lines, p.stderr)
 		}
 	}

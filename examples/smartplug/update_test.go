@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -49,10 +50,19 @@ func TestDeviceExternalRepository(t *testing.T) {
 	srv := httptest.NewServer(http.FileServer(http.Dir(repoDir)))
 	defer srv.Close()
 
+	// A product build does not provision itself: it gets a factory record.
+	_, cli := binaries(t)
+	labels, records := filepath.Join(dir, "labels.csv"), filepath.Join(dir, "records")
+	if out, err := exec.Command(cli, "provision", "--model", "SP-100 Smart Plug", "--count", "1", "--serial-prefix", "SP100-",
+		"--labels", labels, "--records", records).CombinedOutput(); err != nil {
+		t.Fatalf("baseline provision: %v\n%s", err, out)
+	}
+	lb, _ := os.ReadFile(labels)
+	secret := strings.Split(strings.Split(strings.TrimSpace(string(lb)), "\n")[1], ",")[2]
 	state := filepath.Join(dir, "state")
-	p := startBinary(t, bin, nil, state, "--update-repo", srv.URL, "--update-root", rootFile)
+	p := startBinary(t, bin, nil, state, "--update-repo", srv.URL, "--update-root", rootFile, "--provision", filepath.Join(records, "SP100-000001.json"))
 	c := p.client(t)
-	if r := jsonDo(t, c, "POST", p.url("/api/setup"), map[string]string{"setup_secret": p.secret, "password": ownerPassword}); r.code != 200 {
+	if r := jsonDo(t, c, "POST", p.url("/api/setup"), map[string]string{"setup_secret": secret, "password": ownerPassword}); r.code != 200 {
 		t.Fatalf("setup = %d %s", r.code, r.body)
 	}
 	r := jsonDo(t, c, "POST", p.url("/api/update/check"), nil)
