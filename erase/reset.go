@@ -283,73 +283,27 @@ func (r *Resetter) snapshot() *state {
 }
 
 func (r *Resetter) finish(ctx context.Context) (*Receipt, error) {
-	st := r.snapshot()
 	var errs []error
-
-	// 1. Erase, in plan order (crypto erase first), every store not yet
-	// verified empty.
-	for _, name := range st.order {
-		if st.verified[name] {
-			continue
+	// A store found not empty is erased once more: after a restart the
+	// store may have been recreated (a sealed store makes a fresh keyset
+	// when it opens) between its erase and the journal record of it.
+	for pass := 0; pass < 2; pass++ {
+		var perr []error
+		if err := r.eraseAndVerify(ctx, &perr); err != nil {
+			return nil, errors.Join(append(perr, err)...)
 		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		ent, ok := r.cfg.Registry.entry(name)
-		if !ok {
-			errs = append(errs, &StoreError{Store: name, Op: "erase", Err: errors.New("store in the journal's plan is not registered")})
-			continue
-		}
-		if st.erased[name] {
-			continue
-		}
-		sr, err := ent.Eraser.Erase(ctx)
-		if err != nil {
-			errs = append(errs, &StoreError{Store: name, Op: "erase", Err: err})
-			continue
-		}
-		sr.Store, sr.Category, sr.At, sr.Verification = name, ent.Category, r.now().UTC(), ""
-		if !sr.Method.valid() {
-			sr.Method = methodOf(ent.Eraser)
-		}
-		if err := r.appendRec(record{Op: opErased, Store: name, Receipt: &sr, At: sr.At}); err != nil {
-			return nil, errors.Join(append(errs, err)...)
-		}
-		r.log.Info("erase: store erased", "store", name, "method", sr.Method, "items", sr.Items)
-	}
-
-	// 2. Verify each erased store.
-	st = r.snapshot()
-	for _, name := range st.order {
-		if st.verified[name] || !st.erased[name] {
-			continue
-		}
-		ent, _ := r.cfg.Registry.entry(name)
-		v := NoVerifier
-		var verr error
-		if vf, ok := ent.Eraser.(Verifier); ok {
-			if verr = vf.Verify(ctx); verr == nil {
-				v = VerifiedEmpty
-			} else {
-				v = NotEmpty
-			}
-		}
-		if v == NotEmpty {
-			// Not empty after erasing: erase again on the next try.
-			errs = append(errs, &StoreError{Store: name, Op: "verify", Err: verr})
-			if err := r.appendRec(record{Op: opUnverified, Store: name, At: r.now().UTC()}); err != nil {
-				return nil, errors.Join(append(errs, err)...)
-			}
-			continue
-		}
-		if err := r.appendRec(record{Op: opVerified, Store: name, Verification: v, At: r.now().UTC()}); err != nil {
-			return nil, errors.Join(append(errs, err)...)
+		errs = perr
+		if !slices.ContainsFunc(errs, func(err error) bool {
+			var se *StoreError
+			return errors.As(err, &se) && se.Op == "verify"
+		}) {
+			break
 		}
 	}
 
 	// 3. Deletion requests to associated services, after the local erase
 	// (an outbox kept in an erased store would lose them otherwise).
-	st = r.snapshot()
+	st := r.snapshot()
 	for _, name := range st.serviceOrder {
 		if _, ok := st.services[name]; ok {
 			continue
@@ -400,4 +354,76 @@ func (r *Resetter) orderOf() []string {
 		return nil
 	}
 	return slices.Clone(r.st.order)
+}
+
+// eraseAndVerify runs steps 1 and 2 of a reset: erase, in plan order
+// (crypto erase first), every store not yet verified empty, then verify
+// each. Store failures are added to *errsp; a journal failure is returned.
+func (r *Resetter) eraseAndVerify(ctx context.Context, errsp *[]error) error {
+	st := r.snapshot()
+	errs := *errsp
+	defer func() { *errsp = errs }()
+
+	// 1. Erase, in plan order (crypto erase first), every store not yet
+	// verified empty.
+	for _, name := range st.order {
+		if st.verified[name] {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		ent, ok := r.cfg.Registry.entry(name)
+		if !ok {
+			errs = append(errs, &StoreError{Store: name, Op: "erase", Err: errors.New("store in the journal's plan is not registered")})
+			continue
+		}
+		if st.erased[name] {
+			continue
+		}
+		sr, err := ent.Eraser.Erase(ctx)
+		if err != nil {
+			errs = append(errs, &StoreError{Store: name, Op: "erase", Err: err})
+			continue
+		}
+		sr.Store, sr.Category, sr.At, sr.Verification = name, ent.Category, r.now().UTC(), ""
+		if !sr.Method.valid() {
+			sr.Method = methodOf(ent.Eraser)
+		}
+		if err := r.appendRec(record{Op: opErased, Store: name, Receipt: &sr, At: sr.At}); err != nil {
+			return err
+		}
+		r.log.Info("erase: store erased", "store", name, "method", sr.Method, "items", sr.Items)
+	}
+
+	// 2. Verify each erased store.
+	st = r.snapshot()
+	for _, name := range st.order {
+		if st.verified[name] || !st.erased[name] {
+			continue
+		}
+		ent, _ := r.cfg.Registry.entry(name)
+		v := NoVerifier
+		var verr error
+		if vf, ok := ent.Eraser.(Verifier); ok {
+			if verr = vf.Verify(ctx); verr == nil {
+				v = VerifiedEmpty
+			} else {
+				v = NotEmpty
+			}
+		}
+		if v == NotEmpty {
+			// Not empty after erasing: erase again on the next try.
+			errs = append(errs, &StoreError{Store: name, Op: "verify", Err: verr})
+			if err := r.appendRec(record{Op: opUnverified, Store: name, At: r.now().UTC()}); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := r.appendRec(record{Op: opVerified, Store: name, Verification: v, At: r.now().UTC()}); err != nil {
+			return err
+		}
+	}
+
+	return nil
 }

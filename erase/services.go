@@ -60,7 +60,7 @@ type ServiceStatus struct {
 	Service string `json:"service"`
 	// RequestID identifies the request at the service; it is also the
 	// outbox idempotency key.
-	RequestID string `json:"request_id"`
+	RequestID string        `json:"request_id"`
 	Status    RequestStatus `json:"status"`
 	// Confirmation is the service's reference for a completed (or the
 	// reason code of a failed) deletion, as the service sent it: at most
