@@ -79,27 +79,37 @@ func Sign(rc *Receipt, s crypto.Signer) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var alg string
-	var sig []byte
-	switch s.Public().(type) {
-	case *ecdsa.PublicKey:
-		h := sha256.Sum256(body)
-		alg = algECDSA
-		sig, err = s.Sign(rand.Reader, h[:], crypto.SHA256)
-	case ed25519.PublicKey:
-		alg = algEd25519
-		sig, err = s.Sign(rand.Reader, body, crypto.Hash(0))
-	case *rsa.PublicKey:
-		h := sha256.Sum256(body)
-		alg = algRSA
-		sig, err = s.Sign(rand.Reader, h[:], crypto.SHA256)
-	default:
-		return nil, fmt.Errorf("erase: unsupported signer key %T", s.Public())
+	alg, err := algOf(s.Public())
+	if err != nil {
+		return nil, err
 	}
+	sig, err := signBody(body, s)
 	if err != nil {
 		return nil, fmt.Errorf("erase: signing receipt: %w", err)
 	}
 	return json.Marshal(signedReceipt{Receipt: body, Alg: alg, Sig: sig})
+}
+
+func algOf(pub crypto.PublicKey) (string, error) {
+	switch pub.(type) {
+	case *ecdsa.PublicKey:
+		return algECDSA, nil
+	case ed25519.PublicKey:
+		return algEd25519, nil
+	case *rsa.PublicKey:
+		return algRSA, nil
+	}
+	return "", fmt.Errorf("erase: unsupported signer key %T", pub)
+}
+
+// signBody signs the receipt's bytes as its algorithm requires: Ed25519
+// over the bytes, the others over their SHA-256.
+func signBody(body []byte, s crypto.Signer) ([]byte, error) {
+	if _, ok := s.Public().(ed25519.PublicKey); ok {
+		return s.Sign(rand.Reader, body, crypto.Hash(0))
+	}
+	h := sha256.Sum256(body)
+	return s.Sign(rand.Reader, h[:], crypto.SHA256)
 }
 
 // VerifyReceipt checks a signed receipt against pub and returns it. The
