@@ -3,8 +3,8 @@ package erase
 import (
 	"context"
 	"io/fs"
-	"sync"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/iotbaseline/baseline/conformance"

@@ -5,6 +5,14 @@ import (
 	"strings"
 )
 
+// HowTo sets the sentence the instructions give on how to start a reset on
+// this device ("Hold the button for 10 seconds until the light flashes
+// red."); without it the instructions do not say.
+func (r *Registry) HowTo(text string) *Registry {
+	r.howTo = text
+	return r
+}
+
 // Instructions renders, from the registry, the text a user reads before a
 // factory reset (5.11-3): what the reset deletes and how, what it keeps and
 // why, and what happens at associated services. The device shows it in its
@@ -39,7 +47,11 @@ func (r *Registry) Instructions() string {
 		}
 		b.WriteString("If the device is offline, the requests are kept and sent when it reconnects.\n")
 	}
-	b.WriteString("\nTo reset, use \"Factory reset\" in the device's settings. If power is lost during the reset,\n")
+	b.WriteString("\n")
+	if r.howTo != "" {
+		b.WriteString(r.howTo + "\n")
+	}
+	b.WriteString("If power is lost during the reset,\n")
 	b.WriteString("the device finishes it when it starts again, before doing anything else. Afterwards it must\n")
 	b.WriteString("be set up again like a new device.\n")
 	return b.String()

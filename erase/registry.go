@@ -85,6 +85,7 @@ type Registry struct {
 	entries  []Entry
 	kept     []Kept
 	services []Service
+	howTo    string
 }
 
 // NewRegistry returns a registry that keeps [DefaultKept].
