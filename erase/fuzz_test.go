@@ -4,7 +4,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/sha256"
-	"math/big"
 	"testing"
 )
 
@@ -12,10 +11,10 @@ import (
 // run (the scalar is arbitrary; it guards nothing).
 func fuzzKey() *ecdsa.PrivateKey {
 	d := sha256.Sum256([]byte("erase fuzz key"))
-	k := new(ecdsa.PrivateKey)
-	k.Curve = elliptic.P256()
-	k.D = new(big.Int).SetBytes(d[:])
-	k.X, k.Y = k.Curve.ScalarBaseMult(d[:])
+	k, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), d[:])
+	if err != nil {
+		panic(err)
+	}
 	return k
 }
 
