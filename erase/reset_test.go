@@ -322,3 +322,26 @@ func TestResetCrashAtEveryBoundary(t *testing.T) {
 	})
 	t.Logf("%d crash points", n)
 }
+
+// TestDirStoreEraseDurable: once Erase returns, the removals survive power
+// loss (each directory was synced), for both the delete and overwrite
+// methods.
+func TestDirStoreEraseDurable(t *testing.T) {
+	ctx := context.Background()
+	for _, overwrite := range []bool{false, true} {
+		fsys := durable.NewCrashFS()
+		plant(t, fsys, "/data/logs", 4)
+		d := &DirStore{StoreName: "logs", Dir: "/data/logs", FS: fsys, Overwrite: overwrite}
+		if _, err := d.Erase(ctx); err != nil {
+			t.Fatal(err)
+		}
+		after := fsys.Reboot(durable.DropUnsynced)
+		d.FS = after
+		if err := d.Verify(ctx); err != nil {
+			t.Errorf("overwrite=%v: after power loss: %v", overwrite, err)
+		}
+		if hasUserData(after) {
+			t.Errorf("overwrite=%v: user data back after power loss", overwrite)
+		}
+	}
+}
