@@ -12,11 +12,12 @@ import (
 // the contract of resilience.Outbox.Enqueue: when Enqueue returns nil the
 // message is on flash and will be delivered at least once, carrying key as
 // its idempotency key; enqueueing a key already pending is a no-op. erase
-// cannot import resilience, so the device's main adapts it:
+// cannot import resilience, so the device's main adapts it (PriorityCritical:
+// a deletion request must never be dropped to make room):
 //
 //	erase.OutboxFunc(func(ctx context.Context, key, topic string, payload []byte) error {
 //		return outbox.Enqueue(ctx, resilience.Message{
-//			Key: key, Topic: topic, Payload: payload, Priority: resilience.PriorityHigh})
+//			Key: key, Topic: topic, Payload: payload, Priority: resilience.PriorityCritical})
 //	})
 type Outbox interface {
 	Enqueue(ctx context.Context, key, topic string, payload []byte) error
