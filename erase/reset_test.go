@@ -345,3 +345,25 @@ func TestDirStoreEraseDurable(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkReset: a reset of two directories of 50 files each on the
+// in-memory CrashFS (the cost of the journal and the erase logic, not of
+// flash).
+func BenchmarkReset(b *testing.B) {
+	ctx := context.Background()
+	for b.Loop() {
+		b.StopTimer()
+		fsys := durable.NewCrashFS()
+		plant(b, fsys, "/data/wifi", 50)
+		plant(b, fsys, "/data/logs", 50)
+		reg, _ := dirRegistry(fsys)
+		r, err := Open(ctx, Config{FS: fsys, Journal: journalPath, Registry: reg})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if _, err := r.Reset(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

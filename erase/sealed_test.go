@@ -133,7 +133,7 @@ func TestSealedCopyUnreadableAfterReset(t *testing.T) {
 		err = gerr
 	}
 	if !errors.Is(err, secrets.ErrWrongKEK) {
-		t.Logf("old copy refused with %v", err)
+		t.Errorf("old copy refused with %v, want ErrWrongKEK", err)
 	}
 }
 
