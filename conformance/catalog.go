@@ -287,10 +287,10 @@ var catalog = []Provision{
 
 	{ID: "5.10-1", Clause: "5.10", Status: r, Conditions: conds(6), Summary: "Collected telemetry is examined for signs of security anomalies.", Packages: pk("privacy"), Evidence: e},
 
-	{ID: "5.11-1", Clause: "5.11", Status: m, Summary: "The user can erase their data from the device in a simple way.", Packages: pk(), Evidence: e},
-	{ID: "5.11-2", Clause: "5.11", Status: r, Summary: "From the device, the user can have their personal data removed from associated services in a simple way.", Packages: pk(), Evidence: e},
-	{ID: "5.11-3", Clause: "5.11", Status: r, Summary: "Users get clear instructions for deleting their personal data.", Packages: pk(), Evidence: e, Secondary: d},
-	{ID: "5.11-4", Clause: "5.11", Status: r, Summary: "Users get a clear confirmation once their personal data has been deleted.", Packages: pk(), Evidence: e},
+	{ID: "5.11-1", Clause: "5.11", Status: m, Summary: "The user can erase their data from the device in a simple way.", Packages: pk("erase"), Evidence: e},
+	{ID: "5.11-2", Clause: "5.11", Status: r, Summary: "From the device, the user can have their personal data removed from associated services in a simple way.", Packages: pk("erase"), Evidence: e},
+	{ID: "5.11-3", Clause: "5.11", Status: r, Summary: "Users get clear instructions for deleting their personal data.", Packages: pk("erase"), Evidence: e, Secondary: d},
+	{ID: "5.11-4", Clause: "5.11", Status: r, Summary: "Users get a clear confirmation once their personal data has been deleted.", Packages: pk("erase"), Evidence: e},
 
 	{ID: "5.12-1", Clause: "5.12", Status: r, Summary: "Installing and maintaining the device asks few decisions of the user and follows usable-security practice.", Packages: pk("conformance"), Evidence: d},
 	{ID: "5.12-2", Clause: "5.12", Status: r, Summary: "The manufacturer tells users how to set the device up securely.", Packages: pk("conformance"), Evidence: d},
