@@ -94,13 +94,13 @@ type residueError struct {
 }
 
 type residueResult struct {
-	Schema       string       `json:"schema"`
-	Hits         []residueHit `json:"hits"`
-	Errors       []residueError  `json:"errors"`
-	FilesSearch  int          `json:"files_searched"`
-	BytesSearch  int64        `json:"bytes_searched"`
-	NeedleCount  int          `json:"needles"`
-	FormsPerItem int          `json:"forms_searched"`
+	Schema       string         `json:"schema"`
+	Hits         []residueHit   `json:"hits"`
+	Errors       []residueError `json:"errors"`
+	FilesSearch  int            `json:"files_searched"`
+	BytesSearch  int64          `json:"bytes_searched"`
+	NeedleCount  int            `json:"needles"`
+	FormsPerItem int            `json:"forms_searched"`
 }
 
 func runResidue(args []string, stdout, stderr io.Writer) int {
