@@ -23,53 +23,63 @@ const scanUsage = `usage: baseline scan [-allow FILE] [-format text|json|sarif] 
 Looks for hard-coded critical security parameters (EN 303 645 5.4-3) in each
 PATH: a source tree, a single file such as a Go binary or a firmware image,
 or an unpacked root file system. A PATH is followed if it is a symbolic
-link; inside a directory, symbolic links, devices, pipes and sockets are
-skipped (so the walk never leaves the tree) and .git is not entered. Files
-are read as streams in 1 MiB chunks that overlap by 32 KiB, so memory stays
-constant however large an image is and a secret across a chunk boundary is
-found. Compressed or encrypted content (a squashfs image, a zip) is not
-unpacked: scan the unpacked tree.
+link and read whatever its type; inside a directory, symbolic links,
+devices, pipes and sockets are skipped (so the walk never leaves the tree)
+and .git is not entered. Files are read as streams in 1 MiB chunks that
+overlap by 32 KiB, so memory stays constant however large an image is and a
+secret across a chunk boundary is found. Compressed or encrypted content (a
+squashfs or UBIFS image, a zip, a gzip) is not unpacked: scan the unpacked
+tree.
 
 It finds:
-  private-key-pem          PEM private key blocks (PKCS#1, SEC 1, PKCS#8,
-                           encrypted PKCS#8, DSA, OpenSSH, PGP, any
+  private-key-pem          PEM private key blocks (RSA, EC, DSA, PKCS#8,
+                           encrypted PKCS#8, OpenSSH, PGP, any other
                            "... PRIVATE KEY") whose body decodes as a key,
-                           also inside string literals ("\n" escapes, quoted
-                           lines) and base64-encoded on one line
+                           also as a string literal in source code (quoted
+                           lines, "\n" escapes) and base64-encoded on one line
   private-key-der          DER private keys in any file, confirmed by parsing
                            with crypto/x509 (PKCS#8, PKCS#1, SEC 1), and PKCS#8
                            keys of ML-DSA, ML-KEM, X448 and Ed448
-  pkcs12                   PKCS#12 / PFX key stores (version 3, pkcs7-data or
+  pkcs12                   PKCS#12 / PFX files (version 3, then pkcs7-data or
                            signedData content)
-  token                    AWS access key IDs (AKIA), GitHub tokens (ghp_, gho_,
-                           ghu_, ghs_, ghr_, github_pat_), Slack (xoxb- ...),
-                           Google API keys (AIza), Stripe live keys (sk_live_),
-                           JSON Web Tokens (three parts)
-  high-entropy-credential  a random-looking value of 20 or more characters
-                           assigned (= : => >) within 40 bytes after an
-                           identifier holding password, passwd, pwd, secret,
-                           token, api_key, apikey, private_key, credential or
-                           auth, on the same line
-  sealed-name-plaintext    a name from -sealed-names (one per line: the names
-                           of the device's sealed-store secrets) followed by
-                           = or : and a value of 6 or more characters
-  soft-kek-seed            a file that is a seed of the secrets package's soft
-                           KEK: made on the device, never shipped in an image
+  token                    AWS access key IDs (AKIA...), GitHub tokens (ghp_,
+                           gho_, ghu_, ghs_, ghr_, github_pat_), Slack tokens
+                           (xoxb-, xoxa-, xoxp-, xoxr-, xoxs- then digits),
+                           Google API keys (AIza...), Stripe live secret keys
+                           (sk_live_), JSON Web Tokens (eyJ... in three parts)
+  high-entropy-credential  a value of 20 or more letters, digits and + / = _ -
+                           whose Shannon entropy passes a length-dependent
+                           threshold, assigned (= : => or a tag's >) within 40
+                           bytes after an identifier holding password, passwd,
+                           pwd, secret, token, api_key, apikey, api-key,
+                           private_key, privatekey, credential or auth, on the
+                           same line
+  sealed-name-plaintext    a name listed in -sealed-names (one per line: the
+                           names of the device's sealed-store secrets)
+                           followed by = or : and a value of 6 or more
+                           characters that is not a template placeholder
+  soft-kek-seed            a file in the format of the seed of the secrets
+                           package's soft KEK: made on each device at first
+                           start, so one in an image is shared by all of them
 
 Findings never print the secret: each shows its kind, path, byte offset
-(and line for text), the first four characters with the length, and a
-fingerprint: 16 hex digits of the SHA-256 of the matched bytes (of a PEM
-key, its decoded body, so the same key in DER has the same fingerprint; of
-a sealed-name finding, the name and path, never the value).
+(and line, when the file's first 8 KiB are UTF-8 text without NUL bytes),
+the first four characters with the length, and a fingerprint: 16 hex
+digits of the SHA-256 of the matched bytes. For a PEM key these are its
+decoded body, so the same key in DER has the same fingerprint; for a
+sealed-name finding, the name and the path, never the value, and the
+preview shows the name and the value's length only. A file with more than
+1000 findings is reported as not scanned past them.
 
 The allow-list (-allow) has one entry per line, "PATTERN REASON...":
-PATTERN is a fingerprint or a slash-separated path glob (path.Match syntax,
-a trailing /** for a whole directory) matched against the path as printed.
-An entry without a reason is an error. Allowed findings are listed as
-suppressed, with their reason; entries that match nothing are warned about.
+PATTERN is a fingerprint or a slash-separated path glob (path.Match syntax;
+a leading **/ matches any leading directories, a trailing /** everything
+below a directory) matched against the path as printed. An entry without a
+reason is an error. Allowed findings are listed as suppressed with their
+reason; entries that match nothing are warned about on standard error.
 
 Exit status: 1 when a finding is not allowed; otherwise 2 when a file could
-not be read (the scan is incomplete; the report lists it) or on a usage
+not be scanned (the scan is incomplete; the report lists it), on a usage
 error or an unreadable -allow or -sealed-names file; 0 when nothing but
 allowed findings was found.
 `
@@ -190,7 +200,7 @@ func writeScanText(w io.Writer, r *scanResult) error {
 	for _, e := range r.Errors {
 		fmt.Fprintf(bw, "%s: not scanned: %s\n", e.Path, e.Error)
 	}
-	fmt.Fprintf(bw, "scanned %d files, %d bytes: %d finding(s), %d allowed, %d unreadable\n",
+	fmt.Fprintf(bw, "scanned %d files, %d bytes: %d finding(s), %d allowed, %d not scanned\n",
 		r.FilesScanned, r.BytesScanned, len(r.Findings), len(r.Suppressed), len(r.Errors))
 	return bw.Flush()
 }

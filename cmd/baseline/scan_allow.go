@@ -26,8 +26,9 @@ const maxAllowList = 1 << 20
 // parseAllow reads an allow-list: one entry per line, "PATTERN REASON…"
 // separated by spaces or tabs, where PATTERN is a finding's fingerprint
 // (16 lower-case hex digits) or a slash-separated path glob in path.Match
-// syntax, matched against the path as the report prints it; a trailing
-// "/**" matches everything below a directory. Blank lines and lines
+// syntax, matched against the path as the report prints it; a leading
+// "**/" matches any leading directories, a trailing "/**" everything below
+// a directory. Blank lines and lines
 // starting with # are ignored. An entry without a reason is an error:
 // every exception must say why.
 func parseAllow(r io.Reader) ([]*allowEntry, error) {
@@ -50,7 +51,7 @@ func parseAllow(r io.Reader) ([]*allowEntry, error) {
 			return nil, fmt.Errorf("line %d: %q has no reason: every allowed finding must say why", i+1, pat)
 		}
 		if !fingerprintRe.MatchString(pat) {
-			if _, err := path.Match(strings.TrimSuffix(pat, "/**"), "x"); err != nil {
+			if _, err := path.Match(strings.TrimPrefix(strings.TrimSuffix(pat, "/**"), "**/"), "x"); err != nil {
 				return nil, fmt.Errorf("line %d: bad pattern %q: %v", i+1, pat, err)
 			}
 		}
@@ -63,10 +64,35 @@ func (e *allowEntry) matches(f scanFinding) bool {
 	if fingerprintRe.MatchString(e.pattern) {
 		return e.pattern == f.Fingerprint
 	}
-	if dir, ok := strings.CutSuffix(e.pattern, "/**"); ok {
-		return f.Path == dir || strings.HasPrefix(f.Path, dir+"/")
+	return globMatch(e.pattern, f.Path)
+}
+
+// globMatch is path.Match with two additions: a leading "**/" matches any
+// number of leading directories, a trailing "/**" everything below.
+func globMatch(pat, p string) bool {
+	if rest, ok := strings.CutPrefix(pat, "**/"); ok {
+		for {
+			if globMatch(rest, p) {
+				return true
+			}
+			i := strings.IndexByte(p, '/')
+			if i < 0 {
+				return false
+			}
+			p = p[i+1:]
+		}
 	}
-	ok, _ := path.Match(e.pattern, f.Path)
+	if dir, ok := strings.CutSuffix(pat, "/**"); ok {
+		for i := 0; i <= len(p); i++ {
+			if i == len(p) || p[i] == '/' {
+				if ok, _ := path.Match(dir, p[:i]); ok {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	ok, _ := path.Match(pat, p)
 	return ok
 }
 

@@ -45,7 +45,8 @@ const (
 	maxDERKey    = 12 << 10 // a DER private key (RSA-8192 PKCS#1 is ~4.8 KiB)
 	maxPFX       = 24 << 10 // a PFX up to this size is fingerprinted whole,
 	pfxPrefix    = 4 << 10  // a larger one by its first pfxPrefix bytes
-	maxToken     = 4 << 10  // a token, JWTs included
+	maxToken     = 256      // a token (the longest format, github_pat_, is 93 characters)
+	maxJWT       = 4 << 10  // a JSON Web Token
 	maxValue     = 4 << 10  // a value after a credential word or sealed name
 	identReach   = 64       // the rest of the identifier holding a credential word
 	credReach    = 40       // then the bytes in which its assignment must be
@@ -114,33 +115,49 @@ var (
 )
 
 func (s *scanner) detectPEM(data []byte, lo, limit int) {
-	for i := lo; ; {
-		j := bytes.Index(data[i:], pemMarker)
-		if j < 0 || i+j >= limit {
-			return
+	at := indexFrom(data, lo, pemMarker)
+	for at >= 0 && at < limit {
+		// A block ends before the next BEGIN: bounding the search for END
+		// by it keeps the work linear however many markers a file holds.
+		next := indexFrom(data, at+1, pemMarker)
+		bound := next
+		if bound < 0 {
+			bound = len(data)
 		}
-		at := i + j
-		i = at + 1
-		typ, end, key := s.pemAt(data, at)
-		if key != nil {
+		if typ, end, key := s.pemAt(data, at, bound); key != nil {
 			s.add(kindPEMKey, typ, at, data[at:end], key)
-			i = end
 		}
+		at = next
 	}
 }
 
-// pemAt checks for a private key block starting at data[at] and returns
-// its type, where its END line starts and the bytes to fingerprint (the
-// decoded key, so that the same key has the same fingerprint in PEM, in a
-// string literal and in DER), or a nil key.
-func (s *scanner) pemAt(data []byte, at int) (typ string, end int, key []byte) {
+// indexFrom is bytes.Index from data[i] on, as an index into data.
+func indexFrom(data []byte, i int, sep []byte) int {
+	if i > len(data) {
+		return -1
+	}
+	if j := bytes.Index(data[i:], sep); j >= 0 {
+		return i + j
+	}
+	return -1
+}
+
+// pemAt checks for a private key block starting at data[at] whose END
+// line starts before bound, and returns its type, where its END line
+// starts and the bytes to fingerprint (the decoded key, so that the same
+// key has the same fingerprint in PEM, in a string literal and in DER),
+// or a nil key.
+func (s *scanner) pemAt(data []byte, at, bound int) (typ string, end int, key []byte) {
 	m := pemBeginRe.FindSubmatchIndex(data[at:min(len(data), at+maxPEMHeader)])
 	if m == nil {
 		return "", 0, nil
 	}
 	typ = string(data[at+m[2] : at+m[3]])
 	body := at + m[1]
-	e := bytes.Index(data[body:min(len(data), body+maxPEMBlock)], pemEnd)
+	if body > bound {
+		return "", 0, nil
+	}
+	e := bytes.Index(data[body:min(bound, body+maxPEMBlock)], pemEnd)
 	if e < 0 {
 		return "", 0, nil
 	}
@@ -279,18 +296,20 @@ func isBase64(t []byte) bool {
 // them.
 func (s *scanner) detectPEMBase64(data []byte, lo, limit int) {
 	for i := lo; ; {
-		j := bytes.Index(data[i:], pemBase64)
-		if j < 0 || i+j >= limit {
+		at := indexFrom(data, i, pemBase64)
+		if at < 0 || at >= limit {
 			return
 		}
-		at := i + j
-		i = at + 1
 		e := at
 		for e < len(data) && e-at < maxPEMBase64 && isBase64Byte(data[e]) {
 			e++
 		}
+		i = e // the run is decoded once, whatever else it holds
 		run := data[at:e]
-		pem := make([]byte, base64.RawStdEncoding.DecodedLen(len(run)))
+		if n := base64.RawStdEncoding.DecodedLen(len(run)); cap(s.pem) < n {
+			s.pem = make([]byte, n)
+		}
+		pem := s.pem[:cap(s.pem)]
 		n, err := base64.StdEncoding.Decode(pem, run)
 		if err != nil {
 			n, err = base64.RawStdEncoding.Decode(pem, run)
@@ -298,17 +317,18 @@ func (s *scanner) detectPEMBase64(data []byte, lo, limit int) {
 		if err != nil {
 			continue
 		}
-		for k := 0; ; k++ { // a certificate may come first
-			b := bytes.Index(pem[k:n], pemMarker)
-			if b < 0 {
-				break
+		pem = pem[:n]
+		for b := indexFrom(pem, 0, pemMarker); b >= 0; { // a certificate may come first
+			next := indexFrom(pem, b+1, pemMarker)
+			bound := next
+			if bound < 0 {
+				bound = len(pem)
 			}
-			k += b
-			if typ, _, key := s.pemAt(pem[:n], k); key != nil {
+			if typ, _, key := s.pemAt(pem, b, bound); key != nil {
 				s.add(kindPEMKey, typ+" (base64-encoded PEM)", at, run, key)
-				i = e
 				break
 			}
+			b = next
 		}
 	}
 }
@@ -346,6 +366,9 @@ func (s *scanner) detectDER(data []byte, lo, limit int) {
 				continue
 			}
 			der := data[start : start+total]
+			if !derWellFormed(der) {
+				continue
+			}
 			if what := parseDERKey(der); what != "" {
 				s.add(kindDERKey, what, start, der, der)
 				i = start + total
@@ -371,6 +394,24 @@ func derSequenceBefore(data []byte, at int) (start, total int, ok bool) {
 		return at - 2, 2 + int(data[at-1]), true
 	}
 	return 0, 0, false
+}
+
+// derWellFormed reports whether der is a SEQUENCE whose elements, read
+// by their headers, fill it exactly. It costs a few comparisons and
+// spares crypto/x509 the candidates that are not DER at all.
+func derWellFormed(der []byte) bool {
+	hl, l, ok := berHeader(der)
+	if !ok || der[0] != 0x30 || hl+l != len(der) {
+		return false
+	}
+	for p := hl; p < len(der); {
+		h, n, ok := berHeader(der[p:])
+		if !ok || n < 0 || p+h+n > len(der) {
+			return false
+		}
+		p += h + n
+	}
+	return true
 }
 
 // derSequenceLen returns the total length a DER SEQUENCE at b[0] declares.
@@ -544,7 +585,7 @@ func pfxStart(data []byte, o int) (int, bool) {
 // --- tokens ---
 
 var (
-	tokenRe = regexp.MustCompile(`^(?:AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{60,}|xox[baprs]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{35}|sk_live_[0-9A-Za-z]{24,}|eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,})`)
+	tokenRe = regexp.MustCompile(`^(?:AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{60,}|xox[baprs]-[0-9]{6,}-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{35}|sk_live_[0-9A-Za-z]{24,}|eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,})`)
 	// Each format's fixed prefix is found with bytes.Index, and the
 	// format matched at that position only: a whole-chunk regular
 	// expression is far slower.
@@ -570,7 +611,22 @@ func (s *scanner) detectTokens(data []byte, lo, limit int, text bool) {
 			if text && at > 0 && isWordByte(data[at-1]) {
 				continue
 			}
-			if m := tokenRe.Find(data[at:min(len(data), at+maxToken)]); m != nil {
+			window := maxToken
+			if tn.prefix == "eyJ" {
+				// A JWT's first part ends at a dot. Every "eyJ" inside a
+				// run of base64url that does not is skipped with it, which
+				// keeps "eyJeyJeyJ…" linear.
+				r := at
+				for r < len(data) && r-at < maxJWT && (isWordByte(data[r]) || data[r] == '-') {
+					r++
+				}
+				if r >= len(data) || data[r] != '.' {
+					i = r
+					continue
+				}
+				window = maxJWT
+			}
+			if m := tokenRe.Find(data[at:min(len(data), at+window)]); m != nil {
 				s.add(kindToken, tn.name, at, m, m)
 				i = at + len(m)
 			}
@@ -595,7 +651,7 @@ type wordHit struct{ at, n int }
 // lie up to scanLookback bytes before the round's window; the value's
 // start is what must lie in it.
 func (s *scanner) detectCredentials(data []byte, lo, limit int) {
-	var hits []wordHit
+	hits := s.hits[:0]
 	for _, w := range credWords {
 		wb := []byte(w)
 		for i := 0; ; {
@@ -612,25 +668,25 @@ func (s *scanner) detectCredentials(data []byte, lo, limit int) {
 		}
 	}
 	sort.Slice(hits, func(i, j int) bool { return hits[i].at < hits[j].at })
+	s.hits = hits
 	next := 0 // "auth_token: V" holds two words and one value
 	for _, h := range hits {
 		if h.at < next {
 			continue
 		}
 		v, e, ok := credentialValue(data, h.at+h.n)
-		if !ok {
-			continue
-		}
-		next = e
-		if v >= lo && v < limit {
+		next = e // words inside a value, random or not, are not searched again
+		if ok && v >= lo && v < limit {
 			val := data[v:e]
 			s.add(kindEntropy, fmt.Sprintf("%.1f bits per character", entropy(val)), v, val, val)
 		}
 	}
 }
 
-// credentialValue looks after a credential word ending at p for an
-// assigned high-entropy value and returns where it starts and ends.
+// credentialValue looks after a credential word ending at p for the
+// first assignment and the value after it, and returns where the value
+// starts and ends (or where the search ended) and whether it is a
+// high-entropy value of at least 20 characters.
 func credentialValue(data []byte, p int) (v, e int, ok bool) {
 	stop := min(len(data), p+identReach)
 	for p < stop && (isWordByte(data[p]) || data[p] == '-') {
@@ -642,7 +698,7 @@ func credentialValue(data []byte, p int) (v, e int, ok bool) {
 			continue
 		}
 		v := k + 1
-		for n := 0; v < len(data) && n < 16 && strings.IndexByte("=:> \t\"'`", data[v]) >= 0; n++ {
+		for n := 0; v < len(data) && n < 16 && strings.IndexByte("=:> \t\"'`\\", data[v]) >= 0; n++ {
 			v++
 		}
 		v = skipAuthScheme(data, v)
@@ -650,11 +706,9 @@ func credentialValue(data []byte, p int) (v, e int, ok bool) {
 		for e < len(data) && e-v < maxValue && isValueByte(data[e]) {
 			e++
 		}
-		if e-v >= 20 && highEntropy(data[v:e]) {
-			return v, e, true
-		}
+		return v, e, e-v >= 20 && highEntropy(data[v:e])
 	}
-	return 0, 0, false
+	return p, p, false
 }
 
 // skipAuthScheme steps over "Bearer ", "Basic " or "Token " at data[v].
@@ -757,37 +811,35 @@ func (s *scanner) detectSealed(data []byte, lo, limit int) {
 				continue
 			}
 			v, e, ok := sealedValue(data, at+len(sn.lower))
-			if !ok {
-				continue
+			i = max(i, e) // the value is not searched again
+			if ok {
+				s.found = append(s.found, detection{kind: kindSealedName, detail: "sealed name " + sn.name, at: at, length: e - v,
+					preview: fmt.Sprintf("%s=… (value of %d bytes)", sn.name, e-v)})
 			}
-			s.found = append(s.found, detection{kind: kindSealedName, detail: "sealed name " + sn.name, at: at, length: e - v,
-				preview: fmt.Sprintf("%s=… (value of %d bytes)", sn.name, e-v)})
-			i = e
 		}
 	}
 }
 
+// sealedValue returns where the value after a sealed name ending at p
+// starts and ends (or where the search ended) and whether it is a value.
 func sealedValue(data []byte, p int) (v, e int, ok bool) {
 	skip := func(set string) {
 		for n := 0; p < len(data) && n < 8 && strings.IndexByte(set, data[p]) >= 0; n++ {
 			p++
 		}
 	}
-	skip(`"'`)
+	skip(`\"'`)
 	skip(" \t")
 	if p >= len(data) || data[p] != ':' && data[p] != '=' {
-		return 0, 0, false
+		return p, p, false
 	}
 	p++
-	skip("=> \t\"'`")
+	skip("=> \t\"'`\\")
 	v = p
-	for p < len(data) && p-v < maxValue && data[p] > ' ' && data[p] < 0x7f && strings.IndexByte("\"'`,;})]", data[p]) < 0 {
+	for p < len(data) && p-v < maxValue && data[p] > ' ' && data[p] < 0x7f && strings.IndexByte("\"'`,;})]\\", data[p]) < 0 {
 		p++
 	}
-	if p-v < 6 || strings.IndexByte("$<%{[(*", data[v]) >= 0 {
-		return 0, 0, false
-	}
-	return v, p, true
+	return v, p, p-v >= 6 && strings.IndexByte("$<%{[(*", data[v]) < 0
 }
 
 // --- the soft KEK seed ---

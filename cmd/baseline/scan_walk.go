@@ -80,8 +80,9 @@ type scanner struct {
 
 	// Reused between files and chunks, so that scanning allocates per
 	// finding, not per byte.
-	buf, lower, b64, dec []byte
-	found                []detection
+	buf, lower, b64, dec, pem []byte
+	found                     []detection
+	hits                      []wordHit
 }
 
 func newScanner(sealed []string) *scanner {
