@@ -196,6 +196,11 @@ func plantAll(t *testing.T, k *testKeys) []planted {
 	}
 	c.WriteString(";\n")
 	plant("device_key.c", kindPEMKey, pemBody(p8), []byte(c.String()))
+	var sh strings.Builder
+	for _, l := range strings.SplitAfter(string(ecPEM), "\n") {
+		sh.WriteString("# " + l)
+	}
+	plant("commented.sh", kindPEMKey, pemBody(ecPEM), []byte(sh.String()))
 	plant("key_escaped.go", kindPEMKey, pemBody(rsaPEM), []byte("package fw\n\nconst key = "+fmt.Sprintf("%q", rsaPEM)+"\n"))
 	js, _ := json.Marshal(map[string]string{"type": "service_account", "private_key": string(p8)})
 	plant("service-account.json", kindPEMKey, pemBody(p8), js)
@@ -451,25 +456,28 @@ func TestScanChunkBoundary(t *testing.T) {
 			{"DER straddling", kindDERKey, k.pkcs1RSA, 700, 0},
 			{"token straddling", kindToken, []byte(tok), 20, 0},
 			{"token at", kindToken, []byte(tok), 0, 0},
+			{"token in the lookback", kindToken, []byte(tok), -100, 0},
+			{"token after the lookback", kindToken, []byte(tok), -scanLookback - 3, 0},
 			{"credential word before, value after", kindEntropy, []byte(cred), 5, len("password = \"")},
 			{"value straddling", kindEntropy, []byte(cred), len(cred) - 3, len("password = \"")},
 			{"PFX header straddling", kindPKCS12, pfx(t, false), 3, 0},
 		} {
 			t.Run(fmt.Sprintf("%s %d", tc.name, boundary), func(t *testing.T) {
-				// Text: lines of x, the secret on a line of its own.
-				img := []byte(strings.Repeat(line, (boundary+5000)/len(line)))
+				// Text: lines of x, the secret starting a line exactly
+				// tc.back bytes before the boundary, and enough after it
+				// for the boundary to be one (a round ends scanOverlap
+				// before the data it has read).
+				img := []byte(strings.Repeat(line, (boundary+scanOverlap+scanChunk/2)/len(line)))
 				at := boundary - tc.back
-				for img[at-1] != '\n' { // start the secret on a new line
-					at--
-				}
-				if tc.kind == kindDERKey || tc.kind == kindPKCS12 {
-					at = boundary - tc.back // binary: exactly there
-				}
+				img[at-1] = '\n'
 				img = append(img[:at:at], append(append([]byte{}, tc.secret...), img[at:]...)...)
-				img = append(img, "\n"+strings.Repeat(line, 100)...)
 				s := newScanner(nil)
-				if err := s.scanReader(bytes.NewReader(img), "img"); err != nil {
+				rounds := 0
+				if err := s.scanReader(readCounter{bytes.NewReader(img), &rounds}, "img"); err != nil {
 					t.Fatal(err)
+				}
+				if want := (boundary - scanLookback) / scanChunk; rounds <= want {
+					t.Fatalf("%d reads: the boundary at %d was not crossed", rounds, boundary)
 				}
 				var got []scanFinding
 				for _, f := range s.res.Findings {
@@ -488,6 +496,20 @@ func TestScanChunkBoundary(t *testing.T) {
 			})
 		}
 	}
+}
+
+// readCounter counts the reads that returned data.
+type readCounter struct {
+	r *bytes.Reader
+	n *int
+}
+
+func (c readCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		*c.n++
+	}
+	return n, err
 }
 
 // TestScanGoBinary builds a program holding a PEM key, a DER key and a
@@ -658,9 +680,10 @@ func TestScanUnreadable(t *testing.T) {
 		if code != 1 || len(res.Findings) != 1 || len(res.Errors) != 2 || res.FilesScanned != 1 {
 			t.Errorf("exit %d findings %d errors %+v", code, len(res.Findings), res.Errors)
 		}
-		_, out, _ := runScanCmd("/proc/self/mem")
-		if !strings.Contains(out, "/proc/self/mem: not scanned: read: input/output error") {
-			t.Errorf("text report: %s", out)
+		// Nothing found, but the scan is incomplete: not a pass.
+		code, out, errs := runScanCmd("/proc/self/mem", filepath.Join(dir, "nothing-here"))
+		if code != 2 || !strings.Contains(out, "/proc/self/mem: not scanned: read: input/output error") || !strings.Contains(errs, "incomplete") {
+			t.Errorf("exit %d, report: %s%s", code, out, errs)
 		}
 	})
 }
@@ -777,7 +800,8 @@ func TestScanSealedNames(t *testing.T) {
 		t.Fatalf("exit %d, findings %+v", code, res.Findings)
 	}
 	a := got["a.yaml"][0]
-	if a.Detail != "sealed name mqtt_password" || a.Preview != "mqtt_password=… (value of 14 bytes)" || a.Length != 14 {
+	if a.Detail != "sealed name mqtt_password" || a.Preview != "mqtt_password=… (value of 14 bytes)" || a.Length != 14 ||
+		a.Fingerprint != fingerprint([]byte("mqtt_password\x00"+filepath.ToSlash(filepath.Join(dir, "a.yaml")))) {
 		t.Errorf("finding %+v", a)
 	}
 	// The fingerprint does not depend on the value.

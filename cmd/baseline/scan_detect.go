@@ -57,13 +57,14 @@ type detection struct {
 	kind, detail         string
 	at, length           int
 	preview, fingerprint string
+	sealed               string // the name, for a sealed-name finding
 }
 
 // add records a candidate starting at data[at]: shown is what its preview
 // and length describe, fp what its fingerprint is taken over. Neither is
 // kept.
 func (s *scanner) add(kind, detail string, at int, shown, fp []byte) {
-	s.found = append(s.found, detection{kind, detail, at, len(shown), preview(shown), fingerprint(fp)})
+	s.found = append(s.found, detection{kind: kind, detail: detail, at: at, length: len(shown), preview: preview(shown), fingerprint: fingerprint(fp)})
 }
 
 // detect appends to s.found the candidates that start in data[lo:limit].
@@ -814,7 +815,7 @@ func (s *scanner) detectSealed(data []byte, lo, limit int) {
 			i = max(i, e) // the value is not searched again
 			if ok {
 				s.found = append(s.found, detection{kind: kindSealedName, detail: "sealed name " + sn.name, at: at, length: e - v,
-					preview: fmt.Sprintf("%s=… (value of %d bytes)", sn.name, e-v)})
+					preview: fmt.Sprintf("%s=… (value of %d bytes)", sn.name, e-v), sealed: sn.name})
 			}
 		}
 	}

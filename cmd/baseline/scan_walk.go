@@ -250,7 +250,7 @@ func (s *scanner) report(name string, base int64, data []byte, line int, text bo
 		if d.kind == kindSealedName {
 			// The name and where it is, never the value: a low-entropy
 			// value's hash could be brute-forced.
-			f.Fingerprint = fingerprint([]byte(d.detail + "\x00" + name))
+			f.Fingerprint = fingerprint([]byte(d.sealed + "\x00" + name))
 		}
 		if text {
 			line += bytes.Count(data[counted:d.at], []byte{'\n'})
