@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 )
 
 func init() {
@@ -181,10 +183,19 @@ func writeJSONIndent(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// textPath quotes a path holding control characters, so that a file
+// name cannot forge lines of the text report.
+func textPath(p string) string {
+	if strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return strconv.Quote(p)
+	}
+	return p
+}
+
 func findingText(f scanFinding) string {
-	loc := f.Path
+	loc := textPath(f.Path)
 	if f.Line > 0 {
-		loc = fmt.Sprintf("%s:%d", f.Path, f.Line)
+		loc = fmt.Sprintf("%s:%d", loc, f.Line)
 	}
 	return fmt.Sprintf("%s: %s (%s) at byte %d: %s, fingerprint %s", loc, f.Kind, f.Detail, f.Offset, f.Preview, f.Fingerprint)
 }
@@ -198,7 +209,7 @@ func writeScanText(w io.Writer, r *scanResult) error {
 		fmt.Fprintf(bw, "allowed: %s: %s\n", findingText(f), f.Reason)
 	}
 	for _, e := range r.Errors {
-		fmt.Fprintf(bw, "%s: not scanned: %s\n", e.Path, e.Error)
+		fmt.Fprintf(bw, "%s: not scanned: %s\n", textPath(e.Path), e.Error)
 	}
 	fmt.Fprintf(bw, "scanned %d files, %d bytes: %d finding(s), %d allowed, %d not scanned\n",
 		r.FilesScanned, r.BytesScanned, len(r.Findings), len(r.Suppressed), len(r.Errors))

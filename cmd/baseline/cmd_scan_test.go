@@ -786,6 +786,13 @@ func TestScanOutputs(t *testing.T) {
 	if got := sarifURI("dir with space/a#b.txt"); got != "dir%20with%20space/a%23b.txt" {
 		t.Errorf("relative URI %q", got)
 	}
+	// A file name cannot forge a line of the text report.
+	evil := t.TempDir()
+	os.WriteFile(filepath.Join(evil, "x\nscanned 0 files"), []byte("k: "+tok+"\n"), 0o644)
+	_, out, _ = runScanCmd(evil)
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 || !strings.Contains(lines[0], `x\nscanned 0 files"`) {
+		t.Errorf("text report with a newline in a file name:\n%s", out)
+	}
 }
 
 func TestScanSealedNames(t *testing.T) {
@@ -800,7 +807,7 @@ func TestScanSealedNames(t *testing.T) {
 		t.Fatalf("exit %d, findings %+v", code, res.Findings)
 	}
 	a := got["a.yaml"][0]
-	if a.Detail != "sealed name mqtt_password" || a.Preview != "mqtt_password=… (value of 14 bytes)" || a.Length != 14 ||
+	if a.Detail != "sealed name mqtt_password" || a.Preview != "mqtt_password=… (value of 14 bytes)" || a.Length != len("mqtt_password: hunter2hunter2") ||
 		a.Fingerprint != fingerprint([]byte("mqtt_password\x00"+filepath.ToSlash(filepath.Join(dir, "a.yaml")))) {
 		t.Errorf("finding %+v", a)
 	}

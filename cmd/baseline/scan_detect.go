@@ -814,7 +814,7 @@ func (s *scanner) detectSealed(data []byte, lo, limit int) {
 			v, e, ok := sealedValue(data, at+len(sn.lower))
 			i = max(i, e) // the value is not searched again
 			if ok {
-				s.found = append(s.found, detection{kind: kindSealedName, detail: "sealed name " + sn.name, at: at, length: e - v,
+				s.found = append(s.found, detection{kind: kindSealedName, detail: "sealed name " + sn.name, at: at, length: e - at,
 					preview: fmt.Sprintf("%s=… (value of %d bytes)", sn.name, e-v), sealed: sn.name})
 			}
 		}

@@ -226,12 +226,12 @@ func isText(b []byte) bool {
 	if bytes.IndexByte(b, 0) >= 0 {
 		return false
 	}
-	for cut := 0; cut < utf8.UTFMax && cut < len(b); cut++ {
+	for cut := 0; cut < utf8.UTFMax && cut <= len(b); cut++ {
 		if utf8.Valid(b[:len(b)-cut]) {
 			return true
 		}
 	}
-	return utf8.Valid(b)
+	return false
 }
 
 // report turns the detections of one round (s.found) into findings.
