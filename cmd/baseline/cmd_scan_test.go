@@ -168,6 +168,9 @@ func plantAll(t *testing.T, k *testKeys) []planted {
 	}{algID{asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 13}}, randomBytes(160)})
 	enc := pemOf("ENCRYPTED PRIVATE KEY", encDER)
 	plant("encrypted.pem", kindPEMKey, pemBody(enc), enc)
+	legacy := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: randomBytes(1200),
+		Headers: map[string]string{"Proc-Type": "4,ENCRYPTED", "DEK-Info": "AES-128-CBC," + hex.EncodeToString(randomBytes(16))}})
+	plant("legacy-encrypted.pem", kindPEMKey, pemBody(legacy), legacy)
 	dsaDER, _ := asn1.Marshal(struct{ V, P, Q, G, Y, X []byte }{[]byte{0}, randomBytes(128), randomBytes(20), randomBytes(128), randomBytes(128), randomBytes(20)})
 	dsa := pemOf("DSA PRIVATE KEY", dsaDER)
 	plant("dsa.pem", kindPEMKey, pemBody(dsa), dsa)
