@@ -27,7 +27,7 @@ step "staticcheck"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 step "baseline scan: no hard-coded secrets in the repository (5.4-3)"
-git ls-files -z | xargs -0 go run ./cmd/baseline scan
+go run ./cmd/baseline scan -allow .baseline-scan-allow .
 
 step "argon2 fork: generic code (-tags purego) and ARM cross-builds"
 go test -count=1 -tags purego ./auth/internal/argon2

@@ -8,49 +8,82 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
+	"strconv"
 	"strings"
 )
 
 func init() {
 	register(command{
 		name:    "scan",
-		summary: "find hard-coded secrets in source trees, binaries and firmware images (5.4-3)",
+		summary: "find hard-coded secrets (private keys, tokens, credential values) in source trees, binaries, firmware images and root file systems (5.4-3)",
 		run:     runScan,
 	})
 }
 
-const scanUsage = `usage: baseline scan [-allow FILE] [-sealed-names FILE] [-format text|json|sarif] [-o FILE] PATH...
+const scanUsage = `usage: baseline scan [-allow FILE] [-format text|json|sarif] [-o FILE] [-sealed-names FILE] PATH...
 
 Looks for hard-coded critical security parameters (EN 303 645 5.4-3) in each
 PATH: a source tree, a single file such as a Go binary or a firmware image,
-or an unpacked root file system. Directories are walked without following
-symbolic links; .git is skipped. Files are read as streams, so memory stays
-constant however large an image is; an unreadable file is reported and the
-scan goes on.
+or an unpacked root file system. A PATH is followed if it is a symbolic
+link and read whatever its type; inside a directory, symbolic links,
+devices, pipes and sockets are skipped (so the walk never leaves the tree)
+and .git is not entered. Files are read as streams in 1 MiB chunks that
+overlap by 32 KiB, so memory stays constant however large an image is and a
+secret across a chunk boundary is found. Compressed or encrypted content (a
+squashfs or UBIFS image, a zip, a gzip) is not unpacked: scan the unpacked
+tree.
 
 It finds:
-  private-key-pem          PEM private keys that decode (PKCS#1, SEC 1, PKCS#8,
-                           encrypted PKCS#8, OpenSSH, PGP)
-  private-key-der          DER private keys inside any file, confirmed by parsing
-  pkcs12                   PKCS#12 / PFX key stores
-  token                    AWS key IDs, GitHub, Slack, Google API, Stripe live
-                           keys, JSON Web Tokens
-  high-entropy-credential  a high-entropy value assigned within 40 bytes after
-                           password, secret, token, api_key, private_key,
-                           credential or auth
-  sealed-name-plaintext    a name from -sealed-names (one per line: the names of
-                           the device's sealed-store secrets) followed by a value
+  private-key-pem          PEM private key blocks (RSA, EC, DSA, PKCS#8,
+                           encrypted PKCS#8, OpenSSH, PGP, any other
+                           "... PRIVATE KEY") whose body decodes as a key,
+                           also as a string literal in source code (quoted
+                           lines, "\n" escapes) and base64-encoded on one line
+  private-key-der          DER private keys in any file, confirmed by parsing
+                           with crypto/x509 (PKCS#8, PKCS#1, SEC 1), and PKCS#8
+                           keys of ML-DSA, ML-KEM, X448 and Ed448
+  pkcs12                   PKCS#12 / PFX files (version 3, then pkcs7-data or
+                           signedData content)
+  token                    AWS access key IDs (AKIA...), GitHub tokens (ghp_,
+                           gho_, ghu_, ghs_, ghr_, github_pat_), Slack tokens
+                           (xoxb-, xoxa-, xoxp-, xoxr-, xoxs- then digits),
+                           Google API keys (AIza...), Stripe live secret keys
+                           (sk_live_), JSON Web Tokens (eyJ... in three parts)
+  high-entropy-credential  a value of 20 or more letters, digits and + / = _ -
+                           whose Shannon entropy passes a length-dependent
+                           threshold, assigned (= : => or a tag's >) within 40
+                           bytes after an identifier holding password, passwd,
+                           pwd, secret, token, api_key, apikey, api-key,
+                           private_key, privatekey, credential or auth, on the
+                           same line
+  sealed-name-plaintext    a name listed in -sealed-names (one per line: the
+                           names of the device's sealed-store secrets)
+                           followed by = or : and a value of 6 or more
+                           characters that is not a template placeholder
+  soft-kek-seed            a file in the format of the seed of the secrets
+                           package's soft KEK: made on each device at first
+                           start, so one in an image is shared by all of them
 
-Findings never print the secret: each shows its kind, path, byte offset (and
-line for text), the first four characters with the length, and a
-fingerprint (16 hex digits of its SHA-256). The allow-list has one entry per
-line, "FINGERPRINT-or-PATH-GLOB REASON…"; an entry without a reason is an
-error. Allowed findings are listed as suppressed, with their reason.
+Findings never print the secret: each shows its kind, path, byte offset
+(and line, when the file's first 8 KiB are UTF-8 text without NUL bytes),
+the first four characters with the length, and a fingerprint: 16 hex
+digits of the SHA-256 of the matched bytes. For a PEM key these are its
+decoded body, so the same key in DER has the same fingerprint; for a
+sealed-name finding, the name and the path, never the value, and the
+preview shows the name and the value's length only. A file with more than
+1000 findings is reported as not scanned past them.
 
-Exit status: 0 when nothing but allowed findings was found; 1 on a finding
-(so CI can gate on it); 2 on usage errors or an unreadable allow-list.
-Unreadable files are reported but do not change the exit status.
+The allow-list (-allow) has one entry per line, "PATTERN REASON...":
+PATTERN is a fingerprint or a slash-separated path glob (path.Match syntax;
+a leading **/ matches any leading directories, a trailing /** everything
+below a directory) matched against the path as printed. An entry without a
+reason is an error. Allowed findings are listed as suppressed with their
+reason; entries that match nothing are warned about on standard error.
+
+Exit status: 1 when a finding is not allowed; otherwise 2 when a file could
+not be scanned (the scan is incomplete; the report lists it), on a usage
+error or an unreadable -allow or -sealed-names file; 0 when nothing but
+allowed findings was found.
 `
 
 func runScan(args []string, stdout, stderr io.Writer) int {
@@ -77,54 +110,41 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "baseline scan: unknown format %q (text, json or sarif)\n", *format)
 		return 2
 	}
-	var allow []*allowEntry
-	if *allowFile != "" {
-		f, err := os.Open(*allowFile)
+	readList := func(name string, parse func(io.Reader) error) bool {
+		f, err := os.Open(name)
 		if err != nil {
 			fmt.Fprintf(stderr, "baseline scan: %v\n", err)
-			return 2
+			return false
 		}
-		allow, err = parseAllow(f)
-		f.Close()
-		if err != nil {
-			fmt.Fprintf(stderr, "baseline scan: %s: %v\n", *allowFile, err)
-			return 2
+		defer f.Close()
+		if err := parse(f); err != nil {
+			fmt.Fprintf(stderr, "baseline scan: %s: %v\n", name, err)
+			return false
 		}
+		return true
+	}
+	var allow []*allowEntry
+	if *allowFile != "" && !readList(*allowFile, func(r io.Reader) (err error) { allow, err = parseAllow(r); return err }) {
+		return 2
 	}
 	var sealed []string
-	if *sealedFile != "" {
-		f, err := os.Open(*sealedFile)
-		if err != nil {
-			fmt.Fprintf(stderr, "baseline scan: %v\n", err)
-			return 2
-		}
-		sc := bufio.NewScanner(io.LimitReader(f, 1<<20))
-		for sc.Scan() {
-			if n := strings.TrimSpace(sc.Text()); n != "" && !strings.HasPrefix(n, "#") {
-				if len(n) > 128 {
-					f.Close()
-					fmt.Fprintf(stderr, "baseline scan: %s: a name longer than 128 bytes\n", *sealedFile)
-					return 2
-				}
-				sealed = append(sealed, n)
-			}
-		}
-		f.Close()
+	if *sealedFile != "" && !readList(*sealedFile, func(r io.Reader) (err error) { sealed, err = readSealedNames(r); return err }) {
+		return 2
 	}
 	s := newScanner(sealed)
 	for _, p := range fs.Args() {
 		s.walk(p)
 	}
-	s.applyAllow(allow)
+	s.res.applyAllow(allow)
 	out := stdout
+	var file *os.File
 	if *outFile != "" {
 		f, err := os.Create(*outFile)
 		if err != nil {
 			fmt.Fprintf(stderr, "baseline scan: %v\n", err)
 			return 2
 		}
-		defer f.Close()
-		out = f
+		file, out = f, f
 	}
 	var err error
 	switch *format {
@@ -135,6 +155,11 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	default:
 		err = writeScanText(out, &s.res)
 	}
+	if file != nil {
+		if cerr := file.Close(); err == nil {
+			err = cerr
+		}
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "baseline scan: writing the report: %v\n", err)
 		return 2
@@ -142,8 +167,12 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	for _, u := range s.res.UnusedAllow {
 		fmt.Fprintf(stderr, "baseline scan: warning: allow-list entry matched nothing (%s)\n", u)
 	}
-	if len(s.res.Findings) > 0 {
+	switch {
+	case len(s.res.Findings) > 0:
 		return 1
+	case len(s.res.Errors) > 0:
+		fmt.Fprintf(stderr, "baseline scan: %d file(s) could not be read: the scan is incomplete\n", len(s.res.Errors))
+		return 2
 	}
 	return 0
 }
@@ -154,112 +183,35 @@ func writeJSONIndent(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// textPath quotes a path holding control characters, so that a file
+// name cannot forge lines of the text report.
+func textPath(p string) string {
+	if strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return strconv.Quote(p)
+	}
+	return p
+}
+
+func findingText(f scanFinding) string {
+	loc := textPath(f.Path)
+	if f.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", loc, f.Line)
+	}
+	return fmt.Sprintf("%s: %s (%s) at byte %d: %s, fingerprint %s", loc, f.Kind, f.Detail, f.Offset, f.Preview, f.Fingerprint)
+}
+
 func writeScanText(w io.Writer, r *scanResult) error {
 	bw := bufio.NewWriter(w)
 	for _, f := range r.Findings {
-		loc := fmt.Sprintf("%s@%d", f.Path, f.Offset)
-		if f.Line > 0 {
-			loc = fmt.Sprintf("%s:%d", f.Path, f.Line)
-		}
-		fmt.Fprintf(bw, "%s: %s (%s): %s, fingerprint %s\n", loc, f.Kind, f.Detail, f.Preview, f.Fingerprint)
-	}
-	for _, e := range r.Errors {
-		fmt.Fprintf(bw, "%s: not scanned: %s\n", e.Path, e.Error)
-	}
-	fmt.Fprintf(bw, "scanned %d files, %d bytes: %d finding(s), %d allowed, %d unreadable\n",
-		r.FilesScanned, r.BytesScanned, len(r.Findings), len(r.Suppressed), len(r.Errors))
-	return bw.Flush()
-}
-
-// SARIF 2.1.0, the parts code-scanning services read.
-type sarifLog struct {
-	Schema  string     `json:"$schema"`
-	Version string     `json:"version"`
-	Runs    []sarifRun `json:"runs"`
-}
-
-type sarifRun struct {
-	Tool    sarifTool     `json:"tool"`
-	Results []sarifResult `json:"results"`
-}
-
-type sarifTool struct {
-	Driver sarifDriver `json:"driver"`
-}
-
-type sarifDriver struct {
-	Name           string      `json:"name"`
-	InformationURI string      `json:"informationUri"`
-	Rules          []sarifRule `json:"rules"`
-}
-
-type sarifRule struct {
-	ID               string       `json:"id"`
-	ShortDescription sarifMessage `json:"shortDescription"`
-}
-
-type sarifMessage struct {
-	Text string `json:"text"`
-}
-
-type sarifResult struct {
-	RuleID              string            `json:"ruleId"`
-	Level               string            `json:"level"`
-	Message             sarifMessage      `json:"message"`
-	Locations           []sarifLocation   `json:"locations"`
-	PartialFingerprints map[string]string `json:"partialFingerprints"`
-	Suppressions        []sarifSuppress   `json:"suppressions,omitempty"`
-}
-
-type sarifSuppress struct {
-	Kind          string `json:"kind"`
-	Justification string `json:"justification"`
-}
-
-type sarifLocation struct {
-	PhysicalLocation sarifPhysical `json:"physicalLocation"`
-}
-
-type sarifPhysical struct {
-	ArtifactLocation sarifArtifact `json:"artifactLocation"`
-	Region           sarifRegion   `json:"region"`
-}
-
-type sarifArtifact struct {
-	URI string `json:"uri"`
-}
-
-type sarifRegion struct {
-	ByteOffset int64 `json:"byteOffset"`
-	StartLine  int   `json:"startLine,omitempty"`
-}
-
-func sarifOf(r *scanResult) sarifLog {
-	kinds := make([]string, 0, len(kindText))
-	for k := range kindText {
-		kinds = append(kinds, k)
-	}
-	sort.Strings(kinds)
-	drv := sarifDriver{Name: "baseline scan", InformationURI: "https://pkg.go.dev/github.com/iotbaseline/baseline/cmd/baseline"}
-	for _, k := range kinds {
-		drv.Rules = append(drv.Rules, sarifRule{ID: k, ShortDescription: sarifMessage{kindText[k]}})
-	}
-	res := []sarifResult{}
-	conv := func(f scanFinding, sup bool) sarifResult {
-		sr := sarifResult{RuleID: f.Kind, Level: "error",
-			Message:             sarifMessage{fmt.Sprintf("%s: %s (%s)", kindText[f.Kind], f.Detail, f.Preview)},
-			Locations:           []sarifLocation{{PhysicalLocation: sarifPhysical{ArtifactLocation: sarifArtifact{URI: f.Path}, Region: sarifRegion{ByteOffset: f.Offset, StartLine: f.Line}}}},
-			PartialFingerprints: map[string]string{"baselineScan/v1": f.Fingerprint}}
-		if sup {
-			sr.Suppressions = []sarifSuppress{{Kind: "external", Justification: f.Reason}}
-		}
-		return sr
-	}
-	for _, f := range r.Findings {
-		res = append(res, conv(f, false))
+		fmt.Fprintln(bw, findingText(f))
 	}
 	for _, f := range r.Suppressed {
-		res = append(res, conv(f, true))
+		fmt.Fprintf(bw, "allowed: %s: %s\n", findingText(f), f.Reason)
 	}
-	return sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{{Tool: sarifTool{Driver: drv}, Results: res}}}
+	for _, e := range r.Errors {
+		fmt.Fprintf(bw, "%s: not scanned: %s\n", textPath(e.Path), e.Error)
+	}
+	fmt.Fprintf(bw, "scanned %d files, %d bytes: %d finding(s), %d allowed, %d not scanned\n",
+		r.FilesScanned, r.BytesScanned, len(r.Findings), len(r.Suppressed), len(r.Errors))
+	return bw.Flush()
 }
