@@ -628,6 +628,14 @@ func (s *scanner) detectTokens(data []byte, lo, limit int, text bool) {
 				window = maxJWT
 			}
 			if m := tokenRe.Find(data[at:min(len(data), at+window)]); m != nil {
+				// In a compiled binary, string constants sit back to back:
+				// "sk_live_" followed by other identifiers matches the
+				// format. A real key's random part holds a digit and no
+				// long lower-case word.
+				if !text && tn.prefix != "eyJ" && wordy(m[len(prefix):]) {
+					i = at + len(m)
+					continue
+				}
 				s.add(kindToken, tn.name, at, m, m)
 				i = at + len(m)
 			}
@@ -873,4 +881,25 @@ func preview(b []byte) string {
 func fingerprint(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:8])
+}
+
+// wordy reports whether b looks like words run together rather than a
+// random token: no digit, or eight lower-case letters in a row.
+func wordy(b []byte) bool {
+	digits, run := 0, 0
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			digits++
+			run = 0
+		case c >= 'a' && c <= 'z':
+			run++
+			if run >= 8 {
+				return true
+			}
+		default:
+			run = 0
+		}
+	}
+	return digits == 0
 }
