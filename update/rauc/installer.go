@@ -141,15 +141,23 @@ func (s *System) Install(ctx context.Context, v *update.Verified) error {
 	if f == nil {
 		return update.ErrSlotClosed
 	}
-	defer f.Close()
-	if err := f.Truncate(rel.Length); err != nil {
-		return err
+	err := f.Truncate(rel.Length)
+	if err == nil {
+		err = f.Sync()
 	}
-	if err := f.Sync(); err != nil {
-		return err
+	if err == nil {
+		if err = v.Reverify(ctx, f); err != nil {
+			err = &update.ReleaseError{Path: rel.Path, Err: err}
+		}
 	}
-	if err := v.Reverify(ctx, f); err != nil {
-		return &update.ReleaseError{Path: rel.Path, Err: err}
+	// rauc takes a lease on the bundle (F_SETLEASE) so that nobody can
+	// change it while it checks and installs it; that needs every other
+	// descriptor closed.
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
 	}
 	path := filepath.Join(s.cfg.Dir, bundleName)
 	if err := s.InstallBundle(ctx, path); err != nil {

@@ -114,6 +114,10 @@ type CommandError struct {
 	Command []string
 	// ExitCode is the exit status, or -1 when rauc did not run to its end.
 	ExitCode int
+	// Reason is the "LastError:" line `rauc install` prints on stdout
+	// (for example "signature verification failed: Verify error:
+	// self-signed certificate"), "" when there was none.
+	Reason string
 	// Stderr is the last MaxStderr bytes of rauc's stderr, with control
 	// characters replaced, so a log or UI can show it safely.
 	Stderr string
@@ -123,8 +127,11 @@ type CommandError struct {
 
 func (e *CommandError) Error() string {
 	msg := fmt.Sprintf("rauc: %s failed (exit %d)", strings.Join(e.Command, " "), e.ExitCode)
+	if e.Reason != "" {
+		msg += ": " + e.Reason
+	}
 	if e.Stderr != "" {
-		msg += ": " + e.Stderr
+		msg += "; stderr: " + e.Stderr
 	}
 	return msg
 }
@@ -175,9 +182,9 @@ func cleanText(b []byte) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// run runs rauc with args and returns its stdout (at most outLimit bytes;
-// more is an error).
-func (s *System) run(ctx context.Context, outLimit int, args ...string) ([]byte, error) {
+// run runs rauc with args and returns its stdout: with whole set, at most
+// outLimit bytes (more is an error); otherwise the last outLimit bytes.
+func (s *System) run(ctx context.Context, outLimit int, whole bool, args ...string) ([]byte, error) {
 	full := make([]string, 0, len(args)+1)
 	if s.cfg.ConfFile != "" {
 		full = append(full, "--conf="+s.cfg.ConfFile)
@@ -187,7 +194,7 @@ func (s *System) run(ctx context.Context, outLimit int, args ...string) ([]byte,
 	if s.cfg.Env != nil {
 		cmd.Env = append(os.Environ(), s.cfg.Env...)
 	}
-	stdout := &boundedBuffer{limit: outLimit}
+	stdout := &boundedBuffer{limit: outLimit, tail: !whole}
 	stderr := &boundedBuffer{limit: MaxStderr, tail: true}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	err := cmd.Run()
@@ -201,12 +208,28 @@ func (s *System) run(ctx context.Context, outLimit int, args ...string) ([]byte,
 			err = errors.Join(err, ctx.Err())
 		}
 		s.log.Warn("rauc: command failed", "command", args, "exit", code)
-		return nil, &CommandError{Command: append([]string(nil), args...), ExitCode: code, Stderr: cleanText(stderr.buf), Err: err}
+		return nil, &CommandError{Command: append([]string(nil), args...), ExitCode: code,
+			Reason: lastError(stdout.buf), Stderr: cleanText(stderr.buf), Err: err}
 	}
-	if stdout.over > 0 {
+	if whole && stdout.over > 0 {
 		return nil, fmt.Errorf("%w: rauc %s printed more than %d bytes", ErrStatus, args[0], outLimit)
 	}
 	return stdout.buf, nil
+}
+
+// lastError returns the text of the last "LastError:" line in out, cleaned
+// and at most MaxStderr bytes long.
+func lastError(out []byte) string {
+	var last []byte
+	for line := range bytes.Lines(out) {
+		if rest, ok := bytes.CutPrefix(bytes.TrimSpace(line), []byte("LastError:")); ok {
+			last = rest
+		}
+	}
+	if len(last) > MaxStderr {
+		last = last[:MaxStderr]
+	}
+	return cleanText(last)
 }
 
 // InstallBundle runs `rauc install` on the bundle at path. RAUC itself
@@ -221,21 +244,21 @@ func (s *System) InstallBundle(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.run(ctx, maxStdout, "install", abs)
+	_, err = s.run(ctx, maxStdout, false, "install", abs)
 	return err
 }
 
 // MarkGood runs `rauc status mark-good booted`: the running slot passed its
 // health check and the bootloader keeps it.
 func (s *System) MarkGood(ctx context.Context) error {
-	_, err := s.run(ctx, maxStdout, "status", "mark-good", "booted")
+	_, err := s.run(ctx, maxStdout, false, "status", "mark-good", "booted")
 	return err
 }
 
 // MarkBad runs `rauc status mark-bad booted`: the running slot failed and
 // the bootloader must not start it again.
 func (s *System) MarkBad(ctx context.Context) error {
-	_, err := s.run(ctx, maxStdout, "status", "mark-bad", "booted")
+	_, err := s.run(ctx, maxStdout, false, "status", "mark-bad", "booted")
 	return err
 }
 
@@ -245,14 +268,14 @@ func (s *System) MarkActive(ctx context.Context, slot string) error {
 	if slot == "" || strings.HasPrefix(slot, "-") {
 		return fmt.Errorf("rauc: invalid slot identifier %q", slot)
 	}
-	_, err := s.run(ctx, maxStdout, "status", "mark-active", slot)
+	_, err := s.run(ctx, maxStdout, false, "status", "mark-active", slot)
 	return err
 }
 
 // Status runs `rauc status --output-format=json` and decodes it with
 // [ParseStatus].
 func (s *System) Status(ctx context.Context) (*Status, error) {
-	out, err := s.run(ctx, MaxStatusBytes, "status", "--output-format=json")
+	out, err := s.run(ctx, MaxStatusBytes, true, "status", "--output-format=json")
 	if err != nil {
 		return nil, err
 	}

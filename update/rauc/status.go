@@ -81,11 +81,11 @@ func (st *Status) PendingReboot() bool {
 // slot_status of --detailed) are skipped; every field it uses must have the
 // type rauc prints (string, or null where rauc prints null).
 type statusJSON struct {
-	Compatible  *string             `json:"compatible"`
-	Variant     *string             `json:"variant"`
-	Booted      *string             `json:"booted"`
-	BootPrimary *string             `json:"boot_primary"`
-	Slots       []json.RawMessage   `json:"slots"`
+	Compatible  *string           `json:"compatible"`
+	Variant     *string           `json:"variant"`
+	Booted      *string           `json:"booted"`
+	BootPrimary *string           `json:"boot_primary"`
+	Slots       []json.RawMessage `json:"slots"`
 }
 
 type slotJSON struct {
