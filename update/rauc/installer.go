@@ -55,10 +55,8 @@ func (s *System) Begin(ctx context.Context, r *update.Release) (update.Slot, err
 	if r == nil || r.Descriptor == nil {
 		return nil, errors.New("rauc: Begin needs a release with a descriptor")
 	}
-	if s.cfg.InstalledCounter != nil {
-		if inst := s.cfg.InstalledCounter(); r.Descriptor.ReleaseCounter <= inst {
-			return nil, &update.ReleaseError{Path: r.Path, Err: fmt.Errorf("%w: release counter %d is not newer than the installed %d", update.ErrRollback, r.Descriptor.ReleaseCounter, inst)}
-		}
+	if err := s.admit(r); err != nil {
+		return nil, err
 	}
 	st, err := s.Status(ctx)
 	if err != nil {
@@ -106,6 +104,24 @@ func (s *System) Begin(ctx context.Context, r *update.Release) (update.Slot, err
 	return s.handle, nil
 }
 
+// admit is Begin's anti-rollback gate; it writes nothing.
+func (s *System) admit(r *update.Release) error {
+	if s.cfg.InstalledCounter != nil {
+		if inst := s.cfg.InstalledCounter(); r.Descriptor.ReleaseCounter <= inst {
+			return &update.ReleaseError{Path: r.Path, Err: fmt.Errorf("%w: release counter %d is not newer than the installed %d", update.ErrRollback, r.Descriptor.ReleaseCounter, inst)}
+		}
+	}
+	return nil
+}
+
+// accept is Install's first gate; it writes nothing.
+func accept(v *update.Verified) error {
+	if !v.Valid() {
+		return update.ErrUnverified
+	}
+	return nil
+}
+
 // Install implements update.Installer. It accepts only a valid
 // *update.Verified that update.Client produced into the slot the last
 // [System.Begin] returned (else update.ErrUnverified); stops further
@@ -123,8 +139,8 @@ func (s *System) Begin(ctx context.Context, r *update.Release) (update.Slot, err
 // signed by a key RAUC's keyring does not trust is refused by rauc, with
 // the slots and boot order unchanged.
 func (s *System) Install(ctx context.Context, v *update.Verified) error {
-	if !v.Valid() {
-		return update.ErrUnverified
+	if err := accept(v); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
