@@ -53,7 +53,7 @@
 // process with write access to Config.Dir could change the bundle; RAUC's
 // own signature check (and its lease on the file while it installs) is
 // what then stands in the way, so keep Config.Dir private (the adapter
-// creates it 0700 and the file 0600). Errors carry rauc's "LastError" line
+// creates it 0700 when missing and the file 0600). Errors carry rauc's "LastError" line
 // and the end of its stderr, bounded to MaxStderr bytes with control
 // characters replaced; the environment (Config.Env) is never included.
 //
