@@ -25,6 +25,7 @@ import (
 	"github.com/iotbaseline/baseline/conformance/securitytxt"
 	"github.com/iotbaseline/baseline/durable"
 	"github.com/iotbaseline/baseline/iface"
+	"github.com/iotbaseline/baseline/privacy"
 	"github.com/iotbaseline/baseline/secrets"
 )
 
@@ -60,6 +61,8 @@ type device struct {
 	supportEnd   string
 	securityTxt  []byte
 	ident        identityFile
+	notice       *privacy.Notice
+	labelJSON    []byte
 
 	kek   secrets.KEK
 	store *secrets.Sealed
@@ -92,6 +95,9 @@ func (d *device) certPath() string        { return d.path("tls-cert.pem") }
 func openDevice(ctx context.Context, dir string, o options, log *slog.Logger) (*device, string, error) {
 	d := &device{dir: dir, log: log}
 	if err := d.loadProfile(); err != nil {
+		return nil, "", err
+	}
+	if err := d.loadPrivacy(); err != nil {
 		return nil, "", err
 	}
 	kek, err := openKEK(ctx, dir, log)
@@ -301,8 +307,9 @@ func (d *device) setupPending() bool { return !d.owner.setUp() }
 func (d *device) startBackground(ctx context.Context) {
 	bg, cancel := context.WithCancel(ctx)
 	d.bgCancel = cancel
-	d.bgWG.Add(2)
+	d.bgWG.Add(3)
 	go func() { defer d.bgWG.Done(); d.cloud.run(bg) }()
+	go func() { defer d.bgWG.Done(); d.cloud.pruneReports(bg) }()
 	go func() { defer d.bgWG.Done(); d.updates.run(bg, d.trim.soon) }()
 	d.trim.soon() // start-up: provisioning and auth's dummy hash
 }

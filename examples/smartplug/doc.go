@@ -87,11 +87,20 @@
 //   - conformance: /selfcheck (and /api/selfcheck) is the live report
 //     (5.12-3), including the embedded profile.json's own checks; /ics (and
 //     /api/ics) is the ICS from that profile joined with it.
+//   - privacy: the privacy notice (/privacy) and label (/privacy/label.json)
+//     are generated from the embedded privacy-inventory.json, which declares
+//     the personal data the plug processes (password verifier, sign-in
+//     attempts by address, switch state and queued reports, addresses in the
+//     log lines it writes) and that none of it leaves the plug in this build
+//     (6-1); the self-check
+//     privacy.notice compares what is served with it. Delivered and expired
+//     switch reports are removed from the outbox's files every hour.
 //
 // Public without login: the front page (setup or login form), POST /login
 // and POST /api/login, POST /setup and /api/setup until set up (then 409),
 // /about and /api/info (model and support period, 5.3-13, 5.3-16),
-// /style.css, /favicon.ico (empty) and /.well-known/security.txt (5.2-1).
+// /style.css, /favicon.ico (empty), /.well-known/security.txt (5.2-1) and
+// the privacy notice /privacy with its label /privacy/label.json (6-1).
 // Everything else needs the owner's session; /api/* answers 401 without
 // one (403 before setup). The plug runs with no_new_privs set (5.6-7);
 // started as root without --user, its self-check reports that as a

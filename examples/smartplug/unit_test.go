@@ -130,7 +130,7 @@ func TestRouteTable(t *testing.T) {
 		}
 	}
 	want := []string{"GET /{$}", "POST /login", "GET /about", "GET /style.css", "GET /favicon.ico", "GET /.well-known/security.txt",
-		"GET /api/info", "POST /api/login", "POST /setup", "POST /api/setup"}
+		"GET /privacy", "GET /privacy/label.json", "GET /api/info", "POST /api/login", "POST /setup", "POST /api/setup"}
 	if len(public) != len(want) {
 		t.Errorf("unauthenticated routes = %v; want exactly %v", public, want)
 	}

@@ -98,6 +98,8 @@ func (d *device) routeTable() []route {
 		{"GET /style.css", auth.Public, d.style},
 		{"GET /favicon.ico", auth.Public, favicon},
 		{"GET /.well-known/security.txt", auth.Public, d.securityTxtHandler},
+		{"GET /privacy", auth.Public, d.privacyNotice},
+		{"GET /privacy/label.json", auth.Public, d.privacyLabel},
 		{"GET /api/info", auth.Public, d.apiInfo},
 		{"POST /api/login", auth.Public, d.apiLogin},
 		// Setup flow: gone once the owner has a password.

@@ -1,0 +1,386 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"html"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iotbaseline/baseline/privacy"
+	"github.com/iotbaseline/baseline/resilience"
+)
+
+// stateDeclarations maps every top-level entry of the state directory to
+// the inventory category of the personal data it holds, or to "" with the
+// reason it holds none. TestDevicePrivacy fails on an entry missing here:
+// a new state file must be declared in privacy-inventory.json (or argued
+// non-personal here) before it ships.
+var stateDeclarations = map[string]struct{ category, reason string }{
+	"secrets":       {category: "owner-credential"}, // the owner's password verifier (and keys, which are not personal)
+	"auth":          {category: "sign-in-attempts"}, // auth/throttle.log
+	"plug.json":     {category: "switch-state"},
+	"outbox":        {category: "switch-state"}, // switch reports for the associated service
+	"identity.json": {reason: "serial number, device ID and model of the plug: identify the device, are sent nowhere and say nothing about its user"},
+	"tls-cert.pem":  {reason: "the plug's public certificate: its own key and host names"},
+	"update":        {reason: "TUF metadata of the update repository"},
+	"demo-repo":     {reason: "the demo update repository the plug serves itself"},
+	"kek.seed":      {reason: "the soft key-encryption key of the sealed store (default build)"},
+	"lock":          {reason: "an empty lock file that keeps a second instance away"},
+}
+
+// notInState are the inventory categories no state file holds, and why.
+var notInState = map[string]string{
+	"log-addresses": "written to standard error only",
+}
+
+func embeddedInventory(t *testing.T) *privacy.Inventory {
+	t.Helper()
+	inv, err := privacy.DecodeInventory(bytes.NewReader(privacyInventoryJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv
+}
+
+// TestPrivacyInventoryMatchesProfile: the controller is the profile's
+// manufacturer with its disclosure contact, the product its model, nothing
+// is sent to any recipient (this build sends nothing off the plug), there
+// are no sensors (5.8-3 is N/A) and no purpose rests on consent (6-2, 6-3
+// are N/A).
+func TestPrivacyInventoryMatchesProfile(t *testing.T) {
+	d := &device{}
+	if err := d.loadProfile(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.loadPrivacy(); err != nil {
+		t.Fatal(err)
+	}
+	inv := d.notice.Inventory()
+	if inv.Controller.Name != d.profile.Manufacturer || inv.Controller.Contact != d.profile.VulnerabilityDisclosure.Contact ||
+		inv.Controller.PolicyURL != d.profile.VulnerabilityDisclosure.PolicyURL || inv.Product != d.profile.Model {
+		t.Errorf("inventory controller/product %+v %q differ from the profile", inv.Controller, inv.Product)
+	}
+	if len(inv.Recipients) != 0 || len(inv.Sensors) != 0 {
+		t.Errorf("recipients %v, sensors %v: this build sends nothing and senses nothing", inv.Recipients, inv.Sensors)
+	}
+	for _, p := range inv.Purposes {
+		if p.LegalBasis == privacy.BasisConsent || len(p.Recipients) != 0 {
+			t.Errorf("purpose %s: basis %s, recipients %v; the profile says no consent processing and nothing leaves the plug", p.ID, p.LegalBasis, p.Recipients)
+		}
+	}
+	for _, c := range inv.Categories {
+		if !slices.Equal(c.Storage, []string{"device"}) {
+			t.Errorf("category %s stored in %v; the plug keeps everything on itself", c.ID, c.Storage)
+		}
+	}
+	// A profile or inventory that names a different maker must not start.
+	d.manufacturer = "Someone Else Ltd"
+	if err := d.loadPrivacy(); err == nil {
+		t.Error("an inventory whose controller is not the profile's manufacturer was accepted")
+	}
+}
+
+// TestDevicePrivacy runs the plug: the notice and label are served without
+// login and say what the inventory declares, the self-check shows
+// privacy.notice measured PASS, and every entry of the state directory after
+// setup, a failed and a good login and a switch is declared.
+func TestDevicePrivacy(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	p := startPlug(t, state)
+	anon := p.client(t)
+	inv := embeddedInventory(t)
+
+	// Before setup and without login: the notice, both forms.
+	r := do(t, anon, "GET", p.url("/privacy"), "", "")
+	if r.code != 200 || !strings.HasPrefix(r.hdr.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET /privacy without login = %d %s", r.code, r.hdr.Get("Content-Type"))
+	}
+	page := html.UnescapeString(r.body)
+	txt := do(t, anon, "GET", p.url("/privacy?format=text"), "", "")
+	if txt.code != 200 || !strings.HasPrefix(txt.hdr.Get("Content-Type"), "text/plain") {
+		t.Fatalf("GET /privacy?format=text = %d %s", txt.code, txt.hdr.Get("Content-Type"))
+	}
+	for _, c := range inv.Categories {
+		if !strings.Contains(page, c.Name) || !strings.Contains(txt.body, c.Name) {
+			t.Errorf("the notice does not name category %q", c.Name)
+		}
+	}
+	for _, want := range []string{inv.Controller.Name, "nothing is sent over any network", "no factory reset"} {
+		if !strings.Contains(txt.body, want) {
+			t.Errorf("the notice does not say %q", want)
+		}
+	}
+
+	// The label: valid against the published schema, decoded strictly, and
+	// bound to the notice just served.
+	lr := do(t, anon, "GET", p.url("/privacy/label.json"), "", "")
+	if lr.code != 200 || lr.hdr.Get("Content-Type") != "application/json" {
+		t.Fatalf("GET /privacy/label.json without login = %d %s", lr.code, lr.hdr.Get("Content-Type"))
+	}
+	var schema map[string]any
+	if err := json.Unmarshal(privacy.LabelJSONSchema, &schema); err != nil {
+		t.Fatal(err)
+	}
+	var doc any
+	if err := json.Unmarshal([]byte(lr.body), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if err := validateLabelSchema(schema, schema, doc, "$"); err != nil {
+		t.Fatalf("label does not validate against privacy.LabelJSONSchema: %v", err)
+	}
+	var label privacy.Label
+	dec := json.NewDecoder(strings.NewReader(lr.body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&label); err != nil {
+		t.Fatalf("label: %v", err)
+	}
+	dp := label.DataPractices
+	if label.Notice.ID != inv.NoticeID || label.Notice.Version != inv.Version || !strings.Contains(txt.hdr.Get("ETag"), label.Notice.SHA256) ||
+		dp.SharedWithThirdParties || dp.Sold || dp.Tracking || len(dp.StoredInCloud) != 0 || len(dp.SensorDataCollection) != 0 ||
+		label.Device == nil || label.Device.Model != "SP-100 Smart Plug" {
+		t.Errorf("label does not say what the inventory and profile declare: %s", lr.body)
+	}
+
+	// Linked from the setup page (the front page before setup) and the
+	// about page.
+	for _, path := range []string{"/", "/about"} {
+		if r := do(t, anon, "GET", p.url(path), "", ""); r.code != 200 || !strings.Contains(r.body, `href="/privacy"`) {
+			t.Errorf("GET %s = %d without a link to /privacy", path, r.code)
+		}
+	}
+
+	// Setup, a failed login, a good one, a switch.
+	c := p.client(t)
+	if r := jsonDo(t, c, "POST", p.url("/api/setup"), map[string]string{"setup_secret": p.secret, "password": ownerPassword}); r.code != 200 {
+		t.Fatalf("setup = %d %s", r.code, r.body)
+	}
+	if r := jsonDo(t, anon, "POST", p.url("/api/login"), map[string]string{"password": "not the owner's password at all"}); r.code != 401 {
+		t.Fatalf("wrong login = %d %s", r.code, r.body)
+	}
+	if r := jsonDo(t, anon, "POST", p.url("/api/login"), map[string]string{"password": ownerPassword}); r.code != 200 {
+		t.Fatalf("login = %d %s", r.code, r.body)
+	}
+	if r := jsonDo(t, c, "PUT", p.url("/api/plug"), map[string]bool{"on": true}); r.code != 200 {
+		t.Fatalf("switch = %d %s", r.code, r.body)
+	}
+	// Still public after setup.
+	if r := do(t, anon, "GET", p.url("/privacy"), "", ""); r.code != 200 {
+		t.Errorf("GET /privacy without login after setup = %d", r.code)
+	}
+
+	// The self-check: privacy.notice measured PASS.
+	r = do(t, c, "GET", p.url("/api/selfcheck"), "", "")
+	var rep struct {
+		Results []struct {
+			ID, Verdict, Method, Detail string
+			Provisions                  []string
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &rep); r.code != 200 || err != nil {
+		t.Fatalf("selfcheck = %d %v", r.code, err)
+	}
+	found := false
+	for _, res := range rep.Results {
+		if res.ID == "privacy.notice" {
+			found = true
+			if res.Verdict != "PASS" || res.Method != "measured" || !slices.Contains(res.Provisions, "6-1") {
+				t.Errorf("privacy.notice = %s %s %v: %s", res.Verdict, res.Method, res.Provisions, res.Detail)
+			}
+		}
+	}
+	if !found {
+		t.Error("the self-check has no privacy.notice")
+	}
+
+	// Every entry of the state directory is declared; every declared
+	// category is backed by one (or said to be elsewhere).
+	p.stop()
+	entries, err := os.ReadDir(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	backed := map[string]bool{}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+		decl, ok := stateDeclarations[e.Name()]
+		switch {
+		case !ok:
+			t.Errorf("state entry %q is not declared: add its personal data to privacy-inventory.json (and stateDeclarations), or say why it holds none", e.Name())
+		case decl.category != "":
+			if _, ok := inv.Category(decl.category); !ok {
+				t.Errorf("state entry %q maps to %q, which the inventory does not declare", e.Name(), decl.category)
+			}
+			backed[decl.category] = true
+		}
+	}
+	for _, c := range inv.Categories {
+		if !backed[c.ID] && notInState[c.ID] == "" {
+			t.Errorf("category %s is declared but no state entry holds it (state: %v)", c.ID, names)
+		}
+	}
+	// The throttle log holds what the inventory says: the source address
+	// of the attempts.
+	b, err := os.ReadFile(filepath.Join(state, "auth", "throttle.log"))
+	if err != nil || !bytes.Contains(b, []byte("127.0.0.1")) {
+		t.Errorf("auth/throttle.log (%v) does not hold the source address the notice declares", err)
+	}
+}
+
+// TestReportsPrunedFromFlash: the retention the notice states for switch
+// reports holds. A delivered report and an expired one are on flash until
+// pruneOnce, and gone after it; a pending one stays.
+func TestReportsPrunedFromFlash(t *testing.T) {
+	dir := t.TempDir()
+	var mono time.Duration
+	ob, err := resilience.OpenOutbox(context.Background(), resilience.OutboxConfig{Dir: dir, Monotonic: func() time.Duration { return mono }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+	c := &cloudLink{outbox: ob}
+	ctx := context.Background()
+	at := func(s string) plugState {
+		ts, _ := time.Parse(time.RFC3339, s)
+		return plugState{On: true, Changed: ts}
+	}
+	c.report(ctx, at("2001-01-01T01:01:01Z")) // delivered
+	c.report(ctx, at("2002-02-02T02:02:02Z")) // expires
+	onFlash := func(year string) bool {
+		for _, content := range snapshot(t, dir) {
+			if strings.Contains(content, year+"-") {
+				return true
+			}
+		}
+		return false
+	}
+	pend := ob.Pending(1)
+	if len(pend) != 1 || !onFlash("2001") || !onFlash("2002") {
+		t.Fatalf("reports not queued on flash: %v", pend)
+	}
+	if err := ob.Ack(ctx, pend[0].Key); err != nil {
+		t.Fatal(err)
+	}
+	mono = 25 * time.Hour // past the reports' 24 h time to live
+	c.report(ctx, at("2003-03-03T03:03:03Z"))
+	if !onFlash("2001") {
+		t.Fatal("the outbox removed a delivered report by itself; the test no longer tests pruneOnce")
+	}
+	if err := c.pruneOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if onFlash("2001") || onFlash("2002") {
+		t.Error("a delivered or expired report is still on flash after pruning")
+	}
+	if !onFlash("2003") || ob.Stats().Pending != 1 {
+		t.Error("pruning removed a pending report")
+	}
+}
+
+// validateLabelSchema checks doc against the subset of JSON Schema the
+// label schema uses (as privacy's own test does): type, const, enum,
+// pattern, minLength, minItems, minimum, maximum, required, properties,
+// additionalProperties false, items, $ref. It fails on a keyword it does
+// not know, so a schema that grows one cannot pass unchecked.
+func validateLabelSchema(root, s map[string]any, doc any, at string) error {
+	known := []string{"$ref", "const", "enum", "type", "properties", "required", "additionalProperties", "items", "minItems",
+		"minLength", "pattern", "minimum", "maximum", "description", "title", "$schema", "$id", "$defs", "format"}
+	keys := make([]string, 0, len(s))
+	for k := range s {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !slices.Contains(known, k) {
+			return fmt.Errorf("%s: schema keyword %q not supported by this validator", at, k)
+		}
+	}
+	if ref, ok := s["$ref"].(string); ok {
+		name := strings.TrimPrefix(ref, "#/$defs/")
+		return validateLabelSchema(root, root["$defs"].(map[string]any)[name].(map[string]any), doc, at)
+	}
+	if c, ok := s["const"]; ok && c != doc {
+		return fmt.Errorf("%s: %v is not %v", at, doc, c)
+	}
+	if e, ok := s["enum"].([]any); ok && !slices.Contains(e, doc) {
+		return fmt.Errorf("%s: %v not in %v", at, doc, e)
+	}
+	switch s["type"] {
+	case "object":
+		m, ok := doc.(map[string]any)
+		if !ok {
+			return fmt.Errorf("%s: not an object", at)
+		}
+		props, _ := s["properties"].(map[string]any)
+		req, _ := s["required"].([]any)
+		for _, r := range req {
+			if _, ok := m[r.(string)]; !ok {
+				return fmt.Errorf("%s: %s missing", at, r)
+			}
+		}
+		for k, v := range m {
+			ps, ok := props[k].(map[string]any)
+			if !ok {
+				if s["additionalProperties"] == false {
+					return fmt.Errorf("%s: unexpected %s", at, k)
+				}
+				continue
+			}
+			if err := validateLabelSchema(root, ps, v, at+"."+k); err != nil {
+				return err
+			}
+		}
+	case "array":
+		a, ok := doc.([]any)
+		if !ok {
+			return fmt.Errorf("%s: not an array", at)
+		}
+		if mi, ok := s["minItems"].(float64); ok && float64(len(a)) < mi {
+			return fmt.Errorf("%s: fewer than %v items", at, mi)
+		}
+		if is, ok := s["items"].(map[string]any); ok {
+			for i, v := range a {
+				if err := validateLabelSchema(root, is, v, fmt.Sprintf("%s[%d]", at, i)); err != nil {
+					return err
+				}
+			}
+		}
+	case "string":
+		str, ok := doc.(string)
+		if !ok {
+			return fmt.Errorf("%s: not a string", at)
+		}
+		if ml, ok := s["minLength"].(float64); ok && float64(len([]rune(str))) < ml {
+			return fmt.Errorf("%s: shorter than %v", at, ml)
+		}
+		if p, ok := s["pattern"].(string); ok && !regexp.MustCompile(p).MatchString(str) {
+			return fmt.Errorf("%s: %q does not match %s", at, str, p)
+		}
+	case "boolean":
+		if _, ok := doc.(bool); !ok {
+			return fmt.Errorf("%s: not a boolean", at)
+		}
+	case "integer":
+		f, ok := doc.(float64)
+		if !ok || f != math.Trunc(f) {
+			return fmt.Errorf("%s: not an integer", at)
+		}
+		if mi, ok := s["minimum"].(float64); ok && f < mi {
+			return fmt.Errorf("%s: below %v", at, mi)
+		}
+		if ma, ok := s["maximum"].(float64); ok && f > ma {
+			return fmt.Errorf("%s: above %v", at, ma)
+		}
+	}
+	return nil
+}
