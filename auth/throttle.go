@@ -26,21 +26,26 @@ import (
 //   - per account: AccountFree failures, then the same exponential delays.
 //     A source adds at most SourceFree failures to an account's count, so
 //     a single attacking source cannot make the account wait, and sources
-//     in good standing (one that logged in successfully before) skip it;
+//     in good standing (one that logged in successfully within GoodFor)
+//     skip it;
 //   - device-wide: at most GlobalBudget failures per GlobalWindow from
 //     sources not in good standing.
 //
 // Every failure is written to flash through durable before the
 // credential is checked, so pulling the power does not reset a counter.
 //
-// Retention: a source address is kept (on flash and in memory) at most
-// [ThrottleConfig.Retention] after its last attempt — max(ForgetAfter,
-// MaxDelay, GoodFor) plus one hour, 30 days and 1 hour with the defaults —
-// as long as the device admits a login attempt, records a successful login
-// or restarts at some point after that time; otherwise it is erased at the
-// first of those. A source is forgotten no sooner: while its delay runs it
-// is kept, and within GoodFor of its last success it keeps its good standing.
-// Account names are kept no longer than the same bound.
+// Retention: a source address is kept at most [ThrottleConfig.Retention]
+// after its last login attempt (30 days and 1 hour with the defaults), on
+// flash and in memory. Retention is max(ForgetAfter, MaxDelay, GoodFor) plus
+// one hour: an address is dropped once its failures are forgotten, its delay
+// has run out and its good standing has expired (an address still being
+// delayed is never dropped), and the log is compacted at most hourly for
+// that. Erasing needs the throttle to run: it happens on the first admitted
+// attempt, successful login or restart after that time, so on a device that
+// sees none of them the address stays until the first one. Account names in
+// the throttle obey the same bound. Time is the throttle's clock, which does
+// not credit power-off time until the wall clock is set (see the package
+// documentation).
 type ThrottleConfig struct {
 	// SourceFree is how many failures a source may make before delays
 	// start. Zero means 5.

@@ -211,3 +211,52 @@ func TestSnapshotVersion1(t *testing.T) {
 		t.Fatalf("got %+v, want %+v", s.src, want)
 	}
 }
+
+// TestExpiryCompactionCrashSafe: a power cut at any write/fsync boundary of
+// the compaction a restart runs to erase expired addresses never loses a
+// running penalty, and the log still replays cleanly.
+func TestExpiryCompactionCrashSafe(t *testing.T) {
+	const attacker = "198.51.100.9"
+	cfg := ThrottleConfig{SourceFree: 1, BaseDelay: 2 * time.Hour, MaxDelay: 2 * time.Hour, ForgetAfter: time.Minute, GoodFor: time.Minute}
+	var c *clock
+	setup := func(fsys *durable.CrashFS) {
+		c = newClock()
+		th, err := openThrottle(fsys, "/state", cfg, c.Now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 20 {
+			th.admit(fmt.Sprintf("203.0.113.%d", i), "x")
+		}
+		c.Advance(time.Hour)
+		th.admit(attacker, "owner")
+		th.close()
+		c.Advance(time.Hour) // the strangers expired; the attacker waits 1h more
+	}
+	run := func(fsys *durable.CrashFS) error {
+		th, err := openThrottle(fsys, "/state", cfg, c.Now) // compacts
+		if err != nil {
+			return err
+		}
+		return th.close()
+	}
+	check := func(fsys *durable.CrashFS, point int, mode durable.CrashMode, runErr error) {
+		th, err := openThrottle(fsys, "/state", cfg, c.Now)
+		if err != nil {
+			t.Fatalf("point %d %v: reopen: %v", point, mode, err)
+		}
+		defer th.close()
+		if th.tainted {
+			t.Fatalf("point %d %v: log tainted", point, mode)
+		}
+		if _, w := th.sourceState(attacker); w != time.Hour {
+			t.Fatalf("point %d %v: attacker's wait after the crash is %s, want 1h", point, mode, w)
+		}
+		if point == 0 && onFlash(fsys, "203.0.113.") {
+			t.Fatal("expired addresses still on flash after the restart")
+		}
+	}
+	if n := durable.CrashTest(t, setup, run, check); n < 3 {
+		t.Fatalf("only %d boundaries", n)
+	}
+}
