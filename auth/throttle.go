@@ -26,12 +26,26 @@ import (
 //   - per account: AccountFree failures, then the same exponential delays.
 //     A source adds at most SourceFree failures to an account's count, so
 //     a single attacking source cannot make the account wait, and sources
-//     in good standing (one that logged in successfully before) skip it;
+//     in good standing (one that logged in successfully within GoodFor)
+//     skip it;
 //   - device-wide: at most GlobalBudget failures per GlobalWindow from
 //     sources not in good standing.
 //
 // Every failure is written to flash through durable before the
 // credential is checked, so pulling the power does not reset a counter.
+//
+// Retention: a source address is kept at most [ThrottleConfig.Retention]
+// after its last login attempt (30 days and 1 hour with the defaults), on
+// flash and in memory. Retention is max(ForgetAfter, MaxDelay, GoodFor) plus
+// one hour: an address is dropped once its failures are forgotten, its delay
+// has run out and its good standing has expired (an address still being
+// delayed is never dropped), and the log is compacted at most hourly for
+// that. Erasing needs the throttle to run: it happens on the first admitted
+// attempt, successful login or restart after that time, so on a device that
+// sees none of them the address stays until the first one. Account names in
+// the throttle obey the same bound. Time is the throttle's clock, which does
+// not credit power-off time until the wall clock is set (see the package
+// documentation).
 type ThrottleConfig struct {
 	// SourceFree is how many failures a source may make before delays
 	// start. Zero means 5.
@@ -61,6 +75,24 @@ type ThrottleConfig struct {
 	// account's count is forgotten, once its delay has run out. Zero means
 	// 24 hours.
 	ForgetAfter time.Duration
+	// GoodFor is how long after its last successful login a source stays
+	// in good standing (exempt from the per-account and global limits,
+	// evicted from a full table last). Zero means 30 days.
+	GoodFor time.Duration
+}
+
+// compactEvery is the least time between two compactions that run because
+// something in the log expired (compactions because the log grew are not
+// limited). It is the slack in [ThrottleConfig.Retention] and keeps an idle
+// device's flash writes to at most one per hour.
+const compactEvery = time.Hour
+
+// Retention returns the longest time a source address is kept after its last
+// attempt (see "Retention" on [ThrottleConfig]): max(ForgetAfter, MaxDelay,
+// GoodFor) plus one hour, with zero fields at their defaults.
+func (c ThrottleConfig) Retention() time.Duration {
+	c = c.withDefaults()
+	return max(c.ForgetAfter, c.MaxDelay, c.GoodFor) + compactEvery
 }
 
 func (c ThrottleConfig) withDefaults() ThrottleConfig {
@@ -83,6 +115,7 @@ func (c ThrottleConfig) withDefaults() ThrottleConfig {
 	defD(&c.MaxDelay, 15*time.Minute)
 	defD(&c.GlobalWindow, time.Hour)
 	defD(&c.ForgetAfter, 24*time.Hour)
+	defD(&c.GoodFor, 30*24*time.Hour)
 	return c
 }
 
@@ -132,9 +165,10 @@ func SourceKey(source string) string {
 }
 
 type entry struct {
-	fails uint32
-	last  int64 // unix nanoseconds of the last failure
-	good  bool  // a login from this source succeeded
+	fails  uint32
+	last   int64 // unix nanoseconds of the last failure
+	good   bool  // a login from this source succeeded
+	goodAt int64 // unix nanoseconds of the last success, if good
 }
 
 type table struct {
@@ -183,6 +217,12 @@ type throttle struct {
 	bootAt time.Time
 	base   int64
 	maxAt  int64
+	// dueAt is the earliest time (unix ns) at which something in the log
+	// may be dropped: no entry in the log becomes droppable before it, so a
+	// compaction at or after it erases whatever has expired. compactedAt
+	// is when the log was last compacted (its snapshot's time).
+	dueAt       int64
+	compactedAt int64
 }
 
 // clock returns the throttle's time in unix nanoseconds: the wall clock,
@@ -231,6 +271,8 @@ func openThrottle(fsys durable.FS, dir string, cfg ThrottleConfig, now func() ti
 		t.gDebt = math.Max(t.gDebt, float64(t.cfg.GlobalBudget))
 		t.gAt = t.clock()
 	}
+	// Erase what expired while the device was off (or idle).
+	t.maybeCompact(t.clock())
 	return t, nil
 }
 
@@ -238,6 +280,7 @@ func (t *throttle) reset() {
 	t.src = table{max: t.cfg.MaxSources, m: map[string]*entry{}}
 	t.acct = table{max: t.cfg.MaxAccounts, m: map[string]*entry{}}
 	t.gDebt, t.gAt = 0, 0
+	t.dueAt = math.MaxInt64
 }
 
 func (t *throttle) close() error { return t.log.Close() }
@@ -292,6 +335,42 @@ func (t *throttle) live(e *entry, free int, now int64) uint32 {
 	return e.fails
 }
 
+// isGood reports whether e is in good standing at now: a login from its
+// source succeeded within GoodFor.
+func (t *throttle) isGood(e *entry, now int64) bool {
+	return e != nil && e.good && now-e.goodAt <= int64(t.cfg.GoodFor)
+}
+
+// dropAt returns the time (unix ns) from which e may be dropped: live
+// returns 0 for it and it is no longer in good standing.
+func (t *throttle) dropAt(e *entry, free int) int64 {
+	at := int64(math.MinInt64)
+	if e.fails > 0 {
+		at = max(addSat(e.last, t.cfg.ForgetAfter+1), addSat(e.last, t.delay(e.fails, free)))
+	}
+	if e.good {
+		at = max(at, addSat(e.goodAt, t.cfg.GoodFor+1))
+	}
+	return at
+}
+
+// addSat returns a+d, saturated to the int64 range (records come from
+// flash and may hold any time).
+func addSat(a int64, d time.Duration) int64 {
+	if s := a + int64(d); (s > a) == (d > 0) {
+		return s
+	}
+	if d > 0 {
+		return math.MaxInt64
+	}
+	return math.MinInt64
+}
+
+// expires notes that e, just changed, may be dropped from dropAt on.
+func (t *throttle) expires(e *entry, free int) {
+	t.dueAt = min(t.dueAt, t.dropAt(e, free))
+}
+
 func (t *throttle) debt(now int64) float64 {
 	rate := float64(t.cfg.GlobalBudget) / float64(t.cfg.GlobalWindow)
 	el := now - t.gAt
@@ -322,8 +401,9 @@ func (t *throttle) victim(tb *table, free int, now int64) string {
 			earliest = min(earliest, now+int64(w))
 			continue
 		}
-		if victim == "" || (vgood && !e.good) || (vgood == e.good && (e.last < vlast || e.last == vlast && k < victim)) {
-			victim, vlast, vgood = k, e.last, e.good
+		good := t.isGood(e, now)
+		if victim == "" || (vgood && !good) || (vgood == good && (e.last < vlast || e.last == vlast && k < victim)) {
+			victim, vlast, vgood = k, e.last, good
 		}
 	}
 	if victim == "" {
@@ -385,7 +465,7 @@ func (t *throttle) admitKey(src, account string, flags byte) (ticket, error) {
 	if w := t.wait(se, t.cfg.SourceFree, now); w > 0 {
 		return ticket{}, ErrThrottled{RetryAfter: w, Limit: "source"}
 	}
-	good := se != nil && se.good
+	good := t.isGood(se, now)
 	if !good && flags&flagProbe == 0 {
 		_, ae := t.lookup(&t.acct, account, t.cfg.AccountFree, now, false)
 		if w := t.wait(ae, t.cfg.AccountFree, now); w > 0 {
@@ -423,6 +503,7 @@ func (t *throttle) success(tk ticket) error {
 		return fmt.Errorf("%w: %v", ErrThrottleState, err)
 	}
 	t.apply(rec)
+	t.maybeCompact(now)
 	return nil
 }
 
@@ -454,11 +535,16 @@ func (t *throttle) apply(rec []byte) error {
 		t.reset()
 		t.gDebt, t.gAt = s.gDebt, s.gAt
 		t.maxAt = max(t.maxAt, s.gAt)
+		t.compactedAt = s.gAt
 		for _, e := range s.src {
-			t.src.m[e.key] = &entry{fails: e.fails, last: e.last, good: e.good}
+			ne := &entry{fails: e.fails, last: e.last, good: e.good, goodAt: e.goodAt}
+			t.src.m[e.key] = ne
+			t.expires(ne, t.cfg.SourceFree)
 		}
 		for _, e := range s.acct {
-			t.acct.m[e.key] = &entry{fails: e.fails, last: e.last, good: e.good}
+			ne := &entry{fails: e.fails, last: e.last, good: e.good, goodAt: e.goodAt}
+			t.acct.m[e.key] = ne
+			t.expires(ne, t.cfg.AccountFree)
 		}
 		return nil
 	case recFail, recSuccess, recForget:
@@ -479,20 +565,28 @@ func (t *throttle) apply(rec []byte) error {
 		_, se := t.lookup(&t.src, ev.src, t.cfg.SourceFree, now, true)
 		prior := t.live(se, t.cfg.SourceFree, now)
 		se.fails, se.last = prior+1, now
-		if se.good || ev.flags&flagProbe != 0 {
+		t.expires(se, t.cfg.SourceFree)
+		if t.isGood(se, now) || ev.flags&flagProbe != 0 {
 			return nil
 		}
 		if int(prior) < t.cfg.SourceFree {
 			_, ae := t.lookup(&t.acct, ev.acct, t.cfg.AccountFree, now, true)
 			ae.fails, ae.last = t.live(ae, t.cfg.AccountFree, now)+1, now
+			t.expires(ae, t.cfg.AccountFree)
 		}
 		t.gDebt, t.gAt = t.debt(now)+1, now
 	case recSuccess:
 		t.src.busyUntil, t.acct.busyUntil = 0, 0
+		// The record holds the source address: it must be erased by the
+		// time the entry it touched expires.
 		if se, ok := t.src.m[ev.src]; ok {
-			se.fails, se.good = 0, true
+			se.fails, se.good, se.goodAt = 0, true, now
+			t.expires(se, t.cfg.SourceFree)
 		} else if key, se := t.lookup(&t.src, ev.src, t.cfg.SourceFree, now, true); key != overflowKey {
-			se.good = true
+			se.good, se.goodAt = true, now
+			t.expires(se, t.cfg.SourceFree)
+		} else {
+			t.dueAt = min(t.dueAt, now)
 		}
 		if ae, ok := t.acct.m[ev.acct]; ok {
 			ae.fails = 0
@@ -507,15 +601,22 @@ func (t *throttle) apply(rec []byte) error {
 }
 
 // maybeCompact rewrites the log as one snapshot once it has grown, so flash
-// use stays bounded by the table sizes.
+// use stays bounded by the table sizes, and once something in it has
+// expired (at most every compactEvery), so no source address outlives
+// Retention. The running state is then rebuilt from the snapshot, exactly
+// as a reboot would, so memory forgets what flash forgot.
 func (t *throttle) maybeCompact(now int64) {
 	limit := 4*(len(t.src.m)+len(t.acct.m)) + t.compactMin
-	if t.log.Len() < limit {
+	grown := t.log.Len() >= limit
+	expired := now >= t.dueAt && now-t.compactedAt >= int64(compactEvery)
+	if !grown && !expired {
 		return
 	}
-	if err := t.log.Rewrite([][]byte{t.snapshot(now)}); err != nil {
+	snap := t.snapshot(now)
+	if err := t.log.Rewrite([][]byte{snap}); err != nil {
 		return // the full log is still there; compaction is retried later
 	}
+	t.apply(snap)
 }
 
 func (t *throttle) snapshot(now int64) []byte {
@@ -523,10 +624,15 @@ func (t *throttle) snapshot(now int64) []byte {
 	add := func(tb *table, free int, out *[]snapEntry) {
 		for k, e := range tb.m {
 			f := t.live(e, free, now)
-			if f == 0 && !e.good {
+			good := t.isGood(e, now)
+			if f == 0 && !good {
 				continue
 			}
-			*out = append(*out, snapEntry{key: k, fails: f, last: e.last, good: e.good})
+			se := snapEntry{key: k, fails: f, last: e.last, good: good}
+			if good {
+				se.goodAt = e.goodAt
+			}
+			*out = append(*out, se)
 		}
 		sort.Slice(*out, func(i, j int) bool { return (*out)[i].key < (*out)[j].key })
 	}
@@ -586,10 +692,11 @@ func decodeEvent(rec []byte) (event, error) {
 }
 
 type snapEntry struct {
-	key   string
-	fails uint32
-	last  int64
-	good  bool
+	key    string
+	fails  uint32
+	last   int64
+	good   bool
+	goodAt int64 // only if good
 }
 
 type snapshot struct {
@@ -601,8 +708,10 @@ type snapshot struct {
 // maxSnapEntries bounds a snapshot's tables when decoding.
 const maxSnapEntries = 1 << 14
 
+// Snapshot versions: 1 had no goodAt (its good entries are taken as good
+// from the snapshot's time on), 2 has goodAt after each good entry.
 func encodeSnapshot(s snapshot) []byte {
-	b := []byte{recSnapshot, 1}
+	b := []byte{recSnapshot, 2}
 	b = binary.AppendUvarint(b, math.Float64bits(s.gDebt))
 	b = binary.AppendVarint(b, s.gAt)
 	for _, es := range [][]snapEntry{s.src, s.acct} {
@@ -616,6 +725,9 @@ func encodeSnapshot(s snapshot) []byte {
 				g = 1
 			}
 			b = append(b, g)
+			if e.good {
+				b = binary.AppendVarint(b, e.goodAt)
+			}
 		}
 	}
 	return b
@@ -624,7 +736,11 @@ func encodeSnapshot(s snapshot) []byte {
 func decodeSnapshot(rec []byte) (snapshot, error) {
 	r := wire.NewReader(rec)
 	var s snapshot
-	if r.Byte() != recSnapshot || r.Byte() != 1 {
+	if r.Byte() != recSnapshot {
+		return s, errBadRecord
+	}
+	ver := r.Byte()
+	if ver != 1 && ver != 2 {
 		return s, errBadRecord
 	}
 	s.gDebt = math.Float64frombits(r.Uvarint())
@@ -651,6 +767,13 @@ func decodeSnapshot(rec []byte) (snapshot, error) {
 				r.Fail()
 			}
 			e.good = g == 1
+			if e.good {
+				if ver == 1 {
+					e.goodAt = s.gAt
+				} else {
+					e.goodAt = r.Varint()
+				}
+			}
 			if r.Failed() {
 				return snapshot{}, errBadRecord
 			}

@@ -279,7 +279,7 @@ func TestClockBackwards(t *testing.T) {
 }
 
 func TestSnapshotRoundTrip(t *testing.T) {
-	s := snapshot{gDebt: 3.5, gAt: 42, src: []snapEntry{{key: "a", fails: 3, last: -5, good: true}}, acct: []snapEntry{{key: "owner", fails: 1, last: 7}}}
+	s := snapshot{gDebt: 3.5, gAt: 42, src: []snapEntry{{key: "a", fails: 3, last: -5, good: true, goodAt: -9}, {key: "b", last: 2}}, acct: []snapEntry{{key: "owner", fails: 1, last: 7}}}
 	got, err := decodeSnapshot(encodeSnapshot(s))
 	if err != nil || fmt.Sprint(got) != fmt.Sprint(s) {
 		t.Fatalf("%+v %v", got, err)
@@ -291,6 +291,7 @@ func FuzzThrottleRecord(f *testing.F) {
 	f.Add(encodeEvent(recSuccess, 1, "2001:db8::/64", "owner", 0))
 	f.Add(encodeEvent(recForget, 1, probeSource, "", 0))
 	f.Add(encodeSnapshot(snapshot{gDebt: 1, src: []snapEntry{{key: "a", fails: 1}}}))
+	f.Add(encodeSnapshot(snapshot{gAt: 9, src: []snapEntry{{key: "a", good: true, goodAt: 7}}}))
 	f.Add([]byte{recSnapshot, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
 	f.Fuzz(func(t *testing.T, rec []byte) {
 		th := &throttle{cfg: ThrottleConfig{}.withDefaults(), now: time.Now}
