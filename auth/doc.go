@@ -100,12 +100,16 @@
 // Throttling writes one record (one fsync) per admitted attempt, and none
 // for a refused one, so an attacker cannot wear the flash faster than the
 // throttle lets them try. If the record cannot be written the attempt is
-// refused ([ErrThrottleState]). A source that once logged in successfully
-// is in good standing: it skips the per-account and global limits (never
-// its own), so the owner keeps access during a distributed attack; an
+// refused ([ErrThrottleState]). A source that logged in successfully within
+// [ThrottleConfig.GoodFor] (30 days by default) is in good standing: it
+// skips the per-account and global limits (never its own), so the owner
+// keeps access during a distributed attack; an
 // attacker behind the owner's own address shares that standing. During a
 // large distributed attack a never-seen source may wait for the global
-// budget; [Config.PresenceProof] remains available.
+// budget; [Config.PresenceProof] remains available. A source address is kept
+// at most [ThrottleConfig.Retention] after its last attempt (30 days and 1
+// hour by default), on flash and in memory, erased at the next admitted
+// attempt, successful login or restart after that.
 //
 // The throttle's clock never runs backwards: it is the wall clock, but no
 // earlier than the last recorded failure plus the (monotonic) time since
