@@ -37,9 +37,10 @@ post-quantum co-signature of a release (baseline release add -mldsa-key);
 TUF roles take only ecdsa-p256 and ed25519 keys.
 
 The private key is encrypted (Argon2id + XChaCha20-Poly1305) with the
-passphrase read from FILE (one trailing newline removed) or from the
-environment variable VAR; passphrases are never taken on the command line,
-where other users can read them. -insecure-plaintext writes it unencrypted
+passphrase read from FILE (one trailing newline removed; refused if other
+users can read the file) or from the environment variable VAR; passphrases
+are never taken on the command line, where other users can read them. A new
+key's passphrase has at least 12 characters. -insecure-plaintext writes it unencrypted
 PKCS#8 instead, for keys that live in a vault or HSM import.
 
 Flags:`)
@@ -75,7 +76,10 @@ func runKeygen(args []string, stdout, stderr io.Writer) int {
 	var pass []byte
 	if pf.given() {
 		var err error
-		if pass, err = pf.read(); err != nil {
+		if pass, err = pf.read(); err == nil && len(pass) < minNewPassphrase {
+			err = fmt.Errorf("the passphrase for a new key must be at least %d characters", minNewPassphrase)
+		}
+		if err != nil {
 			fmt.Fprintf(stderr, "baseline keygen: %s\n", oneLine(err.Error()))
 			return 2
 		}
@@ -152,6 +156,11 @@ func runKeygen(args []string, stdout, stderr io.Writer) int {
 // document.
 const maxPassphrase = 4 << 10
 
+// minNewPassphrase is the shortest passphrase keygen accepts for a new key:
+// the key file is exactly as strong as it (Argon2id slows guessing, it does
+// not make a short passphrase long).
+const minNewPassphrase = 12
+
 // passphraseFlags are the two ways a subcommand takes a passphrase. Neither
 // puts the secret on the command line (visible in ps and shell history).
 type passphraseFlags struct {
@@ -171,6 +180,9 @@ func (p *passphraseFlags) read() ([]byte, error) {
 	case p.file != "" && p.env != "":
 		return nil, errors.New("give only one of -passphrase-file and -passphrase-env")
 	case p.file != "":
+		if fi, err := os.Stat(p.file); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			return nil, fmt.Errorf("passphrase file %s can be read by other users (mode %v): chmod 600 it", p.file, fi.Mode().Perm())
+		}
 		b, err := durable.ReadFile(durable.OS, p.file, maxPassphrase)
 		if err != nil {
 			return nil, fmt.Errorf("reading passphrase file: %w", err)

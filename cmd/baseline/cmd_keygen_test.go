@@ -139,3 +139,32 @@ func TestKeygenUsageErrors(t *testing.T) {
 		t.Fatalf("usage errors wrote files: %v", entries)
 	}
 }
+
+// TestKeygenPassphraseRules: a new key's passphrase has at least 12
+// characters, and a passphrase file others can read is refused; no key
+// file is written in either case.
+func TestKeygenPassphraseRules(t *testing.T) {
+	dir := t.TempDir()
+	short := filepath.Join(dir, "short")
+	os.WriteFile(short, []byte("elevenchars\n"), 0o600)
+	open := filepath.Join(dir, "open")
+	os.WriteFile(open, []byte("a long enough passphrase\n"), 0o644)
+	for name, tt := range map[string]struct{ file, want string }{
+		"short":          {short, "at least 12 characters"},
+		"world-readable": {open, "can be read by other users"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			prefix := filepath.Join(dir, name)
+			code, _, stderr := releaseCmd(t, "keygen", "-alg", "ecdsa-p256", "-out", prefix, "-passphrase-file", tt.file)
+			if code != 2 || !strings.Contains(stderr, tt.want) {
+				t.Fatalf("exit %d, stderr %q; want 2 and %q", code, stderr, tt.want)
+			}
+			if _, err := os.Stat(prefix + ".key"); !os.IsNotExist(err) {
+				t.Error("a key file was written")
+			}
+			if strings.Contains(stderr, "elevenchars") || strings.Contains(stderr, "long enough") {
+				t.Error("the passphrase appears in the error")
+			}
+		})
+	}
+}
