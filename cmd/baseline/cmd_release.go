@@ -264,7 +264,7 @@ func releaseAdd(args []string, stdout, stderr io.Writer) int {
 	f.fs.BoolVar(&d.Reboot, "reboot", false, "installing restarts the device (5.3-12)")
 	f.fs.DurationVar(&d.Downtime, "downtime", 0, "expected time the device's function is unavailable while installing (5.3-12)")
 	support := f.fs.String("support-until", "", "last `date` (YYYY-MM-DD) of security updates for this hardware (5.3-13)")
-	f.fs.IntVar(&d.ChunkSize, "chunk-size", update.DefaultChunkSize, "bytes per verified chunk (a multiple of 64)")
+	f.fs.IntVar(&d.ChunkSize, "chunk-size", update.DefaultChunkSize, fmt.Sprintf("bytes per verified chunk: a multiple of 64 from %d to %d", update.MinChunkSize, update.MaxChunkSize))
 	mldsa := f.fs.String("mldsa-key", "", "ML-DSA-65 private key `FILE` to co-sign the target")
 	sha512 := f.fs.Bool("sha512", false, "also list the image's SHA-512 in the target (devices then compute it too; default: SHA-256 only)")
 	if c := f.parse(args, stderr); c >= 0 {
@@ -275,10 +275,22 @@ func releaseAdd(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	d.Risks = risks
+	if d.ChunkSize < update.MinChunkSize || d.ChunkSize > update.MaxChunkSize || d.ChunkSize%64 != 0 {
+		fmt.Fprintf(stderr, "baseline release add: -chunk-size %d: must be a multiple of 64 from %d to %d\n", d.ChunkSize, update.MinChunkSize, update.MaxChunkSize)
+		return 2
+	}
+	if d.Downtime < 0 {
+		fmt.Fprintln(stderr, "baseline release add: -downtime must not be negative")
+		return 2
+	}
 	if *support != "" {
 		t, err := time.Parse("2006-01-02", *support)
 		if err != nil {
 			fmt.Fprintln(stderr, "baseline release add: -support-until must be YYYY-MM-DD")
+			return 2
+		}
+		if t.Before(time.Now().UTC().Truncate(24 * time.Hour)) {
+			fmt.Fprintf(stderr, "baseline release add: -support-until %s is in the past\n", *support)
 			return 2
 		}
 		d.SupportUntil = t

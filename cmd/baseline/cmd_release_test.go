@@ -185,6 +185,10 @@ func TestReleaseCLIUsage(t *testing.T) {
 		"bad flag":       {"release", "list", "-nope"},
 		"stray argument": {"release", "list", "-repo", dir, "extra"},
 		"bad date":       {"release", "add", "-repo", dir, "-image", "x", "-path", "p", "-hardware-id", "h", "-counter", "1", "-version", "1", "-support-until", "June"},
+		"past support":   {"release", "add", "-repo", dir, "-image", "x", "-path", "p", "-hardware-id", "h", "-counter", "1", "-version", "1", "-support-until", "2020-01-01"},
+		"small chunks":   {"release", "add", "-repo", dir, "-image", "x", "-path", "p", "-hardware-id", "h", "-counter", "1", "-version", "1", "-chunk-size", "100"},
+		"odd chunks":     {"release", "add", "-repo", dir, "-image", "x", "-path", "p", "-hardware-id", "h", "-counter", "1", "-version", "1", "-chunk-size", "65537"},
+		"neg downtime":   {"release", "add", "-repo", dir, "-image", "x", "-path", "p", "-hardware-id", "h", "-counter", "1", "-version", "1", "-downtime", "-5s"},
 		"zero threshold": {"release", "init", "-repo", dir, "-root-key", "a", "-targets-key", "b", "-snapshot-key", "c", "-timestamp-key", "d", "-root-threshold", "0"},
 	} {
 		if code, _, stderr := releaseCmd(t, args...); code != 2 {
@@ -193,5 +197,23 @@ func TestReleaseCLIUsage(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Fatalf("usage errors wrote files: %v", entries)
+	}
+}
+
+// TestReleaseAddRefusesBadValues: values a release engineer can get wrong
+// are refused by name before any key or repository is touched.
+func TestReleaseAddRefusesBadValues(t *testing.T) {
+	dir := t.TempDir()
+	base := []string{"release", "add", "-repo", dir, "-image", "x", "-path", "p", "-hardware-id", "h", "-counter", "1", "-version", "1"}
+	for flagv, want := range map[[2]string]string{
+		{"-support-until", "2020-01-01"}: "in the past",
+		{"-chunk-size", "100"}:           "must be a multiple of 64 from 4096",
+		{"-chunk-size", "65537"}:         "must be a multiple of 64",
+		{"-downtime", "-5s"}:             "must not be negative",
+	} {
+		code, _, stderr := releaseCmd(t, append(append([]string(nil), base...), flagv[0], flagv[1])...)
+		if code != 2 || !strings.Contains(stderr, want) {
+			t.Errorf("%s %s: exit %d, stderr %q; want 2 and %q", flagv[0], flagv[1], code, stderr, want)
+		}
 	}
 }
