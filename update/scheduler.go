@@ -11,10 +11,17 @@ import (
 // Scheduler defaults. Each is documented on the SchedulerConfig field it
 // fills in.
 const (
-	DefaultCheckPeriod  = 24 * time.Hour
-	DefaultMinBackoff   = time.Minute
-	DefaultMaxBackoff   = 6 * time.Hour
+	// DefaultCheckPeriod is the mean time between checks (provision 5.3-5).
+	DefaultCheckPeriod = 24 * time.Hour
+	// DefaultMinBackoff is the backoff ceiling after the first failure.
+	DefaultMinBackoff = time.Minute
+	// DefaultMaxBackoff is the largest backoff ceiling; it is well below
+	// DefaultCheckPeriod so that a device that was offline catches up on a
+	// security release soon after it is back (5.3-8).
+	DefaultMaxBackoff = 6 * time.Hour
+	// DefaultDisruptRetry is the wait before asking SafeToDisrupt again.
 	DefaultDisruptRetry = 15 * time.Minute
+
 	checkJitterPercent  = 20
 	minBackoffFloor     = time.Second
 	maxBackoffDoublings = 30
@@ -90,8 +97,12 @@ func (InstallDeferred) isEvent() {}
 
 // Reasons in InstallDeferred.
 const (
+	// DeferredAutoInstallOff: the owner switched automatic installation
+	// off (5.3-6); the release was announced instead.
 	DeferredAutoInstallOff = "auto-install off"
-	DeferredNotSafe        = "not safe to disrupt"
+	// DeferredNotSafe: the device's SafeToDisrupt hook said no; the
+	// Scheduler asks again after DisruptRetry.
+	DeferredNotSafe = "not safe to disrupt"
 )
 
 // Scheduler decides when a device checks for updates and installs them:
@@ -208,10 +219,10 @@ func (s *Scheduler) step(ctx context.Context) time.Duration {
 		return s.untilCheck(now)
 	}
 	p := UpdatePolicy{}
-	maxSec := DefaultMaxSecurityPostpone
+	secCap := DefaultMaxSecurityPostpone
 	if s.cfg.Policy != nil {
 		p = s.cfg.Policy.Policy()
-		maxSec = s.cfg.Policy.MaxSecurityPostpone()
+		secCap = s.cfg.Policy.MaxSecurityPostpone()
 	}
 	if !p.NotificationsOff && counter != s.announced {
 		s.announced = counter
@@ -226,7 +237,7 @@ func (s *Scheduler) step(ctx context.Context) time.Duration {
 		}
 		return s.untilCheck(now)
 	}
-	if ok, until := p.postponedUntil(rel, now, maxSec); ok {
+	if ok, until := p.postponedUntil(rel, now, secCap); ok {
 		if counter != s.postponed {
 			s.postponed = counter
 			s.notify(ReleasePostponed{Path: rel.Path, ReleaseCounter: counter, Security: rel.Descriptor.Security, Until: until})

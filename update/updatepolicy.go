@@ -129,15 +129,15 @@ func (p UpdatePolicy) clone() UpdatePolicy {
 
 // postponedUntil says whether r is postponed at now and until when (the
 // zero time: until the owner resumes it). A security postponement ends at
-// At+maxSec at the latest whatever the file says, and ends at once when the
+// At+secCap at the latest whatever the file says, and ends at once when the
 // clock reads earlier than At (a clock set back must not stretch it).
-func (p UpdatePolicy) postponedUntil(r *Release, now time.Time, maxSec time.Duration) (bool, time.Time) {
+func (p UpdatePolicy) postponedUntil(r *Release, now time.Time, secCap time.Duration) (bool, time.Time) {
 	q := p.Postponed
 	if q == nil || r == nil || r.Descriptor == nil || r.Descriptor.ReleaseCounter != q.ReleaseCounter {
 		return false, time.Time{}
 	}
 	if r.Descriptor.Security || q.Security {
-		end := q.At.Add(maxSec)
+		end := q.At.Add(secCap)
 		if !q.Until.IsZero() && q.Until.Before(end) {
 			end = q.Until
 		}
