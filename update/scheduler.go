@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 )
 
@@ -111,8 +112,9 @@ const (
 // security releases postponed no longer than the maker's cap (5.3-8).
 // Start one Scheduler per device with Run in its own goroutine.
 type Scheduler struct {
-	cfg SchedulerConfig
-	log *slog.Logger
+	cfg     SchedulerConfig
+	log     *slog.Logger
+	running atomic.Bool
 
 	failures  int
 	nextCheck time.Time
@@ -168,8 +170,13 @@ func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
 // failed check or install is retried with backoff. Between steps it holds
 // one timer and waits on it, ctx and a policy change (so a resumed
 // postponement or auto-install switched on takes effect at once); it does
-// not poll. Run must not be called twice at the same time.
+// not poll. Calling Run while another Run of the same Scheduler is active
+// is a programmer error and panics.
 func (s *Scheduler) Run(ctx context.Context) error {
+	if !s.running.CompareAndSwap(false, true) {
+		panic("update: Scheduler.Run called twice")
+	}
+	defer s.running.Store(false)
 	for {
 		var changed <-chan struct{}
 		if s.cfg.Policy != nil {
@@ -201,13 +208,23 @@ func (s *Scheduler) step(ctx context.Context) time.Duration {
 		if err != nil {
 			return s.fail(ctx, fmt.Errorf("update: check: %w", err))
 		}
-		s.failures = 0
 		s.nextCheck = now.Add(s.jitter(s.cfg.CheckPeriod))
 		s.pending = rel
 		if rel == nil {
+			s.failures = 0
 			return s.nextCheck.Sub(now)
 		}
 	}
+	// From here on the step either defers, installs or fails to install:
+	// only a failed install keeps the count of failures in a row, so an
+	// install that keeps failing backs off even though its checks pass.
+	return s.decide(ctx, now)
+}
+
+// decide acts on the pending release and returns the wait.
+func (s *Scheduler) decide(ctx context.Context, now time.Time) time.Duration {
+	failures := s.failures
+	s.failures = 0
 	rel := s.pending
 	var counter uint64
 	if rel.Descriptor != nil {
@@ -255,9 +272,9 @@ func (s *Scheduler) step(ctx context.Context) time.Duration {
 		return min(s.cfg.DisruptRetry, s.untilCheck(now))
 	}
 	if err := s.cfg.Updater.Apply(ctx, rel); err != nil {
+		s.failures = failures
 		return s.fail(ctx, fmt.Errorf("update: apply %s: %w", rel.Path, err))
 	}
-	s.failures = 0
 	s.applied = counter
 	s.pending = nil
 	return s.untilCheck(now)

@@ -458,3 +458,79 @@ func TestSchedulerNotSafeToDisrupt(t *testing.T) {
 		t.Fatalf("once safe: checks %d applies %d, want 1 and 1", checks, applies)
 	}
 }
+
+// setClock moves the test clock (a user or a bad NTP answer setting it).
+func (e *schedEnv) setClock(t time.Time) {
+	e.mu.Lock()
+	e.now = t
+	e.mu.Unlock()
+}
+
+// TestSchedulerClockSetBack: setting the clock back before the moment a
+// security release was postponed ends the postponement instead of
+// stretching it; the release is installed at the next step.
+func TestSchedulerClockSetBack(t *testing.T) {
+	e := newSchedEnvPostponed(t, policyRelease(6, true), time.Time{})
+	r := e.next()
+	if _, applies := e.u.counts(); applies != 0 {
+		t.Fatal("postponed release applied at start")
+	}
+	e.setClock(policyT0.Add(-30 * 24 * time.Hour))
+	r.d = 0
+	e.fire(r)
+	e.next()
+	if _, applies := e.u.counts(); applies != 1 {
+		t.Fatalf("applies = %d after the clock was set back, want 1", applies)
+	}
+}
+
+// TestSchedulerApplyFailureRetries: a failed install is reported, retried
+// after backoff with a fresh check, and succeeds later.
+func TestSchedulerApplyFailureRetries(t *testing.T) {
+	e := newSchedEnv(t, policyRelease(2, false), func(e *schedEnv, c *SchedulerConfig) {
+		e.u.applyErr = []error{errors.New("flash write failed"), errors.New("flash write failed")}
+		c.Rand = func(n int64) int64 { return n - 1 }
+	})
+	for i, want := range []time.Duration{DefaultMinBackoff, 2 * DefaultMinBackoff} {
+		r := e.next()
+		if r.d != want {
+			t.Fatalf("failure %d: wait %v, want %v", i+1, r.d, want)
+		}
+		e.fire(r)
+	}
+	e.next()
+	checks, applies := e.u.counts()
+	if applies != 1 || checks != 3 {
+		t.Fatalf("checks %d applies %d, want 3 checks and 1 successful apply", checks, applies)
+	}
+	evs := e.eventsOf()
+	if n := countEvents[CheckFailed](evs); n != 2 {
+		t.Fatalf("CheckFailed events = %d, want 2", n)
+	}
+}
+
+// TestSchedulerRunTwicePanics: a second concurrent Run is a programmer
+// error.
+func TestSchedulerRunTwicePanics(t *testing.T) {
+	s, err := NewScheduler(SchedulerConfig{Updater: &fakeUpdater{now: time.Now}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.running.Store(true)
+	defer func() {
+		if recover() == nil {
+			t.Fatal("second Run did not panic")
+		}
+	}()
+	s.Run(context.Background())
+}
+
+// TestNewSchedulerConfig: a missing Updater and negative durations are
+// refused.
+func TestNewSchedulerConfig(t *testing.T) {
+	for _, c := range []SchedulerConfig{{}, {Updater: &fakeUpdater{}, CheckPeriod: -1}, {Updater: &fakeUpdater{}, MaxBackoff: -time.Second}} {
+		if _, err := NewScheduler(c); !errors.Is(err, ErrConfig) {
+			t.Errorf("NewScheduler(%+v) = %v, want ErrConfig", c, err)
+		}
+	}
+}

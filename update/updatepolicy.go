@@ -277,7 +277,9 @@ func (s *PolicyStore) Postpone(r *Release, until time.Time) (ReleasePostponed, e
 	if r == nil || r.Descriptor == nil {
 		return ReleasePostponed{}, fmt.Errorf("%w: postponing a release without descriptor", ErrPolicy)
 	}
-	now := s.cfg.Now()
+	// Wall-clock time only, so the policy in memory is the one on flash.
+	now := s.cfg.Now().Round(0)
+	until = until.Round(0)
 	if !until.IsZero() && !until.After(now) {
 		return ReleasePostponed{}, fmt.Errorf("%w: postponement ends in the past", ErrPolicy)
 	}
