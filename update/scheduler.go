@@ -169,8 +169,9 @@ func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
 // what the policy allows; it returns ctx's error. Failures never stop it: a
 // failed check or install is retried with backoff. Between steps it holds
 // one timer and waits on it, ctx and a policy change (so a resumed
-// postponement or auto-install switched on takes effect at once); it does
-// not poll. Calling Run while another Run of the same Scheduler is active
+// postponement or auto-install switched on takes effect at once: a policy
+// change starts a step, which checks again only when no release is
+// pending); it does not poll. Calling Run while another Run of the same Scheduler is active
 // is a programmer error and panics.
 func (s *Scheduler) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
