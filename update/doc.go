@@ -15,6 +15,13 @@
 //
 // # Provisions
 //
+//   - 5.3-4, 5.3-5, 5.3-6, 5.3-8 (automatic, timely updates the owner
+//     controls): [Scheduler] checks at start and every 24 h with jitter,
+//     backs off without giving up, and installs when the [UpdatePolicy]
+//     allows and the device's SafeToDisrupt hook agrees; the policy
+//     ([OpenPolicyStore], crash-safe) has automatic install and
+//     notifications on by default, and postponement that is capped for
+//     security releases ([DefaultMaxSecurityPostpone]).
 //   - 5.3-2  (a secure update mechanism): [Client.Apply] with an [Installer];
 //     [NewFileAB] journals every transition through durable (crash-tested at
 //     every write/fsync boundary), counts trial boots only while a trial is
@@ -58,6 +65,10 @@
 //	rel, err := c.Check(ctx)           // nil, nil when up to date
 //	for _, ev := range rel.Events() { ui.Announce(ev) }
 //	err = c.Apply(ctx, rel) // Config.Installer: ab, from update.NewFileAB
+//	// or let the scheduler decide when: check, announce, install
+//	policy, err := update.OpenPolicyStore(update.PolicyConfig{FS: durable.OS, Path: "/data/update/policy.json"})
+//	s, err := update.NewScheduler(update.SchedulerConfig{Updater: c, Policy: policy, SafeToDisrupt: idle})
+//	go s.Run(ctx)
 //	// … restart when it suits the user; the launcher calls ab.Boot(ctx) to
 //	// learn which slot to start; the new firmware runs its health check:
 //	ab.Commit(ctx) // or ab.Rollback(ctx, reason)
