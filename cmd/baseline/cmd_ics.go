@@ -72,10 +72,8 @@ func runICS(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() { fmt.Fprint(stderr, icsUsage) }
 	profile := fs.String("profile", "", "device profile `FILE` (JSON)")
 	format := fs.String("format", "json", "output format: json, markdown or html")
-	device := fs.String("device", "", "https `URL` of the running device's JSON self-check report")
-	deviceCert := fs.String("device-cert", "", "the device's TLS certificate (PEM `FILE`), pinned exactly")
-	tokenFile := fs.String("token-file", "", "`FILE` holding the owner's bearer token")
-	tokenEnv := fs.String("token-env", "", "environment `VARIABLE` holding the owner's bearer token")
+	var dev deviceFlags
+	dev.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -104,7 +102,7 @@ func runICS(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "baseline ics: unknown format %q (json, markdown or html)\n", *format)
 		return 2
 	}
-	st, code := loadStatement("ics", *profile, deviceFlags{*device, *deviceCert, *tokenFile, *tokenEnv}, stderr)
+	st, code := loadStatement("ics", *profile, dev, stderr)
 	if st == nil {
 		return code
 	}
@@ -124,6 +122,14 @@ func runICS(args []string, stdout, stderr io.Writer) int {
 // deviceFlags are how a command reaches the running device's self-check.
 type deviceFlags struct {
 	url, cert, tokenFile, tokenEnv string
+}
+
+// register adds --device, --device-cert, --token-file and --token-env.
+func (d *deviceFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&d.url, "device", "", "https `URL` of the running device's JSON self-check report")
+	fs.StringVar(&d.cert, "device-cert", "", "the device's TLS certificate (PEM `FILE`), pinned exactly")
+	fs.StringVar(&d.tokenFile, "token-file", "", "`FILE` holding the owner's bearer token")
+	fs.StringVar(&d.tokenEnv, "token-env", "", "environment `VARIABLE` holding the owner's bearer token")
 }
 
 // loadStatement reads the profile and, with a device URL, attaches the

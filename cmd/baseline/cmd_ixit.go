@@ -45,10 +45,7 @@ func runIXIT(args []string, stdout, stderr io.Writer) int {
 	profile := fs.String("profile", "", "device profile `FILE` (JSON)")
 	format := fs.String("format", "markdown", "output format: markdown or json")
 	var dev deviceFlags
-	fs.StringVar(&dev.url, "device", "", "https `URL` of the running device's JSON self-check report")
-	fs.StringVar(&dev.cert, "device-cert", "", "the device's TLS certificate (PEM `FILE`), pinned exactly")
-	fs.StringVar(&dev.tokenFile, "token-file", "", "`FILE` holding the owner's bearer token")
-	fs.StringVar(&dev.tokenEnv, "token-env", "", "environment `VARIABLE` holding the owner's bearer token")
+	dev.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
