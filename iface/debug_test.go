@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/iotbaseline/baseline/internal/testenv"
 )
 
 // TestReleaseBuildHasNoDebug: the default build exposes no debug handler
@@ -16,10 +18,7 @@ func TestReleaseBuildHasNoDebug(t *testing.T) {
 	if DebugHandler() != nil {
 		t.Fatal("release build returns a debug handler")
 	}
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go command not available to list dependencies")
-	}
+	gobin := testenv.LookPath(t, "go")
 	deps := func(tags string) []string {
 		args := []string{"list", "-deps"}
 		if tags != "" {

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/iotbaseline/baseline/internal/testenv"
 )
 
 func writeFile(t *testing.T, path, content string) {
@@ -87,10 +89,7 @@ func TestProbeDebugFindsRealProcess(t *testing.T) {
 	// Start a real process named like a debugger and expect the probe of
 	// the real /proc to see it.
 	dir := t.TempDir()
-	sleep, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Skip("no sleep binary")
-	}
+	sleep := testenv.LookPath(t, "sleep")
 	gdb := filepath.Join(dir, "gdbserver")
 	if err := os.Symlink(sleep, gdb); err != nil {
 		t.Fatal(err)
