@@ -207,7 +207,8 @@ type FileABConfig struct {
 	// SHA-256 and compare it with the recorded hash: a trial image that
 	// no longer matches is rolled back; a committed image that does not
 	// match is reported as ErrImageCorrupt. It costs one read of the image
-	// per boot.
+	// per boot. (The running firmware's own start-up check, with the alert
+	// and network-restriction hooks of 5.7-2, is [FileAB.VerifyRunning].)
 	VerifyBoot bool
 	// Notify receives the installer's events (Downloading, Installed,
 	// TrialBoot, Committed, RolledBack). Sends never block: an event the

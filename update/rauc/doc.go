@@ -26,6 +26,14 @@
 // offer it again); anti-rollback needs Config.InstalledCounter, since RAUC
 // knows bundle versions, not TUF release counters.
 //
+// Boot integrity (EN 303 645 5.7-1, 5.7-2) is not covered either: RAUC
+// verifies a bundle's signature when it installs it, and records the
+// slot's checksum in its status, but nothing here reads the installed slot
+// again at start, so there is no counterpart of update.FileAB.VerifyRunning
+// and no update.boot-integrity check for a RAUC system. Use the platform's
+// verified boot (a signed bootloader that checks the kernel and a
+// dm-verity root file system) for that.
+//
 // # Provisions
 //
 //   - 5.3-2 (secure update mechanism): [System.Install] activates only a
