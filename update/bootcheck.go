@@ -162,6 +162,21 @@ type bootState struct {
 	verifyStream func(ctx context.Context, r io.Reader, length int64, want []byte, exact bool) error
 }
 
+// VerifyImage reads length bytes from r through SHA-256 and compares the
+// digest with want (a SHA-256 recorded for the image, from a source the
+// caller trusts) in constant time. It holds one 64 KiB buffer whatever
+// the image size, and checks ctx between reads. Fewer than length bytes or
+// another digest return an error wrapping ErrImageCorrupt. Bytes after
+// length are not read, since a partition is larger than its image; when r
+// is a file that must hold exactly the image, compare its size first.
+//
+// It is the comparison [FileAB.VerifyRunning] uses, for slot backends
+// that keep their own record of the installed image (update/rauc's
+// System.VerifyRunning uses it with the checksum RAUC recorded).
+func VerifyImage(ctx context.Context, r io.Reader, length int64, want []byte) error {
+	return verifyStream(ctx, r, length, want, false)
+}
+
 // verifyBufSize is the read buffer of a slot verification: the whole
 // memory a verification holds, whatever the image size.
 const verifyBufSize = 64 << 10

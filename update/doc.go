@@ -60,8 +60,10 @@
 //     stay reachable) and then Alert. [FileABConfig.VerifyBoot] makes the
 //     launcher's [FileAB.Boot] do the same read before it starts a slot.
 //     Measured self-check update.boot-integrity. What this does and does
-//     not protect against is under Security considerations. The RAUC
-//     adapter (update/rauc) does not verify the installed slot at start.
+//     not protect against is under Security considerations. The same
+//     comparison is [VerifyImage], for backends with their own record;
+//     the RAUC adapter's System.VerifyRunning (update/rauc) uses it with
+//     the checksum RAUC recorded, for raw slots.
 //   - 5.3-14, 5.3-15 (a part whose software cannot be updated): not this
 //     package's to enforce. The maker declares the part in the device
 //     profile (conformance.NonUpdatable, "non_updatable": what it is, why
