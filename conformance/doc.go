@@ -97,7 +97,8 @@
 // V1.1.1 test cases name (auth.throttle: "Brute Force Prevention" of
 // 1-AuthMech; iface.tls: "Cryptographic Details" of 11-ComMech;
 // iface.sockets: 13-SoftServ and "Status" of 15-Intf; secrets.*:
-// 10-SecParam; update.*: 7-UpdMech; iface.privileges: 17-PrivlCtrl;
+// 10-SecParam; update.*: 7-UpdMech; update.boot-integrity: "Security
+// Guarantees" of 20-SecBoot; iface.privileges: 17-PrivlCtrl;
 // iface.input: 29-InpVal; resilience.*: 23-ResMech), and the maker's answer
 // for each provision the section serves, labelled "declared by the maker".
 // Left for the maker, in every section, as "MAKER TO WRITE": the entries

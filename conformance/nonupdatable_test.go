@@ -214,3 +214,31 @@ func TestDecodeNonUpdatable(t *testing.T) {
 		}
 	}
 }
+
+// TestIXITNamesBootIntegrityAndNonUpdatable: the boot check informs
+// 20-SecBoot's Security Guarantees, and the declaration 9-ReplSup.
+func TestIXITNamesBootIntegrityAndNonUpdatable(t *testing.T) {
+	p := constrainedSensor(t, sensorDeclaration())
+	results := append(RunChecks(context.Background(), p), CheckResult{ID: "update.boot-integrity", Title: "boot", Provisions: []string{"5.7-1", "5.7-2"},
+		Method: Measured, Result: Result{Verdict: Pass, Observed: "slot a matches"}})
+	x := BuildIXIT(p, results)
+	find := func(section int, check string) *IXITRow {
+		for _, d := range x.Sections {
+			if d.Number != section {
+				continue
+			}
+			for i := range d.Rows {
+				if d.Rows[i].Check == check {
+					return &d.Rows[i]
+				}
+			}
+		}
+		return nil
+	}
+	if r := find(20, "update.boot-integrity"); r == nil || r.Method != Measured || len(r.Fields) == 0 || r.Fields[0] != "Security Guarantees" {
+		t.Fatalf("20-SecBoot row: %+v", r)
+	}
+	if r := find(9, "conformance.non-updatable"); r == nil || r.Method != Configured || r.Verdict != Declared || !strings.Contains(r.Text, "SN-2 sensor") {
+		t.Fatalf("9-ReplSup row: %+v", r)
+	}
+}
