@@ -82,6 +82,10 @@ type bootResult struct {
 // nothing, so power loss during it cannot change the device's state; what
 // it found is kept in memory for the self-check update.boot-integrity.
 //
+// During a trial a mismatch means the new image must not be committed:
+// after the hooks ran, call [FileAB.Rollback] (the launcher, with
+// FileABConfig.VerifyBoot, would already have rolled it back).
+//
 // # Threat model
 //
 // What the check detects: any change to the running slot by a party who
