@@ -98,7 +98,9 @@ type bootResult struct {
 // What it does not stop:
 //   - An attacker who can write the journal as well can record the digest
 //     of their own image: the journal is CRC-framed for power loss, not
-//     signed. Keep Dir on storage the normal function cannot write.
+//     signed. Keep Dir where only the updating process can write (its own
+//     user, its own partition), apart from storage that is exposed or
+//     shared.
 //   - Code that already runs as the firmware can skip the call or replace
 //     the hooks. When the running image verifies itself, a modified image
 //     may simply not call VerifyRunning: this catches corruption and
