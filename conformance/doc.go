@@ -23,6 +23,16 @@
 //     policy URL, the end of the support period and the model designation;
 //     a statement without them is incomplete, and [Profile.Checks] fails
 //     when the running device lacks them or its support period has ended.
+//   - 5.3-14, 5.3-15: a part whose software cannot be updated (a radio
+//     co-processor in ROM, or a whole constrained device) is declared in
+//     the profile's non_updatable list ([NonUpdatable]): what it is, why it
+//     cannot be updated, how it is isolated, how and until when the
+//     hardware is replaced. A declaration missing a field is a [Problem]
+//     naming the field and the provision; the statement names the parts
+//     (JSON, Markdown, HTML and the 5.3-14/15 rows); [Profile.Checks]
+//     adds conformance.non-updatable, which reports them as DECLARED —
+//     read from the profile, never measured — and fails when one is
+//     incomplete or its replacement period has ended.
 //   - 5.12-3: [Statement.WriteHTML] and [Report.WriteHTML] write pages a
 //     non-expert can read (plain-language results, no scripts);
 //     [Report.WriteJSON] is the machine-readable form; [ReportHandler]
@@ -87,7 +97,8 @@
 // V1.1.1 test cases name (auth.throttle: "Brute Force Prevention" of
 // 1-AuthMech; iface.tls: "Cryptographic Details" of 11-ComMech;
 // iface.sockets: 13-SoftServ and "Status" of 15-Intf; secrets.*:
-// 10-SecParam; update.*: 7-UpdMech; iface.privileges: 17-PrivlCtrl;
+// 10-SecParam; update.*: 7-UpdMech; update.boot-integrity: "Security
+// Guarantees" of 20-SecBoot; iface.privileges: 17-PrivlCtrl;
 // iface.input: 29-InpVal; resilience.*: 23-ResMech), and the maker's answer
 // for each provision the section serves, labelled "declared by the maker".
 // Left for the maker, in every section, as "MAKER TO WRITE": the entries
@@ -144,6 +155,11 @@
 //	    "contact": "mailto:security@example.com",
 //	    "policy_url": "https://example.com/security/policy"
 //	  },
+//	  "non_updatable": [                         // 5.3-14, 5.3-15; optional
+//	    {"part": "Zigbee co-processor (ROM)", "reason": "why",
+//	     "isolation": "how", "replacement": "how a user gets it replaced",
+//	     "replacement_until": "2031-12-31"}     // not in the past
+//	  ],
 //	  "provisions": [
 //	    {"id": "5.1-1", "support": "Y", "detail": "how", "justification": ""},
 //	    {"id": "5.6-4", "support": "N/A", "detail": "", "justification": "why"}

@@ -27,6 +27,8 @@ func FuzzDecodeProfile(f *testing.F) {
 		`{"support_period_end":"2000-01-01"}`, `{"support_period_end":"9999-12-31"}`,
 		`{"model":"a"}{"model":"b"}`, `{"a":{"b":[1,{"c":2,"c":3}]}}`,
 		`{"vulnerability_disclosure":{"contact":"mailto:a@b.c","policy_url":"https://x"}}`,
+		`{"non_updatable":[{"part":"radio","reason":"ROM","isolation":"SPI only","replacement":"retailer","replacement_until":"2030-01-31"}]}`,
+		`{"non_updatable":[{"part":"a","part":"b"}]}`, `{"non_updatable":null}`, `{"non_updatable":[{}]}`,
 		"{\"model\":\"\\u0000\"}", `{"model":"\ud800"}`, `{"provisions":[{"id":"5.1-1","support":"Y","detail":"` + "\u2028" + `"}]}`,
 	} {
 		f.Add([]byte(s))

@@ -91,6 +91,7 @@ var checkRoutes = []struct {
 	{"update.trust-root", 7, []string{"Security Guarantees"}},
 	{"update.verification", 7, []string{"Security Guarantees", "Cryptographic Details"}},
 	{"update.support-period", 2, []string{"Support Period"}},
+	{"update.boot-integrity", 20, []string{"Security Guarantees"}},
 	{"secrets", 10, nil},
 	{"secrets.sealed-at-rest", 10, []string{"Protection Scheme"}},
 	{"secrets.device-identity", 10, []string{"Protection Scheme", "Generation Mechanism"}},

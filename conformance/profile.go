@@ -193,6 +193,9 @@ type Profile struct {
 	SupportPeriodEnd string `json:"support_period_end"`
 	// VulnerabilityDisclosure is the disclosure contact and policy (5.2-1).
 	VulnerabilityDisclosure Disclosure `json:"vulnerability_disclosure"`
+	// NonUpdatable declares the parts whose software cannot be updated
+	// (5.3-14, 5.3-15), at most [MaxNonUpdatable]; see [NonUpdatable].
+	NonUpdatable []NonUpdatable `json:"non_updatable,omitempty"`
 	// Provisions holds one answer per provision.
 	Provisions []Answer `json:"provisions"`
 }
@@ -327,7 +330,9 @@ func (e *ProfileError) Unwrap() []error {
 // unknown or repeated provision IDs; Support Y, N, N/A or empty; text fields
 // within [MaxTextLen] / [MaxFieldLen] and free of control characters; a
 // support period end that is a valid date not before now's date (in UTC);
-// a well-formed disclosure contact and https policy URL.
+// a well-formed disclosure contact and https policy URL; at most
+// [MaxNonUpdatable] non_updatable parts, each replacement_until a valid
+// date not before now's date.
 //
 // Empty answers are accepted here: an incomplete profile decodes, and
 // [NewStatement] reports what is missing. Every error is a *[ProfileError]
@@ -481,6 +486,8 @@ func (d *profileDecoder) decode() (*Profile, error) {
 			target = &p.SupportPeriodEnd
 		case "vulnerability_disclosure":
 			target = &p.VulnerabilityDisclosure
+		case "non_updatable":
+			target = &p.NonUpdatable
 		case "provisions":
 			if err := d.decodeProvisions(dec, p); err != nil {
 				return nil, err
@@ -628,6 +635,16 @@ func (d *profileDecoder) checkField(key string, p *Profile, off int64) error {
 			field = key + ".policy_url"
 		} else if msg = checkHTTPS(v.PolicyURL); msg != "" {
 			field = key + ".policy_url"
+		}
+	case "non_updatable":
+		if len(p.NonUpdatable) > MaxNonUpdatable {
+			field, msg = key, fmt.Sprintf("declares %d parts; at most %d", len(p.NonUpdatable), MaxNonUpdatable)
+			break
+		}
+		for i, nu := range p.NonUpdatable {
+			if field, msg = nonUpdatableText(i, nu, d.now); msg != "" {
+				break
+			}
 		}
 	}
 	if msg != "" {

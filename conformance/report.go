@@ -18,7 +18,9 @@ import (
 //
 //   - schema ("baseline.ics/v1"), standard, manufacturer, model,
 //     firmware_version, constrained (true/false/null), support_period_end
-//     (YYYY-MM-DD), vulnerability_disclosure {contact, policy_url};
+//     (YYYY-MM-DD), vulnerability_disclosure {contact, policy_url},
+//     non_updatable (only when the profile declares parts: {part, reason,
+//     isolation, replacement, replacement_until});
 //   - conditions: the 13 numbered conditions {number, key, description,
 //     holds (true/false/null)};
 //   - complete, conformant, checks_attached (booleans) and totals (counts);
@@ -76,6 +78,12 @@ func (s *Statement) WriteMarkdown(w io.Writer) error {
 	for _, c := range s.Conditions {
 		fmt.Fprintf(&b, "| %d | %s | %s |\n", c.Number, mdCell(c.Description), yesNo(c.Holds))
 	}
+	if len(s.NonUpdatable) > 0 {
+		fmt.Fprintf(&b, "\n## Parts that cannot be updated (5.3-14, 5.3-15; declared by the manufacturer)\n\n| Part | Why it cannot be updated | How it is isolated | How it is replaced | Replacement supported until |\n|---|---|---|---|---|\n")
+		for _, d := range s.NonUpdatable {
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", mdCell(orDash(d.Part)), mdCell(orDash(d.Reason)), mdCell(orDash(d.Isolation)), mdCell(orDash(d.Replacement)), mdCell(orDash(d.ReplacementUntil)))
+		}
+	}
 	fmt.Fprintf(&b, "\n## Provisions\n\n| ID | Status | Summary | Applies | Support | Evidence | Verdict | Detail or justification | Self-checks |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, e := range s.Provisions {
 		pr, _ := Lookup(e.ID)
@@ -86,6 +94,9 @@ func (s *Statement) WriteMarkdown(w io.Writer) error {
 		text := e.Detail
 		if e.Support == No || e.Support == NotApplicableSupport {
 			text = e.Justification
+		}
+		if (e.ID == "5.3-14" || e.ID == "5.3-15") && len(s.NonUpdatable) > 0 {
+			text = strings.TrimSpace(text + " Declared parts that cannot be updated: " + nonUpdatableNames(s.NonUpdatable) + ".")
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			e.ID, pr.StatusNotation(), mdCell(e.Summary), applicabilityWord(e.Applicability), orDash(string(e.Support)),
@@ -302,9 +313,15 @@ others only the manufacturer can state.</p>
 <td>{{.Summary}}</td>
 <td>{{supportWord .Support}}</td>
 <td>{{plainEntry .}}</td>
-<td>{{if eq .Support "Y"}}{{.Detail}}{{else}}{{.Justification}}{{end}}{{range .Checks}}<br><small>Device check “{{.Title}}”: {{plainResult .}}{{if .Observed}} — saw {{.Observed}}{{end}}</small>{{end}}</td>
+<td>{{if eq .Support "Y"}}{{.Detail}}{{else}}{{.Justification}}{{end}}{{if and $.NonUpdatable (or (eq .ID "5.3-14") (eq .ID "5.3-15"))}}<br><small>Parts that cannot be updated: {{range $i, $d := $.NonUpdatable}}{{if $i}}; {{end}}{{dash $d.Part}}{{end}} (see below)</small>{{end}}{{range .Checks}}<br><small>Device check “{{.Title}}”: {{plainResult .}}{{if .Observed}} — saw {{.Observed}}{{end}}</small>{{end}}</td>
 </tr>
 {{end}}</table>
+{{if .NonUpdatable}}<h2>Parts that cannot be updated</h2>
+<p>The manufacturer states that the software of these parts cannot be updated, and how they are kept apart and replaced.
+This is the manufacturer's statement; the device cannot test it.</p>
+<table><tr><th>Part</th><th>Why it cannot be updated</th><th>How it is isolated</th><th>How to get it replaced</th><th>Replacement supported until</th></tr>
+{{range .NonUpdatable}}<tr><td>{{dash .Part}}</td><td>{{dash .Reason}}</td><td>{{dash .Isolation}}</td><td>{{dash .Replacement}}</td><td>{{dash .ReplacementUntil}}</td></tr>
+{{end}}</table>{{end}}
 <h2>About this device</h2>
 <p>Which requirements apply depends on these facts about the device.</p>
 <table><tr><th>Fact</th><th>True for this device?</th></tr>

@@ -7,15 +7,22 @@ import (
 )
 
 // Checks returns the self-checks a device gets from its embedded profile.
-// All four read the profile the firmware carries ([Configured]): the
+// All read the profile the firmware carries ([Configured]): the
 // answers are complete and justified under 4-1, the support period is set and has
 // not ended (5.3-13), the model designation is served (5.3-16) and the
 // disclosure contact and policy are set (5.2-1). They observe the profile
 // the running firmware carries, so a device built with an unfinished or
 // outdated profile reports it.
+//
+// When the profile declares parts that cannot be updated ([NonUpdatable]),
+// or says that software components cannot be updated (condition 3), a
+// fifth check, conformance.non-updatable (5.3-14, 5.3-15), reports the
+// declarations as DECLARED — the maker's word, which it says in its
+// Observed text, never a test — or FAIL when none is declared, one lacks a
+// field, or its replacement period has ended.
 func (p *Profile) Checks() []Check {
 	prof := copyProfile(p)
-	return []Check{
+	checks := []Check{
 		{ID: "conformance.ics-justified", Provisions: []string{"4-1"}, Title: "Every unmet or not-applicable recommendation is justified",
 			Run: func(context.Context) Result {
 				s := NewStatement(&prof)
@@ -60,6 +67,10 @@ func (p *Profile) Checks() []Check {
 				return Result{Verdict: Pass, Observed: obs}
 			}},
 	}
+	if holds, _ := prof.Holds(3); holds || len(prof.NonUpdatable) > 0 {
+		checks = append(checks, nonUpdatableCheck(&prof, time.Now))
+	}
+	return checks
 }
 
 func supportPeriodResult(end string, now time.Time) Result {

@@ -212,8 +212,11 @@ type Statement struct {
 	Conditions              []ConditionState `json:"conditions"`
 	SupportPeriodEnd        string           `json:"support_period_end"`
 	VulnerabilityDisclosure Disclosure       `json:"vulnerability_disclosure"`
-	Complete                bool             `json:"complete"`
-	Conformant              bool             `json:"conformant"`
+	// NonUpdatable are the parts the maker declares cannot be updated
+	// (5.3-14, 5.3-15), as the profile gives them.
+	NonUpdatable []NonUpdatable `json:"non_updatable,omitempty"`
+	Complete     bool           `json:"complete"`
+	Conformant   bool           `json:"conformant"`
 	// ChecksAttached is true once live self-check results were attached.
 	ChecksAttached bool      `json:"checks_attached"`
 	Totals         Totals    `json:"totals"`
@@ -267,6 +270,7 @@ func copyProfile(p *Profile) Profile {
 	for k, v := range p.Conditions {
 		out.Conditions[k] = v
 	}
+	out.NonUpdatable = append([]NonUpdatable(nil), p.NonUpdatable...)
 	out.Provisions = append([]Answer(nil), p.Provisions...)
 	for i := range out.Provisions {
 		out.Provisions[i].Checks = append([]string(nil), out.Provisions[i].Checks...)
@@ -284,6 +288,7 @@ func (s *Statement) build() {
 		FirmwareVersion:         p.FirmwareVersion,
 		SupportPeriodEnd:        p.SupportPeriodEnd,
 		VulnerabilityDisclosure: p.VulnerabilityDisclosure,
+		NonUpdatable:            append([]NonUpdatable(nil), p.NonUpdatable...),
 		ChecksAttached:          s.results != nil,
 		Problems:                []Problem{},
 		profile:                 s.profile,
@@ -417,6 +422,9 @@ func (s *Statement) checkFields() {
 		if _, ok := p.Conditions[c.Number]; !ok {
 			s.problem(Problem{Field: "conditions." + c.Key, Message: fmt.Sprintf("not answered: true or false, for %q", c.Description)})
 		}
+	}
+	for _, pb := range nonUpdatableProblems(p) {
+		s.problem(pb)
 	}
 }
 

@@ -364,6 +364,7 @@ func TestConstrainedUnupdateableDevice(t *testing.T) {
 	}
 	setAnswer(t, p, Answer{ID: "5.3-14", Support: Yes, Detail: "published"})
 	setAnswer(t, p, Answer{ID: "5.3-15", Support: Yes, Detail: "isolable"})
+	p.NonUpdatable = []NonUpdatable{sensorDeclaration()}
 	s := backedStatement(p)
 	if !s.Conformant {
 		t.Fatalf("problems:\n%s", strings.Join(problemLines(s), "\n"))

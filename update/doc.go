@@ -51,6 +51,25 @@
 //   - 5.5-3  (algorithm identifiers): the descriptor names its chunk hash
 //     (sha256-chain), its format version and the co-signature algorithm
 //     (ml-dsa-65); TUF keys name their scheme.
+//   - 5.7-1, 5.7-2 (boot integrity; on a change, alert and restrict the
+//     network): [FileAB.VerifyRunning] at the firmware's start reads the
+//     running slot through SHA-256 (constant memory) and compares it with
+//     the length and digest recorded when the image was installed from its
+//     verified release; on a mismatch it calls the device's
+//     [BootIntegrity] hooks, Restrict (only the alert and update endpoints
+//     stay reachable) and then Alert. [FileABConfig.VerifyBoot] makes the
+//     launcher's [FileAB.Boot] do the same read before it starts a slot.
+//     Measured self-check update.boot-integrity. What this does and does
+//     not protect against is under Security considerations. The same
+//     comparison is [VerifyImage], for backends with their own record;
+//     the RAUC adapter's System.VerifyRunning (update/rauc) uses it with
+//     the checksum RAUC recorded, for raw slots.
+//   - 5.3-14, 5.3-15 (a part whose software cannot be updated): not this
+//     package's to enforce. The maker declares the part in the device
+//     profile (conformance.NonUpdatable, "non_updatable": what it is, why
+//     it cannot be updated, how it is isolated, how it is replaced); the
+//     statement names it and the self-check conformance.non-updatable
+//     reports it as DECLARED, never as tested.
 //
 // # Quick start
 //
@@ -72,6 +91,11 @@
 //	// … restart when it suits the user; the launcher calls ab.Boot(ctx) to
 //	// learn which slot to start; the new firmware runs its health check:
 //	ab.Commit(ctx) // or ab.Rollback(ctx, reason)
+//	// At every start, before the device's normal network functions:
+//	err = ab.VerifyRunning(ctx, update.BootIntegrity{
+//		Restrict: firewall.AlertAndUpdateOnly, // the device's own hooks
+//		Alert:    ui.RaiseTamperAlarm,
+//	})
 //
 // # Security considerations
 //
@@ -138,4 +162,17 @@
 //
 // Delegated targets roles are not consulted: releases must be listed in the
 // top-level targets role.
+//
+// Boot integrity ([FileAB.VerifyRunning]) compares the running slot with
+// the length and SHA-256 the installer recorded in its journal when it
+// installed the image from a verified release (and read it back). It
+// detects a change by anyone who can write the slot but not the journal:
+// failing flash, another tool, a slot reachable through a debug or
+// mass-storage interface while the journal's partition is not. It does
+// not stop an attacker who can rewrite the journal too (it is CRC-framed,
+// not signed), nor code already running as the firmware, which can skip
+// the call: a root of trust (boot ROM, signed bootloader) must verify the
+// stage that starts the slot, and that stage should verify the slot
+// ([FileABConfig.VerifyBoot]). A slot that cannot be read counts as
+// changed (fail closed).
 package update

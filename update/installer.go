@@ -3,7 +3,6 @@ package update
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -208,7 +207,8 @@ type FileABConfig struct {
 	// SHA-256 and compare it with the recorded hash: a trial image that
 	// no longer matches is rolled back; a committed image that does not
 	// match is reported as ErrImageCorrupt. It costs one read of the image
-	// per boot.
+	// per boot. (The running firmware's own start-up check, with the alert
+	// and network-restriction hooks of 5.7-2, is [FileAB.VerifyRunning].)
 	VerifyBoot bool
 	// Notify receives the installer's events (Downloading, Installed,
 	// TrialBoot, Committed, RolledBack). Sends never block: an event the
@@ -265,6 +265,8 @@ type FileAB struct {
 	// replace them to show the check fails when the gate is broken.
 	accept func(v *Verified) error
 	admit  func(st *abState, r *Release) (imageRec, error)
+
+	bootState // VerifyRunning's finding and the slot comparison (bootcheck.go)
 }
 
 const abJournal = "ab.journal"
@@ -307,6 +309,7 @@ func NewFileAB(cfg FileABConfig) (*FileAB, error) {
 	}
 	f.accept = acceptVerified
 	f.admit = admitRelease
+	f.verifyStream = verifyStream
 	if err := cfg.FS.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -765,32 +768,21 @@ func (f *FileAB) verifyImage(ctx context.Context, path string, im *imageRec) err
 	if err != nil {
 		return err
 	}
-	if fi.Mode().IsRegular() && fi.Size() != im.Length {
+	// A regular file must hold exactly the image; a block device is
+	// larger than its image, and only the image's bytes are compared.
+	exact := fi.Mode().IsRegular()
+	if exact && fi.Size() != im.Length {
 		return fmt.Errorf("%w: %s holds %d bytes, the image has %d", ErrImageCorrupt, path, fi.Size(), im.Length)
 	}
-	h := sha256.New()
-	buf := make([]byte, 64<<10)
-	r := io.NewSectionReader(file, 0, im.Length)
-	var n int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		k, err := r.Read(buf)
-		h.Write(buf[:k])
-		n += int64(k)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
+	n := im.Length
+	if exact {
+		n++ // lets the comparison see a file that grew after the Stat
 	}
-	if n != im.Length {
-		return fmt.Errorf("%w: %s holds %d bytes, the image has %d", ErrImageCorrupt, path, n, im.Length)
-	}
-	if subtle.ConstantTimeCompare(h.Sum(nil), want) != 1 {
-		return fmt.Errorf("%w: %s", ErrImageCorrupt, path)
+	if err := f.verifyStream(ctx, io.NewSectionReader(file, 0, n), im.Length, want, exact); err != nil {
+		if errors.Is(err, ErrImageCorrupt) {
+			return fmt.Errorf("%w (%s)", err, path)
+		}
+		return err
 	}
 	return nil
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
-// Checks returns the A/B installer's self-checks. Two are
+// Checks returns the A/B installer's self-checks. Three are
 // [conformance.Measured]:
 //
 //   - update.install-gate (5.3-2, 5.3-9): probes go through the same gates
@@ -30,6 +30,14 @@ import (
 //     installed, and so must the image on trial, if any. INCONCLUSIVE
 //     while the committed image is the factory image configured without
 //     a hash (FileABConfig.Factory).
+//   - update.boot-integrity (5.7-1, 5.7-2): what [FileAB.VerifyRunning]
+//     found when it read the running slot at start: PASS when the slot
+//     matched its record, FAIL when it did not (and whether Restrict put
+//     the restriction in force), INCONCLUSIVE before VerifyRunning ran or
+//     for a factory image without a hash. Each run first probes the
+//     comparison itself with a small sample: intact it must match; with its
+//     first, middle or last byte changed, one byte short or one long it
+//     must not. It reads no slot and writes nothing.
 //
 // One reads the configuration ([conformance.Configured]):
 //
@@ -43,6 +51,7 @@ func (f *FileAB) Checks() []conformance.Check {
 			Title: "The boot pointer on storage is the one in force and the committed slot holds the image recorded at install", Run: f.checkImage},
 		{ID: "update.trial-boot", Provisions: []string{"5.3-2"},
 			Title: "A new image runs on trial and is rolled back automatically unless it commits", Run: f.checkTrial},
+		f.bootCheck(),
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 	"github.com/iotbaseline/baseline/update"
 )
 
-// Checks returns the adapter's self-checks, both [conformance.Measured]:
+// Checks returns the adapter's self-checks, all [conformance.Measured]:
 //
 //   - update.rauc-boot (5.3-2): runs `rauc status --output-format=json`
 //     against the running rauc service and reads what the bootloader
@@ -27,12 +27,21 @@ import (
 //     must be refused as a rollback. RAUC's own signature check of the
 //     bundle is not probed here (that would need a bundle signed by an
 //     untrusted key on the device); the package tests do it.
+//   - update.boot-integrity (5.7-1, 5.7-2): what [System.VerifyRunning]
+//     found when it read the booted slot at start: PASS when it matched
+//     the checksum RAUC recorded, FAIL when it did not (and whether the
+//     network restriction took effect), INCONCLUSIVE before VerifyRunning
+//     ran, for a slot RAUC did not install, or for a slot type other than
+//     raw. Each run first probes the comparison with a small sample
+//     (changed bytes, one byte short must be refused). It runs no rauc
+//     command and reads no slot.
 func (s *System) Checks() []conformance.Check {
 	return []conformance.Check{
 		{ID: "update.rauc-boot", Method: conformance.Measured, Provisions: []string{"5.3-2"},
 			Title: "RAUC answers and the bootloader marks the booted slot good", Run: s.checkBoot},
 		{ID: "update.rauc-install-gate", Method: conformance.Measured, Provisions: []string{"5.3-2", "5.3-9"},
 			Title: "Only an image that update verified reaches rauc install, never an older release", Run: s.checkGate},
+		s.bootCheck(),
 	}
 }
 

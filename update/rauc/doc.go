@@ -26,6 +26,15 @@
 // offer it again); anti-rollback needs Config.InstalledCounter, since RAUC
 // knows bundle versions, not TUF release counters.
 //
+// Boot integrity (EN 303 645 5.7-1, 5.7-2) is partly covered: RAUC
+// verifies a bundle's signature when it installs it, and records the
+// SHA-256 and size of the image it wrote, but it does not read the slot
+// again at start. [System.VerifyRunning] does: it reads the booted slot
+// against that record and, on a mismatch, calls the device's
+// update.BootIntegrity hooks. It compares raw slots only (which hold the
+// image byte for byte); for other slot types, and for a slot RAUC did not
+// install, it reports that it compared nothing.
+//
 // # Provisions
 //
 //   - 5.3-2 (secure update mechanism): [System.Install] activates only a
@@ -34,6 +43,8 @@
 //     the booted slot is marked good) and update.rauc-install-gate
 //     (measured: the Install and Begin gates refuse unverified images and
 //     old releases).
+//   - 5.7-1, 5.7-2 (boot integrity): [System.VerifyRunning] at start and
+//     the measured check update.boot-integrity, as for update.FileAB.
 //
 // # Quick start
 //

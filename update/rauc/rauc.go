@@ -80,6 +80,8 @@ type System struct {
 
 	mu     sync.Mutex
 	handle *bundleSlot
+
+	bootState // what VerifyRunning found (bootcheck.go)
 }
 
 // New returns a System for cfg. It runs nothing; call [System.Status] to
