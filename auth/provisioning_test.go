@@ -188,6 +188,9 @@ func FuzzDecodeProvisioningRecord(f *testing.F) {
 	f.Add(append(append([]byte{}, trimmed...), ']'))
 	f.Add(append(append(append([]byte{}, good...), '\n'), good...))
 	f.Add(append(append([]byte{}, trimmed...), ` {}`...))
+	f.Add([]byte(`{"a":1}}`))
+	f.Add([]byte(`{"a":1}]`))
+	f.Add([]byte(`{"a":1} {"b":2}`))
 	if raw, err := os.ReadFile(recordV1); err == nil {
 		f.Add(raw)
 	}

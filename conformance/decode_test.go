@@ -84,6 +84,11 @@ func FuzzDecodeReport(f *testing.F) {
 	f.Add(sampleReportJSON(f))
 	f.Add([]byte(`{"results":[{"id":"a","provisions":["5.1-1"],"verdict":"PASS","method":"measured"}]}`))
 	f.Add([]byte(`{}}`))
+	f.Add(append(sampleReportJSON(f), ']'))
+	f.Add(append(sampleReportJSON(f), ` {}`...))
+	f.Add([]byte(`{"a":1}}`))
+	f.Add([]byte(`{"a":1}]`))
+	f.Add([]byte(`{"a":1} {"b":2}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rep, err := DecodeReport(bytes.NewReader(data))
 		if err != nil {

@@ -13,6 +13,7 @@ func FuzzDecodeProfile(f *testing.F) {
 	// on dec.More() misses a lone closing brace or bracket.
 	f.Add([]byte(`{"a":1}}`))
 	f.Add([]byte(`{"a":1}]`))
+	f.Add([]byte(`{"a":1} {"b":2}`))
 	f.Add(exampleProfileBytes(f))
 	var skel bytes.Buffer
 	if err := Skeleton().WriteJSON(&skel); err != nil {

@@ -37,6 +37,11 @@ func FuzzVerifyReceipt(f *testing.F) {
 	}
 	f.Add(good)
 	f.Add(append(append([]byte(nil), good...), ' ', '{', '}'))
+	f.Add(append(append([]byte(nil), good...), '}'))
+	f.Add(append(append([]byte(nil), good...), ']'))
+	f.Add([]byte(`{"a":1}}`))
+	f.Add([]byte(`{"a":1}]`))
+	f.Add([]byte(`{"a":1} {"b":2}`))
 	f.Add([]byte(`{"receipt":{},"alg":"ecdsa-sha256","sig":""}`))
 	f.Add([]byte(`{"receipt":null,"alg":"ed25519","sig":"AAAA","x":1}`))
 	f.Add([]byte(`[]`))

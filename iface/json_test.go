@@ -107,6 +107,7 @@ func FuzzDecodeJSON(f *testing.F) {
 	// on dec.More() misses a lone closing brace or bracket.
 	f.Add([]byte(`{"a":1}}`))
 	f.Add([]byte(`{"a":1}]`))
+	f.Add([]byte(`{"a":1} {"b":2}`))
 	for _, s := range []string{`{"ssid":"a"}`, `{"a":1,"A":2}`, `[[[[[[]]]]]]`, "{\"a\":\"\xff\"}", `{"a":"\ud800"}`, `1 2`, `{"a":[1,{"b":null}]}`, `"\u00e9"`, `-0.5e+3`, `{"ssid":"x","channel":1e400}`} {
 		f.Add([]byte(s))
 	}

@@ -176,6 +176,7 @@ func FuzzDecodeDescriptor(f *testing.F) {
 	// on dec.More() misses a lone closing brace or bracket.
 	f.Add([]byte(`{"a":1}}`))
 	f.Add([]byte(`{"a":1}]`))
+	f.Add([]byte(`{"a":1} {"b":2}`))
 	enc, err := EncodeDescriptor(testDescriptor(f))
 	if err != nil {
 		f.Fatal(err)

@@ -49,6 +49,7 @@ func FuzzOpenBundle(f *testing.F) {
 	// on dec.More() misses a lone closing brace or bracket.
 	f.Add([]byte(`{"a":1}}`))
 	f.Add([]byte(`{"a":1}]`))
+	f.Add([]byte(`{"a":1} {"b":2}`))
 	repo, img := fuzzRepo(f)
 	var good bytes.Buffer
 	if err := WriteBundle(&good, os.DirFS(repo.Dir), "fw.bin", nil); err != nil {
@@ -78,6 +79,8 @@ func FuzzRefreshMetadata(f *testing.F) {
 	repo, _ := fuzzRepo(f)
 	ts, snap, tg := repo.ReadMeta("timestamp.json"), repo.ReadMeta("snapshot.json"), repo.ReadMeta("targets.json")
 	f.Add(ts, snap, tg)
+	f.Add(append(bytes.Clone(ts), '}'), append(bytes.Clone(snap), ']'), append(bytes.Clone(tg), ` {}`...))
+	f.Add([]byte(`{"a":1}}`), []byte(`{"a":1}]`), []byte(`{"a":1} {"b":2}`))
 	f.Add([]byte(`{}`), []byte(`{"signed":{}}`), []byte(`null`))
 	f.Add(bytes.Replace(ts, []byte(`"version"`), []byte(`"version" `), 1), snap, tg)
 	root := repo.RootBytes()
@@ -146,6 +149,7 @@ func FuzzDecodeState(f *testing.F) {
 	// on dec.More() misses a lone closing brace or bracket.
 	f.Add([]byte(`{"a":1}}`))
 	f.Add([]byte(`{"a":1}]`))
+	f.Add([]byte(`{"a":1} {"b":2}`))
 	f.Add(encodeState(localState{ts: []byte("a"), snap: []byte("bb"), targets: nil, floor: testNow}))
 	f.Add([]byte(stateMagic))
 	f.Add([]byte{})
@@ -167,6 +171,7 @@ func FuzzSigstoreBundle(f *testing.F) {
 	// on dec.More() misses a lone closing brace or bracket.
 	f.Add([]byte(`{"a":1}}`))
 	f.Add([]byte(`{"a":1}]`))
+	f.Add([]byte(`{"a":1} {"b":2}`))
 	v, err := ParseCosignPublicKey(readTestdata(f, "cosign/cosign.pub"))
 	if err != nil {
 		f.Fatal(err)

@@ -38,6 +38,9 @@ func FuzzABJournal(f *testing.F) {
 	})
 	f.Add([]byte(`{"format":1}}`))
 	f.Add([]byte(`{"format":1}]`))
+	f.Add([]byte(`{"a":1}}`))
+	f.Add([]byte(`{"a":1}]`))
+	f.Add([]byte(`{"a":1} {"b":2}`))
 	f.Add([]byte{})
 
 	f.Fuzz(func(t *testing.T, rec []byte) {

@@ -8,6 +8,11 @@ import (
 // FuzzDecodePolicy: DecodePolicy never panics, and whatever it accepts
 // encodes and decodes back to the same policy.
 func FuzzDecodePolicy(f *testing.F) {
+	f.Add([]byte(`{"a":1}}`))
+	f.Add([]byte(`{"a":1}]`))
+	f.Add([]byte(`{"a":1} {"b":2}`))
+	f.Add([]byte(`{"v":1,"autoInstallOff":true}}`))
+	f.Add([]byte(`{"v":1,"autoInstallOff":true}]`))
 	for _, s := range []string{
 		`{"v":1}`,
 		`{"v":1,"autoInstallOff":true,"notificationsOff":true}`,

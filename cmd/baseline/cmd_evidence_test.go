@@ -267,6 +267,11 @@ func FuzzVerifyEvidence(f *testing.F) {
 	}
 	f.Add(env)
 	f.Add(append(bytes.Clone(env), '}'))
+	f.Add(append(bytes.Clone(env), ']'))
+	f.Add(append(bytes.Clone(env), ` {}`...))
+	f.Add([]byte(`{"a":1}}`))
+	f.Add([]byte(`{"a":1}]`))
+	f.Add([]byte(`{"a":1} {"b":2}`))
 	f.Add([]byte(`{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[{"keyid":"","sig":"MEUCIQ=="}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		st, err := verifyEvidence(b, pub, digest)

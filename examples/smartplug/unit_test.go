@@ -170,6 +170,11 @@ func FuzzParseForm(f *testing.F) {
 // opens, in a defined state.
 func FuzzOpenPlug(f *testing.F) {
 	f.Add([]byte(`{"on":true,"changed":"2026-11-26T12:00:00Z"}`))
+	f.Add([]byte(`{"on":true,"changed":"2026-11-26T12:00:00Z"}}`))
+	f.Add([]byte(`{"on":true,"changed":"2026-11-26T12:00:00Z"}]`))
+	f.Add([]byte(`{"a":1}}`))
+	f.Add([]byte(`{"a":1}]`))
+	f.Add([]byte(`{"a":1} {"b":2}`))
 	f.Add([]byte(`{"on":`))
 	f.Add([]byte(strings.Repeat("x", maxPlugState+1)))
 	f.Fuzz(func(t *testing.T, b []byte) {

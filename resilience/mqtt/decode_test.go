@@ -119,6 +119,11 @@ func TestEncodeCommandRoundTrip(t *testing.T) {
 }
 
 func FuzzDecodeCommand(f *testing.F) {
+	f.Add([]byte(body(`{"a":1}}`)))
+	f.Add([]byte(body(`{"a":1}]`)))
+	f.Add([]byte(body(`{"a":1} {"b":2}`)))
+	f.Add([]byte(body(`{"device":"dev1","name":"blink"}}`)))
+	f.Add([]byte(body(`{"device":"dev1","name":"blink"}]`)))
 	for _, v := range commandVectors {
 		f.Add([]byte(v.wire))
 	}

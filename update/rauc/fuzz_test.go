@@ -16,6 +16,11 @@ func FuzzParseStatus(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte(`{"booted":"A","slots":[]}`))
+	f.Add([]byte(`{"a":1}}`))
+	f.Add([]byte(`{"a":1}]`))
+	f.Add([]byte(`{"a":1} {"b":2}`))
+	f.Add([]byte(`{"booted":"A","slots":[]}}`))
+	f.Add([]byte(`{"booted":"A","slots":[]}]`))
 	f.Add([]byte(`{"booted":"A","boot_primary":null,"slots":[{"a":{"state":"booted","boot_status":null}}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		st, err := rauc.ParseStatus(b)

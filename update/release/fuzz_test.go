@@ -29,7 +29,13 @@ func FuzzOpen(f *testing.F) {
 		f.Add(uint8(i), data)
 		f.Add(uint8(i), bytes.Replace(data, []byte(`"version":2`), []byte(`"version":3`), 1))
 		f.Add(uint8(i), []byte(`{"signed":{"_type":"root"},"signatures":[]}`))
+		f.Add(uint8(i), append(bytes.Clone(data), '}'))
+		f.Add(uint8(i), append(bytes.Clone(data), ']'))
+		f.Add(uint8(i), append(bytes.Clone(data), ` {}`...))
 	}
+	f.Add(uint8(0), []byte(`{"a":1}}`))
+	f.Add(uint8(0), []byte(`{"a":1}]`))
+	f.Add(uint8(0), []byte(`{"a":1} {"b":2}`))
 	f.Fuzz(func(t *testing.T, which uint8, data []byte) {
 		fsys := base.Reboot(durable.DropUnsynced)
 		name := names[int(which)%len(names)]
