@@ -366,7 +366,7 @@ func (s *Service) vaultGet(ctx context.Context, name string) ([]byte, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("%w: get %s: %v", ErrVault, name, err)
+		return nil, fmt.Errorf("%w: get %s: %w", ErrVault, name, err)
 	}
 	if len(v) > maxVaultValue {
 		return nil, fmt.Errorf("%w: %s too large", ErrVault, name)
@@ -379,7 +379,7 @@ func (s *Service) vaultGet(ctx context.Context, name string) ([]byte, error) {
 
 func (s *Service) vaultPut(ctx context.Context, name string, v []byte) error {
 	if err := s.vault.Put(ctx, s.cfg.VaultPrefix+name, v); err != nil {
-		return fmt.Errorf("%w: put %s: %v", ErrVault, name, err)
+		return fmt.Errorf("%w: put %s: %w", ErrVault, name, err)
 	}
 	return nil
 }
@@ -421,7 +421,7 @@ func (s *Service) loadOwner(ctx context.Context) error {
 		}
 		h, err := ParseHash(r.Hash)
 		if err != nil {
-			return fmt.Errorf("%w: owner record: %v", ErrVault, err)
+			return fmt.Errorf("%w: owner record: %w", ErrVault, err)
 		}
 		if h.Params.Memory > s.cfg.MaxHashMemory {
 			return fmt.Errorf("%w: owner hash memory over limit", ErrVault)
@@ -570,7 +570,7 @@ func (s *Service) checkPassword(ctx context.Context, owner ownerRecord, account,
 	if known {
 		var err error
 		if h, err = ParseHash(owner.Hash); err != nil {
-			return false, Hash{}, fmt.Errorf("%w: %v", ErrVault, err)
+			return false, Hash{}, fmt.Errorf("%w: %w", ErrVault, err)
 		}
 	}
 	pw, nerr := normalize(password, s.cfg.Policy.MaxBytes)
@@ -656,7 +656,7 @@ func (s *Service) Setup(ctx context.Context, r SetupRequest) (*Session, error) {
 	}
 	vh, err := ParseHash(verifier)
 	if err != nil {
-		return nil, fmt.Errorf("%w: setup verifier: %v", ErrVault, err)
+		return nil, fmt.Errorf("%w: setup verifier: %w", ErrVault, err)
 	}
 	var match bool
 	if err := s.hasher.do(ctx, func(a *argon2.Arena) { match = vh.verifyIn(a, secret.input()) }); err != nil {

@@ -350,10 +350,16 @@ func TestResetReturnsToSetup(t *testing.T) {
 
 func TestVaultFailureFailsClosed(t *testing.T) {
 	v := newMemVault()
-	v.getErr = errors.New("tpm unreachable")
+	errTPM := errors.New("tpm unreachable")
+	v.getErr = errTPM
 	_, err := New(context.Background(), Config{Vault: v, StateDir: t.TempDir(), Hash: testParams, InsecureWeakHash: true})
 	if !errors.Is(err, ErrVault) {
 		t.Fatalf("New with failing vault: %v", err)
+	}
+	// The vault's own error stays visible to errors.Is (a crash test
+	// matches durable.ErrCrashed, a caller its store's error).
+	if !errors.Is(err, errTPM) {
+		t.Fatalf("the vault's error is not wrapped: %v", err)
 	}
 	if _, err := New(context.Background(), Config{StateDir: t.TempDir()}); err == nil {
 		t.Fatal("New without vault")
