@@ -246,11 +246,11 @@ const throttleMaxRecord = 1 << 20
 func openThrottle(fsys durable.FS, dir string, cfg ThrottleConfig, now func() time.Time) (*throttle, error) {
 	t := &throttle{cfg: cfg.withDefaults(), fsys: fsys, name: filepath.Join(dir, "throttle.log"), now: now, compactMin: 256}
 	if err := fsys.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrThrottleState, err)
+		return nil, fmt.Errorf("%w: %w", ErrThrottleState, err)
 	}
 	l, err := durable.OpenLog(fsys, t.name, durable.LogOptions{MaxRecord: throttleMaxRecord})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrThrottleState, err)
+		return nil, fmt.Errorf("%w: %w", ErrThrottleState, err)
 	}
 	t.log = l
 	t.reset()
@@ -261,7 +261,7 @@ func openThrottle(fsys durable.FS, dir string, cfg ThrottleConfig, now func() ti
 		return nil
 	}); err != nil {
 		l.Close()
-		return nil, fmt.Errorf("%w: %v", ErrThrottleState, err)
+		return nil, fmt.Errorf("%w: %w", ErrThrottleState, err)
 	}
 	t.bootAt = t.now()
 	t.base = max(t.bootAt.UnixNano(), t.maxAt)
@@ -482,7 +482,7 @@ func (t *throttle) admitKey(src, account string, flags byte) (ticket, error) {
 	}
 	rec := encodeEvent(recFail, now, src, account, flags)
 	if err := t.log.Append(rec); err != nil {
-		return ticket{}, fmt.Errorf("%w: %v", ErrThrottleState, err)
+		return ticket{}, fmt.Errorf("%w: %w", ErrThrottleState, err)
 	}
 	t.apply(rec)
 	t.maybeCompact(now)
@@ -500,7 +500,7 @@ func (t *throttle) success(tk ticket) error {
 	}
 	rec := encodeEvent(recSuccess, now, tk.src, tk.acct, flags)
 	if err := t.log.Append(rec); err != nil {
-		return fmt.Errorf("%w: %v", ErrThrottleState, err)
+		return fmt.Errorf("%w: %w", ErrThrottleState, err)
 	}
 	t.apply(rec)
 	t.maybeCompact(now)
@@ -513,7 +513,7 @@ func (t *throttle) forget(src string) error {
 	defer t.mu.Unlock()
 	rec := encodeEvent(recForget, t.clock(), src, "", 0)
 	if err := t.log.Append(rec); err != nil {
-		return fmt.Errorf("%w: %v", ErrThrottleState, err)
+		return fmt.Errorf("%w: %w", ErrThrottleState, err)
 	}
 	t.apply(rec)
 	return nil
