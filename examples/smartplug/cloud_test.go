@@ -428,7 +428,7 @@ func TestCloudMQTT(t *testing.T) {
 	// diagnostics fields and the never-sent field do not.
 	var priv privacyState
 	r := do(t, c, "GET", p.url("/api/privacy"), "", "")
-	if err := json.Unmarshal([]byte(r.body), &priv); err != nil || !priv.Connected {
+	if err := json.Unmarshal([]byte(r.body), &priv); err != nil || !priv.Configured {
 		t.Fatalf("GET /api/privacy = %d %v %.300s", r.code, err, r.body)
 	}
 	decide := func(purpose, decision string) {

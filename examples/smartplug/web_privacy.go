@@ -42,23 +42,35 @@ type consentPurpose struct {
 	Receipt       uint64    `json:"receipt_seq,omitempty"`
 }
 
+// sentMessage is one entry of the exporter's log of what it handed to the
+// link, its body as text.
+type sentMessage struct {
+	At        time.Time `json:"at"`
+	Recipient string    `json:"recipient"`
+	Purposes  []string  `json:"purposes"`
+	Body      string    `json:"body"`
+}
+
 // privacyState is the data of the settings page and GET /api/privacy.
 type privacyState struct {
-	Notice    privacy.NoticeRef   `json:"notice"`
-	Purposes  []consentPurpose    `json:"purposes"`
-	Service   string              `json:"service"` // the link in words
-	Connected bool                `json:"service_configured"`
-	Interval  string              `json:"telemetry_interval"`
-	Manifest  *privacy.Manifest   `json:"manifest"`
-	Sent      []privacy.SentEntry `json:"sent"`
-	Stats     privacy.ExportStats `json:"export_stats"`
+	Notice     privacy.NoticeRef   `json:"notice"`
+	Purposes   []consentPurpose    `json:"purposes"`
+	Service    string              `json:"service"` // the link in words
+	Configured bool                `json:"service_configured"`
+	Interval   string              `json:"telemetry_interval"`
+	Manifest   *privacy.Manifest   `json:"manifest"`
+	Sent       []sentMessage       `json:"sent"`
+	Stats      privacy.ExportStats `json:"export_stats"`
 }
 
 func (d *device) privacyState(ctx context.Context) privacyState {
 	t := d.cloud.tel
 	inv := d.notice.Inventory()
-	st := privacyState{Notice: d.notice.Ref(), Service: d.cloud.describe(), Connected: d.cloud.configured(),
-		Interval: t.period().String(), Manifest: t.exp.Manifest(), Sent: t.exp.Sent(), Stats: t.exp.Stats()}
+	st := privacyState{Notice: d.notice.Ref(), Service: d.cloud.describe(), Configured: d.cloud.configured(),
+		Interval: t.period().String(), Manifest: t.exp.Manifest(), Stats: t.exp.Stats()}
+	for _, e := range t.exp.Sent() {
+		st.Sent = append(st.Sent, sentMessage{At: e.At, Recipient: e.Recipient, Purposes: e.Purposes, Body: string(e.Body)})
+	}
 	for _, p := range inv.Purposes {
 		if p.LegalBasis != privacy.BasisConsent {
 			continue
