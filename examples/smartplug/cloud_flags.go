@@ -54,7 +54,7 @@ func cloudFlags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.cloud, "cloud", "", "associated service as `mqtts://HOST[:PORT]` (MQTT over TLS, mutual authentication with the device certificate; port 8883 by default). Without it the plug runs fully local and sends nothing anywhere")
 	fs.StringVar(&o.cloudCA, "cloud-ca", "", "PEM `FILE` with the CA certificate(s) the broker's certificate must chain to (pinned; required with --cloud)")
 	fs.StringVar(&o.cloudCert, "cloud-cert", "", "PEM `FILE` with the device certificate (and intermediates) the maker's CA issued for the plug's -identity-csr (required with --cloud)")
-	fs.StringVar(&o.cloudCommandKey, "cloud-command-key", "", "PEM `FILE` with the service's ECDSA P-256 public key; commands that change a setting run only when signed by it (without it the plug takes only the harmless report-now command)")
+	fs.StringVar(&o.cloudCommandKey, "cloud-command-key", "", "PEM `FILE` with the service's ECDSA P-256 public key; commands that change a setting run only when signed by it (without it the plug takes only the harmless ping command)")
 	fs.DurationVar(&o.telemetryInterval, "telemetry-interval", defaultTelemetryInterval, "how often the plug exports telemetry for the purposes the owner consented to (1s to 24h)")
 	fs.IntVar(&o.cloudFleet, "cloud-fleet-size", cloudPolicy.FleetSize, "how many devices share the associated service (the maker's declaration; sizes the start-up spread, 5.9-3)")
 	fs.Float64Var(&o.cloudCapacity, "cloud-capacity", cloudPolicy.ServiceCapacity, "new connections per second the associated service admits (the maker's declaration; sizes the start-up spread, 5.9-3)")

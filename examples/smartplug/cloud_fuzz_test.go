@@ -39,20 +39,21 @@ func FuzzParseCloudURL(f *testing.F) {
 }
 
 // FuzzSetIntervalArgs: the signed command's arguments are decoded strictly
-// and the interval it sets is always within bounds.
+// and the interval it sets is always within bounds, never below the
+// configured period.
 func FuzzSetIntervalArgs(f *testing.F) {
-	for _, s := range []string{`{"seconds":60}`, `{"seconds":0}`, `{"seconds":86401}`, `{"seconds":60}{}`, `{"seconds":60,"x":1}`, `null`, `[]`, `{"seconds":1e3}`, ``} {
+	for _, s := range []string{`{"seconds":60}`, `{"seconds":59}`, `{"seconds":-1}`, `{"seconds":9223372036854775807}`, `{"seconds":0}`, `{"seconds":86401}`, `{"seconds":60}{}`, `{"seconds":60,"x":1}`, `null`, `[]`, `{"seconds":1e3}`, ``} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, args []byte) {
-		tel := &telemetry{log: slog.New(slog.DiscardHandler), reset: make(chan struct{}, 1)}
+		tel := &telemetry{log: slog.New(slog.DiscardHandler), reset: make(chan struct{}, 1), floor: time.Minute}
 		tel.interval.Store(int64(time.Hour))
 		err := tel.setIntervalCommand(context.Background(), mqtt.Command{Name: "set-telemetry-interval", Args: args, Signed: true})
 		p := tel.period()
 		if err != nil && p != time.Hour {
 			t.Fatalf("%q refused (%v) but changed the interval to %s", args, err, p)
 		}
-		if p < minTelemetryInterval || p > maxTelemetryInterval {
+		if p < tel.floor || p > maxTelemetryInterval {
 			t.Fatalf("%q set the interval to %s", args, p)
 		}
 	})

@@ -118,8 +118,9 @@
 //     the durable Outbox and are published with QoS 1 under
 //     devices/<device-id>/msg/<topic>, each with its idempotency key, so the
 //     plug works, and remembers what to send, while the service is down.
-//     The service may send "report-now" (unsigned, harmless) and, with
-//     --cloud-command-key, "set-telemetry-interval" (signed); each result
+//     The service may send "ping" (unsigned, harmless) and, with
+//     --cloud-command-key, "set-telemetry-interval" (signed; it can only
+//     lengthen the period --telemetry-interval set); each result
 //     comes back on msg/cmd.result. cloudLink.publish is how other parts of
 //     the plug queue a message that must reach the service however late.
 //     Without --cloud there is no link: nothing is queued and the link's

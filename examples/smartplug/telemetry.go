@@ -47,7 +47,8 @@ type telemetry struct {
 	ledger *privacy.Ledger
 	exp    *privacy.Exporter
 
-	interval atomic.Int64 // time.Duration; set by the flag, and by a signed command until restart
+	interval atomic.Int64  // time.Duration; set by the flag, and by a signed command until restart
+	floor    time.Duration // the flag's period: no command makes it shorter
 	reset    chan struct{}
 	started  time.Time
 
@@ -81,6 +82,7 @@ func openTelemetry(ctx context.Context, d *device, c *cloudLink, interval time.D
 	t := &telemetry{log: d.log, cloud: c, notice: d.notice, ledger: ledger, reset: make(chan struct{}, 1),
 		started: now, periodStart: now, on: st.On, onSince: now, lastSwitch: st.Changed}
 	t.interval.Store(int64(interval))
+	t.floor = interval
 	t.exp, err = privacy.NewExporter(privacy.ExporterConfig{Notice: d.notice, Schema: schema, Consent: ledger, Transport: t, Logger: d.log})
 	if err != nil {
 		ledger.Close()
@@ -240,20 +242,11 @@ func (t *telemetry) discardPending(ctx context.Context, purpose string) (int, er
 	return len(keys), t.cloud.outbox.Compact(ctx)
 }
 
-// reportNow is the unsigned "report-now" command: export the current
-// period now. It sends only what the owner consented to, so it needs no
-// authorisation.
-func (t *telemetry) reportNow(ctx context.Context, c mqtt.Command) error {
-	if len(c.Args) != 0 && string(c.Args) != "null" {
-		return errors.New("report-now takes no arguments")
-	}
-	t.exportNow(ctx)
-	return nil
-}
-
 // setIntervalCommand is the signed "set-telemetry-interval" command,
-// {"seconds": N} with N from 1 to 86400. The new period holds until the
-// plug restarts (then --telemetry-interval applies again).
+// {"seconds": N}. N may lengthen the period up to 24 h but never make it
+// shorter than the configured one (--telemetry-interval, the firmware's
+// setting): a shorter period would make every figure finer than the
+// notice states. The new period holds until the plug restarts.
 func (t *telemetry) setIntervalCommand(ctx context.Context, c mqtt.Command) error {
 	var args struct {
 		Seconds int64 `json:"seconds"`
@@ -267,8 +260,8 @@ func (t *telemetry) setIntervalCommand(ctx context.Context, c mqtt.Command) erro
 		return errors.New("set-telemetry-interval: trailing data after the arguments")
 	}
 	p := time.Duration(args.Seconds) * time.Second
-	if p < minTelemetryInterval || p > maxTelemetryInterval {
-		return fmt.Errorf("set-telemetry-interval: %d s is outside 1 to 86400", args.Seconds)
+	if args.Seconds <= 0 || args.Seconds > int64(maxTelemetryInterval/time.Second) || p < t.floor {
+		return fmt.Errorf("set-telemetry-interval: %d s is outside %d to %d", args.Seconds, int64(t.floor/time.Second), int64(maxTelemetryInterval/time.Second))
 	}
 	t.interval.Store(int64(p))
 	select {
