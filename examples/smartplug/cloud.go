@@ -32,6 +32,7 @@ const (
 	topicState     = "plug.state" // switch reports
 	topicTelemetry = "telemetry"  // consented, minimised telemetry (telemetry.go)
 	topicCmdResult = "cmd.result" // the outcome of each command the service sent
+	topicConsent   = "consent"    // the signed receipt of each consent decision
 )
 
 // errNoService: the plug was started without --cloud, so nothing can be

@@ -292,8 +292,9 @@ func openEnv(t *testing.T, m mqMsg, v any) string {
 // provisionedPlug makes a factory record with `baseline provision`, has the
 // plug print its CSR from it (-identity-csr), and issues the certificate
 // for it as the maker's CA would. It returns the state directory, the
-// label's setup secret, the device ID and the certificate file.
-func provisionedPlug(t *testing.T, ca *testCA) (state, secret, deviceID, certFile string) {
+// label's setup secret, the device ID, the certificate file and the
+// plug's public identity key.
+func provisionedPlug(t *testing.T, ca *testCA) (state, secret, deviceID, certFile string, pub crypto.PublicKey) {
 	t.Helper()
 	bin, cli := binaries(t)
 	dir := t.TempDir()
@@ -337,7 +338,7 @@ func provisionedPlug(t *testing.T, ca *testCA) (state, secret, deviceID, certFil
 	}
 	certFile = filepath.Join(dir, "plug-cert.pem")
 	writePEMFile(t, certFile, "CERTIFICATE", ca.issue(t, csr.Subject.CommonName, csr.PublicKey, false))
-	return state, secret, ident.DeviceID, certFile
+	return state, secret, ident.DeviceID, certFile, csr.PublicKey
 }
 
 // TestCloudFlagsRefuseInsecure: the plug refuses a service it could only
@@ -384,7 +385,7 @@ func TestCloudMQTT(t *testing.T) {
 	testenv.Short(t, "smartplug against Mosquitto")
 	ca := newTestCA(t)
 	broker := startMosquitto(t, ca)
-	state, secret, devID, certFile := provisionedPlug(t, ca)
+	state, secret, devID, certFile, devicePub := provisionedPlug(t, ca)
 	cmdKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	pubDER, _ := x509.MarshalPKIXPublicKey(cmdKey.Public())
 	keyFile := filepath.Join(t.TempDir(), "command-key.pem")
@@ -461,8 +462,16 @@ func TestCloudMQTT(t *testing.T) {
 		}
 	}
 
-	// Withdrawal: after the one message possibly in flight, nothing more.
+	// Withdrawal: the service gets the signed receipt; after the one
+	// message possibly in flight, nothing more.
 	decide("usage-statistics", "withdraw")
+	var rc privacy.Receipt
+	for rc.Event.State != privacy.Withdrawn {
+		openEnv(t, nextOn(t, got, root+"/msg/consent"), &rc)
+	}
+	if err := privacy.VerifyReceipt(&rc, devicePub); err != nil || rc.Processing.Purpose != "usage-statistics" {
+		t.Errorf("withdrawal receipt at the service: %v %+v", err, rc.Processing)
+	}
 	time.Sleep(500 * time.Millisecond)
 	drain(got)
 	quietOn(t, got, telTopic, 3500*time.Millisecond, "telemetry after withdrawal")

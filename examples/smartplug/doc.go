@@ -142,7 +142,9 @@
 //     /api/privacy(/consent) are the same for apps. Telemetry
 //     (telemetry-schema.json) leaves only through privacy.Exporter, which
 //     asks the ledger before every record and minimises each field; a
-//     withdrawal also discards that purpose's messages still queued.
+//     withdrawal also discards that purpose's messages still queued, and
+//     each decision's signed receipt is queued for the service
+//     (msg/consent).
 //     Delivered and expired messages are removed from the outbox's files
 //     every hour. The security log and anomaly detection (privacy.Monitor)
 //     are not wired into the plug yet.

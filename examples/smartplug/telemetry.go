@@ -197,7 +197,8 @@ var errNoticeChanged = errors.New("smartplug: the privacy notice changed since t
 // only on the notice in force, whose SHA-256 the page showed (noticeHash).
 // A withdrawal stops the next record at once (the ledger answers no before
 // it writes) and discards telemetry of that purpose still waiting in the
-// outbox, so nothing more of it leaves the plug.
+// outbox, so nothing more of it leaves the plug. With a service, the
+// decision's signed receipt is queued for it on topicConsent.
 func (t *telemetry) decide(ctx context.Context, purpose string, give bool, noticeHash string) (*privacy.Receipt, error) {
 	d := privacy.Decision{Subject: consentSubject, Purpose: purpose, Method: "web-ui"}
 	if give {
@@ -209,6 +210,14 @@ func (t *telemetry) decide(ctx context.Context, purpose string, give bool, notic
 		d.Kind = privacy.Withdrawn
 	}
 	rc, err := t.ledger.Record(ctx, d)
+	if err == nil && t.cloud.configured() {
+		// The service learns of every decision, withdrawal above all, with
+		// the plug's signature (privacy.VerifyReceipt), however late.
+		b, _ := json.Marshal(rc)
+		if perr := t.cloud.publish(ctx, topicConsent, b); perr != nil {
+			t.log.Warn("consent receipt not queued for the service", "err", perr)
+		}
+	}
 	if !give && !errors.Is(err, privacy.ErrDecision) && !errors.Is(err, privacy.ErrNotConsentPurpose) {
 		if n, perr := t.discardPending(ctx, purpose); perr != nil {
 			err = errors.Join(err, perr)
