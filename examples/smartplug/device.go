@@ -120,7 +120,7 @@ func openDevice(ctx context.Context, dir string, o options, log *slog.Logger) (*
 	if d.updates, err = newUpdater(ctx, d, o.updateRepo, o.updateRoot); err != nil {
 		return nil, "", fmt.Errorf("updates: %w", err)
 	}
-	if d.cloud, err = newCloudLink(ctx, d, o.cloud == "off", log); err != nil {
+	if d.cloud, err = newCloudLink(ctx, d, o, log); err != nil {
 		return nil, "", fmt.Errorf("cloud link: %w", err)
 	}
 	return d, label, nil

@@ -48,11 +48,43 @@
 //	--provision FILE   device record from `baseline provision` (first start only)
 //	--update-repo URL  TUF repository to check instead of the built-in demo one
 //	--update-root FILE root.json trusted for --update-repo
-//	--cloud off        make the simulated cloud service unreachable (the plug
-//	                   keeps working; reports wait in the durable outbox)
+//	--cloud mqtts://HOST[:PORT]
+//	                   connect to the associated service (MQTT over mutual
+//	                   TLS; default: none, the plug runs fully local and
+//	                   sends nothing anywhere). Any other scheme is refused.
+//	--cloud-ca FILE    PEM CA(s) the broker's certificate must chain to
+//	--cloud-cert FILE  the device certificate issued for -identity-csr
+//	--cloud-command-key FILE
+//	                   the service's ECDSA P-256 public key (PEM); commands
+//	                   that change a setting run only when signed by it
+//	--cloud-fleet-size N, --cloud-capacity R
+//	                   the fleet and the service's connections per second,
+//	                   which size the start-up spread (defaults 50000, 1000)
+//	--telemetry-interval D
+//	                   telemetry period (default 1h, 1s to 24h)
+//	-identity-csr      print a CSR for the identity key (CN = device ID) and
+//	                   exit; needs a provisioned plug (or --provision)
 //	--user ACCOUNT     started as root: bind the port, hand the state
 //	                   directory to ACCOUNT and run as it, with no
 //	                   capabilities (5.6-7); its parents must be searchable
+//
+// # Associated service
+//
+// The plug's client certificate comes from the maker's CA, for a request
+// the plug signs with its identity key (which never leaves the sealed
+// store, TPM or token):
+//
+//	smartplug --state plug1 --provision records/SP100-000001.json -identity-csr > plug1.csr
+//	openssl x509 -req -in plug1.csr -CA maker-ca.pem -CAkey maker-ca.key -days 825 \
+//	    -extfile <(echo extendedKeyUsage=clientAuth) -out plug1-cert.pem
+//	smartplug --state plug1 --cloud mqtts://mqtt.example.com:8883 \
+//	    --cloud-ca broker-ca.pem --cloud-cert plug1-cert.pem
+//
+// The certificate's common name is the plug's device ID, which is also its
+// MQTT client ID and topic level; the plug refuses at start a certificate
+// for another key or device. A Mosquitto that confines each plug to its own
+// topics is configured as in go doc ./resilience/mqtt (require_certificate,
+// use_identity_as_username, "pattern readwrite devices/%u/#").
 //
 // # Build tags
 //
@@ -80,21 +112,42 @@
 //     is TUF-signed and ML-DSA-65 co-signed, and the plug requires both.
 //     The demo repository is served in-process, so the plug opens no
 //     socket beyond its web UI.
-//   - resilience: a Supervisor runs the simulated cloud connection (full
-//     jitter, start-up spread, busy signals); switch reports go through the
-//     durable Outbox, so the plug works, and remembers what to report,
-//     while the cloud is down.
+//   - resilience, resilience/mqtt: with --cloud, a Supervisor runs the MQTT
+//     link to the associated service (full jitter, start-up spread, busy
+//     signals); switch reports, telemetry and command results go through
+//     the durable Outbox and are published with QoS 1 under
+//     devices/<device-id>/msg/<topic>, each with its idempotency key, so the
+//     plug works, and remembers what to send, while the service is down.
+//     The service may send "ping" (unsigned, harmless) and, with
+//     --cloud-command-key, "set-telemetry-interval" (signed; it can only
+//     lengthen the period --telemetry-interval set); each result
+//     comes back on msg/cmd.result. cloudLink.publish is how other parts of
+//     the plug queue a message that must reach the service however late.
+//     Without --cloud there is no link: nothing is queued and the link's
+//     self-checks say so instead of passing.
 //   - conformance: /selfcheck (and /api/selfcheck) is the live report
 //     (5.12-3), including the embedded profile.json's own checks; /ics (and
 //     /api/ics) is the ICS from that profile joined with it.
 //   - privacy: the privacy notice (/privacy) and label (/privacy/label.json)
 //     are generated from the embedded privacy-inventory.json, which declares
 //     the personal data the plug processes (password verifier, sign-in
-//     attempts by address, switch state and queued reports, addresses in the
-//     log lines it writes) and that none of it leaves the plug in this build
-//     (6-1); the self-check
-//     privacy.notice compares what is served with it. Delivered and expired
-//     switch reports are removed from the outbox's files every hour.
+//     attempts by address, switch state and reports, usage figures and
+//     running time sent only with consent, consent decisions, addresses in
+//     the log lines it writes) and who receives what (6-1); the self-check
+//     privacy.notice compares what is served with it. /privacy/settings (owner
+//     only) gives and withdraws consent per purpose on the notice shown with
+//     it, through the signed, crash-safe consent ledger (privacy.Ledger, with
+//     a signed receipt per decision at /privacy/receipt/N), and shows the
+//     telemetry manifest and the last messages queued; GET and POST
+//     /api/privacy(/consent) are the same for apps. Telemetry
+//     (telemetry-schema.json) leaves only through privacy.Exporter, which
+//     asks the ledger before every record and minimises each field; a
+//     withdrawal also discards that purpose's messages still queued, and
+//     each decision's signed receipt is queued for the service
+//     (msg/consent).
+//     Delivered and expired messages are removed from the outbox's files
+//     every hour. The security log and anomaly detection (privacy.Monitor)
+//     are not wired into the plug yet.
 //
 // Public without login: the front page (setup or login form), POST /login
 // and POST /api/login, POST /setup and /api/setup until set up (then 409),

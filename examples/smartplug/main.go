@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Build-time identity of the firmware. A real device sets these with
@@ -29,8 +30,17 @@ type options struct {
 	updateRepo string
 	updateRoot string
 	logLevel   string
-	cloud      string
 	user       string
+
+	// The associated service (cloud_flags.go).
+	cloud             string
+	cloudCA           string
+	cloudCert         string
+	cloudCommandKey   string
+	cloudFleet        int
+	cloudCapacity     float64
+	telemetryInterval time.Duration
+	identityCSR       bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -42,14 +52,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.provision, "provision", "", "device record `FILE` from `baseline provision`; used on first start only (default: the device makes its own setup secret and prints it as its label would show it)")
 	fs.StringVar(&o.updateRepo, "update-repo", "", "https `URL` of the TUF update repository (default: a local repository the device creates and serves itself)")
 	fs.StringVar(&o.updateRoot, "update-root", "", "TUF root.json `FILE` to trust for --update-repo (in a product it is built into the firmware)")
-	fs.StringVar(&o.cloud, "cloud", "sim", "simulated cloud service: `sim` (flaky but mostly up) or off (unreachable, to see the plug work offline)")
 	fs.StringVar(&o.logLevel, "log", "info", "log `level`: debug, info, warn, error")
 	fs.StringVar(&o.user, "user", "", "when started as root: after binding the port, hand the state directory to this `account` and run as it, without capabilities (5.6-7)")
+	cloudFlags(fs, &o)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	if o.cloud != "sim" && o.cloud != "off" {
-		return o, fmt.Errorf("--cloud must be sim or off")
+	if err := checkCloudFlags(&o); err != nil {
+		return o, err
 	}
 	if fs.NArg() != 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -111,6 +121,9 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer unlock()
+	if o.identityCSR {
+		return writeIdentityCSR(ctx, dir, o, stdout, log)
+	}
 	d, label, err := openDevice(ctx, dir, o, log)
 	if err != nil {
 		return err

@@ -60,12 +60,18 @@ func (d *device) privacyLabel(w http.ResponseWriter, r *http.Request) {
 	w.Write(d.labelJSON)
 }
 
-// privacyChecks is the notice's own measured self-check, privacy.notice.
+// privacyChecks are the notice's own measured self-check, privacy.notice,
+// and those of the consent ledger (privacy.consent-ledger) and the
+// telemetry exporter (privacy.telemetry).
 func (d *device) privacyChecks() []conformance.Check {
 	if d.notice == nil {
 		return nil
 	}
-	return d.notice.Checks()
+	cs := d.notice.Checks()
+	if d.cloud != nil && d.cloud.tel != nil {
+		cs = append(cs, d.cloud.tel.Checks()...)
+	}
+	return cs
 }
 
 // reportRetention is how often delivered and expired switch reports are

@@ -36,11 +36,15 @@ var stateDeclarations = map[string]struct{ category, reason string }{
 	"demo-repo":     {reason: "the demo update repository the plug serves itself"},
 	"kek.seed":      {reason: "the soft key-encryption key of the sealed store (default build)"},
 	"lock":          {reason: "an empty lock file that keeps a second instance away"},
+	"privacy":       {category: "consent-decisions"}, // privacy/consent.log, the consent ledger
+	"mqtt":          {reason: "the highest sequence number of a signed command the plug accepted (replay protection)"},
 }
 
 // notInState are the inventory categories no state file holds, and why.
 var notInState = map[string]string{
 	"log-addresses": "written to standard error only",
+	"usage-pattern": "counted in memory for the current telemetry period; on flash (outbox/) only while a consented message waits for the service",
+	"device-health": "computed from the start time in memory; on flash (outbox/) only while a consented message waits for the service",
 }
 
 func embeddedInventory(t *testing.T) *privacy.Inventory {
@@ -53,10 +57,12 @@ func embeddedInventory(t *testing.T) *privacy.Inventory {
 }
 
 // TestPrivacyInventoryMatchesProfile: the controller is the profile's
-// manufacturer with its disclosure contact, the product its model, nothing
-// is sent to any recipient (this build sends nothing off the plug), there
-// are no sensors (5.8-3 is N/A) and no purpose rests on consent (6-2, 6-3
-// are N/A).
+// manufacturer with its disclosure contact, the product its model, there
+// are no sensors (5.8-3 is N/A), the only recipient is the maker's own
+// service, the purposes resting on consent are exactly those the telemetry
+// schema serves (and the profile says telemetry and consent processing
+// take place), and a category is stored in the cloud exactly when a
+// purpose sends it there.
 func TestPrivacyInventoryMatchesProfile(t *testing.T) {
 	d := &device{}
 	if err := d.loadProfile(); err != nil {
@@ -70,18 +76,47 @@ func TestPrivacyInventoryMatchesProfile(t *testing.T) {
 		!strings.HasPrefix(inv.Controller.PolicyURL, "https://") || inv.Controller.PolicyURL == d.profile.VulnerabilityDisclosure.PolicyURL || inv.Product != d.profile.Model {
 		t.Errorf("inventory controller/product %+v %q differ from the profile", inv.Controller, inv.Product)
 	}
-	if len(inv.Recipients) != 0 || len(inv.Sensors) != 0 {
-		t.Errorf("recipients %v, sensors %v: this build sends nothing and senses nothing", inv.Recipients, inv.Sensors)
+	if len(inv.Sensors) != 0 {
+		t.Errorf("sensors %v: the plug senses nothing", inv.Sensors)
 	}
+	for _, r := range inv.Recipients {
+		if r.Role != privacy.RoleController || r.Sold {
+			t.Errorf("recipient %+v: the plug sends only to its maker's own service, and sells nothing", r)
+		}
+	}
+	schema, err := privacy.DecodeSchema(bytes.NewReader(telemetrySchemaJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.Validate(inv); err != nil {
+		t.Fatal(err)
+	}
+	served := map[string]bool{}
+	for _, f := range schema.Fields {
+		served[f.Purpose] = true
+	}
+	cloud := map[string]bool{}
 	for _, p := range inv.Purposes {
-		if p.LegalBasis == privacy.BasisConsent || len(p.Recipients) != 0 {
-			t.Errorf("purpose %s: basis %s, recipients %v; the profile says no consent processing and nothing leaves the plug", p.ID, p.LegalBasis, p.Recipients)
+		if (p.LegalBasis == privacy.BasisConsent) != served[p.ID] {
+			t.Errorf("purpose %s: basis %s; only the telemetry purposes rest on consent, and they all do", p.ID, p.LegalBasis)
+		}
+		if len(p.Recipients) > 0 {
+			for _, c := range p.Categories {
+				cloud[c] = true
+			}
 		}
 	}
 	for _, c := range inv.Categories {
-		if !slices.Equal(c.Storage, []string{"device"}) {
-			t.Errorf("category %s stored in %v; the plug keeps everything on itself", c.ID, c.Storage)
+		if slices.Contains(c.Storage, "cloud") != cloud[c.ID] || !slices.Contains(c.Storage, "device") {
+			t.Errorf("category %s stored in %v; sent to the service: %v", c.ID, c.Storage, cloud[c.ID])
 		}
+	}
+	// Conditions 6 (telemetry) and 7 (consent-based processing).
+	if tel, _ := d.profile.Holds(6); !tel {
+		t.Error("the profile says the plug collects no telemetry")
+	}
+	if cons, _ := d.profile.Holds(7); !cons {
+		t.Error("the profile says the plug processes nothing on the basis of consent")
 	}
 	// A profile or inventory that names a different maker must not start.
 	d.manufacturer = "Someone Else Ltd"
@@ -115,7 +150,7 @@ func TestDevicePrivacy(t *testing.T) {
 			t.Errorf("the notice does not name category %q", c.Name)
 		}
 	}
-	for _, want := range []string{inv.Controller.Name, "nothing is sent over any network", "no factory reset"} {
+	for _, want := range []string{inv.Controller.Name, "a plug without one sends nothing anywhere", "no factory reset", "Only with your consent"} {
 		if !strings.Contains(txt.body, want) {
 			t.Errorf("the notice does not say %q", want)
 		}
@@ -146,7 +181,7 @@ func TestDevicePrivacy(t *testing.T) {
 	}
 	dp := label.DataPractices
 	if label.Notice.ID != inv.NoticeID || label.Notice.Version != inv.Version || !strings.Contains(txt.hdr.Get("ETag"), label.Notice.SHA256) ||
-		dp.SharedWithThirdParties || dp.Sold || dp.Tracking || len(dp.StoredInCloud) != 0 || len(dp.SensorDataCollection) != 0 ||
+		dp.SharedWithThirdParties || dp.Sold || dp.Tracking || !slices.Contains(dp.StoredInCloud, "usage-pattern") || len(dp.SensorDataCollection) != 0 ||
 		label.Device == nil || label.Device.Model != "SP-100 Smart Plug" {
 		t.Errorf("label does not say what the inventory and profile declare: %s", lr.body)
 	}
@@ -248,7 +283,7 @@ func TestReportsPrunedFromFlash(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ob.Close()
-	c := &cloudLink{outbox: ob}
+	c := &cloudLink{outbox: ob, broker: "broker.invalid:8883"}
 	ctx := context.Background()
 	at := func(s string) plugState {
 		ts, _ := time.Parse(time.RFC3339, s)
