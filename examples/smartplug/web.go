@@ -88,7 +88,7 @@ const ownerScope = "admin"
 
 func (d *device) routeTable() []route {
 	owner := auth.Require(ownerScope)
-	return []route{
+	return append([]route{
 		// Public: the front page (setup or login form until logged in),
 		// what the device is and how long it is supported, where to report
 		// vulnerabilities.
@@ -123,7 +123,7 @@ func (d *device) routeTable() []route {
 		{"GET /api/selfcheck", owner, d.apiSelfcheck},
 		{"GET /api/ics", owner, d.apiICS},
 		{"GET /ics", owner, d.icsPage},
-	}
+	}, d.resetRoutes()...)
 }
 
 // routes builds the handler: the route table on an auth.Mux behind
