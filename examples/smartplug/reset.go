@@ -200,7 +200,7 @@ func (d *device) restartWhenDone(r *http.Request) {
 // verifier, its pepper and the key that signs sessions.
 type ownerLogin struct{ d *device }
 
-func (o *ownerLogin) Name() string          { return "owner-login" }
+func (o *ownerLogin) Name() string         { return "owner-login" }
 func (o *ownerLogin) Method() erase.Method { return erase.CryptoErase }
 
 // Erase forgets the owner in the running auth service (every session is
@@ -257,7 +257,7 @@ func (o *ownerLogin) Verify(ctx context.Context) error {
 // switchFile is plug.json, the relay's position and when it last changed.
 type switchFile struct{ d *device }
 
-func (s *switchFile) Name() string          { return "switch-state" }
+func (s *switchFile) Name() string         { return "switch-state" }
 func (s *switchFile) Method() erase.Method { return erase.Delete }
 
 // Erase removes plug.json (durably) and switches the running relay off,

@@ -35,7 +35,7 @@ type resetView struct {
 	Busy         string
 	Done         bool
 	Confirmation string
-	Receipt      string // signed JSON
+	Receipt      string       // signed JSON
 	ReceiptURL   template.URL // data: URL of the same, for download
 	ReceiptID    string
 	NoService    bool
