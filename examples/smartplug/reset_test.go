@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -370,8 +371,12 @@ func TestResetThroughFormFactoryRecord(t *testing.T) {
 	}
 	signed := []byte(html.UnescapeString(m[1]))
 	rc := checkReceipt(t, signed, rg.publicKey())
-	if !strings.Contains(html.UnescapeString(r.body), rc.Confirmation()) {
-		t.Error("the page does not show the receipt's confirmation")
+	for _, b := range textBlocks(rc.Confirmation()) {
+		for _, x := range append(b.Items, b.Text) {
+			if !strings.Contains(html.UnescapeString(r.body), x) {
+				t.Errorf("the page does not show the receipt's %q", x)
+			}
+		}
 	}
 	if !strings.Contains(r.body, `href="data:application/json;base64,`) || !strings.Contains(r.body, "No associated service is configured") {
 		t.Error("the page offers no download of the receipt or does not say that no associated service was configured")
@@ -489,4 +494,12 @@ func TestResetInterruptedFinishesAtNextStart(t *testing.T) {
 	}
 	checkReceipt(t, signed, rg.publicKey())
 	rg.afterReset(label)
+}
+
+func TestTextBlocks(t *testing.T) {
+	got := textBlocks("Title\n\nIt deletes:\n  - a (x)\n  - b\n\nIt keeps:\n  - c\nOne line\nand its second.\n")
+	want := []textBlock{{Text: "Title"}, {Text: "It deletes:"}, {Items: []string{"a (x)", "b"}}, {Text: "It keeps:"}, {Items: []string{"c"}}, {Text: "One line and its second."}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("textBlocks = %+v\nwant %+v", got, want)
+	}
 }

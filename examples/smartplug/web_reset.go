@@ -31,10 +31,10 @@ func (d *device) resetRoutes() []route {
 type resetView struct {
 	*page
 	Word         string
-	Instructions string
+	Instructions []textBlock
 	Busy         string
 	Done         bool
-	Confirmation string
+	Confirmation []textBlock
 	Receipt      string       // signed JSON
 	ReceiptURL   template.URL // data: URL of the same, for download
 	ReceiptID    string
@@ -42,7 +42,7 @@ type resetView struct {
 }
 
 func (d *device) resetView(r *http.Request) *resetView {
-	v := &resetView{page: d.page(r, "Factory reset"), Word: resetWord, Instructions: d.resetRegistry().Instructions()}
+	v := &resetView{page: d.page(r, "Factory reset"), Word: resetWord, Instructions: textBlocks(d.resetRegistry().Instructions())}
 	if busy, why := d.resetBusy(r.Context()); busy {
 		v.Busy = why
 	}
@@ -73,7 +73,7 @@ func (d *device) resetForm(w http.ResponseWriter, r *http.Request) {
 	}
 	auth.ClearCookie(w)
 	v.LoggedIn = false
-	v.Done, v.Confirmation, v.Receipt, v.ReceiptID = true, rc.Confirmation(), string(signed), rc.ID
+	v.Done, v.Confirmation, v.Receipt, v.ReceiptID = true, textBlocks(rc.Confirmation()), string(signed), rc.ID
 	// A data: URL made here from the plug's own bytes (base64 only), so it
 	// is safe to mark as a URL for the template.
 	v.ReceiptURL = template.URL("data:application/json;base64," + base64.StdEncoding.EncodeToString(signed))
@@ -100,6 +100,44 @@ func writeFinal(w http.ResponseWriter, ctype string, code int, body []byte) {
 	w.WriteHeader(code)
 	w.Write(body)
 	http.NewResponseController(w).Flush()
+}
+
+// textBlock is a paragraph of erase's plain text, or the list that
+// follows it.
+type textBlock struct {
+	Text  string
+	Items []string
+}
+
+// textBlocks lays out the text erase renders (Registry.Instructions,
+// Receipt.Confirmation) for a page: lines starting "  - " become list
+// items, other lines are joined into paragraphs, and a blank line ends one.
+func textBlocks(s string) []textBlock {
+	var out []textBlock
+	var para []string
+	flush := func() {
+		if len(para) > 0 {
+			out = append(out, textBlock{Text: strings.Join(para, " ")})
+			para = nil
+		}
+	}
+	for _, l := range strings.Split(s, "\n") {
+		if item, ok := strings.CutPrefix(l, "  - "); ok {
+			flush()
+			if len(out) == 0 || out[len(out)-1].Items == nil {
+				out = append(out, textBlock{})
+			}
+			out[len(out)-1].Items = append(out[len(out)-1].Items, item)
+			continue
+		}
+		if l = strings.TrimSpace(l); l == "" {
+			flush()
+			continue
+		}
+		para = append(para, l)
+	}
+	flush()
+	return out
 }
 
 // confirmed reports whether the owner typed the confirmation word.
