@@ -287,7 +287,7 @@ func (d *device) server() (*iface.Server, error) {
 	// embedded profile's own checks. The handler runs the checks at most
 	// every 30 s, so the report page cannot be used to keep the plug busy.
 	d.report = &conformance.ReportHandler{Model: d.model, FirmwareVersion: version}
-	d.report.Checkers = append(d.checkers(), d.profile, d.report, d.resetter)
+	d.report.Checkers = append(d.checkers(), d.profile, d.report, d.resetter, conformance.CheckerFunc(d.resetChecks))
 	return srv, nil
 }
 

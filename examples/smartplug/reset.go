@@ -1,15 +1,20 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/iotbaseline/baseline/conformance"
 	"github.com/iotbaseline/baseline/durable"
 	"github.com/iotbaseline/baseline/erase"
 )
@@ -293,4 +298,70 @@ func (s *switchFile) Verify(context.Context) error {
 		}
 	}
 	return nil
+}
+
+// resetChecks are the plug's own self-checks of its factory reset, beside
+// erase's "erase.factory-reset" (5.11-1).
+func (d *device) resetChecks() []conformance.Check {
+	return []conformance.Check{
+		{ID: "smartplug.reset-instructions", Provisions: []string{"5.11-3"},
+			Title: "The reset page's instructions name every kind of data the reset deletes and everything it keeps, with why",
+			Run:   d.checkResetInstructions},
+		{ID: "smartplug.reset-receipt", Method: conformance.Measured, Provisions: []string{"5.11-4"},
+			Title: "The plug signs a reset receipt that verifies with the key of the certificate it serves, and a changed receipt does not",
+			Run:   d.checkResetReceipt},
+	}
+}
+
+// checkResetInstructions renders the instructions from the registry in
+// force, as the reset page does, and looks for each store's category and
+// each kept item in them.
+func (d *device) checkResetInstructions(ctx context.Context) conformance.Result {
+	reg := d.resetRegistry()
+	text := reg.Instructions()
+	var missing []string
+	for _, e := range reg.Entries() {
+		if !strings.Contains(text, e.Category.Words()) {
+			missing = append(missing, "store "+e.Eraser.Name())
+		}
+	}
+	for _, k := range reg.KeptItems() {
+		if !strings.Contains(text, k.What) || !strings.Contains(text, k.Why) {
+			missing = append(missing, "kept item "+k.What)
+		}
+	}
+	if len(missing) > 0 {
+		return conformance.Result{Verdict: conformance.Fail, Detail: "the instructions leave out: " + strings.Join(missing, ", ")}
+	}
+	return conformance.Result{Verdict: conformance.Pass, Observed: fmt.Sprintf("read the registry: %d stores, %d kept items and %d associated services, each named in the instructions on /reset",
+		len(reg.Entries()), len(reg.KeptItems()), len(reg.Services()))}
+}
+
+// checkResetReceipt signs a receipt of a reset that did not happen (every
+// registered store, nothing erased) with the device identity and checks
+// it against the public key of the certificate the server presents.
+func (d *device) checkResetReceipt(ctx context.Context) conformance.Result {
+	if d.tlsCert.Leaf == nil {
+		return conformance.Result{Verdict: conformance.NotRun, Detail: "the web server's certificate is not loaded"}
+	}
+	var id [16]byte
+	rand.Read(id[:])
+	now := time.Now().UTC()
+	rc := &erase.Receipt{Format: erase.ReceiptFormat, ID: hex.EncodeToString(id[:]), Started: now, Finished: now}
+	for _, e := range d.resetRegistry().Entries() {
+		rc.Stores = append(rc.Stores, erase.StoreReceipt{Store: e.Eraser.Name(), Category: e.Category, Method: erase.Delete, Verification: erase.NoVerifier, At: now})
+	}
+	signed, err := d.signReceipt(ctx, rc)
+	if err != nil {
+		return conformance.Result{Verdict: conformance.Fail, Detail: "signing a receipt failed: " + err.Error()}
+	}
+	if _, err := erase.VerifyReceipt(signed, d.tlsCert.Leaf.PublicKey); err != nil {
+		return conformance.Result{Verdict: conformance.Fail, Detail: "a receipt the plug signed does not verify with its certificate's key"}
+	}
+	changed := bytes.Replace(signed, []byte(rc.ID), []byte(strings.Repeat("0", len(rc.ID))), 1)
+	if _, err := erase.VerifyReceipt(changed, d.tlsCert.Leaf.PublicKey); err == nil {
+		return conformance.Result{Verdict: conformance.Fail, Detail: "a receipt with a changed ID still verifies"}
+	}
+	return conformance.Result{Verdict: conformance.Pass, Observed: fmt.Sprintf("a receipt of %d stores signed by the %s identity key verified with the served certificate's key; a changed copy was refused",
+		len(rc.Stores), backendName)}
 }

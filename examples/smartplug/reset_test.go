@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/iotbaseline/baseline/auth"
+	"github.com/iotbaseline/baseline/conformance"
 	"github.com/iotbaseline/baseline/erase"
 	"github.com/iotbaseline/baseline/secrets"
 )
@@ -501,5 +502,49 @@ func TestTextBlocks(t *testing.T) {
 	want := []textBlock{{Text: "Title"}, {Text: "It deletes:"}, {Items: []string{"a (x)", "b"}}, {Text: "It keeps:"}, {Items: []string{"c"}}, {Text: "One line and its second."}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("textBlocks = %+v\nwant %+v", got, want)
+	}
+}
+
+// The reset journal is a state entry of its own (privacy_test.go's
+// TestDevicePrivacy requires every entry to be declared).
+func init() {
+	stateDeclarations[resetJournalFile] = struct{ category, reason string }{
+		reason: "the factory reset's journal: store and service names, categories, counts, times and random IDs, never the owner's data"}
+}
+
+// The plug's reset self-checks pass on the plug as it runs, and the
+// receipt check fails when the served certificate is not the identity's.
+func TestResetSelfChecks(t *testing.T) {
+	rg := openRig(t, filepath.Join(t.TempDir(), "state"), options{cloud: "off"})
+	ctx := context.Background()
+	if err := rg.d.startTLS(ctx, "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	var checks []conformance.Check
+	checks = append(checks, rg.d.resetChecks()...)
+	checks = append(checks, rg.d.resetter.Checks()...)
+	ids := map[string]bool{}
+	for _, c := range checks {
+		ids[c.ID] = true
+		if r := c.Run(ctx); r.Verdict != conformance.Pass {
+			t.Errorf("%s = %s: %s", c.ID, r.Verdict, r.Detail)
+		}
+	}
+	for _, want := range []string{"erase.factory-reset", "smartplug.reset-instructions", "smartplug.reset-receipt"} {
+		if !ids[want] {
+			t.Errorf("no self-check %s", want)
+		}
+	}
+	other := openRig(t, filepath.Join(t.TempDir(), "other"), options{cloud: "off"})
+	if err := other.d.startTLS(ctx, "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	rg.d.tlsCert = other.d.tlsCert
+	for _, c := range rg.d.resetChecks() {
+		if c.ID == "smartplug.reset-receipt" {
+			if r := c.Run(ctx); r.Verdict != conformance.Fail {
+				t.Errorf("with another device's certificate the receipt check says %s", r.Verdict)
+			}
+		}
 	}
 }
