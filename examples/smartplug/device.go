@@ -85,9 +85,12 @@ type device struct {
 	trim memTrimmer
 
 	// Factory reset (reset.go). updateBusy, set by the update code, reports
-	// an install in progress (nil: never busy); deleteAtService carries
-	// deletion requests to the associated service (nil: none configured).
-	// restart replaces the re-exec after a reset (tests).
+	// an install in progress (nil: never busy). deleteAtService carries
+	// deletion requests to the associated service (nil: none configured);
+	// it must be set before openReset runs, and its queue must live outside
+	// every registered store (not state/outbox, which the reset erases
+	// before it enqueues the requests). restart replaces the re-exec after
+	// a reset (tests).
 	resetter        *erase.Resetter
 	resetting       atomic.Bool
 	updateBusy      func() bool

@@ -122,10 +122,6 @@ func (d *device) resetBusy(context.Context) (bool, string) {
 	return false, ""
 }
 
-// errResetting refuses every request while a reset runs and until the
-// restart that follows it.
-var errResetting = errors.New("smartplug: factory reset in progress")
-
 // resetGuard answers 503 to every request once a reset has begun: nothing
 // may write to a store between its erase and the restart.
 func (d *device) resetGuard(h http.Handler) http.Handler {
@@ -140,33 +136,32 @@ func (d *device) resetGuard(h http.Handler) http.Handler {
 }
 
 // factoryReset runs the reset the owner confirmed and returns the receipt
-// signed with the device identity. A reset the Busy hook refuses changes
-// nothing. Once one has begun, the plug serves nothing else and restarts
-// when the caller is done (restartWhenDone): whatever the outcome, the
-// restart either finds the reset complete or finishes it (Resume).
-func (d *device) factoryReset(ctx context.Context) (*erase.Receipt, []byte, error) {
+// signed with the device identity. A reset the Busy hook refuses, or one
+// refused because another is running, changes nothing and returns began
+// false. Once one has begun (began true), the plug serves nothing else and
+// the caller must restart it when done (restartWhenDone): whatever the
+// outcome, the restart either finds the reset complete or finishes it.
+func (d *device) factoryReset(ctx context.Context) (rc *erase.Receipt, signed []byte, began bool, err error) {
 	if busy, why := d.resetBusy(ctx); busy {
-		return nil, nil, &erase.BusyError{Reason: why}
+		return nil, nil, false, &erase.BusyError{Reason: why}
 	}
 	if !d.resetting.CompareAndSwap(false, true) {
-		return nil, nil, erase.ErrInProgress
+		return nil, nil, false, erase.ErrInProgress
 	}
 	// The update checker and the cloud link write to the state directory;
 	// they stop before anything is erased (and come back with the restart).
 	d.stopBackground()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), resetTimeout)
 	defer cancel()
-	rc, err := d.resetter.Reset(ctx)
-	if err != nil {
+	if rc, err = d.resetter.Reset(ctx); err != nil {
 		d.log.Error("factory reset", "err", err)
-		return nil, nil, err
+		return nil, nil, true, err
 	}
-	signed, err := d.signReceipt(ctx, rc)
-	if err != nil {
-		return nil, nil, err
+	if signed, err = d.signReceipt(ctx, rc); err != nil {
+		return nil, nil, true, err
 	}
 	d.log.Info("factory reset done", "receipt", rc.ID, "complete", rc.Complete())
-	return rc, signed, nil
+	return rc, signed, true, nil
 }
 
 // signReceipt signs rc with the device identity key, the key of the
@@ -181,12 +176,8 @@ func (d *device) signReceipt(ctx context.Context, rc *erase.Receipt) ([]byte, er
 }
 
 // restartWhenDone restarts the plug once the request that ran the reset
-// has been answered (its context ends when the handler returns), or at once
-// for a reset that never began.
+// has been answered (its context ends when the handler returns).
 func (d *device) restartWhenDone(r *http.Request) {
-	if !d.resetting.Load() {
-		return
-	}
 	go func() {
 		<-r.Context().Done()
 		// The response was written with its length and flushed; give the

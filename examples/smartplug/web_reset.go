@@ -54,7 +54,6 @@ func (d *device) resetPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *device) resetForm(w http.ResponseWriter, r *http.Request) {
-	defer d.restartWhenDone(r)
 	v := d.resetView(r)
 	f, err := parseForm(w, r, "confirm")
 	if err == nil && !confirmed(f["confirm"]) {
@@ -65,7 +64,10 @@ func (d *device) resetForm(w http.ResponseWriter, r *http.Request) {
 		d.renderReset(w, v)
 		return
 	}
-	rc, signed, err := d.factoryReset(r.Context())
+	rc, signed, began, err := d.factoryReset(r.Context())
+	if began {
+		defer d.restartWhenDone(r)
+	}
 	if err != nil {
 		v.Error = resetMessage(err)
 		d.renderReset(w, v)
@@ -177,7 +179,6 @@ type resetResponse struct {
 const noServiceWords = "No associated service is configured on this plug: it sent your data to no online service, so there is nothing to delete elsewhere."
 
 func (d *device) apiReset(w http.ResponseWriter, r *http.Request) {
-	defer d.restartWhenDone(r)
 	var req resetRequest
 	if !decode(w, r, &req) {
 		return
@@ -186,7 +187,10 @@ func (d *device) apiReset(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusBadRequest, `confirm must be "`+resetWord+`"; nothing was changed`)
 		return
 	}
-	rc, signed, err := d.factoryReset(r.Context())
+	rc, signed, began, err := d.factoryReset(r.Context())
+	if began {
+		defer d.restartWhenDone(r)
+	}
 	if err != nil {
 		code := http.StatusInternalServerError
 		if errors.Is(err, erase.ErrBusy) || errors.Is(err, erase.ErrInProgress) {
