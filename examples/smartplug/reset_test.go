@@ -548,3 +548,50 @@ func TestResetSelfChecks(t *testing.T) {
 		}
 	}
 }
+
+// With an associated service configured (deleteAtService set), the reset
+// registers it, the instructions name it, a deletion request carrying the
+// receipt's request ID goes through the hook, and the receipt shows it
+// pending until the service's confirmation is recorded.
+func TestResetAsksTheServiceToDelete(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	store, err := secrets.Open(ctx, secrets.Config{Dir: filepath.Join(dir, "secrets"), KEK: testKEK(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type req struct{ key, topic string }
+	var sent []req
+	d := &device{dir: dir, log: slog.New(slog.DiscardHandler), store: store,
+		deleteAtService: erase.OutboxFunc(func(ctx context.Context, key, topic string, payload []byte) error {
+			sent = append(sent, req{key, topic})
+			return nil
+		})}
+	if err := d.openReset(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer d.resetter.Close()
+	if text := d.resetRegistry().Instructions(); !strings.Contains(text, "Online services") || !strings.Contains(text, "the switch reports the plug sent it") {
+		t.Errorf("the instructions do not name the associated service:\n%s", text)
+	}
+	rc, err := d.resetter.Reset(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rc.Services) != 1 || rc.Services[0].Service != cloudService || rc.Services[0].Status != erase.Pending {
+		t.Fatalf("receipt services = %+v; want the cloud pending", rc.Services)
+	}
+	if len(sent) != 1 || sent[0].key != rc.Services[0].RequestID {
+		t.Fatalf("deletion requests sent = %+v; want one with request ID %s", sent, rc.Services[0].RequestID)
+	}
+	if rc.Complete() || !strings.Contains(rc.Confirmation(), "waiting for the service to confirm") {
+		t.Errorf("a pending deletion is shown as done:\n%s", rc.Confirmation())
+	}
+	if err := d.resetter.UpdateService(ctx, rc.Services[0].RequestID, erase.Completed, "DEL-123"); err != nil {
+		t.Fatal(err)
+	}
+	rc, _ = d.resetter.Receipt()
+	if !rc.Complete() || !strings.Contains(rc.Confirmation(), "reference DEL-123") {
+		t.Errorf("after the service's confirmation:\n%s", rc.Confirmation())
+	}
+}
