@@ -82,7 +82,7 @@ func TestResetKilledFinishesAtNextStart(t *testing.T) {
 			resumed++
 		}
 	}
-	for i := 0; i < 14 && resumed < 3; i++ {
+	for i := 0; i < 30 && resumed < 8; i++ {
 		c := p.client(t)
 		if waitServing(t, p, c) {
 			if r := jsonDo(t, c, "POST", p.url("/api/setup"), map[string]string{"setup_secret": label, "password": ownerPassword}); r.code != 200 {
@@ -101,7 +101,7 @@ func TestResetKilledFinishesAtNextStart(t *testing.T) {
 				r.Body.Close()
 			}
 		}()
-		time.Sleep(time.Duration(i%8) * 20 * time.Millisecond)
+		time.Sleep(time.Duration(i%10) * 15 * time.Millisecond)
 		p.cmd.Process.Kill()
 		<-p.done
 		interrupted(p)
