@@ -358,6 +358,9 @@ func TestResetThroughFormFactoryRecord(t *testing.T) {
 			t.Errorf("the reset page does not show %q", want)
 		}
 	}
+	if strings.Contains(page.body, "The last factory reset") {
+		t.Error("a plug never reset shows a last reset")
+	}
 	if r := rg.do("GET", "/", tok, "", ""); !strings.Contains(r.body, `href="/reset"`) {
 		t.Error("the owner's pages have no link to the reset page")
 	}
@@ -388,6 +391,14 @@ func TestResetThroughFormFactoryRecord(t *testing.T) {
 	assertErased(t, dir)
 	rg.restart()
 	rg.afterReset(secret.Reveal())
+	// The new owner's reset page shows the last reset's receipt, with the
+	// services' status as it stands now.
+	tok, _ = rg.login(ownerPassword)
+	page = rg.do("GET", "/reset", tok, "", "")
+	if !strings.Contains(page.body, "The last factory reset") || !strings.Contains(page.body, "Factory reset "+rc.ID+" completed") ||
+		!strings.Contains(page.body, `id="last-receipt-download" href="data:application/json;base64,`) {
+		t.Errorf("the reset page does not show the last reset's receipt:\n%s", page.body)
+	}
 }
 
 // A refused reset changes nothing: not logged in, a wrong confirmation (API

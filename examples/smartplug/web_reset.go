@@ -39,6 +39,10 @@ type resetView struct {
 	ReceiptURL   template.URL // data: URL of the same, for download
 	ReceiptID    string
 	NoService    bool
+	// Last is the receipt of the previous reset, with each associated
+	// service's deletion status as it stands now (a service confirms
+	// after the plug restarted).
+	Last *resetView
 }
 
 func (d *device) resetView(r *http.Request) *resetView {
@@ -49,8 +53,24 @@ func (d *device) resetView(r *http.Request) *resetView {
 	return v
 }
 
+// done fills in the receipt part of v: in words, signed, and for download.
+func (v *resetView) done(rc *erase.Receipt, signed []byte) {
+	v.Done, v.Confirmation, v.Receipt, v.ReceiptID = true, textBlocks(rc.Confirmation()), string(signed), rc.ID
+	// A data: URL made here from the plug's own bytes (base64 only), so it
+	// is safe to mark as a URL for the template.
+	v.ReceiptURL = template.URL("data:application/json;base64," + base64.StdEncoding.EncodeToString(signed))
+	v.NoService = len(rc.Services) == 0
+}
+
 func (d *device) resetPage(w http.ResponseWriter, r *http.Request) {
-	d.renderReset(w, d.resetView(r))
+	v := d.resetView(r)
+	if rc, err := d.resetter.Receipt(); err == nil {
+		if signed, err := d.signReceipt(r.Context(), rc); err == nil {
+			v.Last = &resetView{}
+			v.Last.done(rc, signed)
+		}
+	}
+	d.renderReset(w, v)
 }
 
 func (d *device) resetForm(w http.ResponseWriter, r *http.Request) {
@@ -75,11 +95,7 @@ func (d *device) resetForm(w http.ResponseWriter, r *http.Request) {
 	}
 	auth.ClearCookie(w)
 	v.LoggedIn = false
-	v.Done, v.Confirmation, v.Receipt, v.ReceiptID = true, textBlocks(rc.Confirmation()), string(signed), rc.ID
-	// A data: URL made here from the plug's own bytes (base64 only), so it
-	// is safe to mark as a URL for the template.
-	v.ReceiptURL = template.URL("data:application/json;base64," + base64.StdEncoding.EncodeToString(signed))
-	v.NoService = len(rc.Services) == 0
+	v.done(rc, signed)
 	d.renderReset(w, v)
 }
 
