@@ -35,7 +35,9 @@
 // by itself and asks for the setup secret from its label again: the label's
 // secret survives the reset, your password does not. The API does the same
 // with POST /api/reset {"confirm": "RESET"}; check the receipt it returns
-// with erase.VerifyReceipt and the key of tls-cert.pem.
+// with erase.VerifyReceipt and the key of tls-cert.pem. After the next
+// setup, the Reset page also shows the last reset's receipt, with each
+// associated service's deletion status as it stands then.
 //
 // The same is available as a JSON API (log in with POST /api/login
 // {"password": …} and send the returned token as "Authorization: Bearer"):
