@@ -5,10 +5,10 @@
 // the durable package, so a reset cut by power loss finishes at the next
 // start instead of half-finishing.
 //
-// Start with NewRegistry: add each store as an [Eraser] (the design card's
-// Eraser) with the category of data it holds — [Crypto] adapts the sealed
-// secrets store, [DirStore] any directory — then [Open] a [Resetter] on a
-// journal outside those stores. At every start call [Resetter.Resume]
+// Start with NewRegistry: add each store as an [Eraser] (a name and an
+// Erase that can be called again after power loss) with the category of
+// data it holds — [Crypto] adapts the sealed secrets store, [DirStore] any
+// directory — then [Open] a [Resetter] on a journal outside those stores. At every start call [Resetter.Resume]
 // before anything else opens the stores; the reset button calls
 // [Resetter.Reset].
 //
@@ -72,4 +72,10 @@
 //     not empty by its verifier and erased once more in the same call.
 //   - After the reset the device should restart: each package then finds
 //     its store empty and the device is back in its unprovisioned state.
+//   - Register a sealed store with [Crypto] only if it holds nothing the
+//     reset must keep: Crypto destroys its KEK, and with a hardware backend
+//     the device identity key too. A store that also holds the device
+//     identity or the verifier of the label's setup secret needs an Eraser
+//     of its own that deletes the user's entries and then rotates the
+//     store's data key (secrets.Sealed.Rotate), as examples/smartplug does.
 package erase

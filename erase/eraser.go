@@ -6,7 +6,7 @@ import (
 )
 
 // Eraser is one of the device's stores of user data, as a factory reset sees
-// it.
+// it: a name for the journal and the receipt, and a way to empty the store.
 //
 // Erase removes everything the store holds and says how (a [StoreReceipt]).
 // It must be idempotent: a reset interrupted by power loss calls it again on

@@ -19,11 +19,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/iotbaseline/baseline/conformance"
 	"github.com/iotbaseline/baseline/conformance/securitytxt"
 	"github.com/iotbaseline/baseline/durable"
+	"github.com/iotbaseline/baseline/erase"
 	"github.com/iotbaseline/baseline/iface"
 	"github.com/iotbaseline/baseline/privacy"
 	"github.com/iotbaseline/baseline/secrets"
@@ -82,6 +84,19 @@ type device struct {
 
 	trim memTrimmer
 
+	// Factory reset (reset.go). updateBusy, set by the update code, reports
+	// an install in progress (nil: never busy). deleteAtService carries
+	// deletion requests to the associated service (nil: none configured);
+	// it must be set before openReset runs, and its queue must live outside
+	// every registered store (not state/outbox, which the reset erases
+	// before it enqueues the requests). restart replaces the re-exec after
+	// a reset (tests).
+	resetter        *erase.Resetter
+	resetting       atomic.Bool
+	updateBusy      func() bool
+	deleteAtService erase.Outbox
+	restart         func()
+
 	bgCancel context.CancelFunc
 	bgWG     sync.WaitGroup
 }
@@ -109,6 +124,10 @@ func openDevice(ctx context.Context, dir string, o options, log *slog.Logger) (*
 	d.store, err = secrets.Open(ctx, secrets.Config{Dir: d.path("secrets"), KEK: kek, Logger: log})
 	if err != nil {
 		return nil, "", fmt.Errorf("sealed store: %w", err)
+	}
+	// Before anything else opens a store: finish an interrupted reset.
+	if err := d.openReset(ctx); err != nil {
+		return nil, "", fmt.Errorf("factory reset: %w", err)
 	}
 	label, err := d.loadIdentity(ctx, o.provision)
 	if err != nil {
@@ -262,7 +281,7 @@ func (d *device) server() (*iface.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv, err := iface.NewServer(iface.ServerConfig{Handler: h, TLS: tc, Logger: d.log, MaxBodyBytes: maxBody})
+	srv, err := iface.NewServer(iface.ServerConfig{Handler: d.resetGuard(h), TLS: tc, Logger: d.log, MaxBodyBytes: maxBody})
 	if err != nil {
 		return nil, err
 	}
@@ -271,7 +290,7 @@ func (d *device) server() (*iface.Server, error) {
 	// embedded profile's own checks. The handler runs the checks at most
 	// every 30 s, so the report page cannot be used to keep the plug busy.
 	d.report = &conformance.ReportHandler{Model: d.model, FirmwareVersion: version}
-	d.report.Checkers = append(d.checkers(), d.profile, d.report)
+	d.report.Checkers = append(d.checkers(), d.profile, d.report, d.resetter, conformance.CheckerFunc(d.resetChecks))
 	return srv, nil
 }
 
@@ -329,6 +348,9 @@ func (d *device) Close() {
 	}
 	if d.cloud != nil {
 		d.cloud.close()
+	}
+	if d.resetter != nil {
+		d.resetter.Close()
 	}
 	if c, ok := d.kek.(interface{ Close() error }); ok {
 		c.Close()

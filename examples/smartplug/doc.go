@@ -28,6 +28,17 @@
 // the setup secret is not printed again (the plug kept only its verifier),
 // and your password still works.
 //
+// Reset it: the Reset page says what a factory reset deletes, what it keeps
+// and why; type RESET to confirm. The page then shows the receipt (what was
+// erased, how, and that each store was checked empty) and the same receipt
+// as JSON signed with the plug's identity key, to keep. The plug restarts
+// by itself and asks for the setup secret from its label again: the label's
+// secret survives the reset, your password does not. The API does the same
+// with POST /api/reset {"confirm": "RESET"}; check the receipt it returns
+// with erase.VerifyReceipt and the key of tls-cert.pem. After the next
+// setup, the Reset page also shows the last reset's receipt, with each
+// associated service's deletion status as it stands then.
+//
 // The same is available as a JSON API (log in with POST /api/login
 // {"password": …} and send the returned token as "Authorization: Bearer"):
 //
@@ -125,6 +136,19 @@
 //     the plug queue a message that must reach the service however late.
 //     Without --cloud there is no link: nothing is queued and the link's
 //     self-checks say so instead of passing.
+//   - erase: the factory reset (reset.go, web_reset.go). Its registry holds
+//     the owner's login in the sealed store (deleted, then the store's data
+//     key rotated: a crypto erase of those entries; the store itself stays,
+//     since it also holds the device identity, the label's setup-secret
+//     verifier and the pinned update root), the sign-in log under
+//     state/auth, the switch state (plug.json) and the queued reports
+//     (state/outbox). The journal, state/reset.journal, is resumed at every
+//     start before any of those stores opens, so a reset cut by power loss
+//     is finished first. While a reset runs and until the restart that
+//     follows it, the plug answers every request with 503. The receipt
+//     names no associated service in this build: the simulated cloud
+//     holds nothing. Self-checks erase.factory-reset,
+//     smartplug.reset-instructions and smartplug.reset-receipt.
 //   - conformance: /selfcheck (and /api/selfcheck) is the live report
 //     (5.12-3), including the embedded profile.json's own checks; /ics (and
 //     /api/ics) is the ICS from that profile joined with it.

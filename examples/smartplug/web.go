@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -123,7 +124,7 @@ func (d *device) routeTable() []route {
 		{"GET /api/selfcheck", owner, d.apiSelfcheck},
 		{"GET /api/ics", owner, d.apiICS},
 		{"GET /ics", owner, d.icsPage},
-	}, d.privacyRoutes()...)
+	}, slices.Concat(d.privacyRoutes(), d.resetRoutes())...)
 }
 
 // routes builds the handler: the route table on an auth.Mux behind
