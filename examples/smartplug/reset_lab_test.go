@@ -69,7 +69,7 @@ func TestResetKilledFinishesAtNextStart(t *testing.T) {
 	t.Parallel()
 	state := filepath.Join(t.TempDir(), "state")
 	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	p := startPlug(t, state, "--listen", listen, "--cloud", "off")
+	p := startPlug(t, state, "--listen", listen)
 	label := p.secret
 	if label == "" {
 		t.Fatal("no setup secret printed")
@@ -106,7 +106,7 @@ func TestResetKilledFinishesAtNextStart(t *testing.T) {
 		<-p.done
 		interrupted(p)
 
-		p = startPlug(t, state, "--listen", listen, "--cloud", "off")
+		p = startPlug(t, state, "--listen", listen)
 		c = p.client(t)
 		if !waitServing(t, p, c) {
 			untouched++

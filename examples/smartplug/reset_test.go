@@ -268,7 +268,7 @@ func (rg *resetRig) afterReset(label string) {
 // (crypto erase), and after the restart the label's secret sets it up.
 func TestResetThroughAPI(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state")
-	rg := openRig(t, dir, options{cloud: "off"})
+	rg := openRig(t, dir, options{})
 	label := rg.label
 	if label == "" {
 		t.Fatal("a self-provisioned plug printed no label secret")
@@ -343,7 +343,7 @@ func TestResetThroughFormFactoryRecord(t *testing.T) {
 	recFile := filepath.Join(t.TempDir(), "record.json")
 	os.WriteFile(recFile, b.Bytes(), 0o600)
 	dir := filepath.Join(t.TempDir(), "state")
-	rg := openRig(t, dir, options{cloud: "off", provision: recFile})
+	rg := openRig(t, dir, options{provision: recFile})
 	if rg.label != "" {
 		t.Fatal("a plug with a factory record printed a setup secret")
 	}
@@ -406,7 +406,7 @@ func TestResetThroughFormFactoryRecord(t *testing.T) {
 // installs all leave the state directory byte-identical.
 func TestResetRefusedChangesNothing(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state")
-	rg := openRig(t, dir, options{cloud: "off"})
+	rg := openRig(t, dir, options{})
 	tok := rg.setup(rg.label)
 	rg.use(tok)
 	before := snapshot(t, dir)
@@ -466,7 +466,7 @@ func TestResetRefusedChangesNothing(t *testing.T) {
 // the journal; the next start finishes it before opening anything else.
 func TestResetInterruptedFinishesAtNextStart(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state")
-	rg := openRig(t, dir, options{cloud: "off"})
+	rg := openRig(t, dir, options{})
 	label := rg.label
 	tok := rg.setup(label)
 	rg.use(tok)
@@ -526,7 +526,7 @@ func init() {
 // The plug's reset self-checks pass on the plug as it runs, and the
 // receipt check fails when the served certificate is not the identity's.
 func TestResetSelfChecks(t *testing.T) {
-	rg := openRig(t, filepath.Join(t.TempDir(), "state"), options{cloud: "off"})
+	rg := openRig(t, filepath.Join(t.TempDir(), "state"), options{})
 	ctx := context.Background()
 	if err := rg.d.startTLS(ctx, "127.0.0.1:0"); err != nil {
 		t.Fatal(err)
@@ -546,7 +546,7 @@ func TestResetSelfChecks(t *testing.T) {
 			t.Errorf("no self-check %s", want)
 		}
 	}
-	other := openRig(t, filepath.Join(t.TempDir(), "other"), options{cloud: "off"})
+	other := openRig(t, filepath.Join(t.TempDir(), "other"), options{})
 	if err := other.d.startTLS(ctx, "127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
