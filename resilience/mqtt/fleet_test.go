@@ -1,0 +1,116 @@
+package mqtt_test
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/iotbaseline/baseline/internal/testenv"
+	"github.com/iotbaseline/baseline/resilience"
+	"github.com/iotbaseline/baseline/resilience/mqtt/mqtttest"
+)
+
+// fleetDevices is the size of the real fleet: 2,000 connections by
+// default, BASELINE_FLEET_DEVICES to change it.
+func fleetDevices(t *testing.T) int {
+	if v := os.Getenv("BASELINE_FLEET_DEVICES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			t.Fatalf("BASELINE_FLEET_DEVICES=%q", v)
+		}
+		return n
+	}
+	return 2000
+}
+
+// raiseFileLimit lifts the soft limit on open files to the hard one: the
+// fleet holds a socket per device, and Mosquitto, started as a child,
+// inherits the limit for its side.
+func raiseFileLimit(t testing.TB, need uint64) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	if lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if lim.Cur < need {
+		t.Skipf("open-file limit %d below the %d this fleet needs", lim.Cur, need)
+	}
+}
+
+// TestFleetBrokerRestart: 2,000 real Links, each with its own key and
+// certificate and confined by the broker's per-device ACL, connect to
+// Mosquitto; the broker is killed and started again on the same port; every
+// device comes back. What the devices decided — the instants their
+// policies scheduled the attempts after the kill — keeps the service
+// within its declared capacity (no one-second window above 1.1 ×
+// ServiceCapacity) and brings 99 % of the fleet back within 1.3 × the ideal
+// fleet/capacity. The measured broker-side rate and return times depend
+// on this machine's load and are logged, not asserted (bench/fleet -real
+// reports them next to the simulator's).
+func TestFleetBrokerRestart(t *testing.T) {
+	testenv.Short(t, "the 2,000-connection fleet")
+	bin := testenv.LookPath(t, "mosquitto")
+	n := fleetDevices(t)
+	raiseFileLimit(t, uint64(n)+256)
+	ca, err := mqtttest.NewCA(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := mqtttest.StartBroker(mqtttest.BrokerConfig{Mosquitto: bin, Dir: t.TempDir(), CA: ca})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Kill)
+	// A service admitting 200 connections a second: 2,000 devices have an
+	// ideal of 10 s. The capacity stays the same for another fleet size, so
+	// that the rate the policy allows stays far above its random
+	// fluctuation (a few connections a second would be all noise).
+	const capacity = 200.0
+	pol := resilience.Policy{FleetSize: n, ServiceCapacity: capacity}
+	r, err := mqtttest.RunFleet(context.Background(), mqtttest.FleetConfig{
+		Broker: b, CA: ca, Devices: n, Policy: pol, Seed: 1, Logf: t.Logf})
+	if err != nil {
+		if lg, lerr := b.Log(); lerr == nil && len(lg) > 4000 {
+			t.Logf("mosquitto log (tail):\n%s", lg[len(lg)-4000:])
+		}
+		t.Fatal(err)
+	}
+	if len(r.Back) != n {
+		t.Fatalf("%d of %d devices came back", len(r.Back), n)
+	}
+	ideal := r.Ideal()
+	peak := mqtttest.PeakPerWindow(r.Scheduled, time.Second)
+	t99 := mqtttest.Quantile(r.Scheduled, 0.99, n)
+	t.Logf("scheduled attempts after the kill: %d for %d devices; peak %d in a 1 s window = %.2f × capacity %.0f/s; 99 %% scheduled by %v = %.2f × ideal %v",
+		len(r.Scheduled), n, peak, float64(peak)/capacity, capacity, t99.Round(time.Millisecond), float64(t99)/float64(ideal), ideal)
+	if float64(peak) > 1.1*capacity {
+		t.Errorf("the policy scheduled %d attempts in one second, above 1.1 × capacity %.0f/s", peak, capacity)
+	}
+	if float64(t99) > 1.3*float64(ideal) {
+		t.Errorf("99 %% of the fleet scheduled its attempt by %v, later than 1.3 × ideal %v", t99, ideal)
+	}
+	back99 := mqtttest.Quantile(r.Back, 0.99, n)
+	t.Logf("measured: attempts peak %d per 1 s (%.2f×), %d per 100 ms; broker accepted peak %d CONNECTs per logged second (%.2f×); %d attempts failed; 99 %% back in %v = %.2f × ideal",
+		mqtttest.PeakPerWindow(r.Attempts, time.Second), float64(mqtttest.PeakPerWindow(r.Attempts, time.Second))/capacity,
+		mqtttest.PeakPerWindow(r.Attempts, 100*time.Millisecond),
+		peakOfSeconds(r.BrokerConnects), float64(peakOfSeconds(r.BrokerConnects))/capacity, r.Failed,
+		back99.Round(time.Millisecond), float64(back99)/float64(ideal))
+}
+
+func peakOfSeconds(s []int64) int {
+	bins := map[int64]int{}
+	peak := 0
+	for _, v := range s {
+		bins[v]++
+		peak = max(peak, bins[v])
+	}
+	return peak
+}
