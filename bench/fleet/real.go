@@ -38,14 +38,17 @@ func raiseFileLimit(need uint64) error {
 // how the fleet came back next to the simulator's run of the same policy
 // and outage, at the same size and at simFleet devices. It reports whether
 // the targets were met: peak ≤ 1.1 × capacity (as the devices scheduled
-// it and as the broker logged it), 99 % back within 1.3 × ideal.
+// it and as the proxy in front of the broker accepted it, in one-second
+// bins from the broker's return, as the simulator counts), 99 % back within
+// 1.3 × ideal. The broker's own log is printed, not judged: it counts when
+// the broker got round to each handshake.
 func runReal(devices, capacity, simFleet, simCapacity int, seed uint64, stdout, stderr io.Writer) int {
 	bin, err := exec.LookPath("mosquitto")
 	if err != nil {
 		fmt.Fprintln(stderr, "fleet: -real needs mosquitto (scripts/install-test-deps.sh):", err)
 		return 2
 	}
-	if err := raiseFileLimit(uint64(devices) + 256); err != nil {
+	if err := raiseFileLimit(3*uint64(devices) + 256); err != nil {
 		fmt.Fprintln(stderr, "fleet:", err)
 		return 2
 	}
@@ -98,6 +101,11 @@ func runReal(devices, capacity, simFleet, simCapacity int, seed uint64, stdout, 
 	row("real: attempts as started (client side)", mqtttest.PeakPerSecond(r.Attempts), att, -1)
 	p100 := mqtttest.PeakPerWindow(r.Attempts, 100*time.Millisecond)
 	fmt.Fprintf(stdout, "  %-46s %10d %8.2fx   (of capacity/10 per 100 ms)\n", "real: same, peak per sliding 100 ms", p100, float64(p100)*10/capf)
+	pa := mqtttest.PeakPerSecond(r.Accepts)
+	row("real: connections accepted (proxy in front)", pa, "-", -1)
+	row("real: same, sliding 1 s window", mqtttest.PeakPerWindow(r.Accepts, time.Second), "-", -1)
+	pa100 := mqtttest.PeakPerWindow(r.Accepts, 100*time.Millisecond)
+	fmt.Fprintf(stdout, "  %-46s %10d %8.2fx   (of capacity/10 per 100 ms)\n", "real: same, peak per sliding 100 ms", pa100, float64(pa100)*10/capf)
 	brokerPeak := 0
 	bins := map[int64]int{}
 	for _, s := range r.BrokerConnects {
@@ -109,13 +117,22 @@ func runReal(devices, capacity, simFleet, simCapacity int, seed uint64, stdout, 
 	row("real: devices back online", -1, "-", back)
 	fmt.Fprintf(stdout, "  %d attempts failed (made while the broker was down); every device came back: %v\n", r.Failed, len(r.Back) == devices)
 
+	// The simulator's outage as the devices saw it: from the first device
+	// noticing the loss to the broker's return, the notices spread as
+	// measured.
+	outage, notice := down, time.Millisecond
+	if len(r.Lost) > 0 {
+		outage = max(-r.Lost[0], time.Millisecond)
+		notice = max(r.Lost[len(r.Lost)-1]-r.Lost[0], time.Millisecond)
+	}
 	simRow := func(n, c int) sim.Result {
-		sc := sim.Scenario{Kind: sim.NetworkCut, Devices: n, Capacity: c, Outage: down, ReactionSpread: time.Millisecond, Seed: seed}
+		sc := sim.Scenario{Kind: sim.NetworkCut, Devices: n, Capacity: c, Outage: outage, ReactionSpread: notice, Seed: seed}
 		return sim.Run(sc, sim.Policy)
 	}
 	same := simRow(devices, capacity)
 	big := simRow(simFleet, simCapacity)
-	fmt.Fprintf(stdout, "simulator (resilience/sim), same policy and outage (%v), devices noticing the cut within 1 ms:\n", down.Round(time.Millisecond))
+	fmt.Fprintf(stdout, "simulator (resilience/sim), same policy; outage as the devices saw it: %v from the first notice of the loss to the broker's return, notices spread over %v:\n",
+		outage.Round(time.Millisecond), notice.Round(time.Millisecond))
 	fmt.Fprintf(stdout, "  %-46s %10s %9s %11s %12s %10s\n", "run", "peak/s", "peak/cap", "att/device", "99% back", "t99/ideal")
 	for _, s := range []sim.Result{same, big} {
 		fmt.Fprintf(stdout, "  %-46s %10d %8.2fx %11.3f %12s %9.2fx\n", fmt.Sprintf("sim: %d devices at %d/s (ideal %v)", s.Scenario.Devices, s.Scenario.Capacity, s.Scenario.Ideal()),
@@ -125,10 +142,11 @@ func runReal(devices, capacity, simFleet, simCapacity int, seed uint64, stdout, 
 	fmt.Fprintf(stdout, "agreement (real ÷ sim): peak/capacity %.2f (vs %d devices) and %.2f (vs %d); t99/ideal %.2f and %.2f\n",
 		realPeak/same.PeakRatio(), devices, realPeak/big.PeakRatio(), simFleet, realT99/same.T99Ratio(), realT99/big.T99Ratio())
 	peakOK := float64(schedPeak) <= 1.1*capf
-	brokerOK := float64(brokerPeak) <= 1.1*capf
+	proxyOK := float64(pa) <= 1.1*capf
 	t99OK := back > 0 && float64(back) <= 1.3*float64(ideal)
-	fmt.Fprintf(stdout, "  target: peak <= 1.1x capacity: scheduled %s, broker-side %s; 99%% back within 1.3x ideal: %s\n", verdict(peakOK), verdict(brokerOK), verdict(t99OK))
-	if !peakOK || !brokerOK || !t99OK {
+	fmt.Fprintf(stdout, "  target: peak <= 1.1x capacity: scheduled %s, at the service's door %s (broker log %.2fx); 99%% back within 1.3x ideal: %s\n",
+		verdict(peakOK), verdict(proxyOK), float64(brokerPeak)/capf, verdict(t99OK))
+	if !peakOK || !proxyOK || !t99OK {
 		return 1
 	}
 	return 0

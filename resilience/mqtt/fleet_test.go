@@ -59,7 +59,7 @@ func TestFleetBrokerRestart(t *testing.T) {
 	testenv.Short(t, "the 2,000-connection fleet")
 	bin := testenv.LookPath(t, "mosquitto")
 	n := fleetDevices(t)
-	raiseFileLimit(t, uint64(n)+256)
+	raiseFileLimit(t, 3*uint64(n)+256)
 	ca, err := mqtttest.NewCA(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

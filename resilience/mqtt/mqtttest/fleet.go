@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"io"
 	"math/rand/v2"
+	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -56,13 +58,23 @@ type FleetResult struct {
 	// Attempts holds the instants the attempts after the kill started, as
 	// the devices' supervisors saw them.
 	Attempts []time.Duration
+	// Accepts holds the instants a TCP proxy in front of the broker — the
+	// service's front door, as a load balancer sees it — accepted a
+	// connection after the kill: each is one attempt reaching the service,
+	// timed independently of how fast the broker processes it.
+	Accepts []time.Duration
+	// Lost holds the instants the devices noticed that the kill had ended
+	// their connection.
+	Lost []time.Duration
 	// Failed counts attempts after the kill that failed.
 	Failed int
 	// Back holds, sorted, the instant each device was online again.
 	Back []time.Duration
 	// BrokerConnects holds the broker's own record of the CONNECTs it
 	// accepted after BackAt, as seconds since BackAt's whole second
-	// (Mosquitto's log has one-second timestamps).
+	// (Mosquitto's log has one-second timestamps). It counts when the
+	// broker got round to each handshake, so a broker short of CPU shows
+	// its backlog here as bursts.
 	BrokerConnects []int64
 }
 
@@ -122,12 +134,14 @@ type fleetDevice struct {
 }
 
 // RunFleet connects cfg.Devices real Links to cfg.Broker, each under its
-// own Supervisor and cfg.Policy, waits until all are online, kills the
-// broker and starts it again on the same port at once, and waits until
-// all are online again. It records every device's attempts and the
-// broker's log of accepted CONNECTs. Raise the process's file-descriptor
-// limit first: the fleet holds one socket per device (the broker, a child
-// process, inherits the limit).
+// own Supervisor and cfg.Policy, through a TCP proxy that records when it
+// accepts each connection; waits until all are online, kills the broker
+// and starts it again on the same port at once, and waits until all are
+// online again. It records every device's attempts, the proxy's accepts
+// and the broker's log of accepted CONNECTs. Raise the process's
+// file-descriptor limit first: the fleet holds three sockets per device
+// (the device's and the proxy's two), and the broker, a child process,
+// inherits the limit for its one.
 func RunFleet(ctx context.Context, cfg FleetConfig) (*FleetResult, error) {
 	if cfg.Broker == nil || cfg.CA == nil || cfg.Devices <= 0 {
 		return nil, errors.New("mqtttest: FleetConfig needs Broker, CA and Devices")
@@ -144,6 +158,11 @@ func RunFleet(ctx context.Context, cfg FleetConfig) (*FleetResult, error) {
 		timeout = 3*cfg.Policy.Spread() + time.Minute
 	}
 	n := cfg.Devices
+	px, err := newAcceptLog(cfg.Broker.Addr())
+	if err != nil {
+		return nil, err
+	}
+	defer px.close()
 	devs := make([]*fleetDevice, n)
 	sups := make([]*resilience.Supervisor, n)
 	var online atomic.Int64
@@ -152,7 +171,8 @@ func RunFleet(ctx context.Context, cfg FleetConfig) (*FleetResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		link, err := mqtt.New(mqtt.Config{Broker: cfg.Broker.Addr(), TLS: tc})
+		tc.ServerName = "127.0.0.1" // the broker's certificate, reached through the proxy
+		link, err := mqtt.New(mqtt.Config{Broker: px.addr(), TLS: tc})
 		if err != nil {
 			return nil, err
 		}
@@ -238,6 +258,8 @@ func RunFleet(ctx context.Context, cfg FleetConfig) (*FleetResult, error) {
 				res.Attempts = append(res.Attempts, rel)
 			case resilience.EventFailed:
 				res.Failed++
+			case resilience.EventOffline:
+				res.Lost = append(res.Lost, rel)
 			case resilience.EventOnline:
 				if back < 0 {
 					back = rel
@@ -249,6 +271,12 @@ func RunFleet(ctx context.Context, cfg FleetConfig) (*FleetResult, error) {
 			res.Back = append(res.Back, back)
 		}
 	}
+	for _, at := range px.accepted() {
+		if !at.Before(res.KillAt) {
+			res.Accepts = append(res.Accepts, at.Sub(res.BackAt))
+		}
+	}
+	slices.Sort(res.Lost)
 	slices.Sort(res.Scheduled)
 	slices.Sort(res.Attempts)
 	slices.Sort(res.Back)
@@ -263,4 +291,95 @@ func RunFleet(ctx context.Context, cfg FleetConfig) (*FleetResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// acceptLog is a TCP proxy in front of the broker that records when it
+// accepts each connection.
+type acceptLog struct {
+	ln     net.Listener
+	target string
+
+	mu    sync.Mutex
+	times []time.Time
+	conns map[net.Conn]struct{}
+	done  bool
+}
+
+func newAcceptLog(target string) (*acceptLog, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	p := &acceptLog{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	go p.serve()
+	return p, nil
+}
+
+func (p *acceptLog) addr() string { return p.ln.Addr().String() }
+
+func (p *acceptLog) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		now := time.Now()
+		p.mu.Lock()
+		p.times = append(p.times, now)
+		p.mu.Unlock()
+		go p.pipe(c)
+	}
+}
+
+func (p *acceptLog) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done {
+		return false
+	}
+	p.conns[c] = struct{}{}
+	return true
+}
+
+func (p *acceptLog) untrack(cs ...net.Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range cs {
+		c.Close()
+		delete(p.conns, c)
+	}
+}
+
+func (p *acceptLog) pipe(dev net.Conn) {
+	if !p.track(dev) {
+		dev.Close()
+		return
+	}
+	brk, err := net.DialTimeout("tcp", p.target, 10*time.Second)
+	if err != nil || !p.track(brk) {
+		if brk != nil {
+			brk.Close()
+		}
+		p.untrack(dev)
+		return
+	}
+	go func() { io.Copy(brk, dev); p.untrack(dev, brk) }()
+	io.Copy(dev, brk)
+	p.untrack(dev, brk)
+}
+
+func (p *acceptLog) accepted() []time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.times)
+}
+
+func (p *acceptLog) close() {
+	p.ln.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done = true
+	for c := range p.conns {
+		c.Close()
+	}
 }
