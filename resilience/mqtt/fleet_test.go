@@ -88,14 +88,14 @@ func TestFleetBrokerRestart(t *testing.T) {
 	}
 	ideal := r.Ideal()
 	peak := mqtttest.PeakPerWindow(r.Scheduled, time.Second)
-	t99 := mqtttest.Quantile(r.Scheduled, 0.99, n)
-	t.Logf("scheduled attempts after the kill: %d for %d devices; peak %d in a 1 s window = %.2f × capacity %.0f/s; 99 %% scheduled by %v = %.2f × ideal %v",
+	t99 := mqtttest.Quantile(r.First, 0.99, n)
+	t.Logf("scheduled attempts after the kill: %d for %d devices; peak %d in a 1 s window = %.2f × capacity %.0f/s; 99 %% of the devices' first attempts scheduled by %v = %.2f × ideal %v",
 		len(r.Scheduled), n, peak, float64(peak)/capacity, capacity, t99.Round(time.Millisecond), float64(t99)/float64(ideal), ideal)
 	if float64(peak) > 1.1*capacity {
 		t.Errorf("the policy scheduled %d attempts in one second, above 1.1 × capacity %.0f/s", peak, capacity)
 	}
 	if float64(t99) > 1.3*float64(ideal) {
-		t.Errorf("99 %% of the fleet scheduled its attempt by %v, later than 1.3 × ideal %v", t99, ideal)
+		t.Errorf("99 %% of the fleet scheduled its first attempt by %v, later than 1.3 × ideal %v", t99, ideal)
 	}
 	back99 := mqtttest.Quantile(r.Back, 0.99, n)
 	t.Logf("measured: %d connections reached the proxy in front of the broker, peak %d per second (%.2f×), %d per 100 ms; Mosquitto logged a peak of %d CONNECTs in a second (%.2f×); %d attempts failed; 99 %% back in %v = %.2f × ideal",
@@ -103,6 +103,9 @@ func TestFleetBrokerRestart(t *testing.T) {
 		mqtttest.PeakPerWindow(r.Accepts, 100*time.Millisecond),
 		peakOfSeconds(r.BrokerConnects), float64(peakOfSeconds(r.BrokerConnects))/capacity, r.Failed,
 		back99.Round(time.Millisecond), float64(back99)/float64(ideal))
+	if r.Failed > 0 {
+		t.Logf("failed attempts by error: %v", r.FailedBy)
+	}
 }
 
 func peakOfSeconds(s []int64) int {

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,6 +56,9 @@ type FleetResult struct {
 	// the delay drawn). It is what the devices decided, independent of how
 	// fast this machine ran them.
 	Scheduled []time.Duration
+	// First holds, per device, the instant its policy scheduled its first
+	// attempt after the kill.
+	First []time.Duration
 	// Attempts holds the instants the attempts after the kill started, as
 	// the devices' supervisors saw them.
 	Attempts []time.Duration
@@ -66,8 +70,10 @@ type FleetResult struct {
 	// Lost holds the instants the devices noticed that the kill had ended
 	// their connection.
 	Lost []time.Duration
-	// Failed counts attempts after the kill that failed.
-	Failed int
+	// Failed counts attempts after the kill that failed, FailedBy by the
+	// last part of their error ("connection refused", "EOF", …).
+	Failed   int
+	FailedBy map[string]int
 	// Back holds, sorted, the instant each device was online again.
 	Back []time.Duration
 	// BrokerConnects holds the broker's own record of the CONNECTs it
@@ -243,9 +249,10 @@ func RunFleet(ctx context.Context, cfg FleetConfig) (*FleetResult, error) {
 	cancel()
 	wg.Wait()
 
+	res.FailedBy = map[string]int{}
 	for _, d := range devs {
 		d.mu.Lock()
-		back := time.Duration(-1)
+		back, first := time.Duration(-1), true
 		for _, e := range d.events {
 			if e.At.Before(res.KillAt) {
 				continue
@@ -254,10 +261,19 @@ func RunFleet(ctx context.Context, cfg FleetConfig) (*FleetResult, error) {
 			switch e.Kind {
 			case resilience.EventWaiting:
 				res.Scheduled = append(res.Scheduled, rel+e.Delay)
+				if first {
+					res.First = append(res.First, rel+e.Delay)
+					first = false
+				}
 			case resilience.EventConnecting:
 				res.Attempts = append(res.Attempts, rel)
 			case resilience.EventFailed:
 				res.Failed++
+				msg := e.Err.Error()
+				if i := strings.LastIndex(msg, ": "); i >= 0 {
+					msg = msg[i+2:]
+				}
+				res.FailedBy[msg]++
 			case resilience.EventOffline:
 				res.Lost = append(res.Lost, rel)
 			case resilience.EventOnline:
@@ -278,6 +294,7 @@ func RunFleet(ctx context.Context, cfg FleetConfig) (*FleetResult, error) {
 	}
 	slices.Sort(res.Lost)
 	slices.Sort(res.Scheduled)
+	slices.Sort(res.First)
 	slices.Sort(res.Attempts)
 	slices.Sort(res.Back)
 	conns, err := cfg.Broker.Connects()
