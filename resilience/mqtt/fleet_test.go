@@ -50,9 +50,9 @@ func raiseFileLimit(t testing.TB, need uint64) {
 // Mosquitto; the broker is killed and started again on the same port; every
 // device comes back. What the devices decided — the instants their
 // policies scheduled the attempts after the kill — keeps the service
-// within its declared capacity (no one-second window above 1.1 ×
-// ServiceCapacity) and brings 99 % of the fleet back within 1.3 × the ideal
-// fleet/capacity. The measured broker-side rate and return times depend
+// within its declared capacity (no sliding one-second window above 1.1 ×
+// ServiceCapacity), and 99 % of the devices draw their first attempt
+// within 1.3 × the ideal fleet/capacity of noticing the loss. The measured broker-side rate and return times depend
 // on this machine's load and are logged, not asserted (bench/fleet -real
 // reports them next to the simulator's).
 func TestFleetBrokerRestart(t *testing.T) {
@@ -88,14 +88,15 @@ func TestFleetBrokerRestart(t *testing.T) {
 	}
 	ideal := r.Ideal()
 	peak := mqtttest.PeakPerWindow(r.Scheduled, time.Second)
-	t99 := mqtttest.Quantile(r.First, 0.99, n)
-	t.Logf("scheduled attempts after the kill: %d for %d devices; peak %d in a 1 s window = %.2f × capacity %.0f/s; 99 %% of the devices' first attempts scheduled by %v = %.2f × ideal %v",
-		len(r.Scheduled), n, peak, float64(peak)/capacity, capacity, t99.Round(time.Millisecond), float64(t99)/float64(ideal), ideal)
+	t99 := mqtttest.Quantile(r.FirstDelay, 0.99, n)
+	t.Logf("scheduled attempts after the kill: %d for %d devices; peak %d in a 1 s window = %.2f × capacity %.0f/s; 99 %% of the devices drew their first attempt within %v of noticing the loss = %.2f × ideal %v (scheduled by %v after the broker's return)",
+		len(r.Scheduled), n, peak, float64(peak)/capacity, capacity, t99.Round(time.Millisecond), float64(t99)/float64(ideal), ideal,
+		mqtttest.Quantile(r.First, 0.99, n).Round(time.Millisecond))
 	if float64(peak) > 1.1*capacity {
 		t.Errorf("the policy scheduled %d attempts in one second, above 1.1 × capacity %.0f/s", peak, capacity)
 	}
 	if float64(t99) > 1.3*float64(ideal) {
-		t.Errorf("99 %% of the fleet scheduled its first attempt by %v, later than 1.3 × ideal %v", t99, ideal)
+		t.Errorf("99 %% of the fleet drew a first attempt within %v of the loss, more than 1.3 × ideal %v", t99, ideal)
 	}
 	back99 := mqtttest.Quantile(r.Back, 0.99, n)
 	t.Logf("measured: %d connections reached the proxy in front of the broker, peak %d per second (%.2f×), %d per 100 ms; Mosquitto logged a peak of %d CONNECTs in a second (%.2f×); %d attempts failed; 99 %% back in %v = %.2f × ideal",

@@ -57,8 +57,10 @@ type FleetResult struct {
 	// fast this machine ran them.
 	Scheduled []time.Duration
 	// First holds, per device, the instant its policy scheduled its first
-	// attempt after the kill.
-	First []time.Duration
+	// attempt after the kill, and FirstDelay the delay it drew for it from
+	// the moment it noticed the loss: the policy's own decision, free of
+	// how late a loaded machine let the device notice.
+	First, FirstDelay []time.Duration
 	// Attempts holds the instants the attempts after the kill started, as
 	// the devices' supervisors saw them.
 	Attempts []time.Duration
@@ -263,6 +265,7 @@ func RunFleet(ctx context.Context, cfg FleetConfig) (*FleetResult, error) {
 				res.Scheduled = append(res.Scheduled, rel+e.Delay)
 				if first {
 					res.First = append(res.First, rel+e.Delay)
+					res.FirstDelay = append(res.FirstDelay, e.Delay)
 					first = false
 				}
 			case resilience.EventConnecting:
@@ -295,6 +298,7 @@ func RunFleet(ctx context.Context, cfg FleetConfig) (*FleetResult, error) {
 	slices.Sort(res.Lost)
 	slices.Sort(res.Scheduled)
 	slices.Sort(res.First)
+	slices.Sort(res.FirstDelay)
 	slices.Sort(res.Attempts)
 	slices.Sort(res.Back)
 	conns, err := cfg.Broker.Connects()
