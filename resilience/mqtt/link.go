@@ -189,7 +189,7 @@ type Stats struct {
 	// Unrouted counts connections on which the broker did not route the
 	// device's own messages back to it: its ACL refuses the device the
 	// topics it uses (a certificate for one device with another's
-	// DeviceID). The link then goes neither online nor drains the outbox.
+	// DeviceID). The link then neither goes online nor drains the outbox.
 	Unrouted uint64
 }
 
