@@ -6,32 +6,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"syscall"
 	"time"
 
 	"github.com/iotbaseline/baseline/resilience"
 	"github.com/iotbaseline/baseline/resilience/mqtt/mqtttest"
 	"github.com/iotbaseline/baseline/resilience/sim"
 )
-
-// raiseFileLimit lifts the soft open-file limit to the hard one (the
-// fleet holds a socket per device; Mosquitto, a child, inherits it).
-func raiseFileLimit(need uint64) error {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return err
-	}
-	if lim.Cur < lim.Max {
-		lim.Cur = lim.Max
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-			return err
-		}
-	}
-	if lim.Cur < need {
-		return fmt.Errorf("open-file limit %d below the %d needed", lim.Cur, need)
-	}
-	return nil
-}
 
 // runReal connects devices real resilience/mqtt Links to a local
 // Mosquitto (mutual TLS, per-device ACL), restarts the broker, and prints

@@ -32,7 +32,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -246,7 +245,7 @@ func (b *Broker) Kill() {
 	if cmd == nil {
 		return
 	}
-	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Process.Kill() // SIGKILL
 	<-exit
 }
 
