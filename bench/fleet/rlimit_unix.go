@@ -8,7 +8,8 @@ import (
 )
 
 // raiseFileLimit lifts the soft open-file limit to the hard one (the
-// fleet holds a socket per device; Mosquitto, a child, inherits it).
+// fleet holds three sockets per device — the device's and the proxy's
+// two; Mosquitto, a child, inherits the limit for its one).
 func raiseFileLimit(need uint64) error {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
