@@ -44,6 +44,7 @@ type FleetConfig struct {
 // FleetResult is what RunFleet observed. Durations are measured from
 // BackAt, the moment the restarted broker accepted connections again.
 type FleetResult struct {
+	// Devices and Policy are the run's, as configured.
 	Devices int
 	Policy  resilience.Policy
 	// Boot is the time from the supervisors' start until every device was
