@@ -56,7 +56,7 @@ func NewCA(dir string) (*CA, error) {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "baseline mqtttest CA"},
+		Subject:               pkix.Name{CommonName: "baseline test CA"},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(24 * time.Hour),
 		IsCA:                  true,
@@ -119,6 +119,16 @@ func (ca *CA) issue(cn string, pub crypto.Signer, server bool) ([]byte, error) {
 	return x509.CreateCertificate(rand.Reader, tmpl, ca.cert, pub.Public(), ca.key)
 }
 
+// Dir returns the directory holding ca.pem, server.pem and server.key.
+func (ca *CA) Dir() string { return ca.dir }
+
+// Issue returns a client certificate (DER) with common name cn for the
+// public key of key, which may be a key the CA never sees the private half
+// of: a TPM's or a PKCS#11 token's crypto.Signer.
+func (ca *CA) Issue(cn string, key crypto.Signer) ([]byte, error) {
+	return ca.issue(cn, key, false)
+}
+
 // DeviceTLS returns the client configuration of a device whose identity
 // is cn: a fresh ECDSA P-256 key of its own and a certificate with common
 // name cn, the CA pinned as the only root — what iface.ClientTLS builds
@@ -161,6 +171,10 @@ type BrokerConfig struct {
 	Dir string
 	// CA issued the broker's certificate and verifies the devices'.
 	CA *CA
+	// InsecureNoClientCerts configures a broker that does not ask for
+	// client certificates and admits anonymous clients: the
+	// misconfiguration a device's TLS self-check must catch.
+	InsecureNoClientCerts bool
 }
 
 // StartBroker writes a Mosquitto configuration — a TLS listener on a free
@@ -186,8 +200,12 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 	fmt.Fprintf(&c, "per_listener_settings false\nlistener %s 127.0.0.1\nmax_connections -1\n", port)
 	d := cfg.CA.dir
 	fmt.Fprintf(&c, "cafile %s\ncertfile %s\nkeyfile %s\n", filepath.Join(d, "ca.pem"), filepath.Join(d, "server.pem"), filepath.Join(d, "server.key"))
-	fmt.Fprintf(&c, "require_certificate true\nuse_identity_as_username true\nallow_anonymous false\nacl_file %s\n", acl)
-	c.WriteString("persistence false\nlog_type error\nlog_type warning\nlog_type notice\nlog_timestamp true\n")
+	if cfg.InsecureNoClientCerts {
+		c.WriteString("require_certificate false\nallow_anonymous true\n")
+	} else {
+		fmt.Fprintf(&c, "require_certificate true\nuse_identity_as_username true\nallow_anonymous false\nacl_file %s\n", acl)
+	}
+	c.WriteString("persistence false\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\nlog_timestamp true\n")
 	logFile := filepath.Join(cfg.Dir, "mosquitto.log")
 	fmt.Fprintf(&c, "log_dest file %s\n", logFile)
 	if os.Geteuid() == 0 {
