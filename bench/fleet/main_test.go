@@ -34,7 +34,7 @@ func TestFleetReal(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
 	}
 	for _, want := range []string{"broker restart, real: 100 resilience/mqtt Links", "as scheduled by the policy", "Mosquitto's log",
-		"devices back online", "every device came back: true", "sim: 100 devices at 100/s", "sim: 2000 devices at 100/s", "agreement (real ÷ sim)", "target: peak <= 1.1x capacity"} {
+		"devices back online", "every device came back: true", "sim: 100 devices at 100/s", "sim: 2000 devices at 100/s", "agreement (real ÷ sim)", "boot (all devices start together", "target: peak <= 1.1x capacity"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}

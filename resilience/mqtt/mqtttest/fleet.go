@@ -48,8 +48,12 @@ type FleetResult struct {
 	Devices int
 	Policy  resilience.Policy
 	// Boot is the time from the supervisors' start until every device was
-	// online.
-	Boot time.Duration
+	// online. BootAccepts and BootBack are, relative to that start, the
+	// connections the proxy accepted before the kill and when each device
+	// first came online: the fleet's boot after a power cut.
+	Boot        time.Duration
+	BootAccepts []time.Duration
+	BootBack    []time.Duration
 	// KillAt is when the broker was killed, BackAt when it listened again.
 	KillAt, BackAt time.Time
 	// Scheduled holds, for every connection attempt after the kill, the
@@ -258,6 +262,9 @@ func RunFleet(ctx context.Context, cfg FleetConfig) (*FleetResult, error) {
 		back, first := time.Duration(-1), true
 		for _, e := range d.events {
 			if e.At.Before(res.KillAt) {
+				if e.Kind == resilience.EventOnline {
+					res.BootBack = append(res.BootBack, e.At.Sub(start))
+				}
 				continue
 			}
 			rel := e.At.Sub(res.BackAt)
@@ -294,8 +301,11 @@ func RunFleet(ctx context.Context, cfg FleetConfig) (*FleetResult, error) {
 	for _, at := range px.accepted() {
 		if !at.Before(res.KillAt) {
 			res.Accepts = append(res.Accepts, at.Sub(res.BackAt))
+		} else {
+			res.BootAccepts = append(res.BootAccepts, at.Sub(start))
 		}
 	}
+	slices.Sort(res.BootBack)
 	slices.Sort(res.Lost)
 	slices.Sort(res.Scheduled)
 	slices.Sort(res.First)
