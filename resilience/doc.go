@@ -114,8 +114,8 @@
 // three runs of nine, 1.38–1.44 × in five, 5.2 × once), also depended on
 // the broker keeping up with the TLS handshakes: on the shared 2-core test
 // machine, where the 2,000 devices share one process, starved timers fire
-// in bunches and a starved broker answers late or not at all, and devices
-// whose attempt failed wait for their next window. Size ServiceCapacity to
+// in bunches, a starved broker answers late, and devices whose attempt
+// failed wait for their next window. Size ServiceCapacity to
 // what the service sustains under load, TLS included.
 //
 // # Delivery semantics
