@@ -29,7 +29,10 @@ import (
 //     having signed the handshake. Inconclusive while not connected.
 //   - "resilience.mqtt.delivery" (5.9-2, measured): publishes a QoS 1
 //     probe to <prefix>/<device-id>/probe on the live connection and
-//     requires the broker's PUBACK; reports the outbox's depth, the age of
+//     requires the broker's PUBACK and the probe routed back to the device
+//     (the link subscribes to its probe topic), so a broker that
+//     acknowledges and drops — an ACL that refuses the device its topics —
+//     fails it; reports the outbox's depth, the age of
 //     its oldest message, drops and expiries, and how many messages the
 //     broker acknowledged. Inconclusive while not connected (the outbox
 //     then holds the messages), Fail when the outbox's last write failed,
@@ -156,13 +159,25 @@ func (l *Link) checkDelivery(ctx context.Context) conformance.Result {
 		return conformance.Result{Verdict: conformance.Inconclusive, Observed: "not connected; " + strings.Join(obs, "; "),
 			Detail: "the link is not connected now: messages are held, delivery cannot be observed"}
 	}
+	probe, echo, done := cur.probeNonce("probe")
+	defer done()
 	start := time.Now()
-	err := l.wait(ctx, cur, cur.client.Publish(l.topics.Probe(), 1, false, "probe"))
+	err := l.wait(ctx, cur, cur.client.Publish(l.topics.Probe(), 1, false, probe))
 	if err != nil {
 		return conformance.Result{Verdict: conformance.Fail, Observed: "connected; " + strings.Join(obs, "; "),
 			Detail: "the broker did not acknowledge a QoS 1 probe on the live connection: " + err.Error()}
 	}
-	obs = append([]string{fmt.Sprintf("connected; QoS 1 probe to %s acknowledged in %s", l.topics.Probe(), time.Since(start).Round(time.Microsecond))}, obs...)
+	acked := time.Since(start)
+	if err := l.waitEcho(ctx, cur, echo); err != nil {
+		detail := "the broker acknowledged a QoS 1 probe but did not route it back: " + err.Error()
+		if errors.Is(err, ErrUnrouted) {
+			detail = fmt.Sprintf("the broker acknowledged a QoS 1 probe to %s but did not route it back within %s: its ACL or topic policy no longer lets identity %q use the device's topics, and what the device publishes is dropped",
+				l.topics.Probe(), l.cfg.AckTimeout, l.id.leaf.Subject.CommonName)
+		}
+		return conformance.Result{Verdict: conformance.Fail, Observed: "connected; " + strings.Join(obs, "; "), Detail: detail}
+	}
+	obs = append([]string{fmt.Sprintf("connected; QoS 1 probe to %s acknowledged in %s and routed back to the device in %s",
+		l.topics.Probe(), acked.Round(time.Microsecond), time.Since(start).Round(time.Microsecond))}, obs...)
 	return conformance.Result{Verdict: conformance.Pass, Observed: strings.Join(obs, "; ")}
 }
 

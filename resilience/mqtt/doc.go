@@ -155,7 +155,9 @@
 //     device A used with device B's DeviceID — fails the check: Connect
 //     returns ErrUnrouted, the attempt counts as failed for the policy,
 //     Stats.Unrouted counts it, the delivery self-check fails, and the
-//     outbox keeps every message. The broker's topic policy must
+//     outbox keeps every message. The delivery self-check sends the same
+//     kind of probe on the live connection, so an ACL revoked while the
+//     device is connected shows there. The broker's topic policy must
 //     therefore let a device subscribe to, as well as publish on, its own
 //     probe topic.
 //

@@ -65,6 +65,39 @@ func TestForeignTopicsRefused(t *testing.T) {
 	}
 }
 
+// TestACLRevokedWhileConnected: the broker's ACL stops letting the
+// connected device use its topics (Mosquitto reloads it on SIGHUP). The
+// broker still acknowledges the device's PUBLISH and drops it; the
+// delivery self-check notices that its probe no longer comes back and
+// fails, and the next connection is refused by the route check.
+func TestACLRevokedWhileConnected(t *testing.T) {
+	p := newPKI(t)
+	b := startBroker(t, p, brokerOptions{})
+	d := startDevice(t, mqtt.Config{Broker: b.addr, TLS: p.clientTLS(t, "dev1"), AckTimeout: 500 * time.Millisecond}, true)
+	d.allow()
+	d.waitEvent(resilience.EventOnline)
+	if r := runCheck(t, d.link, "resilience.mqtt.delivery"); r.Verdict != conformance.Pass {
+		t.Fatalf("delivery check before: %+v", r)
+	}
+	if err := b.SetACL("user service\ntopic readwrite devices/#\n"); err != nil { // no device pattern
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool {
+		r := runCheck(t, d.link, "resilience.mqtt.delivery")
+		return r.Verdict == conformance.Fail && strings.Contains(r.Detail, "did not route it back")
+	})
+	if !d.link.Connected() {
+		t.Fatal("the connection itself should still be up")
+	}
+	b.kill()
+	d.waitEvent(resilience.EventOffline)
+	b.start() // with the revoked ACL
+	d.allow()
+	if e := d.waitEvent(resilience.EventFailed); !errors.Is(e.Err, mqtt.ErrUnrouted) {
+		t.Fatalf("reconnecting under the revoked ACL: %v, want ErrUnrouted", e.Err)
+	}
+}
+
 // TestCommandResults: for every command the device receives, the service
 // gets a result on devices/<id>/result naming the command by CommandID of
 // the bytes it sent — done, failed, or refused with the reason — and the

@@ -164,6 +164,39 @@ type session struct {
 	since   time.Time
 	ended   time.Time
 	granted int // SUBACK for the command topic: QoS, 0x80 refused, -1 none
+
+	pmu    sync.Mutex
+	probes map[string]chan struct{} // nonces published to the probe topic, awaiting their echo
+}
+
+// probeNonce returns a fresh payload for the probe topic and a channel
+// closed when the broker routes it back; done forgets it.
+func (s *session) probeNonce(kind string) (payload string, echo <-chan struct{}, done func()) {
+	var b [16]byte
+	rand.Read(b[:])
+	payload = kind + " " + hex.EncodeToString(b[:])
+	ch := make(chan struct{})
+	s.pmu.Lock()
+	if s.probes == nil {
+		s.probes = map[string]chan struct{}{}
+	}
+	s.probes[payload] = ch
+	s.pmu.Unlock()
+	return payload, ch, func() {
+		s.pmu.Lock()
+		delete(s.probes, payload)
+		s.pmu.Unlock()
+	}
+}
+
+// probeArrived is the probe topic's message handler.
+func (s *session) probeArrived(_ paho.Client, m paho.Message) {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	if ch, ok := s.probes[string(m.Payload())]; ok {
+		close(ch)
+		delete(s.probes, string(m.Payload()))
+	}
 }
 
 // Stats is a snapshot of the link's counters since New.
@@ -501,18 +534,9 @@ func (l *Link) Connect(ctx context.Context, online func()) error {
 // this check the outbox would take PUBACKs for messages nobody receives
 // and acknowledge them away.
 func (l *Link) checkRoute(ctx context.Context, s *session) error {
-	var nonce [16]byte
-	rand.Read(nonce[:])
-	want := "route " + hex.EncodeToString(nonce[:])
-	echo := make(chan struct{}, 1)
-	t := s.client.Subscribe(l.topics.Probe(), 1, func(_ paho.Client, m paho.Message) {
-		if string(m.Payload()) == want {
-			select {
-			case echo <- struct{}{}:
-			default:
-			}
-		}
-	})
+	want, echo, done := s.probeNonce("route")
+	defer done()
+	t := s.client.Subscribe(l.topics.Probe(), 1, s.probeArrived)
 	if err := l.wait(ctx, s, t); err != nil {
 		return fmt.Errorf("mqtt: subscribing to %s: %w", l.topics.Probe(), err)
 	}
@@ -526,19 +550,14 @@ func (l *Link) checkRoute(ctx context.Context, s *session) error {
 		if err := l.wait(ctx, s, s.client.Publish(l.topics.Probe(), 1, false, want)); err != nil {
 			return fmt.Errorf("mqtt: publishing to %s: %w", l.topics.Probe(), err)
 		}
-		timer := time.NewTimer(l.cfg.AckTimeout)
-		defer timer.Stop()
-		select {
-		case <-echo:
+		switch err := l.waitEcho(ctx, s, echo); {
+		case err == nil:
 			l.mu.Lock()
 			l.unrouted = false
 			l.mu.Unlock()
 			return nil
-		case <-s.lost:
-			return ErrConnectionLost
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-timer.C:
+		case !errors.Is(err, ErrUnrouted):
+			return err
 		}
 	}
 	l.mu.Lock()
@@ -548,6 +567,23 @@ func (l *Link) checkRoute(ctx context.Context, s *session) error {
 	l.log.Error("mqtt: the broker does not route the device's topics back to it; not going online",
 		"topic", l.topics.Probe(), "device", l.topics.DeviceID, "subscription_refused", refused)
 	return fmt.Errorf("%w: nothing published to %s came back (subscription refused: %v)", ErrUnrouted, l.topics.Probe(), refused)
+}
+
+// waitEcho waits, after the PUBACK, for a probe to come back: ErrUnrouted
+// when it has not within Config.AckTimeout.
+func (l *Link) waitEcho(ctx context.Context, s *session, echo <-chan struct{}) error {
+	timer := time.NewTimer(l.cfg.AckTimeout)
+	defer timer.Stop()
+	select {
+	case <-echo:
+		return nil
+	case <-s.lost:
+		return ErrConnectionLost
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return ErrUnrouted
+	}
 }
 
 // connackServerUnavailable is MQTT 3.1.1's CONNACK return code 3.

@@ -209,6 +209,7 @@ func TestDeliveryOverMutualTLS(t *testing.T) {
 	t.Logf("tls check: %s", tlsRes.Observed)
 	del := runCheck(t, d.link, "resilience.mqtt.delivery")
 	if del.Verdict != conformance.Pass || !strings.Contains(del.Observed, "QoS 1 probe to devices/dev1/probe acknowledged") ||
+		!strings.Contains(del.Observed, "routed back to the device") ||
 		!strings.Contains(del.Observed, "0 pending") || !strings.Contains(del.Observed, "3 outbox messages acknowledged") {
 		t.Errorf("delivery check: %+v", del)
 	}

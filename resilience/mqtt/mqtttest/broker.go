@@ -32,6 +32,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -156,7 +157,7 @@ const ServiceIdentity = "service"
 // Broker is one Mosquitto process on a fixed loopback port, so that it can
 // be killed and started again at the same address.
 type Broker struct {
-	bin, conf, log, addr string
+	bin, conf, log, addr, acl string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -193,7 +194,7 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 	ln.Close()
 	_, port, _ := net.SplitHostPort(addr)
 	acl := filepath.Join(cfg.Dir, "acl")
-	if err := os.WriteFile(acl, []byte("user "+ServiceIdentity+"\ntopic readwrite devices/#\n\npattern readwrite devices/%u/#\n"), 0o600); err != nil {
+	if err := os.WriteFile(acl, []byte(DefaultACL), 0o600); err != nil {
 		return nil, err
 	}
 	var c strings.Builder
@@ -215,7 +216,7 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 	if err := os.WriteFile(conf, []byte(c.String()), 0o600); err != nil {
 		return nil, err
 	}
-	b := &Broker{bin: cfg.Mosquitto, conf: conf, log: logFile, addr: addr}
+	b := &Broker{bin: cfg.Mosquitto, conf: conf, log: logFile, addr: addr, acl: acl}
 	return b, b.Start()
 }
 
@@ -265,6 +266,27 @@ func (b *Broker) Kill() {
 	}
 	cmd.Process.Kill() // SIGKILL
 	<-exit
+}
+
+// DefaultACL is the broker's ACL: ServiceIdentity may use every device's
+// topics, each device only its own.
+const DefaultACL = "user " + ServiceIdentity + "\ntopic readwrite devices/#\n\npattern readwrite devices/%u/#\n"
+
+// SetACL replaces the broker's ACL file (Mosquitto's acl_file syntax) and
+// makes the running broker reload it (SIGHUP); connected clients keep
+// their connections and are judged by the new rules from their next
+// message on.
+func (b *Broker) SetACL(acl string) error {
+	if err := os.WriteFile(b.acl, []byte(acl), 0o600); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	cmd := b.cmd
+	b.mu.Unlock()
+	if cmd == nil {
+		return nil
+	}
+	return cmd.Process.Signal(syscall.SIGHUP)
 }
 
 // Log returns the broker's log.
