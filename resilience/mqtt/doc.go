@@ -157,7 +157,10 @@
 //     Stats.Unrouted counts it, the delivery self-check fails, and the
 //     outbox keeps every message. The delivery self-check sends the same
 //     kind of probe on the live connection, so an ACL revoked while the
-//     device is connected shows there. The broker's topic policy must
+//     device is connected shows there and the next connection is refused;
+//     messages the broker acknowledged and dropped in between are lost to
+//     the service, since MQTT 3.1.1 gives no other signal. The broker's
+//     topic policy must
 //     therefore let a device subscribe to, as well as publish on, its own
 //     probe topic.
 //
