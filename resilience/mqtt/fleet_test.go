@@ -92,8 +92,8 @@ func TestFleetBrokerRestart(t *testing.T) {
 		mqtttest.PeakPerWindow(r.Accepts, 100*time.Millisecond),
 		peakOfSeconds(r.BrokerConnects), float64(peakOfSeconds(r.BrokerConnects))/capacity, r.Failed,
 		back99.Round(time.Millisecond), float64(back99)/float64(ideal))
-	if r.Failed > 0 {
-		t.Logf("failed attempts by error: %v", r.FailedBy)
+	if r.Failed > 0 || len(r.BootFailed) > 0 {
+		t.Logf("failed attempts by error: boot %v, after the restart %v", r.BootFailed, r.FailedBy)
 	}
 }
 

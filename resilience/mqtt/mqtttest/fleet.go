@@ -34,8 +34,10 @@ type FleetConfig struct {
 	Policy resilience.Policy
 	Seed   uint64
 	// Timeout bounds each phase (the boot and the return after the
-	// restart); zero means 3 × the start-up spread + 60 s. It guards
-	// against a hang and measures nothing.
+	// restart); zero means 3 × the start-up spread + 2 × the policy's cap
+	// + 60 s, so that a device whose attempts failed on a starved machine
+	// has two of its longest windows to come back. It guards against a
+	// hang and measures nothing.
 	Timeout time.Duration
 	// Logf, if set, receives progress lines.
 	Logf func(format string, args ...any)
@@ -50,10 +52,13 @@ type FleetResult struct {
 	// Boot is the time from the supervisors' start until every device was
 	// online. BootAccepts and BootBack are, relative to that start, the
 	// connections the proxy accepted before the kill and when each device
-	// first came online: the fleet's boot after a power cut.
+	// first came online: the fleet's boot after a power cut. BootFailed
+	// counts the attempts that failed during the boot by the last part of
+	// their error.
 	Boot        time.Duration
 	BootAccepts []time.Duration
 	BootBack    []time.Duration
+	BootFailed  map[string]int
 	// KillAt is when the broker was killed, BackAt when it listened again.
 	KillAt, BackAt time.Time
 	// Scheduled holds, for every connection attempt after the kill, the
@@ -168,7 +173,7 @@ func RunFleet(ctx context.Context, cfg FleetConfig) (*FleetResult, error) {
 	}
 	timeout := cfg.Timeout
 	if timeout <= 0 {
-		timeout = 3*cfg.Policy.Spread() + time.Minute
+		timeout = 3*cfg.Policy.Spread() + 2*max(cfg.Policy.Cap, resilience.DefaultCap) + time.Minute
 	}
 	n := cfg.Devices
 	px, err := newAcceptLog(cfg.Broker.Addr())
@@ -226,7 +231,8 @@ func RunFleet(ctx context.Context, cfg FleetConfig) (*FleetResult, error) {
 				return err
 			}
 			if time.Now().After(deadline) {
-				return fmt.Errorf("mqtttest: %s: %d of %d devices online after %v", what, online.Load(), n, timeout)
+				return fmt.Errorf("mqtttest: %s: %d of %d devices online after %v; failed attempts so far by error: %v",
+					what, online.Load(), n, timeout, failuresBy(devs))
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -256,14 +262,17 @@ func RunFleet(ctx context.Context, cfg FleetConfig) (*FleetResult, error) {
 	cancel()
 	wg.Wait()
 
-	res.FailedBy = map[string]int{}
+	res.FailedBy, res.BootFailed = map[string]int{}, map[string]int{}
 	for _, d := range devs {
 		d.mu.Lock()
 		back, first := time.Duration(-1), true
 		for _, e := range d.events {
 			if e.At.Before(res.KillAt) {
-				if e.Kind == resilience.EventOnline {
+				switch e.Kind {
+				case resilience.EventOnline:
 					res.BootBack = append(res.BootBack, e.At.Sub(start))
+				case resilience.EventFailed:
+					res.BootFailed[errorTail(e.Err)]++
 				}
 				continue
 			}
@@ -280,11 +289,7 @@ func RunFleet(ctx context.Context, cfg FleetConfig) (*FleetResult, error) {
 				res.Attempts = append(res.Attempts, rel)
 			case resilience.EventFailed:
 				res.Failed++
-				msg := e.Err.Error()
-				if i := strings.LastIndex(msg, ": "); i >= 0 {
-					msg = msg[i+2:]
-				}
-				res.FailedBy[msg]++
+				res.FailedBy[errorTail(e.Err)]++
 			case resilience.EventOffline:
 				res.Lost = append(res.Lost, rel)
 			case resilience.EventOnline:
@@ -323,6 +328,31 @@ func RunFleet(ctx context.Context, cfg FleetConfig) (*FleetResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// errorTail returns the last part of an error's text ("connection
+// refused", "EOF"), which names the cause without addresses.
+func errorTail(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		msg = msg[i+2:]
+	}
+	return msg
+}
+
+// failuresBy counts every failed attempt so far by errorTail.
+func failuresBy(devs []*fleetDevice) map[string]int {
+	out := map[string]int{}
+	for _, d := range devs {
+		d.mu.Lock()
+		for _, e := range d.events {
+			if e.Kind == resilience.EventFailed {
+				out[errorTail(e.Err)]++
+			}
+		}
+		d.mu.Unlock()
+	}
+	return out
 }
 
 // acceptLog is a TCP proxy in front of the broker that records when it
@@ -387,7 +417,9 @@ func (p *acceptLog) pipe(dev net.Conn) {
 		dev.Close()
 		return
 	}
-	brk, err := net.DialTimeout("tcp", p.target, 10*time.Second)
+	// No shorter timeout than the device's own (mqtt.DefaultConnectTimeout):
+	// the proxy must not fail an attempt the device would have waited for.
+	brk, err := net.DialTimeout("tcp", p.target, 2*mqtt.DefaultConnectTimeout)
 	if err != nil || !p.track(brk) {
 		if brk != nil {
 			brk.Close()
