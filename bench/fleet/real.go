@@ -121,8 +121,8 @@ func runReal(devices, capacity, simFleet, simCapacity int, seed uint64, stdout, 
 	}
 	boot := sim.Run(sim.Scenario{Kind: sim.PowerCut, Devices: devices, Capacity: capacity, ReactionSpread: time.Millisecond, Seed: seed}, sim.Policy)
 	bootPeak, boot99 := mqtttest.PeakPerSecond(r.BootAccepts), mqtttest.Quantile(r.BootBack, 0.99, devices)
-	fmt.Fprintf(stdout, "boot (all devices start together, as after a power cut): real %d connections/s at the proxy (%.2fx), 99%% online in %v (%.2fx ideal); sim %.2fx, %.2fx\n",
-		bootPeak, float64(bootPeak)/capf, boot99.Round(10*time.Millisecond), float64(boot99)/float64(ideal), boot.PeakRatio(), boot.T99Ratio())
+	fmt.Fprintf(stdout, "boot (all devices start together, as after a power cut): real %d connections/s at the proxy (%.2fx), 99%% online in %v (%.2fx ideal), failed attempts %v; sim %.2fx, %.2fx\n",
+		bootPeak, float64(bootPeak)/capf, boot99.Round(10*time.Millisecond), float64(boot99)/float64(ideal), r.BootFailed, boot.PeakRatio(), boot.T99Ratio())
 	realPeak, realT99 := float64(schedPeak)/capf, float64(back)/float64(ideal)
 	fmt.Fprintf(stdout, "agreement (real ÷ sim): peak/capacity %.2f (vs %d devices) and %.2f (vs %d); t99/ideal %.2f and %.2f\n",
 		realPeak/same.PeakRatio(), devices, realPeak/big.PeakRatio(), simFleet, realT99/same.T99Ratio(), realT99/big.T99Ratio())
