@@ -398,17 +398,17 @@ func TestHourLongOutage(t *testing.T) {
 	if st.Online || st.Failures != len(att) || link.Stats().Connects != 0 {
 		t.Fatalf("status after an hour offline: %+v, %d attempts", st, len(att))
 	}
-	os := ob.Stats()
+	obst := ob.Stats()
 	wantDropped := uint64(minute + 1 - maxRecords)
 	wantKept := []string{"erase-request"}
 	for m := minute - maxRecords + 2; m <= minute; m++ {
 		wantKept = append(wantKept, fmt.Sprintf("t%02d", m))
 	}
 	slices.Sort(wantKept)
-	if minute != 60 || os.Dropped != wantDropped || os.Pending != maxRecords || !slices.Equal(pendingKeys(ob), wantKept) {
-		t.Fatalf("after %d minutes: %d dropped (want %d), pending %v (want %v)", minute, os.Dropped, wantDropped, pendingKeys(ob), wantKept)
+	if minute != 60 || obst.Dropped != wantDropped || obst.Pending != maxRecords || !slices.Equal(pendingKeys(ob), wantKept) {
+		t.Fatalf("after %d minutes: %d dropped (want %d), pending %v (want %v)", minute, obst.Dropped, wantDropped, pendingKeys(ob), wantKept)
 	}
-	t.Logf("one hour offline: %d attempts, longest gap %v, %d telemetry messages dropped by policy", len(att), maxGap(att), os.Dropped)
+	t.Logf("one hour offline: %d attempts, longest gap %v, %d telemetry messages dropped by policy", len(att), maxGap(att), obst.Dropped)
 
 	b.start()
 	_, svc := p.client(t, b, "service", "devices/dev1/msg/#")
