@@ -10,26 +10,18 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/iotbaseline/baseline/internal/testenv"
+	"github.com/iotbaseline/baseline/resilience/mqtt/mqtttest"
 )
 
 // waitFor bounds every wait of these tests: it is a guard against a hang,
@@ -45,40 +37,21 @@ func (s opaqueSigner) Sign(r io.Reader, d []byte, o crypto.SignerOpts) ([]byte, 
 	return s.k.Sign(r, d, o)
 }
 
+// pki is the test CA of package mqtttest, which issues the broker's
+// certificate and the devices'.
 type pki struct {
-	key  *ecdsa.PrivateKey
-	cert *x509.Certificate
-	pool *x509.CertPool
-	dir  string
+	*mqtttest.CA
+	dir string
 }
 
 func newPKI(t testing.TB) *pki {
 	t.Helper()
-	key := mustKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "baseline test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	dir := t.TempDir()
+	ca, err := mqtttest.NewCA(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	p := &pki{key: key, cert: cert, pool: pool, dir: t.TempDir()}
-	writePEM(t, filepath.Join(p.dir, "ca.pem"), "CERTIFICATE", der)
-	srvKey := mustKey(t)
-	srvDER := p.issue(t, "broker", srvKey, true)
-	writePEM(t, filepath.Join(p.dir, "server.pem"), "CERTIFICATE", srvDER)
-	kb, _ := x509.MarshalECPrivateKey(srvKey)
-	writePEM(t, filepath.Join(p.dir, "server.key"), "EC PRIVATE KEY", kb)
-	return p
+	return &pki{CA: ca, dir: dir}
 }
 
 func mustKey(t testing.TB) *ecdsa.PrivateKey {
@@ -90,65 +63,28 @@ func mustKey(t testing.TB) *ecdsa.PrivateKey {
 	return k
 }
 
-func writePEM(t testing.TB, name, typ string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(name, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-var serial sync.Mutex
-var nextSerial int64 = 100
-
-func (p *pki) issue(t testing.TB, cn string, key crypto.Signer, server bool) []byte {
-	t.Helper()
-	serial.Lock()
-	nextSerial++
-	sn := nextSerial
-	serial.Unlock()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(sn),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.cert, key.Public(), p.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return der
-}
-
 // clientTLS returns a client configuration for identity cn whose key is
 // an opaque crypto.Signer, as iface.ClientTLS would build it.
 func (p *pki) clientTLS(t testing.TB, cn string) *tls.Config {
 	t.Helper()
 	signer := opaqueSigner{mustKey(t)}
-	der := p.issue(t, cn, signer, false)
+	der, err := p.Issue(cn, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS12,
-		RootCAs:      p.pool,
+		RootCAs:      p.Pool(),
 		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: signer}},
 	}
 }
 
-// broker is one Mosquitto process on a fixed loopback port, so that it
-// can be killed and restarted at the same address.
+// broker is one Mosquitto process (package mqtttest) on a fixed loopback
+// port, so that it can be killed and restarted at the same address.
 type broker struct {
+	*mqtttest.Broker
 	t    testing.TB
-	bin  string
-	conf string
-	log  string
 	addr string
-
-	mu  sync.Mutex
-	cmd *exec.Cmd
 }
 
 // brokerOptions vary the broker's configuration.
@@ -158,108 +94,39 @@ type brokerOptions struct {
 	noClientCerts bool
 }
 
-// startBroker writes the configuration of design/MQTT.md — mutual TLS,
-// the certificate's CN as user name, ACL "pattern readwrite devices/%u/#"
-// plus a "service" identity that may use every device's topics — and
-// starts Mosquitto.
+// startBroker starts the broker of design/MQTT.md — mutual TLS, the
+// certificate's CN as user name, ACL "pattern readwrite devices/%u/#" plus
+// a "service" identity that may use every device's topics — and kills it
+// when the test ends, printing its log if the test failed.
 func startBroker(t testing.TB, p *pki, opt brokerOptions) *broker {
 	t.Helper()
 	bin := testenv.LookPath(t, "mosquitto")
-	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	b, err := mqtttest.StartBroker(mqtttest.BrokerConfig{Mosquitto: bin, Dir: t.TempDir(), CA: p.CA, InsecureNoClientCerts: opt.noClientCerts})
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	_, port, _ := net.SplitHostPort(addr)
-	acl := filepath.Join(dir, "acl")
-	if err := os.WriteFile(acl, []byte("user service\ntopic readwrite devices/#\n\npattern readwrite devices/%u/#\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var c strings.Builder
-	fmt.Fprintf(&c, "per_listener_settings false\nlistener %s 127.0.0.1\n", port)
-	fmt.Fprintf(&c, "cafile %s\ncertfile %s\nkeyfile %s\n", filepath.Join(p.dir, "ca.pem"), filepath.Join(p.dir, "server.pem"), filepath.Join(p.dir, "server.key"))
-	if opt.noClientCerts {
-		c.WriteString("require_certificate false\nallow_anonymous true\n")
-	} else {
-		fmt.Fprintf(&c, "require_certificate true\nuse_identity_as_username true\nallow_anonymous false\nacl_file %s\n", acl)
-	}
-	c.WriteString("persistence false\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\n")
-	logFile := filepath.Join(dir, "mosquitto.log")
-	fmt.Fprintf(&c, "log_dest file %s\n", logFile)
-	if os.Geteuid() == 0 {
-		c.WriteString("user root\n")
-	}
-	conf := filepath.Join(dir, "mosquitto.conf")
-	if err := os.WriteFile(conf, []byte(c.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	b := &broker{t: t, bin: bin, conf: conf, log: logFile, addr: addr}
-	b.start()
 	t.Cleanup(func() {
-		b.kill()
+		b.Kill()
 		if t.Failed() {
-			if lg, err := os.ReadFile(logFile); err == nil {
+			if lg, err := b.Log(); err == nil {
 				t.Logf("mosquitto log:\n%s", lg)
 			}
 		}
 	})
-	return b
+	return &broker{Broker: b, t: t, addr: b.Addr()}
 }
 
-// start starts the broker and waits until it accepts connections.
+// start starts the broker again and waits until it accepts connections.
 func (b *broker) start() {
 	b.t.Helper()
-	cmd := exec.Command(b.bin, "-c", b.conf)
-	if err := cmd.Start(); err != nil {
-		b.t.Fatalf("starting mosquitto: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	b.mu.Lock()
-	b.cmd = cmd
-	b.mu.Unlock()
-	deadline := time.Now().Add(waitFor)
-	for {
-		c, err := net.DialTimeout("tcp", b.addr, time.Second)
-		if err == nil {
-			c.Close()
-			go func() { <-exited }()
-			return
-		}
-		select {
-		case err := <-exited:
-			lg, _ := os.ReadFile(b.log)
-			b.t.Fatalf("mosquitto exited at start: %v\n%s", err, lg)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			b.t.Fatalf("mosquitto did not listen on %s", b.addr)
-		}
+	if err := b.Start(); err != nil {
+		b.t.Fatal(err)
 	}
 }
 
-// kill stops the broker by its process id with SIGKILL: no will is lost,
-// no session saved, in-flight messages die with it.
-func (b *broker) kill() {
-	b.mu.Lock()
-	cmd := b.cmd
-	b.cmd = nil
-	b.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	// Wait until the port is free again so a restart can bind it.
-	deadline := time.Now().Add(waitFor)
-	for time.Now().Before(deadline) {
-		if err := syscall.Kill(cmd.Process.Pid, 0); err != nil {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+// kill stops the broker with SIGKILL: no will is lost, no session saved,
+// in-flight messages die with it.
+func (b *broker) kill() { b.Kill() }
 
 // relay is a TCP relay between the device and the broker that can hold
 // everything the broker sends (so a PUBACK never arrives) and cut every

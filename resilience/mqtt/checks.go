@@ -29,11 +29,16 @@ import (
 //     having signed the handshake. Inconclusive while not connected.
 //   - "resilience.mqtt.delivery" (5.9-2, measured): publishes a QoS 1
 //     probe to <prefix>/<device-id>/probe on the live connection and
-//     requires the broker's PUBACK; reports the outbox's depth, the age of
+//     requires the broker's PUBACK and the probe routed back to the device
+//     (the link subscribes to its probe topic), so a broker that
+//     acknowledges and drops — an ACL that refuses the device its topics —
+//     fails it; reports the outbox's depth, the age of
 //     its oldest message, drops and expiries, and how many messages the
 //     broker acknowledged. Inconclusive while not connected (the outbox
-//     then holds the messages), Fail when the outbox's last write failed
-//     or the connected broker does not acknowledge.
+//     then holds the messages), Fail when the outbox's last write failed,
+//     the connected broker does not acknowledge, or the latest connection
+//     was refused by the route check (the broker's ACL does not let this
+//     identity use the device's topics; see ErrUnrouted).
 //   - "resilience.mqtt.commands" (5.5-5, measured): sends forged commands
 //     — unsigned, signed by a foreign key, oversized — through the same
 //     decoder and verifier the command topic feeds, without running
@@ -88,8 +93,11 @@ func (l *Link) checkTLS(ctx context.Context) conformance.Result {
 		if last != nil {
 			obs += fmt.Sprintf("; the last connection (ended %s) had %s", last.ended.UTC().Format(time.RFC3339), describeHandshake(last.hs))
 		}
-		return conformance.Result{Verdict: conformance.Inconclusive, Observed: obs,
-			Detail: "the link is not connected now, so there is no live handshake to observe"}
+		detail := "the link is not connected now, so there is no live handshake to observe"
+		if l.id.leaf.Subject.CommonName != l.topics.DeviceID {
+			detail += "; the client certificate's common name differs from the device ID: a broker that authorises topics by certificate identity will not let the device use its topics"
+		}
+		return conformance.Result{Verdict: conformance.Inconclusive, Observed: obs, Detail: detail}
 	}
 	obs := fmt.Sprintf("connected to %s as %q (client certificate %q) since %s; %s",
 		l.cfg.Broker, l.topics.DeviceID, l.id.leaf.Subject.CommonName, cur.since.UTC().Format(time.RFC3339), describeHandshake(cur.hs))
@@ -136,17 +144,40 @@ func (l *Link) checkDelivery(ctx context.Context) conformance.Result {
 			Detail: "the outbox's last write failed: " + storageErr}
 	}
 	cur, _ := l.session()
+	l.mu.Lock()
+	unrouted := l.unrouted
+	l.mu.Unlock()
+	if s.Unrouted > 0 {
+		obs = append(obs, fmt.Sprintf("%d connections on which the broker did not route the device's own topics back", s.Unrouted))
+	}
+	if cur == nil && unrouted {
+		return conformance.Result{Verdict: conformance.Fail, Observed: "not connected; " + strings.Join(obs, "; "),
+			Detail: fmt.Sprintf("the broker accepted the connection of identity %q but dropped what it published under %s: its ACL or topic policy refuses this identity the device's topics, so the device stays offline and holds its messages",
+				l.id.leaf.Subject.CommonName, l.topics.Root()+"/")}
+	}
 	if cur == nil {
 		return conformance.Result{Verdict: conformance.Inconclusive, Observed: "not connected; " + strings.Join(obs, "; "),
 			Detail: "the link is not connected now: messages are held, delivery cannot be observed"}
 	}
+	probe, echo, done := cur.probeNonce("probe")
+	defer done()
 	start := time.Now()
-	err := l.wait(ctx, cur, cur.client.Publish(l.topics.Probe(), 1, false, "probe"))
+	err := l.wait(ctx, cur, cur.client.Publish(l.topics.Probe(), 1, false, probe))
 	if err != nil {
 		return conformance.Result{Verdict: conformance.Fail, Observed: "connected; " + strings.Join(obs, "; "),
 			Detail: "the broker did not acknowledge a QoS 1 probe on the live connection: " + err.Error()}
 	}
-	obs = append([]string{fmt.Sprintf("connected; QoS 1 probe to %s acknowledged in %s", l.topics.Probe(), time.Since(start).Round(time.Microsecond))}, obs...)
+	acked := time.Since(start)
+	if err := l.waitEcho(ctx, cur, echo); err != nil {
+		detail := "the broker acknowledged a QoS 1 probe but did not route it back: " + err.Error()
+		if errors.Is(err, ErrUnrouted) {
+			detail = fmt.Sprintf("the broker acknowledged a QoS 1 probe to %s but did not route it back within %s: its ACL or topic policy no longer lets identity %q use the device's topics, and what the device publishes is dropped",
+				l.topics.Probe(), l.cfg.AckTimeout, l.id.leaf.Subject.CommonName)
+		}
+		return conformance.Result{Verdict: conformance.Fail, Observed: "connected; " + strings.Join(obs, "; "), Detail: detail}
+	}
+	obs = append([]string{fmt.Sprintf("connected; QoS 1 probe to %s acknowledged in %s and routed back to the device in %s",
+		l.topics.Probe(), acked.Round(time.Microsecond), time.Since(start).Round(time.Microsecond))}, obs...)
 	return conformance.Result{Verdict: conformance.Pass, Observed: strings.Join(obs, "; ")}
 }
 

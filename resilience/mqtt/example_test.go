@@ -148,3 +148,21 @@ func ExampleOpenEnvelope() {
 	// 7f3a {"on":true}
 	// duplicate 7f3a
 }
+
+// ExampleParseCommandResult is the service's side of commands: it keeps
+// the CommandID of each command it publishes and matches the device's
+// results on devices/<id>/result against them.
+func ExampleParseCommandResult() {
+	cmd, _ := mqtt.EncodeCommand(nil, nil, mqtt.CommandRequest{Device: "plug-1", Name: "blink"})
+	sent := map[string]string{mqtt.CommandID(cmd): "blink"} // published to devices/plug-1/cmd
+
+	// What the device published to devices/plug-1/result:
+	payload := []byte(`{"id":"` + mqtt.CommandID(cmd) + `","name":"blink","status":"done"}`)
+	r, err := mqtt.ParseCommandResult(payload)
+	if err != nil {
+		return
+	}
+	fmt.Println(sent[r.ID], r.Status)
+	// Output:
+	// blink done
+}

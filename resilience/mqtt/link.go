@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,6 +43,12 @@ var (
 	ErrAckTimeout = errors.New("mqtt: broker did not acknowledge in time")
 	// ErrConnectionLost: the connection to the broker dropped.
 	ErrConnectionLost = errors.New("mqtt: connection lost")
+	// ErrUnrouted: the broker accepted the connection but did not route
+	// the device's own probe back to it — its ACL or topic policy refuses
+	// this identity the device's topics (MQTT 3.1.1 acknowledges a
+	// PUBLISH the ACL dropped, so this is the only way to learn it). The
+	// link does not go online and leaves the outbox untouched.
+	ErrUnrouted = errors.New("mqtt: the broker does not let this identity use the device's topics")
 )
 
 // Config configures New. Broker and TLS are required; every other zero
@@ -144,6 +152,8 @@ type Link struct {
 	last   *session // the latest connection, also after it ended
 	change time.Time
 	stats  Stats
+	// unrouted: the latest route check failed.
+	unrouted bool
 }
 
 // session is one accepted connection.
@@ -154,6 +164,39 @@ type session struct {
 	since   time.Time
 	ended   time.Time
 	granted int // SUBACK for the command topic: QoS, 0x80 refused, -1 none
+
+	pmu    sync.Mutex
+	probes map[string]chan struct{} // nonces published to the probe topic, awaiting their echo
+}
+
+// probeNonce returns a fresh payload for the probe topic and a channel
+// closed when the broker routes it back; done forgets it.
+func (s *session) probeNonce(kind string) (payload string, echo <-chan struct{}, done func()) {
+	var b [16]byte
+	rand.Read(b[:])
+	payload = kind + " " + hex.EncodeToString(b[:])
+	ch := make(chan struct{})
+	s.pmu.Lock()
+	if s.probes == nil {
+		s.probes = map[string]chan struct{}{}
+	}
+	s.probes[payload] = ch
+	s.pmu.Unlock()
+	return payload, ch, func() {
+		s.pmu.Lock()
+		delete(s.probes, payload)
+		s.pmu.Unlock()
+	}
+}
+
+// probeArrived is the probe topic's message handler.
+func (s *session) probeArrived(_ paho.Client, m paho.Message) {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	if ch, ok := s.probes[string(m.Payload())]; ok {
+		close(ch)
+		delete(s.probes, string(m.Payload()))
+	}
 }
 
 // Stats is a snapshot of the link's counters since New.
@@ -173,6 +216,14 @@ type Stats struct {
 	Refused map[Reason]uint64
 	// LastSeq is the highest sequence number of a signed command accepted.
 	LastSeq uint64
+	// Results counts the command results published to the result topic
+	// (one for every command received, run or refused).
+	Results uint64
+	// Unrouted counts connections on which the broker did not route the
+	// device's own messages back to it: its ACL refuses the device the
+	// topics it uses (a certificate for one device with another's
+	// DeviceID). The link then neither goes online nor drains the outbox.
+	Unrouted uint64
 }
 
 // New checks cfg and returns a Link, which does nothing until a
@@ -293,7 +344,10 @@ func (l *Link) count(f func(s *Stats)) {
 // It dials Config.Broker, performs the TLS handshake with the device
 // identity, sends CONNECT (MQTT 3.1.1, clean session, client ID the device
 // ID, last will "offline" retained on the state topic), subscribes to the
-// command topic when commands are configured, publishes "online" retained,
+// command topic when commands are configured, checks that the broker routes
+// the device's own topics (a nonce published to the probe topic must come
+// back; if not, the ACL refuses this identity those topics, and Connect
+// returns ErrUnrouted without going online), publishes "online" retained,
 // calls online and then drains the outbox until the connection is lost or
 // ctx is done. On ctx's end it publishes "offline" and disconnects
 // cleanly; on any other end it closes the connection and the broker
@@ -427,6 +481,10 @@ func (l *Link) Connect(ctx context.Context, online func()) error {
 			return err
 		}
 	}
+	if err := l.checkRoute(ctx, s); err != nil {
+		graceful = ctx.Err() != nil
+		return err
+	}
 	if err := l.wait(ctx, s, client.Publish(l.topics.State(), 1, true, StateOnline)); err != nil {
 		graceful = ctx.Err() != nil
 		return fmt.Errorf("mqtt: publishing presence: %w", err)
@@ -468,6 +526,64 @@ func (l *Link) Connect(ctx context.Context, online func()) error {
 	}
 	l.log.Warn("mqtt: closing connection", "broker", l.cfg.Broker, "err", err)
 	return err
+}
+
+// checkRoute subscribes to the probe topic, publishes a fresh nonce to it
+// and waits for the broker to route it back. A broker whose ACL refuses
+// the device its topics acknowledges the PUBLISH and drops it: without
+// this check the outbox would take PUBACKs for messages nobody receives
+// and acknowledge them away.
+func (l *Link) checkRoute(ctx context.Context, s *session) error {
+	want, echo, done := s.probeNonce("route")
+	defer done()
+	t := s.client.Subscribe(l.topics.Probe(), 1, s.probeArrived)
+	if err := l.wait(ctx, s, t); err != nil {
+		return fmt.Errorf("mqtt: subscribing to %s: %w", l.topics.Probe(), err)
+	}
+	refused := false
+	if st, ok := t.(*paho.SubscribeToken); ok {
+		if q, ok := st.Result()[l.topics.Probe()]; ok && q == 0x80 {
+			refused = true
+		}
+	}
+	if !refused {
+		if err := l.wait(ctx, s, s.client.Publish(l.topics.Probe(), 1, false, want)); err != nil {
+			return fmt.Errorf("mqtt: publishing to %s: %w", l.topics.Probe(), err)
+		}
+		switch err := l.waitEcho(ctx, s, echo); {
+		case err == nil:
+			l.mu.Lock()
+			l.unrouted = false
+			l.mu.Unlock()
+			return nil
+		case !errors.Is(err, ErrUnrouted):
+			return err
+		}
+	}
+	l.mu.Lock()
+	l.stats.Unrouted++
+	l.unrouted = true
+	l.mu.Unlock()
+	l.log.Error("mqtt: the broker does not route the device's topics back to it; not going online",
+		"topic", l.topics.Probe(), "device", l.topics.DeviceID, "subscription_refused", refused)
+	return fmt.Errorf("%w: nothing published to %s came back (subscription refused: %v)", ErrUnrouted, l.topics.Probe(), refused)
+}
+
+// waitEcho waits, after the PUBACK, for a probe to come back: ErrUnrouted
+// when it has not within Config.AckTimeout.
+func (l *Link) waitEcho(ctx context.Context, s *session, echo <-chan struct{}) error {
+	timer := time.NewTimer(l.cfg.AckTimeout)
+	defer timer.Stop()
+	select {
+	case <-echo:
+		return nil
+	case <-s.lost:
+		return ErrConnectionLost
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return ErrUnrouted
+	}
 }
 
 // connackServerUnavailable is MQTT 3.1.1's CONNACK return code 3.
@@ -515,19 +631,19 @@ func (l *Link) subscribe(ctx context.Context, s *session) (stop func(), err erro
 	handler := func(_ paho.Client, m paho.Message) {
 		p := m.Payload()
 		if len(p) > l.cfg.MaxCommandBytes {
-			l.refused(refuse(RefusedOversize, ""))
+			l.refusedResult(s, p, refuse(RefusedOversize, ""))
 			return
 		}
 		qmu.Lock()
 		defer qmu.Unlock()
 		if closed {
-			l.refused(refuse(RefusedBusy, ""))
+			l.refusedResult(s, p, refuse(RefusedBusy, ""))
 			return
 		}
 		select {
 		case queue <- p:
 		default:
-			l.refused(refuse(RefusedBusy, ""))
+			l.refusedResult(s, p, refuse(RefusedBusy, ""))
 		}
 	}
 	go func() {
@@ -535,12 +651,12 @@ func (l *Link) subscribe(ctx context.Context, s *session) (stop func(), err erro
 		for {
 			select {
 			case p := <-queue:
-				l.handleCommand(ctx, p)
+				l.handleCommand(ctx, s, p)
 			case <-quit:
 				for {
 					select {
-					case <-queue:
-						l.refused(refuse(RefusedBusy, ""))
+					case p := <-queue:
+						l.refusedResult(s, p, refuse(RefusedBusy, ""))
 					default:
 						return
 					}
@@ -584,11 +700,11 @@ func (l *Link) refused(err error) {
 	l.log.Warn("mqtt: command refused", "reason", string(re.Reason), "command", re.Name)
 }
 
-// handleCommand authorises one command and runs it.
-func (l *Link) handleCommand(ctx context.Context, p []byte) {
+// handleCommand authorises one command, runs it and publishes its result.
+func (l *Link) handleCommand(ctx context.Context, s *session, p []byte) {
 	c, spec, err := l.authorise(p, l.cfg.Now(), true)
 	if err != nil {
-		l.refused(err)
+		l.refusedResult(s, p, err)
 		return
 	}
 	l.log.Info("mqtt: running command", "command", c.Name, "signed", c.Signed, "seq", c.Seq)
@@ -599,9 +715,29 @@ func (l *Link) handleCommand(ctx context.Context, p []byte) {
 			s.CommandsFailed++
 		}
 	})
+	r := CommandResult{ID: CommandID(p), Name: c.Name, Seq: c.Seq, Status: ResultDone}
 	if err != nil {
+		r.Status = ResultFailed
 		l.log.Warn("mqtt: command failed", "command", c.Name, "err", err)
 	}
+	l.publishResult(s, r)
+}
+
+// refusedResult counts a refusal and tells the service.
+func (l *Link) refusedResult(s *session, p []byte, err error) {
+	l.refused(err)
+	var re *RefusedError
+	if errors.As(err, &re) {
+		l.publishResult(s, CommandResult{ID: CommandID(p), Name: re.Name, Status: ResultRefused, Reason: re.Reason})
+	}
+}
+
+// publishResult publishes r to the result topic with QoS 1 on the live
+// connection without waiting for the PUBACK: a result is not kept in the
+// outbox, and one lost with the connection is not sent again.
+func (l *Link) publishResult(s *session, r CommandResult) {
+	s.client.Publish(l.topics.Results(), 1, false, r.encode())
+	l.count(func(st *Stats) { st.Results++ })
 }
 
 // authorise decodes p and decides whether it may run. With consume it

@@ -20,7 +20,9 @@ const MaxDeviceID = 64
 //	<prefix>/<device-id>/state        retained "online" or "offline" (last will), QoS 1
 //	<prefix>/<device-id>/msg/<topic>  outbox messages, QoS 1, payload framed by AppendEnvelope
 //	<prefix>/<device-id>/cmd          commands to the device, QoS 1 (see EncodeCommand)
-//	<prefix>/<device-id>/probe        the delivery self-check's probe, QoS 1, not retained
+//	<prefix>/<device-id>/result       what became of each command, QoS 1 (see CommandResult)
+//	<prefix>/<device-id>/probe        the route check at each connection and the delivery
+//	                                  self-check's probe, QoS 1, not retained
 //
 // A service subscribes to <prefix>/+/msg/# for every device's messages and
 // to <prefix>/+/state for their presence.
@@ -88,6 +90,10 @@ func (t Topics) State() string { return t.Root() + "/state" }
 
 // Commands returns the topic the device takes commands from.
 func (t Topics) Commands() string { return t.Root() + "/cmd" }
+
+// Results returns the topic the device publishes its command results to
+// (see CommandResult).
+func (t Topics) Results() string { return t.Root() + "/result" }
 
 // Probe returns the topic of the delivery self-check's probe.
 func (t Topics) Probe() string { return t.Root() + "/probe" }
