@@ -72,6 +72,9 @@ type device struct {
 	updates *updater
 	cloud   *cloudLink
 
+	addr    string                  // the address the web UI serves on
+	restart context.CancelCauseFunc // ends serving; main then restarts (*errReboot)
+
 	tlsCert     tls.Certificate
 	tlsConfig   *tls.Config
 	srv         *iface.Server
@@ -117,7 +120,7 @@ func openDevice(ctx context.Context, dir string, o options, log *slog.Logger) (*
 	if d.plug, err = openPlug(durable.OS, dir); err != nil {
 		return nil, "", fmt.Errorf("plug state: %w", err)
 	}
-	if d.updates, err = newUpdater(ctx, d, o.updateRepo, o.updateRoot); err != nil {
+	if d.updates, err = newUpdater(ctx, d, o); err != nil {
 		return nil, "", fmt.Errorf("updates: %w", err)
 	}
 	if d.cloud, err = newCloudLink(ctx, d, o.cloud == "off", log); err != nil {
@@ -277,6 +280,7 @@ func (d *device) server() (*iface.Server, error) {
 
 // declareInterface records the device's one listening service (5.6-1).
 func (d *device) declareInterface(addr string) {
+	d.addr = addr
 	host, portStr, _ := net.SplitHostPort(addr)
 	port, _ := strconv.Atoi(portStr)
 	ip, _ := netip.ParseAddr(host)
@@ -329,6 +333,9 @@ func (d *device) Close() {
 	}
 	if d.cloud != nil {
 		d.cloud.close()
+	}
+	if d.updates != nil {
+		d.updates.close()
 	}
 	if c, ok := d.kek.(interface{ Close() error }); ok {
 		c.Close()
