@@ -111,9 +111,9 @@ type updater struct {
 
 	bg context.Context // the background context, for installs the owner starts
 
-	mu        sync.Mutex
-	st        updateStatus // check results, progress, deferral
-	rel       *update.Release
+	mu     sync.Mutex
+	st     updateStatus // check results, progress, deferral
+	rel    *update.Release
 	health string // outcome of this image's health check
 }
 
