@@ -274,6 +274,9 @@ func (u *updater) check(ctx context.Context) (*update.Release, error) {
 			case update.UpdateAvailable:
 				st.Version = e.Version
 			case update.Disruption:
+				// The plug restarts to install any release (it executes
+				// the new slot), whatever the descriptor says.
+				e.Reboot = true
 				st.Disruption = disruptionText(e)
 			}
 		}
@@ -616,6 +619,40 @@ func (u *updater) Checks() []conformance.Check {
 		out = c.Checks()
 	}
 	out = append(out, u.boot.ab.Checks()...)
+	out = append(out, conformance.Check{
+		ID: "smartplug.update-policy", Provisions: []string{"5.3-3", "5.3-4", "5.3-6"},
+		Title: "Updates install automatically unless the owner turned that off or postponed one; the owner's choice is kept",
+		Run: func(ctx context.Context) conformance.Result {
+			if u.demo {
+				return conformance.Result{Verdict: conformance.Inconclusive,
+					Detail: "this plug runs the demo repository, whose release is a placeholder: nothing is installed automatically until the plug is started with --update-repo"}
+			}
+			p := u.policy.Policy()
+			obs := "automatic installation on (the default)"
+			if p.AutoInstallOff {
+				obs = "automatic installation switched off by the owner; releases are announced and installed with Install now"
+			}
+			if p.Postponed != nil {
+				obs += fmt.Sprintf("; release %d postponed by the owner", p.Postponed.ReleaseCounter)
+			}
+			obs += fmt.Sprintf("; a security release can be postponed for at most %s; the policy is kept in %s", maxSecurityPostpone, filepath.Join("update", "policy.json"))
+			return conformance.Result{Verdict: conformance.Pass, Observed: obs}
+		},
+	}, conformance.Check{
+		ID: "smartplug.update-disruption", Provisions: []string{"5.3-12"},
+		Title: "Before an update, the plug says whether installing it restarts the plug and for how long it is off",
+		Run: func(ctx context.Context) conformance.Result {
+			st := u.status()
+			if !st.Available {
+				return conformance.Result{Verdict: conformance.Inconclusive, Detail: "no release is offered now, so there is no announcement to read"}
+			}
+			d := st.Disruption
+			if d == "" {
+				d = "installing does not interrupt the plug (the release announces no restart and no downtime)"
+			}
+			return conformance.Result{Verdict: conformance.Pass, Observed: "release " + st.Version + " is shown on /update and GET /api/update with: " + d}
+		},
+	})
 	return append(out, conformance.Check{
 		ID: "smartplug.update-check", Provisions: []string{"5.3-5", "5.3-11"}, Title: "The plug checks for security updates by itself and tells you about them",
 		Run: func(ctx context.Context) conformance.Result {
