@@ -213,6 +213,7 @@ func waitFor(t *testing.T, p *plugProc, what string, cond func(c *http.Client) b
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	p.stop()
 	t.Fatalf("timed out waiting for %s; stderr:\n%s", what, p.stderr)
 }
 
@@ -341,6 +342,7 @@ func TestSelfUpdate(t *testing.T) {
 	if now.info.Version != "1.1.0" || now.exeHash != repo.signedSHA256(path110) || now.st.Available || now.st.Phase == "downloading" {
 		t.Errorf("after a power cycle: %+v", now)
 	}
+	p.stop()
 	if !strings.Contains(p.stderr.String(), "older than the committed image") {
 		t.Errorf("the launcher did not say why it did not record the older build")
 	}
@@ -471,4 +473,39 @@ func phaseOnFlash(t *testing.T, state string) string {
 	defer ab.Close()
 	st := ab.Status()
 	return fmt.Sprintf("%s, committed %s", st.Phase, st.Installed.Version)
+}
+
+// TestSelfUpdateDeveloperReflash: `go run` after an edit must run the new
+// code. A build started by hand that the journal does not know, with a
+// release counter not below the committed one, is recorded as the
+// committed image (a factory re-flash) and runs in the same process.
+func TestSelfUpdateDeveloperReflash(t *testing.T) {
+	first := buildPlug(t, "1.0.0", 1, "")
+	edited := buildPlug(t, "1.0.0-dev", 1, "")
+	state := filepath.Join(t.TempDir(), "state")
+	p := startBinary(t, first, nil, state)
+	c := p.client(t)
+	if r := jsonDo(t, c, "POST", p.url("/api/setup"), map[string]string{"setup_secret": p.secret, "password": ownerPassword}); r.code != 200 {
+		t.Fatalf("setup = %d %s", r.code, r.body)
+	}
+	p.stop() // stderr is complete once the plug has exited
+	if !strings.Contains(p.stderr.String(), "recorded as the factory image") {
+		t.Errorf("first start did not record the factory image")
+	}
+
+	p = startBinary(t, edited, nil, state)
+	c = login(t, p)
+	now := observe(t, p, c)
+	if now.info.Version != "1.0.0-dev" || now.exe != edited || now.st.Committed != "1.0.0-dev" {
+		t.Fatalf("the edited build did not run as itself: %+v", now)
+	}
+	// The committed slot now holds the edited build: a power cycle that
+	// starts the committed image runs the new code.
+	if fileSHA256(t, filepath.Join(state, "slots", "slot-"+now.st.Slot)) != fileSHA256(t, edited) {
+		t.Error("the committed slot does not hold the re-flashed build")
+	}
+	p.stop()
+	if !strings.Contains(p.stderr.String(), "recorded as a factory re-flash") {
+		t.Errorf("the re-flash was not logged")
+	}
 }
