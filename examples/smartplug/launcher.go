@@ -27,9 +27,10 @@ import (
 //
 // The rules, in the order the launcher applies them:
 //
-//  1. Started by the launcher (bootSlotEnv set): run. Boot was called
-//     already; the image must be the one recorded for the named slot, else
-//     the plug refuses to start (so a bad environment cannot make it loop).
+//  1. Started by the launcher (bootSlotEnv set): run. Boot was called (and
+//     read the slot through SHA-256) just before; the running executable
+//     must be the named slot's file, else the plug refuses to start (so a
+//     bad environment cannot make it loop).
 //  2. Started by hand (or by a reboot): hash the running executable. If it
 //     is none of the images the journal knows (committed, pending, rejected)
 //     and its release counter is not below the committed one, it is a
@@ -86,12 +87,8 @@ func launch(ctx context.Context, dir string, log *slog.Logger) (*bootInfo, error
 	if err != nil {
 		return nil, fmt.Errorf("launcher: %w", err)
 	}
-	self, err := imageOf(exe)
-	if err != nil {
-		return nil, fmt.Errorf("launcher: reading the running image: %w", err)
-	}
 	slotsDir := filepath.Join(dir, "slots")
-	b := &bootInfo{events: make(chan update.Event, 64), self: self,
+	b := &bootInfo{events: make(chan update.Event, 64),
 		slots: [2]string{filepath.Join(slotsDir, "slot-a"), filepath.Join(slotsDir, "slot-b")}}
 	if err := prepareSlots(slotsDir, b.slots); err != nil {
 		return nil, fmt.Errorf("launcher: %w", err)
@@ -111,6 +108,9 @@ func launch(ctx context.Context, dir string, log *slog.Logger) (*bootInfo, error
 	}
 
 	if slot, ok := os.LookupEnv(bootSlotEnv); ok {
+		// The launcher that executed this image called Boot, which read
+		// the slot through SHA-256 (VerifyBoot) just before: this process
+		// must be that slot's file, and the slot the one Boot named.
 		os.Unsetenv(bootSlotEnv)
 		st := b.ab.Status()
 		var want *update.Image
@@ -120,13 +120,20 @@ func launch(ctx context.Context, dir string, log *slog.Logger) (*bootInfo, error
 		case st.Phase == update.PhaseTrial && (slot == "a" || slot == "b"):
 			want, b.trial = st.Pending, true
 		}
-		if want == nil || !bytes.Equal(want.SHA256, self.SHA256) {
+		if want == nil || !sameFile(exe, b.slotPath(slot)) {
 			b.ab.Close()
-			return nil, fmt.Errorf("launcher: started as slot %q, but this image is not the one recorded for it: refusing to start", slot)
+			return nil, fmt.Errorf("launcher: started as slot %q, but this image is not that slot's: refusing to start", slot)
 		}
-		b.slot = slot
+		b.slot, b.self = slot, *want
 		return b, nil
 	}
+
+	// Started by hand, or by a restart: identify this image by its hash.
+	if b.self, err = imageOf(exe); err != nil {
+		b.ab.Close()
+		return nil, fmt.Errorf("launcher: reading the running image: %w", err)
+	}
+	self := b.self
 
 	flashIfNew(ctx, b, exe, log)
 	for tries := 0; ; tries++ {
@@ -197,6 +204,16 @@ func flashIfNew(ctx context.Context, b *bootInfo, exe string, log *slog.Logger) 
 		log.Info("launcher: this build differs from the committed image and is not older: recorded as a factory re-flash",
 			"version", b.self.Version, "counter", b.self.Counter, "previous", st.Installed.Version)
 	}
+}
+
+// sameFile reports whether a and b name the same file.
+func sameFile(a, b string) bool {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
 }
 
 // imageOf describes the executable at path as this build: its length and
