@@ -368,8 +368,6 @@ func TestSelfUpdateKill9(t *testing.T) {
 	v100 := buildPlug(t, "1.0.0", 1, "")
 	v110 := buildPlug(t, "1.1.0", 2, "")
 	repo := newMakerRepo(t)
-	path110 := repo.publish(v110, "1.1.0", 2, true)
-	hash100, hash110 := fileSHA256(t, v100), repo.signedSHA256(path110)
 	args := []string{"--update-repo", repo.url, "--update-root", repo.root}
 
 	// The template: set up, auto-install off (so the plug installs only
@@ -384,6 +382,8 @@ func TestSelfUpdateKill9(t *testing.T) {
 		t.Fatalf("policy = %d %s", r.code, r.body)
 	}
 	p.stop()
+	path110 := repo.publish(v110, "1.1.0", 2, true)
+	hash100, hash110 := fileSHA256(t, v100), repo.signedSHA256(path110)
 
 	state := filepath.Join(t.TempDir(), "state")
 	fresh := func() {
@@ -421,7 +421,7 @@ func TestSelfUpdateKill9(t *testing.T) {
 			t.Fatalf("cycle %d: install = %d %s", i, r.code, r.body)
 		}
 		// Stratified: cycle i cuts in the i-th slice of the span.
-		delay := time.Duration((float64(i%10) + rng.Float64()) / 10 * 1.1 * float64(span))
+		delay := time.Duration((float64(i%10) + rng.Float64()) / 10 * 0.7 * float64(span))
 		time.Sleep(delay)
 		p.cmd.Process.Kill()
 		<-p.done
