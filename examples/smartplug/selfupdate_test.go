@@ -277,6 +277,31 @@ func TestSelfUpdate(t *testing.T) {
 			t.Errorf("update status lacks %q: %s", want, r.body)
 		}
 	}
+	// The owner's controls (auto-install off, so that only the owner's
+	// requests install): a security release is postponed for at most the
+	// maker's cap, whatever the owner asks; a cross-site request installs
+	// nothing.
+	if r := jsonDo(t, c, "PUT", p.url("/api/update/policy"), map[string]bool{"auto_install": false}); r.code != 200 || !strings.Contains(r.body, `"auto_install": false`) {
+		t.Fatalf("policy = %d %s", r.code, r.body)
+	}
+	var st updateStatus
+	r = jsonDo(t, c, "POST", p.url("/api/update/postpone"), map[string]int{"hours": 1000})
+	if json.Unmarshal([]byte(r.body), &st); r.code != 200 || !st.PostponeCapped ||
+		st.PostponedUntil.After(time.Now().Add(maxSecurityPostpone)) || st.PostponedUntil.Before(time.Now().Add(maxSecurityPostpone-time.Hour)) {
+		t.Errorf("postponing a security release by 1000 h = %d %s", r.code, r.body)
+	}
+	if pg := do(t, c, "GET", p.url("/update"), "", ""); !strings.Contains(pg.body, "Postponed until") || !strings.Contains(pg.body, "Install now") || !strings.Contains(pg.body, "Turn automatic installation on") {
+		t.Errorf("update page with a postponed release:\n%s", pg.body)
+	}
+	if r := jsonDo(t, c, "POST", p.url("/api/update/resume"), nil); r.code != 200 || strings.Contains(r.body, "postponed_until") {
+		t.Errorf("resume = %d %s", r.code, r.body)
+	}
+	if r := jsonDo(t, c, "POST", p.url("/api/update/install"), nil, "Sec-Fetch-Site", "cross-site"); r.code != 403 {
+		t.Errorf("cross-site install = %d %s", r.code, r.body)
+	}
+	if st, _, _ := getStatus(c, p); st.Phase != "idle" || st.Committed != "1.0.0" {
+		t.Errorf("after the refused requests: %+v", st)
+	}
 	start := time.Now()
 	if r := jsonDo(t, c, "POST", p.url("/api/update/install"), nil); r.code != 202 {
 		t.Fatalf("install = %d %s", r.code, r.body)
