@@ -105,7 +105,10 @@
 //	                   keeps working; reports wait in the durable outbox)
 //	--user ACCOUNT     started as root: bind the port, hand the state
 //	                   directory to ACCOUNT and run as it, with no
-//	                   capabilities (5.6-7); its parents must be searchable
+//	                   capabilities (5.6-7); its parents must be searchable.
+//	                   A restart into an update keeps running as ACCOUNT,
+//	                   so it cannot bind a port below 1024 again: use a
+//	                   higher port, or let the service manager bind it
 //
 // # Build tags
 //

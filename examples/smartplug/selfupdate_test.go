@@ -357,6 +357,15 @@ func TestSelfUpdate(t *testing.T) {
 	// is not recorded; the launcher starts 1.1.0, which checks at start
 	// and still does not install 1.2.0.
 	p.stop()
+	// The plug's own timeline of the two updates (go test -v).
+	for _, l := range strings.Split(p.stderr.String(), "\n") {
+		for _, m := range []string{"update: installed", "launcher: starting slot", "update: trial boot", "update: committed", "update: rolled back", "health check"} {
+			if strings.Contains(l, m) {
+				t.Log(l)
+				break
+			}
+		}
+	}
 	p = startBinary(t, v100, nil, state, args...)
 	c = login(t, p)
 	waitFor(t, p, "the check at start", func(c *http.Client) bool {
