@@ -543,3 +543,51 @@ func TestSelfUpdateDeveloperReflash(t *testing.T) {
 		t.Errorf("the re-flash was not logged")
 	}
 }
+
+// TestSelfUpdateNotAProgram: a signed release that is not a program for
+// this device cannot be started; the launcher rolls it back by itself and
+// starts the committed image. Before that, the Scheduler does not install
+// it while the owner is using the plug (SafeToDisrupt).
+func TestSelfUpdateNotAProgram(t *testing.T) {
+	v100 := buildPlug(t, "1.0.0", 1, "")
+	repo := newMakerRepo(t)
+	state := filepath.Join(t.TempDir(), "state")
+	p := startBinary(t, v100, nil, state, "--update-repo", repo.url, "--update-root", repo.root)
+	c := p.client(t)
+	if r := jsonDo(t, c, "POST", p.url("/api/setup"), map[string]string{"setup_secret": p.secret, "password": ownerPassword}); r.code != 200 {
+		t.Fatalf("setup = %d %s", r.code, r.body)
+	}
+	notAProgram := filepath.Join(t.TempDir(), "readme.txt")
+	os.WriteFile(notAProgram, []byte(strings.Repeat("this is not firmware\n", 500)), 0o644)
+	repo.publish(notAProgram, "1.1.0", 2, false)
+
+	// The owner just switched the plug: the Scheduler finds the release
+	// (a policy change makes it check) but does not install it now.
+	if r := jsonDo(t, c, "PUT", p.url("/api/plug"), map[string]bool{"on": true}); r.code != 200 {
+		t.Fatalf("switch = %d %s", r.code, r.body)
+	}
+	for _, on := range []bool{false, true} {
+		jsonDo(t, c, "PUT", p.url("/api/update/policy"), map[string]bool{"auto_install": on})
+	}
+	waitFor(t, p, "the install deferred", func(c *http.Client) bool {
+		st, _, ok := getStatus(c, p)
+		return ok && st.Deferred == update.DeferredNotSafe
+	})
+	if st, _, _ := getStatus(c, p); st.Phase != "idle" || st.Committed != "1.0.0" {
+		t.Fatalf("installed while the owner was using the plug: %+v", st)
+	}
+
+	// The owner installs it: it cannot be started, so it is rolled back.
+	if r := jsonDo(t, c, "POST", p.url("/api/update/install"), nil); r.code != 202 {
+		t.Fatalf("install = %d %s", r.code, r.body)
+	}
+	waitFor(t, p, "1.1.0 rolled back", func(c *http.Client) bool {
+		st, _, ok := getStatus(c, p)
+		return ok && st.RolledBack != nil && st.Phase != "downloading"
+	})
+	c = login(t, p)
+	now := observe(t, p, c)
+	if now.info.Version != "1.0.0" || now.exeHash != fileSHA256(t, v100) || !strings.Contains(now.st.RolledBack.Reason, "could not be started") || now.st.Available {
+		t.Errorf("after a release that is not a program: %+v", now)
+	}
+}

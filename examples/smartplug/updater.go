@@ -259,6 +259,9 @@ func (u *updater) check(ctx context.Context) (*update.Release, error) {
 	st.Error, st.Available, st.Path, st.Version, st.Security, st.Notes, st.Disruption = "", false, "", "", false, "", ""
 	st.Placeholder = false
 	u.rel = nil
+	if rel == nil {
+		st.Deferred = ""
+	}
 	switch {
 	case err != nil:
 		st.Error = oneLineErr(err)
