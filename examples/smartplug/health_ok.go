@@ -2,7 +2,9 @@
 
 package main
 
+import "context"
+
 // healthProbe is an extra part of the health check that only the test
 // build -tags healthfail replaces (health_fail.go); in every other build
 // it passes.
-func healthProbe() error { return nil }
+func healthProbe(context.Context) error { return nil }

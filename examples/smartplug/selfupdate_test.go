@@ -591,3 +591,52 @@ func TestSelfUpdateNotAProgram(t *testing.T) {
 		t.Errorf("after a release that is not a program: %+v", now)
 	}
 }
+
+// TestSelfUpdateTrialBootsRollBack: a new image that never finishes its
+// health check (a healthfail build told to hang) is cut off by power loss
+// at each of its trial boots; after the third, the launcher's Boot rolls it
+// back by itself, and the plug runs its committed image again, for good.
+func TestSelfUpdateTrialBootsRollBack(t *testing.T) {
+	v100 := buildPlug(t, "1.0.0", 1, "")
+	hang := buildPlug(t, "1.2.0", 3, "healthfail")
+	repo := newMakerRepo(t)
+	state := filepath.Join(t.TempDir(), "state")
+	args := []string{"--update-repo", repo.url, "--update-root", repo.root}
+	env := []string{"SMARTPLUG_TEST_HEALTH=hang"}
+	p := startBinary(t, v100, env, state, args...)
+	c := p.client(t)
+	if r := jsonDo(t, c, "POST", p.url("/api/setup"), map[string]string{"setup_secret": p.secret, "password": ownerPassword}); r.code != 200 {
+		t.Fatalf("setup = %d %s", r.code, r.body)
+	}
+	if r := jsonDo(t, c, "PUT", p.url("/api/update/policy"), map[string]bool{"auto_install": false}); r.code != 200 {
+		t.Fatalf("policy = %d %s", r.code, r.body)
+	}
+	repo.publish(hang, "1.2.0", 3, false)
+	if r := jsonDo(t, c, "POST", p.url("/api/update/install"), nil); r.code != 202 {
+		t.Fatalf("install = %d %s", r.code, r.body)
+	}
+	for attempt := 1; attempt <= maxTrialBoots; attempt++ {
+		waitFor(t, p, fmt.Sprintf("trial boot %d", attempt), func(c *http.Client) bool {
+			st, info, ok := getStatus(c, p)
+			return ok && info.Version == "1.2.0" && st.Phase == "trial" && st.Attempts == attempt
+		})
+		p.cmd.Process.Kill() // power cut before the health check ends
+		<-p.done
+		p = startBinary(t, v100, env, state, args...)
+	}
+	c = login(t, p)
+	now := observe(t, p, c)
+	rb := now.st.RolledBack
+	if now.info.Version != "1.0.0" || now.exeHash != fileSHA256(t, v100) || rb == nil || !rb.Automatic || rb.Version != "1.2.0" ||
+		!strings.Contains(rb.Reason, "trial boots") || now.st.Committed != "1.0.0" {
+		t.Fatalf("after %d cut trial boots: %+v", maxTrialBoots, now)
+	}
+	// One more power cycle: no fourth trial.
+	p.cmd.Process.Kill()
+	<-p.done
+	p = startBinary(t, v100, env, state, args...)
+	c = login(t, p)
+	if now := observe(t, p, c); now.info.Version != "1.0.0" || now.st.Phase == "trial" {
+		t.Errorf("after the automatic rollback the plug started the rejected image again: %+v", now)
+	}
+}

@@ -528,7 +528,7 @@ func (u *updater) setHealth(s string) {
 // opens and decrypts, and the installer's own self-checks (journal and
 // slot images, install gate) pass.
 func (u *updater) healthCheck(ctx context.Context) error {
-	if err := healthProbe(); err != nil {
+	if err := healthProbe(ctx); err != nil {
 		return err
 	}
 	if err := u.servesItself(ctx); err != nil {
