@@ -46,6 +46,7 @@ const (
 	opCommit       = "commit"
 	opRollback     = "rollback"
 	opAutoRollback = "auto-rollback"
+	opFlash        = "flash"
 )
 
 var abSlotNames = [2]string{"a", "b"}
@@ -204,7 +205,7 @@ func (s *abState) validate() error {
 		return journalErr("format %d", s.Format)
 	}
 	switch s.Op {
-	case opBegin, opInstall, opBoot, opCommit, opRollback, opAutoRollback:
+	case opBegin, opInstall, opBoot, opCommit, opRollback, opAutoRollback, opFlash:
 	default:
 		return journalErr("unknown op %q", s.Op)
 	}

@@ -231,7 +231,9 @@ type FileABConfig struct {
 // reboot → the launcher calls [FileAB.Boot], which counts the trial boot and
 // names the slot to start → the new firmware runs its health check and calls
 // [FileAB.Commit], or [FileAB.Rollback] with a reason. After MaxAttempts
-// trial boots without a commit, Boot rolls back by itself.
+// trial boots without a commit, Boot rolls back by itself. An image that
+// reaches the device outside this cycle (the factory's, or a developer's
+// build flashed by hand) is recorded with [FileAB.Flash].
 //
 // What the anchors' failures taught, and how FileAB avoids them:
 //   - attempts are counted only while a trial is pending: a committed slot

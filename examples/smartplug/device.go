@@ -74,6 +74,9 @@ type device struct {
 	updates *updater
 	cloud   *cloudLink
 
+	addr    string                  // the address the web UI serves on
+	restart context.CancelCauseFunc // ends serving; main then restarts (*errReboot)
+
 	tlsCert     tls.Certificate
 	tlsConfig   *tls.Config
 	srv         *iface.Server
@@ -89,13 +92,13 @@ type device struct {
 	// deletion requests to the associated service (nil: none configured);
 	// it must be set before openReset runs, and its queue must live outside
 	// every registered store (not state/outbox, which the reset erases
-	// before it enqueues the requests). restart replaces the re-exec after
-	// a reset (tests).
+	// before it enqueues the requests). afterReset, when set (tests),
+	// replaces the restart after a reset.
 	resetter        *erase.Resetter
 	resetting       atomic.Bool
 	updateBusy      func() bool
 	deleteAtService erase.Outbox
-	restart         func()
+	afterReset      func()
 
 	bgCancel context.CancelFunc
 	bgWG     sync.WaitGroup
@@ -136,7 +139,7 @@ func openDevice(ctx context.Context, dir string, o options, log *slog.Logger) (*
 	if d.plug, err = openPlug(durable.OS, dir); err != nil {
 		return nil, "", fmt.Errorf("plug state: %w", err)
 	}
-	if d.updates, err = newUpdater(ctx, d, o.updateRepo, o.updateRoot); err != nil {
+	if d.updates, err = newUpdater(ctx, d, o); err != nil {
 		return nil, "", fmt.Errorf("updates: %w", err)
 	}
 	if d.cloud, err = newCloudLink(ctx, d, o, log); err != nil {
@@ -296,6 +299,7 @@ func (d *device) server() (*iface.Server, error) {
 
 // declareInterface records the device's one listening service (5.6-1).
 func (d *device) declareInterface(addr string) {
+	d.addr = addr
 	host, portStr, _ := net.SplitHostPort(addr)
 	port, _ := strconv.Atoi(portStr)
 	ip, _ := netip.ParseAddr(host)
@@ -348,6 +352,9 @@ func (d *device) Close() {
 	}
 	if d.cloud != nil {
 		d.cloud.close()
+	}
+	if d.updates != nil {
+		d.updates.close()
 	}
 	if d.resetter != nil {
 		d.resetter.Close()

@@ -23,7 +23,8 @@
 // the setup page: type the setup secret and choose a password of at least
 // 15 characters. You are then logged in and can switch the plug, change
 // the password, see whether a security update is available (the plug made
-// and checks its own small TUF repository) and read its self-check, which
+// and checks its own small TUF repository; its release is a placeholder
+// that is announced, never installed) and read its self-check, which
 // says in plain words what the plug verified about itself. Restart it:
 // the setup secret is not printed again (the plug kept only its verifier),
 // and your password still works.
@@ -52,13 +53,65 @@
 //	    --serial-prefix SP100- --labels labels.csv --records records
 //	go run ./examples/smartplug --state plug1 --provision records/SP100-000001.json
 //
+// # Updating itself: A/B slots
+//
+// The plug's firmware image is its own executable. At every start a small
+// launcher (launcher.go, the plug's "bootloader") runs first: state/slots
+// holds two slot files and the journal of update.FileAB, which is the boot
+// pointer. On the first start the running executable is recorded there as
+// the factory image (FileAB.Flash). FileAB.Boot then names the slot to
+// start; if that slot's image is not the running executable, the launcher
+// executes it in the same process (syscall.Exec, so memory is not doubled).
+// Installing an update downloads and verifies it into the inactive slot
+// (update.Client's Apply), then "reboots": the plug shuts down and executes
+// the committed slot's image, whose launcher starts the new one on trial.
+// The new version runs its health check (it serves its web UI over TLS with
+// its own certificate, its sealed store opens, the installer's self-checks
+// pass) and commits, or rolls back and restarts into the previous version.
+// A power cut (kill -9, then a fresh start) during a trial counts a trial
+// start; after 3 without a commit the launcher rolls back by itself. A
+// rolled-back release is never offered or installed again.
+//
+// A maker ships a release by building the plug with its version and
+// release counter and publishing the binary; that is all:
+//
+//	go run ./cmd/baseline keygen -out k -insecure-plaintext
+//	go run ./cmd/baseline release init -repo repo -root-key k.key -targets-key k.key \
+//	    -snapshot-key k.key -timestamp-key k.key
+//	go build -o plug-1.1.0 -ldflags "-X main.version=1.1.0 -X main.releaseCounter=2" ./examples/smartplug
+//	go run ./cmd/baseline release add -repo repo -image plug-1.1.0 -path smartplug/1.1.0 \
+//	    -version 1.1.0 -counter 2 -hardware-id sp-100-rev-a -reboot -downtime 5s \
+//	    -targets-key k.key -snapshot-key k.key -timestamp-key k.key
+//
+// Serve repo/ over HTTP(S) and start the plug with --update-repo URL and
+// --update-root repo/metadata/1.root.json. The plug checks at start and
+// about daily (update.Scheduler) and installs automatically unless the
+// owner switched that off or postponed the release on /update (a security
+// release at most 72 hours); it waits while the plug is in use (switched in
+// the last two minutes). /update and GET /api/update show the release, its
+// security notes and the restart it causes, the download's progress, the
+// trial, the commit or the rollback with its reason. To try a release whose
+// health check fails, build it with -tags healthfail (a test-only tag).
+//
+// Developer workflow: `go run ./examples/smartplug` after an edit runs the
+// new code. A build started by hand that the journal does not know (not the
+// committed image, not a pending or rejected release) and whose release
+// counter is not below the committed one is recorded as the committed image
+// — a factory re-flash, logged as such — and runs. A build with a lower
+// counter is never recorded (that would be a rollback past the
+// anti-rollback counter): the launcher starts the committed image and logs
+// why; raise -X main.releaseCounter, or start from an empty state
+// directory.
+//
 // # Flags
 //
 //	--state DIR        state directory (default ./smartplug-state), created 0700
 //	--listen ADDR      HTTPS address (default 127.0.0.1:8443; port 0 picks one)
 //	--provision FILE   device record from `baseline provision` (first start only)
-//	--update-repo URL  TUF repository to check instead of the built-in demo one
-//	--update-root FILE root.json trusted for --update-repo
+//	--update-repo URL  TUF repository to check and install from, instead of
+//	                   the built-in demo one
+//	--update-root FILE root.json trusted for --update-repo (demo build only;
+//	                   pinned in the sealed store at first start)
 //	--cloud mqtts://HOST[:PORT]
 //	                   connect to the associated service (MQTT over mutual
 //	                   TLS; default: none, the plug runs fully local and
@@ -77,7 +130,10 @@
 //	                   exit; needs a provisioned plug (or --provision)
 //	--user ACCOUNT     started as root: bind the port, hand the state
 //	                   directory to ACCOUNT and run as it, with no
-//	                   capabilities (5.6-7); its parents must be searchable
+//	                   capabilities (5.6-7); its parents must be searchable.
+//	                   A restart into an update keeps running as ACCOUNT,
+//	                   so it cannot bind a port below 1024 again: use a
+//	                   higher port, or let the service manager bind it
 //
 // # Associated service
 //
@@ -103,8 +159,12 @@
 //	              path, default /dev/tpmrm0, or tcp:HOST:PORT for swtpm)
 //	-tags pkcs11  KEK and identity key on a PKCS#11 token
 //	              (SMARTPLUG_PKCS11_MODULE, _TOKEN, _PIN_FILE)
-//	-tags nodemo  leave the demo repository writer out, as a product would
-//	              (then --update-repo and --update-root are required)
+//	-tags nodemo  the product build: no demo repository writer, no
+//	              self-provisioning; --update-repo is required and the TUF
+//	              root comes from the binary only (trust/root.json, or
+//	              -ldflags "-X main.updateRootBase64=…"); without one it
+//	              refuses to start
+//	-tags healthfail  test only: an image that fails its health check
 //
 // # What is wired where
 //
@@ -119,10 +179,12 @@
 //   - iface: the hardened HTTPS server (TLS 1.3/1.2 AEAD+ECDHE, no
 //     banners, uniform errors, limits), strict JSON decoding, the declared
 //     interface inventory and its socket audit, all in the self-check.
-//   - update: the client checks at start and about daily; its demo release
-//     is TUF-signed and ML-DSA-65 co-signed, and the plug requires both.
-//     The demo repository is served in-process, so the plug opens no
-//     socket beyond its web UI.
+//   - update: the launcher and update.FileAB (A/B slots, trial boots,
+//     rollback); update.Scheduler with the owner's update.PolicyStore
+//     checks at start and about daily and installs; the health check then
+//     commits. The demo repository's release is TUF-signed and ML-DSA-65
+//     co-signed, and the plug requires both; it is served in-process, so
+//     the plug opens no socket beyond its web UI.
 //   - resilience, resilience/mqtt: with --cloud, a Supervisor runs the MQTT
 //     link to the associated service (full jitter, start-up spread, busy
 //     signals); switch reports, telemetry and command results go through

@@ -41,6 +41,8 @@ type options struct {
 	cloudCapacity     float64
 	telemetryInterval time.Duration
 	identityCSR       bool
+
+	boot *bootInfo // set by the launcher, not a flag
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -83,7 +85,15 @@ func main() {
 		fmt.Fprintln(os.Stderr, "smartplug:", err)
 		os.Exit(2)
 	}
-	if err := run(ctx, o, os.Stdout, os.Stderr); err != nil {
+	err = run(ctx, o, os.Stdout, os.Stderr)
+	if rb, ok := errors.AsType[*errReboot](err); ok {
+		// The plug's "reboot": execute the committed slot's image, whose
+		// launcher starts the slot FileAB.Boot names (launcher.go).
+		fmt.Fprintln(os.Stderr, "smartplug:", rb)
+		stop()
+		err = reboot(rb)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "smartplug:", err)
 		os.Exit(1)
 	}
@@ -124,11 +134,19 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if o.identityCSR {
 		return writeIdentityCSR(ctx, dir, o, stdout, log)
 	}
+	// The launcher (the plug's bootloader): records a factory image, asks
+	// the A/B installer which slot to start and executes it if that is
+	// not this image (see launcher.go).
+	if o.boot, err = launch(ctx, dir, log); err != nil {
+		return err
+	}
 	d, label, err := openDevice(ctx, dir, o, log)
 	if err != nil {
+		o.boot.ab.Close()
 		return err
 	}
 	defer d.Close()
+	ctx, d.restart = context.WithCancelCause(ctx)
 
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
@@ -175,6 +193,9 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	d.startBackground(ctx)
 	err = srv.Serve(ctx, ln)
 	d.stopBackground()
+	if rb, ok := errors.AsType[*errReboot](context.Cause(ctx)); ok {
+		return rb
+	}
 	if err != nil && !strings.Contains(err.Error(), "use of closed network connection") {
 		return err
 	}

@@ -32,7 +32,8 @@ var stateDeclarations = map[string]struct{ category, reason string }{
 	"outbox":        {category: "switch-state"}, // switch reports for the associated service
 	"identity.json": {reason: "serial number, device ID and model of the plug: identify the device, are sent nowhere and say nothing about its user"},
 	"tls-cert.pem":  {reason: "the plug's public certificate: its own key and host names"},
-	"update":        {reason: "TUF metadata of the update repository"},
+	"update":        {reason: "TUF metadata of the update repository, and the update policy (automatic installation on or off, a postponed release)"},
+	"slots":         {reason: "the plug's firmware images (A/B slots) and the installer's journal"},
 	"demo-repo":     {reason: "the demo update repository the plug serves itself"},
 	"kek.seed":      {reason: "the soft key-encryption key of the sealed store (default build)"},
 	"lock":          {reason: "an empty lock file that keeps a second instance away"},

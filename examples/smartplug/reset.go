@@ -142,11 +142,15 @@ func (d *device) resetGuard(h http.Handler) http.Handler {
 // the caller must restart it when done (restartWhenDone): whatever the
 // outcome, the restart either finds the reset complete or finishes it.
 func (d *device) factoryReset(ctx context.Context) (rc *erase.Receipt, signed []byte, began bool, err error) {
-	if busy, why := d.resetBusy(ctx); busy {
-		return nil, nil, false, &erase.BusyError{Reason: why}
-	}
+	// The flag first, then the install check (the updater sets its flag
+	// before it looks at this one), so a reset and an install never both
+	// start.
 	if !d.resetting.CompareAndSwap(false, true) {
 		return nil, nil, false, erase.ErrInProgress
+	}
+	if busy, why := d.resetBusy(ctx); busy {
+		d.resetting.Store(false)
+		return nil, nil, false, &erase.BusyError{Reason: why}
 	}
 	// The update checker and the cloud link write to the state directory;
 	// they stop before anything is erased (and come back with the restart).
@@ -183,8 +187,14 @@ func (d *device) restartWhenDone(r *http.Request) {
 		// The response was written with its length and flushed; give the
 		// kernel a moment to send it before the sockets close.
 		time.Sleep(300 * time.Millisecond)
-		if d.restart != nil {
-			d.restart()
+		if d.afterReset != nil {
+			d.afterReset()
+			return
+		}
+		if d.updates != nil && d.restart != nil {
+			// The same restart as after an update: main executes the
+			// committed slot's image, whose launcher starts it afresh.
+			d.updates.restart("factory reset")
 			return
 		}
 		d.log.Info("restarting after the factory reset")

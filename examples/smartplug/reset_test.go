@@ -50,15 +50,32 @@ func openRig(t *testing.T, dir string, o options) *resetRig {
 	return rg
 }
 
+// launch runs the plug's launcher as main does: the test binary is the
+// factory image in its slot.
+func (rg *resetRig) launch() *bootInfo {
+	rg.t.Helper()
+	if err := os.MkdirAll(rg.dir, 0o700); err != nil {
+		rg.t.Fatal(err)
+	}
+	boot, err := launch(context.Background(), rg.dir, slog.New(slog.DiscardHandler))
+	if err != nil {
+		rg.t.Fatal(err)
+	}
+	return boot
+}
+
 func (rg *resetRig) open() {
 	rg.t.Helper()
-	d, label, err := openDevice(context.Background(), rg.dir, rg.opts, slog.New(slog.DiscardHandler))
+	o := rg.opts
+	o.boot = rg.launch()
+	d, label, err := openDevice(context.Background(), rg.dir, o, slog.New(slog.DiscardHandler))
 	if err != nil {
+		o.boot.ab.Close()
 		rg.t.Fatal(err)
 	}
 	rg.restarted = make(chan struct{})
 	restarted := rg.restarted
-	d.restart = func() { close(restarted) }
+	d.afterReset = func() { close(restarted) }
 	d.updateBusy = rg.busy.Load
 	h, err := d.routes()
 	if err != nil {
@@ -488,7 +505,10 @@ func TestResetInterruptedFinishesAtNextStart(t *testing.T) {
 		t.Fatal("the plug did not restart after the failed reset")
 	}
 	rg.close()
-	if _, _, err := openDevice(context.Background(), dir, rg.opts, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "factory reset") {
+	o := rg.opts
+	o.boot = rg.launch()
+	defer o.boot.ab.Close()
+	if _, _, err := openDevice(context.Background(), dir, o, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "factory reset") {
 		t.Fatalf("the plug started with a reset it could not finish: %v", err)
 	}
 	os.RemoveAll(filepath.Join(dir, "plug.json"))

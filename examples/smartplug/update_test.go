@@ -7,6 +7,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,10 +22,10 @@ import (
 )
 
 // A product build (-tags nodemo: no repository writer in the firmware)
-// checks the repository named by --update-repo against the root given by
-// --update-root, over the network, and shows the security release.
+// checks the repository named by --update-repo against the TUF root built
+// into it (-ldflags), over the network, and shows the security release.
 func TestDeviceExternalRepository(t *testing.T) {
-	bin := build(t, ".", "nodemo")
+	noRoot := build(t, ".", "nodemo")
 	dir := t.TempDir()
 	repoDir := filepath.Join(dir, "repo")
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -34,19 +35,15 @@ func TestDeviceExternalRepository(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = repo.AddTargets(ctx, []release.Target{
-		{Path: "smartplug/other-hw.img", Image: bytes.NewReader(make([]byte, 5000)),
-			Descriptor: update.Descriptor{HardwareID: "another-board", ReleaseCounter: 9, Version: "9.0.0"}},
-		{Path: "smartplug/smartplug-1.2.0.img", Image: bytes.NewReader(bytes.Repeat([]byte("fw"), 4000)),
-			Descriptor: update.Descriptor{HardwareID: hardwareID, ReleaseCounter: 3, Version: "1.2.0", Security: true,
-				Risks: []string{"an attacker on the network could read the plug's schedule"}, Downtime: 20 * time.Second}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	root, _ := repo.RootJSON()
 	rootFile := filepath.Join(dir, "root.json")
 	os.WriteFile(rootFile, root, 0o644)
+	// The product build trusts only a root built into it (5.3-10).
+	bin := filepath.Join(dir, "plug-nodemo")
+	if out, err := exec.Command("go", "build", "-tags", "nodemo", "-o", bin,
+		"-ldflags", "-X main.updateRootBase64="+base64.StdEncoding.EncodeToString(root), ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
 	srv := httptest.NewServer(http.FileServer(http.Dir(repoDir)))
 	defer srv.Close()
 
@@ -60,10 +57,45 @@ func TestDeviceExternalRepository(t *testing.T) {
 	lb, _ := os.ReadFile(labels)
 	secret := strings.Split(strings.Split(strings.TrimSpace(string(lb)), "\n")[1], ",")[2]
 	state := filepath.Join(dir, "state")
-	p := startBinary(t, bin, nil, state, "--update-repo", srv.URL, "--update-root", rootFile, "--provision", filepath.Join(records, "SP100-000001.json"))
+	record := filepath.Join(records, "SP100-000001.json")
+	// Without a built-in root the product build refuses to start, and a
+	// root file on the command line is not a substitute.
+	for _, tc := range []struct {
+		bin  string
+		args []string
+		want string
+	}{
+		{noRoot, nil, "no TUF root built in"},
+		{bin, []string{"--update-root", rootFile}, "--update-root is not accepted by a product build"},
+	} {
+		out, err := exec.Command(tc.bin, append([]string{"--state", state, "--listen", "127.0.0.1:0", "--update-repo", srv.URL, "--provision", record}, tc.args...)...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), tc.want) {
+			t.Fatalf("product build %v: %v\n%s", tc.args, err, out)
+		}
+		if _, err := os.Stat(filepath.Join(state, "update", "client")); !os.IsNotExist(err) {
+			t.Fatalf("the refused start wrote update state")
+		}
+	}
+	p := startBinary(t, bin, nil, state, "--update-repo", srv.URL, "--provision", record)
 	c := p.client(t)
 	if r := jsonDo(t, c, "POST", p.url("/api/setup"), map[string]string{"setup_secret": secret, "password": ownerPassword}); r.code != 200 {
 		t.Fatalf("setup = %d %s", r.code, r.body)
+	}
+	// The owner turns automatic installation off before the maker
+	// publishes, so that the release below (not a real plug image) is only
+	// announced.
+	if r := jsonDo(t, c, "PUT", p.url("/api/update/policy"), map[string]bool{"auto_install": false}); r.code != 200 {
+		t.Fatalf("policy = %d %s", r.code, r.body)
+	}
+	err = repo.AddTargets(ctx, []release.Target{
+		{Path: "smartplug/other-hw.img", Image: bytes.NewReader(make([]byte, 5000)),
+			Descriptor: update.Descriptor{HardwareID: "another-board", ReleaseCounter: 9, Version: "9.0.0"}},
+		{Path: "smartplug/smartplug-1.2.0.img", Image: bytes.NewReader(bytes.Repeat([]byte("fw"), 4000)),
+			Descriptor: update.Descriptor{HardwareID: hardwareID, ReleaseCounter: 3, Version: "1.2.0", Security: true,
+				Risks: []string{"an attacker on the network could read the plug's schedule"}, Downtime: 20 * time.Second}},
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	r := jsonDo(t, c, "POST", p.url("/api/update/check"), nil)
 	for _, want := range []string{`"available": true`, `"version": "1.2.0"`, `"security": true`, "read the plug's schedule", "off for about 20s"} {
@@ -85,7 +117,7 @@ func TestDeviceExternalRepository(t *testing.T) {
 	p.stop()
 	os.RemoveAll(repoDir)
 	os.Rename(other, repoDir)
-	p = startBinary(t, bin, nil, state, "--update-repo", srv.URL, "--update-root", rootFile)
+	p = startBinary(t, bin, nil, state, "--update-repo", srv.URL)
 	c = p.client(t)
 	jsonDo(t, c, "POST", p.url("/api/login"), map[string]string{"password": ownerPassword})
 	r = jsonDo(t, c, "POST", p.url("/api/update/check"), nil)

@@ -3,17 +3,21 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
-	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
@@ -26,17 +30,38 @@ import (
 // Update settings of the reference device.
 const (
 	hardwareID = "sp-100-rev-a"
-	// installedCounter is the release counter of the firmware this binary
-	// is; a release must carry a greater one to be offered.
-	installedCounter = 1
 	// checkEvery is the period of automatic checks after the one at start
-	// (5.3-5); each wait is jittered by ±20% so a fleet spreads out.
-	checkEvery = 24 * time.Hour
+	// (5.3-5); update.Scheduler jitters each wait by ±20%.
+	checkEvery = update.DefaultCheckPeriod
+	// maxSecurityPostpone is the maker's cap on postponing a security
+	// release (5.3-8).
+	maxSecurityPostpone = update.DefaultMaxSecurityPostpone
+	// healthTimeout bounds the new image's health check; a check that has
+	// not passed by then is a failure.
+	healthTimeout = time.Minute
+	// busyAfterSwitch: the plug does not restart itself for an update
+	// within this time of the owner switching it (SafeToDisrupt).
+	busyAfterSwitch = 2 * time.Minute
 )
 
 // updateStatus is what the UI and /api/update show.
 type updateStatus struct {
-	Installed  string    `json:"installed_version"`
+	// Installed is the version of the running firmware.
+	Installed string `json:"installed_version"`
+	// Committed is the firmware the plug starts after a power cycle: the
+	// committed slot's image.
+	Committed        string `json:"committed_version"`
+	CommittedCounter uint64 `json:"committed_counter"`
+	Slot             string `json:"committed_slot"`
+	// Phase: idle, downloading, installed-pending-reboot, trial,
+	// rolled-back (update.Phase).
+	Phase    string          `json:"phase"`
+	Pending  string          `json:"pending_version,omitempty"`
+	Progress *updateProgress `json:"progress,omitempty"`
+	Attempts int             `json:"trial_boots,omitempty"`
+	// RolledBack is the last release that failed its trial here.
+	RolledBack *rolledBack `json:"rolled_back,omitempty"`
+
 	Source     string    `json:"repository"`
 	Checked    time.Time `json:"checked"`
 	Error      string    `json:"error,omitempty"`
@@ -46,24 +71,64 @@ type updateStatus struct {
 	Notes      string    `json:"security_notes,omitempty"`
 	Disruption string    `json:"disruption,omitempty"`
 	Path       string    `json:"target,omitempty"`
+	// Placeholder: the release comes from the demo repository and is not
+	// a firmware image; it is shown, never installed.
+	Placeholder bool `json:"placeholder,omitempty"`
+
+	AutoInstall    bool      `json:"auto_install"`
+	PostponedUntil time.Time `json:"postponed_until,omitzero"`
+	PostponeCapped bool      `json:"postpone_capped,omitempty"`
+	MaxPostpone    string    `json:"max_security_postpone"`
+	Deferred       string    `json:"deferred,omitempty"`
+	LastInstall    string    `json:"last_install_error,omitempty"`
+	// Health is the outcome of this image's health check when it started
+	// on trial.
+	Health string `json:"health_check,omitempty"`
 }
 
-// updater checks the update repository with update.Client: TUF metadata
-// verified from the root pinned on the device, the newest release for this
-// hardware with a counter above the installed one. Installation comes with
-// a later version of the example.
+type updateProgress struct {
+	Done  int64 `json:"done"`
+	Total int64 `json:"total"`
+}
+
+type rolledBack struct {
+	Version   string `json:"version"`
+	Reason    string `json:"reason"`
+	Automatic bool   `json:"automatic"`
+}
+
+// updater wires the update package into the plug: update.Client (TUF
+// metadata verified from the pinned root, streaming verified downloads),
+// update.FileAB over the launcher's slots, update.Scheduler with the
+// owner's update.PolicyStore, and the new image's health check.
 type updater struct {
 	d      *device
 	client *update.Client
+	boot   *bootInfo
+	policy *update.PolicyStore
+	sched  *update.Scheduler
 	source string
-	kick   chan struct{}
+	demo   bool // the demo repository: its release is a placeholder
 
-	mu sync.Mutex
-	st updateStatus
+	bg context.Context // the background context, for installs the owner starts
+
+	// installing is set while apply downloads and installs; the factory
+	// reset refuses to start then (device.updateBusy), and apply refuses
+	// to start once a reset has begun.
+	installing atomic.Bool
+
+	mu     sync.Mutex
+	st     updateStatus // check results, progress, deferral
+	rel    *update.Release
+	health string // outcome of this image's health check
 }
 
-func newUpdater(ctx context.Context, d *device, repoURL, rootFile string) (*updater, error) {
-	u := &updater{d: d, kick: make(chan struct{}, 1), st: updateStatus{Installed: version}}
+func newUpdater(ctx context.Context, d *device, o options) (*updater, error) {
+	if o.boot == nil {
+		return nil, errors.New("updates: the plug was not started through its launcher")
+	}
+	u := &updater{d: d, boot: o.boot}
+	d.updateBusy = u.installing.Load
 	dir := d.path("update")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -77,39 +142,74 @@ func newUpdater(ctx context.Context, d *device, repoURL, rootFile string) (*upda
 	}
 	_, statErr := os.Stat(filepath.Join(dir, "client"))
 	firstStart := pin == nil && errors.Is(statErr, fs.ErrNotExist)
-	if repoURL == "" {
+	repoURL := o.updateRepo
+	switch {
+	case !demoBuild:
+		// The product build trusts only the root built into it (5.3-10).
+		if o.updateRoot != "" {
+			return nil, errors.New("--update-root is not accepted by a product build: it trusts only the TUF root built into it")
+		}
+		if root, err = builtInRoot(); err != nil {
+			return nil, err
+		}
+		if repoURL == "" {
+			return nil, errors.New("this product build has no demo update repository: give --update-repo")
+		}
+		u.source = repoURL
+	case repoURL == "":
 		if root, cosign, repoURL, hc, err = demoRepo(ctx, d, firstStart); err != nil {
 			return nil, err
 		}
 		u.source = "the plug's own demo repository (" + d.path("demo-repo") + ")"
-	} else {
-		if rootFile == "" {
+		u.demo = true
+	default:
+		if o.updateRoot == "" {
 			return nil, errors.New("--update-repo needs --update-root: the TUF root the device trusts")
 		}
-		if root, err = durable.ReadFile(durable.OS, rootFile, update.DefaultMaxRootSize); err != nil {
+		if root, err = durable.ReadFile(durable.OS, o.updateRoot, update.DefaultMaxRootSize); err != nil {
 			return nil, err
 		}
 		u.source = repoURL
 	}
-	if err := checkRootPin(ctx, d, root, pin, firstStart); err != nil {
-		d.log.Error("update: refusing the TUF root", "err", err)
+	if demoBuild {
+		// The demo build reads its root from a file: pin it in the sealed
+		// store at first start and refuse any other later. A product's
+		// root is part of its signed image instead.
+		if err := checkRootPin(ctx, d, root, pin, firstStart); err != nil {
+			d.log.Error("update: refusing the TUF root", "err", err)
+			return nil, err
+		}
+	}
+	if u.policy, err = update.OpenPolicyStore(update.PolicyConfig{
+		FS: durable.OS, Path: filepath.Join(dir, "policy.json"), MaxSecurityPostpone: maxSecurityPostpone,
+		Notify: u.policyChanged,
+	}); err != nil {
 		return nil, err
 	}
-	u.st.Source = u.source
 	c, err := update.New(update.Config{
-		TrustedRoot:      root,
-		RepositoryURL:    repoURL,
-		HardwareID:       hardwareID,
-		InstalledCounter: func() uint64 { return installedCounter },
-		Dir:              filepath.Join(dir, "client"),
-		HTTPClient:       hc,
-		CoSignKey:        cosign,
-		Logger:           d.log,
+		TrustedRoot:   root,
+		RepositoryURL: repoURL,
+		HardwareID:    hardwareID,
+		Installer:     u.boot.ab, // also the installed counter and the rejected releases
+		Dir:           filepath.Join(dir, "client"),
+		HTTPClient:    hc,
+		CoSignKey:     cosign,
+		Logger:        d.log,
 	})
 	if err != nil {
 		return nil, err
 	}
 	u.client = c
+	if u.sched, err = update.NewScheduler(update.SchedulerConfig{
+		Updater:       schedUpdater{u},
+		Policy:        u.policy,
+		SafeToDisrupt: u.safeToDisrupt,
+		CheckPeriod:   checkEvery,
+		Notify:        u.scheduled,
+		Logger:        d.log,
+	}); err != nil {
+		return nil, err
+	}
 	return u, nil
 }
 
@@ -135,24 +235,47 @@ func checkRootPin(ctx context.Context, d *device, root, pin []byte, firstStart b
 	return nil
 }
 
-func (u *updater) status() updateStatus {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.st
+// schedUpdater is what the Scheduler drives: the plug's check (which
+// records what the UI shows) and install (which restarts into the new
+// image).
+type schedUpdater struct{ u *updater }
+
+func (s schedUpdater) Check(ctx context.Context) (*update.Release, error) {
+	rel, err := s.u.check(ctx)
+	if s.u.demo {
+		// The demo repository's release is a placeholder, not a firmware
+		// image: it is announced on the update page, never installed.
+		return nil, err
+	}
+	return rel, err
 }
 
-// checkNow runs one check and records its outcome.
-func (u *updater) checkNow(ctx context.Context) {
+func (s schedUpdater) Apply(ctx context.Context, r *update.Release) error {
+	return s.u.apply(ctx, r)
+}
+
+// check runs one check and records its outcome for the UI.
+func (u *updater) check(ctx context.Context) (*update.Release, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	rel, err := u.client.Check(ctx)
-	st := updateStatus{Installed: version, Source: u.source, Checked: time.Now().UTC().Truncate(time.Second)}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	st := &u.st
+	st.Checked = time.Now().UTC().Truncate(time.Second)
+	st.Error, st.Available, st.Path, st.Version, st.Security, st.Notes, st.Disruption = "", false, "", "", false, "", ""
+	st.Placeholder = false
+	u.rel = nil
+	if rel == nil {
+		st.Deferred = ""
+	}
 	switch {
 	case err != nil:
 		st.Error = oneLineErr(err)
 		u.d.log.Warn("update check failed", "err", err)
 	case rel != nil:
-		st.Available, st.Path = true, rel.Path
+		u.rel = rel
+		st.Available, st.Path, st.Placeholder = true, rel.Path, u.demo
 		for _, ev := range rel.Events() {
 			switch e := ev.(type) {
 			case update.SecurityUpdate:
@@ -161,14 +284,331 @@ func (u *updater) checkNow(ctx context.Context) {
 			case update.UpdateAvailable:
 				st.Version = e.Version
 			case update.Disruption:
+				// The plug restarts to install any release (it executes
+				// the new slot), whatever the descriptor says.
+				e.Reboot = true
 				st.Disruption = disruptionText(e)
 			}
 		}
 		u.d.log.Info("update available", "version", st.Version, "security", st.Security)
 	}
+	return rel, err
+}
+
+// errNothingToInstall: the owner asked to install, but no release is
+// offered (up to date, or only releases that failed here).
+var errNothingToInstall = errors.New("no release to install: the plug is up to date")
+
+// errPlaceholder: the demo repository's release is not installed.
+// errResetting refuses an install while a factory reset runs.
+var errResetting = errors.New("a factory reset is running; the update is installed after the restart")
+
+var errPlaceholder = errors.New("the demo repository's release is a placeholder, not a firmware image: publish a real one with baseline release add and start the plug with --update-repo and --update-root")
+
+// installNow is the owner's "Install now": check, then install in the
+// background (the download takes a while); the plug restarts when done.
+func (u *updater) installNow(ctx context.Context) error {
+	rel, err := u.check(ctx)
+	switch {
+	case err != nil:
+		return err
+	case rel == nil:
+		return errNothingToInstall
+	case u.demo:
+		return errPlaceholder
+	}
 	u.mu.Lock()
-	u.st = st
+	bg := u.bg
 	u.mu.Unlock()
+	if bg == nil {
+		return errors.New("the plug is still starting; try again in a moment")
+	}
+	go u.apply(bg, rel)
+	return nil
+}
+
+// apply downloads and installs rel into the inactive slot; when it is
+// installed the plug restarts into it (5.3-12: the disruption was
+// announced with the release).
+func (u *updater) apply(ctx context.Context, rel *update.Release) error {
+	if u.demo {
+		return errPlaceholder
+	}
+	// Set before looking at the reset, which sets its flag before looking
+	// at this one: one of the two always sees the other.
+	u.installing.Store(true)
+	defer u.installing.Store(false)
+	if u.d.resetting.Load() {
+		u.setInstallError(errResetting.Error())
+		return errResetting
+	}
+	u.setInstallError("")
+	err := u.client.Apply(ctx, rel)
+	if err != nil {
+		if !errors.Is(err, update.ErrBusy) && ctx.Err() == nil {
+			u.setInstallError(oneLineErr(err))
+			u.d.log.Warn("update: install failed", "target", rel.Path, "err", err)
+		}
+		return err
+	}
+	v := rel.Path
+	if rel.Descriptor != nil {
+		v = rel.Descriptor.Version
+	}
+	u.restart("update " + v + " installed")
+	return nil
+}
+
+func (u *updater) setInstallError(s string) {
+	u.mu.Lock()
+	u.st.LastInstall = s
+	u.mu.Unlock()
+}
+
+// restart ends the plug's serving context; main then executes the
+// committed slot's image, whose launcher starts the right slot.
+func (u *updater) restart(reason string) {
+	st := u.boot.ab.Status()
+	u.d.log.Info("restarting", "reason", reason)
+	u.d.restart(&errReboot{reason: reason, path: u.boot.slotPath(st.Slot), listen: u.d.addr})
+}
+
+// safeToDisrupt is the plug's SafeToDisrupt hook: a restart is not
+// welcome while the owner is using the plug (switched it within the last
+// two minutes). The Scheduler asks again later.
+func (u *updater) safeToDisrupt(context.Context) bool {
+	ch := u.d.plug.State().Changed
+	return ch.IsZero() || time.Since(ch) > busyAfterSwitch
+}
+
+// scheduled records the Scheduler's events for the UI.
+func (u *updater) scheduled(ev update.Event) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	switch e := ev.(type) {
+	case update.InstallDeferred:
+		u.st.Deferred = e.Reason
+	case update.ReleasePostponed:
+		u.st.Deferred = "postponed"
+	case update.CheckFailed:
+		u.st.LastInstall = oneLineErr(e.Err)
+	}
+}
+
+func (u *updater) policyChanged(update.Event) {
+	u.mu.Lock()
+	u.st.Deferred = ""
+	u.mu.Unlock()
+}
+
+// pump records the installer's progress events.
+func (u *updater) pump(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-u.boot.events:
+			switch e := ev.(type) {
+			case update.Downloading:
+				u.mu.Lock()
+				u.st.Progress = &updateProgress{Done: e.Done, Total: e.Total}
+				u.mu.Unlock()
+			case update.Installed, update.Committed, update.RolledBack, update.TrialBoot:
+				u.d.log.Info("update event", "event", fmt.Sprintf("%T", e))
+			}
+		}
+	}
+}
+
+// status is the update state for the UI: the installer's (FileAB.Status),
+// the last check's, and the owner's policy.
+func (u *updater) status() updateStatus {
+	u.mu.Lock()
+	out := u.st
+	out.Health = u.health
+	rel := u.rel
+	u.mu.Unlock()
+	out.Installed = version
+	out.Source = u.source
+	out.MaxPostpone = maxSecurityPostpone.String()
+	as := u.boot.ab.Status()
+	out.Phase = string(as.Phase)
+	out.Slot = as.Slot
+	out.Committed, out.CommittedCounter = as.Installed.Version, as.Installed.Counter
+	out.Attempts = as.Attempts
+	if as.Pending != nil {
+		out.Pending = as.Pending.Version
+	}
+	if as.Phase != update.PhaseDownloading {
+		out.Progress = nil
+	}
+	if n := len(as.Rejected); n > 0 {
+		r := as.Rejected[n-1]
+		out.RolledBack = &rolledBack{Version: r.Image.Version, Reason: r.Reason, Automatic: r.Automatic}
+	}
+	p := u.policy.Policy()
+	out.AutoInstall = !p.AutoInstallOff
+	if pp := p.Postponed; pp != nil && rel != nil && rel.Descriptor != nil && pp.ReleaseCounter == rel.Descriptor.ReleaseCounter {
+		out.PostponedUntil = pp.Until
+		if pp.Security {
+			if limit := pp.At.Add(maxSecurityPostpone); pp.Until.IsZero() || pp.Until.After(limit) {
+				out.PostponedUntil = limit
+			}
+		}
+	}
+	return out
+}
+
+// setAutoInstall and postpone are the owner's controls (5.3-6, 5.3-8).
+func (u *updater) setAutoInstall(on bool) error {
+	_, err := u.policy.SetAutoInstall(on)
+	return err
+}
+
+// postpone postpones the offered release for d (capped for a security
+// release); resume ends a postponement.
+func (u *updater) postpone(d time.Duration) (update.ReleasePostponed, error) {
+	u.mu.Lock()
+	rel := u.rel
+	u.mu.Unlock()
+	if rel == nil {
+		return update.ReleasePostponed{}, errNothingToInstall
+	}
+	ev, err := u.policy.Postpone(rel, time.Now().Add(d))
+	if err == nil {
+		u.mu.Lock()
+		u.st.PostponeCapped = ev.Capped
+		u.mu.Unlock()
+	}
+	return ev, err
+}
+
+func (u *updater) resume() error {
+	_, err := u.policy.Resume()
+	u.mu.Lock()
+	u.st.PostponeCapped = false
+	u.mu.Unlock()
+	return err
+}
+
+// run is the plug's update work: the new image's health check and commit
+// (or rollback and restart), then the Scheduler: a check right after
+// start and about daily (5.3-5), installing as the policy allows (5.3-4).
+func (u *updater) run(ctx context.Context, after func()) {
+	u.mu.Lock()
+	u.bg = ctx
+	u.mu.Unlock()
+	go u.pump(ctx)
+	if u.boot.trial {
+		if !u.commitOrRollBack(ctx) {
+			return
+		}
+	}
+	after()
+	u.sched.Run(ctx)
+}
+
+// commitOrRollBack runs the health check of an image on trial and commits
+// it, or rolls it back and restarts into the committed image. It reports
+// whether the plug goes on running.
+func (u *updater) commitOrRollBack(ctx context.Context) bool {
+	hctx, cancel := context.WithTimeout(ctx, healthTimeout)
+	err := u.healthCheck(hctx)
+	cancel()
+	if ctx.Err() != nil {
+		return false // shutting down: the trial stays pending; the next start counts it
+	}
+	if err == nil {
+		if err = u.boot.ab.Commit(ctx); err == nil {
+			u.setHealth("passed; version " + version + " committed")
+			u.d.log.Info("update: health check passed; committed", "version", version)
+			return true
+		}
+	}
+	u.setHealth("failed: " + oneLineErr(err))
+	u.d.log.Error("update: health check failed; rolling back", "version", version, "err", err)
+	if rerr := u.boot.ab.Rollback(ctx, "health check failed: "+oneLineErr(err)); rerr != nil {
+		u.d.log.Error("update: rollback", "err", rerr)
+		return true // the next start counts the trial and rolls back by itself
+	}
+	u.restart("rolled back: health check failed")
+	return false
+}
+
+func (u *updater) setHealth(s string) {
+	u.mu.Lock()
+	u.health = s
+	u.mu.Unlock()
+}
+
+// healthCheck is what a new image must pass before it is committed: it
+// serves its web UI over TLS with its own certificate, its sealed store
+// opens and decrypts, and the installer's own self-checks (journal and
+// slot images, install gate) pass.
+func (u *updater) healthCheck(ctx context.Context) error {
+	if err := healthProbe(ctx); err != nil {
+		return err
+	}
+	if err := u.servesItself(ctx); err != nil {
+		return fmt.Errorf("web UI: %w", err)
+	}
+	if _, err := u.d.store.Identity(ctx); err != nil {
+		return fmt.Errorf("sealed store: %w", err)
+	}
+	for _, c := range u.boot.ab.Checks() {
+		if r := c.Run(ctx); r.Verdict == conformance.Fail {
+			return fmt.Errorf("self-check %s: %s", c.ID, r.Detail)
+		}
+	}
+	return nil
+}
+
+// servesItself requests /api/info from the plug's own listener, trusting
+// only its own certificate, and requires this build's version.
+func (u *updater) servesItself(ctx context.Context) error {
+	pemBytes, err := os.ReadFile(u.d.certPath())
+	if err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemBytes)
+	host, port, err := net.SplitHostPort(u.d.addr)
+	if err != nil {
+		return err
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS12}}}
+	defer hc.CloseIdleConnections()
+	var lastErr error
+	for i := 0; i < 20; i++ {
+		req, _ := http.NewRequestWithContext(ctx, "GET", "https://"+net.JoinHostPort(host, port)+"/api/info", nil)
+		resp, err := hc.Do(req)
+		if err == nil {
+			var info infoResponse
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK && json.Unmarshal(b, &info) == nil && info.Version == version {
+				return nil
+			}
+			err = fmt.Errorf("/api/info: status %d", resp.StatusCode)
+		}
+		lastErr = err
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	return lastErr
+}
+
+func (u *updater) close() {
+	if u.boot != nil && u.boot.ab != nil {
+		u.boot.ab.Close()
+	}
 }
 
 func disruptionText(e update.Disruption) string {
@@ -193,34 +633,47 @@ func oneLineErr(err error) string {
 	return s
 }
 
-// run checks right after start, then periodically (5.3-5).
-func (u *updater) run(ctx context.Context, after func()) {
-	u.checkNow(ctx)
-	after()
-	for {
-		t := time.NewTimer(jitter(checkEvery))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		u.checkNow(ctx)
-		after()
-	}
-}
-
-func jitter(d time.Duration) time.Duration {
-	n, _ := rand.Int(rand.Reader, big.NewInt(int64(d/5)*2+1))
-	return d - d/5 + time.Duration(n.Int64())
-}
-
 // Checks reports the update mechanism as the device runs it.
 func (u *updater) Checks() []conformance.Check {
 	var out []conformance.Check
 	if c, ok := any(u.client).(conformance.Checker); ok {
 		out = c.Checks()
 	}
+	out = append(out, u.boot.ab.Checks()...)
+	out = append(out, conformance.Check{
+		ID: "smartplug.update-policy", Provisions: []string{"5.3-3", "5.3-4", "5.3-6"},
+		Title: "Updates install automatically unless the owner turned that off or postponed one; the owner's choice is kept",
+		Run: func(ctx context.Context) conformance.Result {
+			if u.demo {
+				return conformance.Result{Verdict: conformance.Inconclusive,
+					Detail: "this plug runs the demo repository, whose release is a placeholder: nothing is installed automatically until the plug is started with --update-repo"}
+			}
+			p := u.policy.Policy()
+			obs := "automatic installation on (the default)"
+			if p.AutoInstallOff {
+				obs = "automatic installation switched off by the owner; releases are announced and installed with Install now"
+			}
+			if p.Postponed != nil {
+				obs += fmt.Sprintf("; release %d postponed by the owner", p.Postponed.ReleaseCounter)
+			}
+			obs += fmt.Sprintf("; a security release can be postponed for at most %s; the policy is kept in %s", maxSecurityPostpone, filepath.Join("update", "policy.json"))
+			return conformance.Result{Verdict: conformance.Pass, Observed: obs}
+		},
+	}, conformance.Check{
+		ID: "smartplug.update-disruption", Provisions: []string{"5.3-12"},
+		Title: "Before an update, the plug says whether installing it restarts the plug and for how long it is off",
+		Run: func(ctx context.Context) conformance.Result {
+			st := u.status()
+			if !st.Available {
+				return conformance.Result{Verdict: conformance.Inconclusive, Detail: "no release is offered now, so there is no announcement to read"}
+			}
+			d := st.Disruption
+			if d == "" {
+				d = "installing does not interrupt the plug (the release announces no restart and no downtime)"
+			}
+			return conformance.Result{Verdict: conformance.Pass, Observed: "release " + st.Version + " is shown on /update and GET /api/update with: " + d}
+		},
+	})
 	return append(out, conformance.Check{
 		ID: "smartplug.update-check", Provisions: []string{"5.3-5", "5.3-11"}, Title: "The plug checks for security updates by itself and tells you about them",
 		Run: func(ctx context.Context) conformance.Result {
@@ -231,7 +684,7 @@ func (u *updater) Checks() []conformance.Check {
 			case st.Error != "":
 				return conformance.Result{Verdict: conformance.Inconclusive, Observed: "last check " + st.Checked.Format(time.RFC3339), Detail: "the last check failed: " + st.Error}
 			}
-			obs := fmt.Sprintf("checked %s at start and every %s; ", st.Checked.Format(time.RFC3339), checkEvery)
+			obs := fmt.Sprintf("checked %s at start and about every %s (update.Scheduler); ", st.Checked.Format(time.RFC3339), checkEvery)
 			if st.Available {
 				obs += "release " + st.Version + " offered"
 				if st.Security {

@@ -89,7 +89,7 @@ const ownerScope = "admin"
 
 func (d *device) routeTable() []route {
 	owner := auth.Require(ownerScope)
-	return append([]route{
+	rs := []route{
 		// Public: the front page (setup or login form until logged in),
 		// what the device is and how long it is supported, where to report
 		// vulnerabilities.
@@ -112,19 +112,16 @@ func (d *device) routeTable() []route {
 		{"POST /plug", owner, d.plugForm},
 		{"GET /password", owner, d.passwordPage},
 		{"POST /password", owner, d.passwordForm},
-		{"GET /update", owner, d.updatePage},
-		{"POST /update", owner, d.updateForm},
 		{"GET /selfcheck", owner, d.selfcheckPage},
 		{"POST /api/logout", owner, d.apiLogout},
 		{"GET /api/plug", owner, d.apiPlugGet},
 		{"PUT /api/plug", owner, d.apiPlugPut},
 		{"POST /api/password", owner, d.apiPassword},
-		{"GET /api/update", owner, d.apiUpdate},
-		{"POST /api/update/check", owner, d.apiUpdateCheck},
 		{"GET /api/selfcheck", owner, d.apiSelfcheck},
 		{"GET /api/ics", owner, d.apiICS},
 		{"GET /ics", owner, d.icsPage},
-	}, slices.Concat(d.privacyRoutes(), d.resetRoutes())...)
+	}
+	return slices.Concat(rs, d.updateRoutes(), d.privacyRoutes(), d.resetRoutes())
 }
 
 // routes builds the handler: the route table on an auth.Mux behind
@@ -504,24 +501,6 @@ func (d *device) passwordForm(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/?done=password", http.StatusSeeOther)
 }
 
-func (d *device) updatePage(w http.ResponseWriter, r *http.Request) {
-	p := d.page(r, "Updates")
-	p.Update = d.updates.status()
-	d.render(w, "update.html", p)
-}
-
-func (d *device) updateForm(w http.ResponseWriter, r *http.Request) {
-	if _, err := parseForm(w, r); err != nil {
-		p := d.page(r, "Updates")
-		p.Error = userMessage(err)
-		p.Update = d.updates.status()
-		d.render(w, "update.html", p)
-		return
-	}
-	d.updates.checkNow(r.Context())
-	http.Redirect(w, r, "/update", http.StatusSeeOther)
-}
-
 func (d *device) selfcheck(ctx context.Context) *conformance.Report {
 	return d.report.Report(ctx)
 }
@@ -676,15 +655,6 @@ func (d *device) apiPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeSession(w, ses)
-}
-
-func (d *device) apiUpdate(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, d.updates.status())
-}
-
-func (d *device) apiUpdateCheck(w http.ResponseWriter, r *http.Request) {
-	d.updates.checkNow(r.Context())
-	writeJSON(w, http.StatusOK, d.updates.status())
 }
 
 func (d *device) apiSelfcheck(w http.ResponseWriter, r *http.Request) {
