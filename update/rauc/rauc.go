@@ -11,7 +11,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode"
+
+	"github.com/iotbaseline/baseline/durable"
 )
 
 // Errors of the adapter. A failed rauc command is a [*CommandError] that
@@ -78,15 +81,32 @@ type System struct {
 	cfg Config
 	log *slog.Logger
 
+	fsys durable.FS
+	// runner runs rauc; nil means the rauc binary (tests of power loss
+	// put a model of rauc here, since rauc cannot read their in-memory
+	// file system).
+	runner func(ctx context.Context, outLimit int, whole bool, args ...string) ([]byte, error)
+
 	mu     sync.Mutex
 	handle *bundleSlot
+	st     atomic.Pointer[state] // the state file's content; replaced, never modified; written under mu
 
 	bootState // what VerifyRunning found (bootcheck.go)
 }
 
-// New returns a System for cfg. It runs nothing; call [System.Status] to
-// learn whether the rauc service answers.
+// New returns a System for cfg. It runs no rauc command (call
+// [System.Status] to learn whether the rauc service answers, and
+// [System.Reconcile] once at start). It reads the adapter's state file,
+// Config.Dir/state.json (which release was handed to rauc, which releases
+// failed their trial here), refusing one it did not write (ErrState), and
+// discards a bundle a previous run had staged but not installed: a
+// download into the staging file never resumes across a restart, so
+// nothing half-written is kept.
 func New(cfg Config) (*System, error) {
+	return newSystem(cfg, durable.OS)
+}
+
+func newSystem(cfg Config, fsys durable.FS) (*System, error) {
 	if cfg.Dir == "" {
 		return nil, fmt.Errorf("%w: Config.Dir is required", ErrConfig)
 	}
@@ -99,15 +119,28 @@ func New(cfg Config) (*System, error) {
 			return nil, fmt.Errorf("%w: Config.Env entry without '='", ErrConfig)
 		}
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+	if err := fsys.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("rauc: staging directory: %w", err)
 	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &System{cfg: cfg, log: log}, nil
+	s := &System{cfg: cfg, log: log, fsys: fsys}
+	st, err := loadState(fsys, s.statePath())
+	if err != nil {
+		return nil, err
+	}
+	s.st.Store(st)
+	for _, name := range []string{bundleName, legacyMarker} {
+		if err := durable.Remove(fsys, filepath.Join(cfg.Dir, name)); err != nil {
+			return nil, fmt.Errorf("rauc: discarding the staged bundle: %w", err)
+		}
+	}
+	return s, nil
 }
+
+func (s *System) statePath() string { return filepath.Join(s.cfg.Dir, stateName) }
 
 // CommandError is a rauc command that failed.
 type CommandError struct {
@@ -187,6 +220,9 @@ func cleanText(b []byte) string {
 // run runs rauc with args and returns its stdout: with whole set, at most
 // outLimit bytes (more is an error); otherwise the last outLimit bytes.
 func (s *System) run(ctx context.Context, outLimit int, whole bool, args ...string) ([]byte, error) {
+	if s.runner != nil {
+		return s.runner(ctx, outLimit, whole, args...)
+	}
 	full := make([]string, 0, len(args)+1)
 	if s.cfg.ConfFile != "" {
 		full = append(full, "--conf="+s.cfg.ConfFile)
