@@ -1,0 +1,248 @@
+package rauc_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/iotbaseline/baseline/durable"
+	"github.com/iotbaseline/baseline/update"
+	"github.com/iotbaseline/baseline/update/rauc"
+)
+
+// fakeRAUC models rauc and its bootloader for the power-loss tests, where
+// the adapter's files live in a durable.CrashFS that the real rauc cannot
+// read. Its state stands for the bootloader's own storage: it survives the
+// adapter's power loss as it was (each command is atomic here).
+type fakeRAUC struct {
+	fs      *durable.CrashFS // the adapter's file system, for reading bundles
+	want    []byte           // the only bundle that may reach rauc
+	booted  int              // slot index 0 (A) or 1 (B)
+	primary int
+	good    [2]bool
+	holds   [2][]byte // what each slot was written from
+	// installs counts bundles rauc wrote; bad lists what must never
+	// happen (an unverified bundle handed to rauc, a command not known).
+	installs int
+	bad      []string
+	// failInstall makes the next install stop half-way, as power loss
+	// inside rauc would: the target is marked bad, the boot order kept.
+	failInstall bool
+	// crash, with failInstall, also cuts the adapter's power there.
+	crash bool
+}
+
+var slotNames = [2]string{"rootfs.0", "rootfs.1"}
+
+func newFake() *fakeRAUC { return &fakeRAUC{good: [2]bool{true, true}} }
+
+func (f *fakeRAUC) slot(arg string) (int, bool) {
+	switch arg {
+	case "booted":
+		return f.booted, true
+	case "other":
+		return 1 - f.booted, true
+	}
+	i := slices.Index(slotNames[:], arg)
+	return i, i >= 0
+}
+
+func (f *fakeRAUC) run(_ context.Context, args ...string) ([]byte, error) {
+	fail := func() ([]byte, error) { return nil, &rauc.CommandError{Command: args, ExitCode: 1, Err: errors.New("fake")} }
+	switch {
+	case len(args) == 2 && args[0] == "status" && args[1] == "--output-format=json":
+		var b strings.Builder
+		fmt.Fprintf(&b, `{"compatible":"baseline-test","variant":"","booted":%q,"boot_primary":%q,"slots":[`, "AB"[f.booted:f.booted+1], slotNames[f.primary])
+		for i, name := range slotNames {
+			st, bs := "inactive", "bad"
+			if i == f.booted {
+				st = "booted"
+			}
+			if f.good[i] {
+				bs = "good"
+			}
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `{%q:{"class":"rootfs","device":"/dev/slot%d","type":"raw","bootname":%q,"state":%q,"boot_status":%q}}`, name, i, "AB"[i:i+1], st, bs)
+		}
+		b.WriteString("]}")
+		return []byte(b.String()), nil
+	case len(args) == 2 && args[0] == "install":
+		got, err := durable.ReadFile(f.fs, args[1], 0)
+		if err != nil || !bytes.Equal(got, f.want) {
+			f.bad = append(f.bad, fmt.Sprintf("rauc was handed %s holding %d bytes that are not the verified bundle (%v)", args[1], len(got), err))
+			return fail()
+		}
+		t := 1 - f.booted
+		f.good[t] = false // rauc marks the target bad before writing it
+		if f.failInstall {
+			f.failInstall = false
+			if f.crash {
+				f.fs.CrashAt(1)
+			}
+			return fail()
+		}
+		f.holds[t] = got
+		f.installs++
+		f.primary, f.good[t] = t, true
+		return nil, nil
+	case len(args) == 3 && args[0] == "status":
+		i, ok := f.slot(args[2])
+		if !ok {
+			break
+		}
+		switch args[1] {
+		case "mark-good":
+			f.good[i] = true
+			return nil, nil
+		case "mark-bad":
+			f.good[i] = false
+			return nil, nil
+		case "mark-active":
+			f.primary, f.good[i] = i, true
+			return nil, nil
+		}
+	}
+	f.bad = append(f.bad, fmt.Sprintf("unexpected rauc command %q", args))
+	return fail()
+}
+
+// reboot starts the primary slot, or the other one when the primary is
+// marked bad (the bootloader's fallback).
+func (f *fakeRAUC) reboot() {
+	f.booted = f.primary
+	if !f.good[f.booted] {
+		f.booted = 1 - f.booted
+		f.primary = f.booted
+	}
+}
+
+const crashDir = "/data/rauc"
+
+func openFake(t *testing.T, fsys *durable.CrashFS, f *fakeRAUC) (*rauc.System, error) {
+	t.Helper()
+	f.fs = fsys
+	return rauc.NewWithRunner(rauc.Config{Dir: crashDir}, fsys, f.run)
+}
+
+// TestCrashInstallAndRollback cuts power at every write/fsync boundary of
+// the adapter's files from Begin through the download into the staging
+// file, Install's records around `rauc install`, the reboot into the new
+// slot and Rollback's record of the rejected release, in both crash modes.
+// After each crash the adapter must reopen (its state file never corrupt),
+// hold no staged bundle, and have handed rauc nothing but the verified
+// bundle; and finishing the story from there (reboot, health check fails
+// again, Rollback) must end with the release rejected whenever rauc wrote
+// it, or with it installable again when rauc never did.
+func TestCrashInstallAndRollback(t *testing.T) {
+	bundle := make([]byte, 5*update.MinChunkSize+123)
+	rand.Read(bundle)
+	repo := newRepo(t)
+	repo.add("rootfs-1.4.0.raucb", bundle, 8)
+	var rel *update.Release
+	{
+		sys, err := rauc.NewWithRunner(rauc.Config{Dir: crashDir}, durable.NewCrashFS(), newFake().run)
+		must(t, err)
+		rel, err = repo.client(sys).Check(context.Background())
+		if err != nil || rel == nil {
+			t.Fatalf("check: %v %v", rel, err)
+		}
+	}
+
+	var fake *fakeRAUC
+	var rolledBack bool // Rollback returned nil: the rejection was acknowledged
+	ctx := context.Background()
+	points := durable.CrashTest(t, func(*durable.CrashFS) {
+		fake = newFake()
+		fake.want = bundle
+		rolledBack = false
+	}, func(fsys *durable.CrashFS) error {
+		sys, err := openFake(t, fsys, fake)
+		if err != nil {
+			return err
+		}
+		c := repo.client(sys)
+		if _, err := c.Check(ctx); err != nil {
+			return err
+		}
+		if err := c.Apply(ctx, rel); err != nil {
+			return err
+		}
+		fake.reboot()
+		if sys, err = openFake(t, fsys, fake); err != nil {
+			return err
+		}
+		if err := sys.Rollback(ctx, "health check failed"); err != nil {
+			return err
+		}
+		rolledBack = true
+		fake.reboot()
+		return nil
+	}, func(fsys *durable.CrashFS, point int, mode durable.CrashMode, runErr error) {
+		where := fmt.Sprintf("crash at %d (%v), run error %v", point, mode, runErr)
+		if runErr != nil && !durable.IsCrash(runErr) {
+			t.Fatalf("%s: not a crash", where)
+		}
+		if len(fake.bad) > 0 {
+			t.Fatalf("%s: %s", where, strings.Join(fake.bad, "; "))
+		}
+		sys, err := openFake(t, fsys, fake)
+		if err != nil {
+			t.Fatalf("%s: adapter does not reopen: %v", where, err)
+		}
+		if slices.Contains(fsys.Files(), crashDir+"/bundle.raucb") {
+			t.Fatalf("%s: a staged bundle survived the restart", where)
+		}
+		if rolledBack && !sys.Rejected(rel) {
+			t.Fatalf("%s: acknowledged rejection lost", where)
+		}
+		// Finish the story: the device restarts (power came back); while
+		// the new release runs, its health check fails again.
+		fake.reboot()
+		if sys, err = openFake(t, fsys, fake); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sys.Reconcile(ctx); err != nil {
+			t.Fatalf("%s: Reconcile: %v", where, err)
+		}
+		if fake.booted == 1 {
+			if err := sys.Rollback(ctx, "health check failed again"); err != nil {
+				t.Fatalf("%s: Rollback: %v", where, err)
+			}
+			fake.reboot()
+			if sys, err = openFake(t, fsys, fake); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if fake.booted != 0 || !fake.good[0] {
+			t.Fatalf("%s: device runs slot %d (A good %v)", where, fake.booted, fake.good[0])
+		}
+		if fake.installs > 0 {
+			if !sys.Rejected(rel) {
+				t.Fatalf("%s: rauc installed the release, it failed, and it is not remembered", where)
+			}
+			if _, err := sys.Begin(ctx, rel); !errors.Is(err, update.ErrRejected) {
+				t.Fatalf("%s: Begin of the rejected release: %v", where, err)
+			}
+			return
+		}
+		// rauc never wrote it: it must install now.
+		if sys.Rejected(rel) {
+			t.Fatalf("%s: rejected although rauc never installed it", where)
+		}
+		c := repo.client(sys)
+		if _, err := c.Check(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Apply(ctx, rel); err != nil || fake.installs != 1 || !bytes.Equal(fake.holds[1], bundle) {
+			t.Fatalf("%s: install after the crash: %v (installs %d)", where, err, fake.installs)
+		}
+	})
+	t.Logf("%d write/fsync boundaries, each crashed in 2 modes", points)
+}
