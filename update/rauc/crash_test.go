@@ -53,7 +53,9 @@ func (f *fakeRAUC) slot(arg string) (int, bool) {
 }
 
 func (f *fakeRAUC) run(_ context.Context, args ...string) ([]byte, error) {
-	fail := func() ([]byte, error) { return nil, &rauc.CommandError{Command: args, ExitCode: 1, Err: errors.New("fake")} }
+	fail := func() ([]byte, error) {
+		return nil, &rauc.CommandError{Command: args, ExitCode: 1, Err: errors.New("fake")}
+	}
 	switch {
 	case len(args) == 2 && args[0] == "status" && args[1] == "--output-format=json":
 		var b strings.Builder
