@@ -141,8 +141,14 @@ func openFake(t *testing.T, fsys *durable.CrashFS, f *fakeRAUC) (*rauc.System, e
 // hold no staged bundle, and have handed rauc nothing but the verified
 // bundle; and finishing the story from there (reboot, health check fails
 // again, Rollback) must end with the release rejected whenever rauc wrote
-// it, or with it installable again when rauc never did.
+// it, or with it installable again when rauc never did. The second case
+// rolls back before the restart (the release never booted).
 func TestCrashInstallAndRollback(t *testing.T) {
+	t.Run("on-trial", func(t *testing.T) { crashInstallAndRollback(t, true) })
+	t.Run("before-restart", func(t *testing.T) { crashInstallAndRollback(t, false) })
+}
+
+func crashInstallAndRollback(t *testing.T, restart bool) {
 	bundle := make([]byte, 5*update.MinChunkSize+123)
 	rand.Read(bundle)
 	repo := newRepo(t)
@@ -176,9 +182,11 @@ func TestCrashInstallAndRollback(t *testing.T) {
 		if err := c.Apply(ctx, rel); err != nil {
 			return err
 		}
-		fake.reboot()
-		if sys, err = openFake(t, fsys, fake); err != nil {
-			return err
+		if restart {
+			fake.reboot()
+			if sys, err = openFake(t, fsys, fake); err != nil {
+				return err
+			}
 		}
 		if err := sys.Rollback(ctx, "health check failed"); err != nil {
 			return err

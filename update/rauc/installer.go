@@ -201,16 +201,16 @@ func (s *System) Install(ctx context.Context, v *update.Verified) error {
 	// The staged bundle has done its job; a failure to remove it only
 	// costs space until the next New or Begin.
 	s.fsys.Remove(path)
-	if st, err := s.Status(ctx); err != nil || st.Primary == "" || st.Primary == from {
+	after, err := s.Status(ctx)
+	if err != nil || after.Primary == "" || after.Primary == from {
 		// Reconcile settles the record from what rauc reports later.
 		s.log.Warn("rauc: cannot tell which slot rauc made primary; the install record stays open", "err", err)
 		return nil
-	} else {
-		n := s.state().clone()
-		n.Trial.Done, n.Trial.Slot = true, st.Primary
-		if err := s.save(n); err != nil {
-			s.log.Warn("rauc: could not record the installed slot; Reconcile will", "err", err)
-		}
+	}
+	n = s.state().clone()
+	n.Trial.Done, n.Trial.Slot = true, after.Primary
+	if err := s.save(n); err != nil {
+		s.log.Warn("rauc: could not record the installed slot; Reconcile will", "err", err)
 	}
 	return nil
 }
@@ -309,7 +309,7 @@ func (s *System) Commit(ctx context.Context) error {
 		booted = b.Name
 	}
 	t := s.state().Trial
-	if t != nil && t.Done && booted != t.Slot {
+	if t != nil && t.Done && booted != t.Slot && st.Primary == t.Slot {
 		return fmt.Errorf("%w: the installed release has not been booted yet; restart first", update.ErrNoTrial)
 	}
 	if err := s.MarkGood(ctx); err != nil {
@@ -354,7 +354,9 @@ func (s *System) Rollback(ctx context.Context, reason string) error {
 		booted = b.Name
 	}
 	t := s.state().Trial
-	if t != nil && t.Done {
+	onTrial := t != nil && t.Done && booted == t.Slot
+	pending := t != nil && t.Done && booted != t.Slot && st.Primary == t.Slot
+	record := func() error {
 		n := s.state().clone()
 		n.reject(t.Release, reason, false)
 		n.Trial = nil
@@ -362,11 +364,23 @@ func (s *System) Rollback(ctx context.Context, reason string) error {
 			return err
 		}
 		s.log.Warn("rauc: release rejected", "path", t.Release.Path, "reason", n.Rejected[len(n.Rejected)-1].Reason)
-		if booted != t.Slot {
-			if _, err := s.run(ctx, maxStdout, false, "status", "mark-bad", t.Slot); err != nil {
-				return err
-			}
-			return s.MarkActive(ctx, "booted")
+		return nil
+	}
+	if pending {
+		// Here rauc goes first: power loss before the record leaves the
+		// slot marked bad and not primary, which Reconcile records; the
+		// other order could leave a rejected release to boot.
+		if _, err := s.run(ctx, maxStdout, false, "status", "mark-bad", t.Slot); err != nil {
+			return err
+		}
+		if err := s.MarkActive(ctx, "booted"); err != nil {
+			return err
+		}
+		return record()
+	}
+	if onTrial {
+		if err := record(); err != nil {
+			return err
 		}
 	}
 	if err := s.MarkBad(ctx); err != nil {

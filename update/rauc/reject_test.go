@@ -208,3 +208,28 @@ func TestCommitOnTrialRealRAUC(t *testing.T) {
 		t.Fatal("commit did not keep B, or rejected the release")
 	}
 }
+
+// TestRollbackBeforeRestartRealRAUC: the device decides against the
+// installed release before restarting into it: Rollback marks its slot bad,
+// keeps the running slot primary, and records the release as rejected.
+func TestRollbackBeforeRestartRealRAUC(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	stage := t.TempDir()
+	sys := e.system(stage)
+	repo := newRepo(t)
+	repo.add("rootfs-1.4.0.raucb", readFile(t, e.bundle("r8", image("1.4.0"), "1.4.0", e.cert, e.key)), 8)
+	c := repo.client(sys)
+	rel, err := c.Check(ctx)
+	if err != nil || rel == nil {
+		t.Fatalf("check: %v %v", rel, err)
+	}
+	must(t, c.Apply(ctx, rel))
+	must(t, sys.Rollback(ctx, "user cancelled"))
+	if e.state("state.B") != "bad" || e.state("primary") != "A" || e.state("state.A") != "good" {
+		t.Fatalf("after Rollback: A %s, B %s, primary %s", e.state("state.A"), e.state("state.B"), e.state("primary"))
+	}
+	e.reboot("A")
+	sys = e.system(stage)
+	assertRejected(t, sys, repo.client(sys), rel, "user cancelled", false)
+}
