@@ -52,9 +52,12 @@ type Config struct {
 	// ConfFile is passed as --conf. Empty means rauc's default
 	// (/etc/rauc/system.conf).
 	ConfFile string
-	// Dir is where [System.Begin] stages the bundle that the update
-	// client downloads (one file, bundle.raucb, mode 0600). Required;
-	// it must be on a file system with room for one bundle.
+	// Dir holds the adapter's state file (state.json: the release handed
+	// to rauc, the releases that failed their trial here) and is where
+	// [System.Begin] stages the bundle that the update client downloads
+	// (bundle.raucb); both mode 0600. Required; it must be on a persistent
+	// file system with room for one bundle, written only by the updating
+	// process.
 	Dir string
 	// Env is added to the environment of every rauc command, for example
 	// "DBUS_SYSTEM_BUS_ADDRESS=unix:path=/run/dbus/system_bus_socket".
@@ -75,8 +78,11 @@ type Config struct {
 // rauc service must be running (rauc's CLI talks to it over D-Bus).
 //
 // It implements update.Installer: see [System.Begin] and [System.Install]
-// for how a verified download maps onto a signed RAUC bundle. A System is
-// safe for concurrent use; only one Begin/Install cycle is in flight.
+// for how a verified download maps onto a signed RAUC bundle. It also has
+// the Rejected(*update.Release) bool method that update.Client.Check
+// consults, as update.FileAB does: see [System.Rollback] and
+// [System.Reconcile]. A System is safe for concurrent use within one
+// process; only one Begin/Install cycle is in flight.
 type System struct {
 	cfg Config
 	log *slog.Logger
