@@ -31,8 +31,8 @@
 // finds that the bootloader gave up on it: its slot is neither booted nor
 // primary and is marked bad. [System.Rejected] then reports it, so
 // update.Client.Check does not offer it, and Begin and Install refuse it
-// with update.ErrRejected. Power loss at any write or fsync of that file,
-// of the staged bundle, or between them and rauc's own steps leaves a state
+// with update.ErrRejected. Power loss at any write or fsync of that file
+// or of the staged bundle, or while rauc writes the slot, leaves a state
 // the next start settles (see [System.Install] and [System.Rollback]); the
 // package's power-loss tests cut power at each of those points.
 //
@@ -96,10 +96,10 @@
 // own signature check (and its lease on the file while it installs) is
 // what then stands in the way, so keep Config.Dir private (the adapter
 // creates it 0700 when missing and its files 0600). The same holds for the
-// state file: it is not signed, so whoever can write Config.Dir can make the
-// adapter forget a rejected release (update.Client would then offer it
-// again) or reject a good one. Errors carry rauc's "LastError" line
-// and the end of its stderr, bounded to MaxStderr bytes with control
+// state file: it is not signed, so whoever can write Config.Dir can make
+// the adapter forget a rejected release (update.Client would then offer it
+// again) or reject a good one. Errors carry rauc's "LastError" line and the
+// end of its stderr, bounded to MaxStderr bytes with control
 // characters replaced; the environment (Config.Env) is never included.
 //
 // RAUC's verity and crypt bundle formats need device-mapper; the package
