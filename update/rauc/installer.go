@@ -45,7 +45,7 @@ func (s *System) Begin(ctx context.Context, r *update.Release) (update.Slot, err
 	if r == nil || r.Descriptor == nil {
 		return nil, errors.New("rauc: Begin needs a release with a descriptor")
 	}
-	if err := s.admit(r); err != nil {
+	if err := s.gate(r); err != nil {
 		return nil, err
 	}
 	st, err := s.Status(ctx)
@@ -57,7 +57,7 @@ func (s *System) Begin(ctx context.Context, r *update.Release) (update.Slot, err
 	if _, err := s.reconcile(st); err != nil {
 		return nil, err
 	}
-	if err := s.admit(r); err != nil {
+	if err := s.gate(r); err != nil {
 		return nil, err
 	}
 	if st.PendingReboot() {
@@ -73,6 +73,14 @@ func (s *System) Begin(ctx context.Context, r *update.Release) (update.Slot, err
 	}
 	s.handle = &bundleSlot{f: f, rec: recOf(r)}
 	return s.handle, nil
+}
+
+// gate is the gate Begin and Install apply; the self-check probes it.
+func (s *System) gate(r *update.Release) error {
+	if s.admitHook != nil {
+		return s.admitHook(r)
+	}
+	return s.admit(r)
 }
 
 // admit is the gate Begin and Install apply to a release; it writes
@@ -142,7 +150,7 @@ func (s *System) Install(ctx context.Context, v *update.Verified) error {
 	if rec != h.rec {
 		return fmt.Errorf("%w: the last Begin was for another release", update.ErrUnverified)
 	}
-	if err := s.admit(&rel); err != nil {
+	if err := s.gate(&rel); err != nil {
 		return err
 	}
 	f := h.seal()

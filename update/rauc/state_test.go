@@ -9,13 +9,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"testing"
 
-	"github.com/theupdateframework/go-tuf/v2/metadata"
-
+	"github.com/iotbaseline/baseline/conformance"
 	"github.com/iotbaseline/baseline/durable"
 	"github.com/iotbaseline/baseline/update"
 	"github.com/iotbaseline/baseline/update/rauc"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
 // fakeSetup is one adapter over a CrashFS and a model of rauc, with a
@@ -207,4 +208,18 @@ func FuzzState(f *testing.F) {
 			t.Fatalf("state written back is refused: %v", err)
 		}
 	})
+}
+
+// TestCheckGateRejected: with a release remembered as rejected, the gate
+// check probes that Begin refuses it, and FAILs when the gate admits it.
+func TestCheckGateRejected(t *testing.T) {
+	s := newFakeSetup(t)
+	must(t, rauc.Reject(s.sys, s.rel, "bad"))
+	if r := runCheck(t, s.sys, "update.rauc-install-gate"); r.Verdict != conformance.Pass || !strings.Contains(r.Observed, "failed its trial here") {
+		t.Fatalf("%+v", r)
+	}
+	rauc.SetAdmit(s.sys, func(*update.Release) error { return nil })
+	if r := runCheck(t, s.sys, "update.rauc-install-gate"); r.Verdict != conformance.Fail || !strings.Contains(r.Detail, "admitted") {
+		t.Fatalf("gate admitting a rejected release: %+v", r)
+	}
 }
