@@ -256,3 +256,60 @@ func crashInstallAndRollback(t *testing.T, restart bool) {
 	})
 	t.Logf("%d write/fsync boundaries, each crashed in 2 modes", points)
 }
+
+// TestCrashReconcileFallback cuts power at every boundary of Reconcile's
+// record of a release the bootloader gave up on: after each crash, the
+// next start's Reconcile records it (or it already is), never both lost.
+func TestCrashReconcileFallback(t *testing.T) {
+	bundle := make([]byte, 2*update.MinChunkSize)
+	rand.Read(bundle)
+	repo := newRepo(t)
+	repo.add("rootfs-1.4.0.raucb", bundle, 8)
+	ctx := context.Background()
+	var fake *fakeRAUC
+	var rel *update.Release
+	var acked bool
+	points := durable.CrashTest(t, func(fsys *durable.CrashFS) {
+		fake, acked = newFake(), false
+		fake.want = bundle
+		sys, err := openFake(t, fsys, fake)
+		must(t, err)
+		c := repo.client(sys)
+		if rel, err = c.Check(ctx); err != nil || rel == nil {
+			t.Fatalf("check: %v %v", rel, err)
+		}
+		must(t, c.Apply(ctx, rel))
+		fake.reboot() // the trial boot, which hangs
+		fake.good[1] = false
+		fake.reboot() // the bootloader falls back to A
+	}, func(fsys *durable.CrashFS) error {
+		sys, err := openFake(t, fsys, fake)
+		if err != nil {
+			return err
+		}
+		rj, err := sys.Reconcile(ctx)
+		if err != nil {
+			return err
+		}
+		if rj == nil || !rj.Automatic {
+			t.Fatalf("Reconcile: %+v", rj)
+		}
+		acked = true
+		return nil
+	}, func(fsys *durable.CrashFS, point int, mode durable.CrashMode, runErr error) {
+		where := fmt.Sprintf("crash at %d (%v), run error %v", point, mode, runErr)
+		sys, err := openFake(t, fsys, fake)
+		if err != nil {
+			t.Fatalf("%s: adapter does not reopen: %v", where, err)
+		}
+		if acked && !sys.Rejected(rel) {
+			t.Fatalf("%s: acknowledged rejection lost", where)
+		}
+		if _, err := sys.Reconcile(ctx); err != nil || !sys.Rejected(rel) {
+			t.Fatalf("%s: after the next Reconcile: rejected %v, %v", where, sys.Rejected(rel), err)
+		}
+	})
+	if points == 0 {
+		t.Fatal("Reconcile wrote nothing")
+	}
+}
