@@ -21,7 +21,7 @@ import (
 // adapter's power loss as it was (each command is atomic here).
 type fakeRAUC struct {
 	fs      *durable.CrashFS // the adapter's file system, for reading bundles
-	want    []byte           // the only bundle that may reach rauc
+	want    [][]byte         // the only bundles that may reach rauc
 	booted  int              // slot index 0 (A) or 1 (B)
 	primary int
 	good    [2]bool
@@ -77,7 +77,7 @@ func (f *fakeRAUC) run(_ context.Context, args ...string) ([]byte, error) {
 		return []byte(b.String()), nil
 	case len(args) == 2 && args[0] == "install":
 		got, err := durable.ReadFile(f.fs, args[1], 0)
-		if err != nil || !bytes.Equal(got, f.want) {
+		if err != nil || !slices.ContainsFunc(f.want, func(w []byte) bool { return bytes.Equal(got, w) }) {
 			f.bad = append(f.bad, fmt.Sprintf("rauc was handed %s holding %d bytes that are not the verified bundle (%v)", args[1], len(got), err))
 			return fail()
 		}
@@ -125,7 +125,10 @@ func (f *fakeRAUC) reboot() {
 	}
 }
 
-const crashDir = "/data/rauc"
+const (
+	crashDir  = "/data/rauc"
+	clientDir = "/data/client"
+)
 
 func openFake(t *testing.T, fsys *durable.CrashFS, f *fakeRAUC) (*rauc.System, error) {
 	t.Helper()
@@ -141,41 +144,84 @@ func openFake(t *testing.T, fsys *durable.CrashFS, f *fakeRAUC) (*rauc.System, e
 // hold no staged bundle, and have handed rauc nothing but the verified
 // bundle; and finishing the story from there (reboot, health check fails
 // again, Rollback) must end with the release rejected whenever rauc wrote
-// it, or with it installable again when rauc never did. The second case
-// rolls back before the restart (the release never booted).
+// it, or with it installable again when rauc never did (and, when a
+// staged download survived, resuming it). The second case rolls back
+// before the restart (the release never booted); the third starts with
+// an interrupted download of an older release in the staging file, which
+// must install correctly afterwards (never resumed over what the newer
+// release's Begin emptied).
 func TestCrashInstallAndRollback(t *testing.T) {
-	t.Run("on-trial", func(t *testing.T) { crashInstallAndRollback(t, true) })
-	t.Run("before-restart", func(t *testing.T) { crashInstallAndRollback(t, false) })
+	t.Run("on-trial", func(t *testing.T) { crashInstallAndRollback(t, true, false) })
+	t.Run("before-restart", func(t *testing.T) { crashInstallAndRollback(t, false, false) })
+	t.Run("over-other-staging", func(t *testing.T) { crashInstallAndRollback(t, true, true) })
 }
 
-func crashInstallAndRollback(t *testing.T, restart bool) {
+// failingSlot fails writes past limit bytes, to interrupt a download.
+type failingSlot struct {
+	update.Slot
+	limit int64
+}
+
+func (s failingSlot) SlotID() string { return s.Slot.(update.SlotIdentifier).SlotID() }
+
+func (s failingSlot) WriteAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > s.limit {
+		return 0, errors.New("interrupted")
+	}
+	return s.Slot.WriteAt(p, off)
+}
+
+func crashInstallAndRollback(t *testing.T, restart, other bool) {
 	bundle := make([]byte, 5*update.MinChunkSize+123)
 	rand.Read(bundle)
+	older := make([]byte, 4*update.MinChunkSize+5)
+	rand.Read(older)
 	repo := newRepo(t)
-	repo.add("rootfs-1.4.0.raucb", bundle, 8)
-	var rel *update.Release
-	{
+	var rel, rel7 *update.Release
+	check := func() *update.Release {
 		sys, err := rauc.NewWithRunner(rauc.Config{Dir: crashDir}, durable.NewCrashFS(), newFake().run)
 		must(t, err)
-		rel, err = repo.client(sys).Check(context.Background())
-		if err != nil || rel == nil {
-			t.Fatalf("check: %v %v", rel, err)
+		r, err := repo.client(sys).Check(context.Background())
+		if err != nil || r == nil {
+			t.Fatalf("check: %v %v", r, err)
 		}
+		return r
 	}
+	if other {
+		repo.add("rootfs-1.3.0.raucb", older, 7)
+		rel7 = check()
+	}
+	repo.add("rootfs-1.4.0.raucb", bundle, 8)
+	rel = check()
 
 	var fake *fakeRAUC
 	var rolledBack bool // Rollback returned nil: the rejection was acknowledged
+	resumed := 0
 	ctx := context.Background()
-	points := durable.CrashTest(t, func(*durable.CrashFS) {
+	points := durable.CrashTest(t, func(fsys *durable.CrashFS) {
 		fake = newFake()
-		fake.want = bundle
+		fake.want = [][]byte{bundle, older}
 		rolledBack = false
+		if !other {
+			return
+		}
+		// A download of the older release, interrupted after two chunks.
+		sys, err := openFake(t, fsys, fake)
+		must(t, err)
+		c := repo.clientOn(sys, fsys, clientDir)
+		_, err = c.Check(ctx)
+		must(t, err)
+		slot, err := sys.Begin(ctx, rel7)
+		must(t, err)
+		if _, err := c.Download(ctx, rel7, failingSlot{slot, 2 * update.MinChunkSize}); err == nil {
+			t.Fatal("interrupted download succeeded")
+		}
 	}, func(fsys *durable.CrashFS) error {
 		sys, err := openFake(t, fsys, fake)
 		if err != nil {
 			return err
 		}
-		c := repo.client(sys)
+		c := repo.clientOn(sys, fsys, clientDir)
 		if _, err := c.Check(ctx); err != nil {
 			return err
 		}
@@ -206,9 +252,7 @@ func crashInstallAndRollback(t *testing.T, restart bool) {
 		if err != nil {
 			t.Fatalf("%s: adapter does not reopen: %v", where, err)
 		}
-		if slices.Contains(fsys.Files(), crashDir+"/bundle.raucb") {
-			t.Fatalf("%s: a staged bundle survived the restart", where)
-		}
+		staged := slices.Contains(fsys.Files(), crashDir+"/bundle.raucb")
 		if rolledBack && !sys.Rejected(rel) {
 			t.Fatalf("%s: acknowledged rejection lost", where)
 		}
@@ -240,20 +284,47 @@ func crashInstallAndRollback(t *testing.T, restart bool) {
 			if _, err := sys.Begin(ctx, rel); !errors.Is(err, update.ErrRejected) {
 				t.Fatalf("%s: Begin of the rejected release: %v", where, err)
 			}
+			if other {
+				// The older release still installs, whole.
+				c := repo.clientOn(sys, fsys, clientDir)
+				if _, err := c.Check(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if err := c.Apply(ctx, rel7); err != nil || !bytes.Equal(fake.holds[1], older) || len(fake.bad) > 0 {
+					t.Fatalf("%s: older release after the crash: %v, %v", where, err, fake.bad)
+				}
+			}
 			return
 		}
 		// rauc never wrote it: it must install now.
 		if sys.Rejected(rel) {
 			t.Fatalf("%s: rejected although rauc never installed it", where)
 		}
-		c := repo.client(sys)
+		c := repo.clientOn(sys, fsys, clientDir)
 		if _, err := c.Check(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if err := c.Apply(ctx, rel); err != nil || fake.installs != 1 || !bytes.Equal(fake.holds[1], bundle) {
-			t.Fatalf("%s: install after the crash: %v (installs %d)", where, err, fake.installs)
+		target, content := rel, bundle
+		if other {
+			// The older release, whose download the newer one's Begin
+			// may have cut short, must install whole.
+			target, content = rel7, older
+		}
+		before := repo.served.Load()
+		if err := c.Apply(ctx, target); err != nil || fake.installs != 1 || !bytes.Equal(fake.holds[1], content) || len(fake.bad) > 0 {
+			t.Fatalf("%s: install after the crash: %v (installs %d, %v)", where, err, fake.installs, fake.bad)
+		}
+		if got := repo.served.Load() - before; got < int64(len(content)) {
+			resumed++
+			if !staged {
+				t.Fatalf("%s: resumed (%d bytes fetched) without a staged file", where, got)
+			}
 		}
 	})
+	if resumed == 0 {
+		t.Fatal("no crash point left a download to resume")
+	}
+	t.Logf("%d crash points resumed the download", resumed)
 	t.Logf("%d write/fsync boundaries, each crashed in 2 modes", points)
 }
 
@@ -271,7 +342,7 @@ func TestCrashReconcileFallback(t *testing.T) {
 	var acked bool
 	points := durable.CrashTest(t, func(fsys *durable.CrashFS) {
 		fake, acked = newFake(), false
-		fake.want = bundle
+		fake.want = [][]byte{bundle}
 		sys, err := openFake(t, fsys, fake)
 		must(t, err)
 		c := repo.client(sys)

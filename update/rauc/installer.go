@@ -26,9 +26,16 @@ const (
 // update.Client downloads and verifies is the signed RAUC bundle itself (the
 // TUF target is the .raucb file); RAUC writes the inactive slot from it at
 // [System.Install]. So the slot Begin returns is a staging file,
-// Config.Dir/bundle.raucb, emptied first, not a partition. The staging file
-// has no update.SlotIdentifier, so a download interrupted by a restart
-// starts again from its first chunk (New discards what was staged).
+// Config.Dir/bundle.raucb, not a partition.
+//
+// A Begin for the release the staging file already holds (a download
+// interrupted by an error or a restart) keeps its content, and update.Client
+// resumes from its own journal: the slot's update.SlotIdentifier names the
+// file and a staging epoch recorded in the state file, which changes
+// whenever the file is emptied, so a download never resumes over content
+// it did not write. A Begin for another release first records that the
+// file holds nothing, then empties it (synced), then records the new
+// release and epoch.
 //
 // Begin refuses a release without a descriptor or a SHA-256 and length,
 // one whose release counter is not greater than Config.InstalledCounter
@@ -67,13 +74,43 @@ func (s *System) Begin(ctx context.Context, r *update.Release) (update.Slot, err
 		s.handle.Close()
 		s.handle = nil
 	}
-	f, err := s.fsys.OpenFile(filepath.Join(s.cfg.Dir, bundleName), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	rec := recOf(r)
+	path := filepath.Join(s.cfg.Dir, bundleName)
+	cur := s.state()
+	if cur.Staging != nil && *cur.Staging == rec {
+		f, err := s.fsys.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		s.handle = &bundleSlot{f: f, rec: rec, id: slotID(path, cur.Epoch)}
+		return s.handle, nil
+	}
+	if cur.Staging != nil {
+		n := cur.clone()
+		n.Staging = nil
+		if err := s.save(n); err != nil {
+			return nil, err
+		}
+	}
+	f, err := s.fsys.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	s.handle = &bundleSlot{f: f, rec: recOf(r)}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	n := s.state().clone()
+	n.Staging, n.Epoch = &rec, n.Epoch+1
+	if err := s.save(n); err != nil {
+		f.Close()
+		return nil, err
+	}
+	s.handle = &bundleSlot{f: f, rec: rec, id: slotID(path, n.Epoch)}
 	return s.handle, nil
 }
+
+func slotID(path string, epoch uint64) string { return fmt.Sprintf("rauc-staging:%s#%d", path, epoch) }
 
 // gate is the gate Begin and Install apply; the self-check probes it.
 func (s *System) gate(r *update.Release) error {
@@ -175,7 +212,15 @@ func (s *System) Install(ctx context.Context, v *update.Verified) error {
 		err = cerr
 	}
 	if err != nil {
-		s.fsys.Remove(path)
+		// What the file holds is not what was verified: never resume
+		// into it.
+		n := s.state().clone()
+		n.Staging = nil
+		if serr := s.save(n); serr != nil {
+			s.log.Warn("rauc: could not discard the staged bundle", "err", serr)
+		} else {
+			s.fsys.Remove(path)
+		}
 		return err
 	}
 	st, err := s.Status(ctx)
@@ -191,6 +236,7 @@ func (s *System) Install(ctx context.Context, v *update.Verified) error {
 	}
 	n := s.state().clone()
 	n.Trial = &trialRec{Release: rec, From: from}
+	n.Staging = nil // from here on the file goes to rauc, not to a resumed download
 	if err := s.save(n); err != nil {
 		return err
 	}
@@ -424,9 +470,13 @@ func (s *System) RejectedReleases() []update.Rejection {
 // bundleSlot is the staging file handed out as update.Slot.
 type bundleSlot struct {
 	rec relRec
+	id  string
 	mu  sync.Mutex
 	f   durable.File
 }
+
+// SlotID implements update.SlotIdentifier: the staging file and its epoch.
+func (b *bundleSlot) SlotID() string { return b.id }
 
 func (b *bundleSlot) WriteAt(p []byte, off int64) (int, error) {
 	b.mu.Lock()

@@ -68,16 +68,28 @@ type rejectRec struct {
 }
 
 type state struct {
-	Format   int         `json:"format"`
+	Format int `json:"format"`
+	// Staging names the release whose download the staging file holds
+	// (a prefix of it, as far as update.Client's journal says), written
+	// under staging epoch Epoch; nil when the file holds nothing to
+	// resume. Epoch rises at every Begin that empties the file, and is
+	// part of the slot's SlotID, so update.Client resumes a download only
+	// into the very file content it wrote.
+	Staging  *relRec     `json:"staging,omitempty"`
+	Epoch    uint64      `json:"epoch,omitempty"`
 	Trial    *trialRec   `json:"trial,omitempty"`
 	Rejected []rejectRec `json:"rejected,omitempty"`
 }
 
 func (st *state) clone() *state {
-	n := &state{Format: stateFormat, Rejected: slices.Clone(st.Rejected)}
+	n := &state{Format: stateFormat, Epoch: st.Epoch, Rejected: slices.Clone(st.Rejected)}
 	if st.Trial != nil {
 		t := *st.Trial
 		n.Trial = &t
+	}
+	if st.Staging != nil {
+		r := *st.Staging
+		n.Staging = &r
 	}
 	return n
 }
@@ -116,6 +128,11 @@ func (r *relRec) validate() error {
 func (st *state) validate() error {
 	if st.Format != stateFormat {
 		return fmt.Errorf("%w: format %d", ErrState, st.Format)
+	}
+	if st.Staging != nil {
+		if err := st.Staging.validate(); err != nil {
+			return err
+		}
 	}
 	if t := st.Trial; t != nil {
 		if err := t.Release.validate(); err != nil {

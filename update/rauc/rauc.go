@@ -109,10 +109,9 @@ type System struct {
 // [System.Status] to learn whether the rauc service answers, and
 // [System.Reconcile] once at start). It reads the adapter's state file,
 // Config.Dir/state.json (which release was handed to rauc, which releases
-// failed their trial here), refusing one it did not write (ErrState), and
-// discards a bundle a previous run had staged but not installed: a
-// download into the staging file never resumes across a restart, so
-// nothing half-written is kept.
+// failed their trial here, which download the staging file holds),
+// refusing one it did not write (ErrState), and removes a staging file the
+// state does not vouch for.
 func New(cfg Config) (*System, error) {
 	return newSystem(cfg, durable.OS)
 }
@@ -143,9 +142,13 @@ func newSystem(cfg Config, fsys durable.FS) (*System, error) {
 		return nil, err
 	}
 	s.st.Store(st)
-	for _, name := range []string{bundleName, legacyMarker} {
+	stale := []string{legacyMarker}
+	if st.Staging == nil {
+		stale = append(stale, bundleName)
+	}
+	for _, name := range stale {
 		if err := durable.Remove(fsys, filepath.Join(cfg.Dir, name)); err != nil {
-			return nil, fmt.Errorf("rauc: discarding the staged bundle: %w", err)
+			return nil, fmt.Errorf("rauc: discarding a stale staged bundle: %w", err)
 		}
 	}
 	return s, nil

@@ -7,9 +7,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/iotbaseline/baseline/durable"
 	"github.com/iotbaseline/baseline/update"
 	"github.com/iotbaseline/baseline/update/internal/tuftest"
 	"github.com/iotbaseline/baseline/update/rauc"
@@ -22,6 +25,8 @@ type tufRepo struct {
 	repo *tuftest.Repo
 	url  string
 	now  time.Time
+	// served counts the bytes of targets served.
+	served atomic.Int64
 }
 
 func newRepo(t *testing.T) *tufRepo {
@@ -30,9 +35,29 @@ func newRepo(t *testing.T) *tufRepo {
 	dir := t.TempDir()
 	repo, err := tuftest.New(dir, now.AddDate(1, 0, 0), true)
 	must(t, err)
-	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	r := &tufRepo{t: t, repo: repo, now: now}
+	files := http.FileServer(http.Dir(dir))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if strings.HasPrefix(req.URL.Path, "/targets/") {
+			w = countingWriter{w, &r.served}
+		}
+		files.ServeHTTP(w, req)
+	}))
 	t.Cleanup(srv.Close)
-	return &tufRepo{t: t, repo: repo, url: srv.URL, now: now}
+	r.url = srv.URL
+	return r
+}
+
+type countingWriter struct {
+	http.ResponseWriter
+	n *atomic.Int64
+}
+
+// Write counts before writing: the client may have the bytes (and the
+// test go on) before the server's Write returns.
+func (w countingWriter) Write(p []byte) (int, error) {
+	w.n.Add(int64(len(p)))
+	return w.ResponseWriter.Write(p)
 }
 
 // add publishes bundle (its bytes) as target name with release counter
@@ -56,6 +81,16 @@ func (r *tufRepo) client(inst update.Installer) *update.Client {
 	r.t.Helper()
 	c, err := update.New(update.Config{TrustedRoot: r.repo.RootBytes(), RepositoryURL: r.url, HardwareID: "baseline-test",
 		Installer: inst, Dir: r.t.TempDir(), Now: func() time.Time { return r.now }})
+	must(r.t, err)
+	return c
+}
+
+// clientOn is client with its state in dir of fsys (the device's one
+// flash, shared with the adapter, in the power-loss tests).
+func (r *tufRepo) clientOn(inst update.Installer, fsys durable.FS, dir string) *update.Client {
+	r.t.Helper()
+	c, err := update.New(update.Config{TrustedRoot: r.repo.RootBytes(), RepositoryURL: r.url, HardwareID: "baseline-test",
+		Installer: inst, FS: fsys, Dir: dir, Now: func() time.Time { return r.now }})
 	must(r.t, err)
 	return c
 }

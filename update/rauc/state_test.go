@@ -35,7 +35,7 @@ func newFakeSetup(t *testing.T) *fakeSetup {
 	bundle := make([]byte, 3*update.MinChunkSize+7)
 	rand.Read(bundle)
 	s := &fakeSetup{fsys: durable.NewCrashFS(), fake: newFake(), repo: newRepo(t)}
-	s.fake.want = bundle
+	s.fake.want = [][]byte{bundle}
 	s.repo.add("rootfs-1.4.0.raucb", bundle, 8)
 	var err error
 	s.sys, err = openFake(t, s.fsys, s.fake)
