@@ -3,7 +3,9 @@ package rauc_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -267,4 +269,48 @@ func TestRollbackBeforeRestartRealRAUC(t *testing.T) {
 	e.reboot("A")
 	sys = e.system(stage)
 	assertRejected(t, sys, repo.client(sys), rel, "user cancelled", false)
+}
+
+// TestResumeAcrossRestartRealRAUC: a download into the staging file is
+// interrupted; the adapter and the client start again (as after a
+// reboot), Apply resumes instead of fetching the bundle again, and the real
+// rauc installs the whole bundle.
+func TestResumeAcrossRestartRealRAUC(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	stage, state := t.TempDir(), t.TempDir()
+	sys := e.system(stage)
+	repo := newRepo(t)
+	img := make([]byte, 256<<10) // random, so that the bundle's squashfs stays large
+	rand.Read(img)
+	b := readFile(t, e.bundle("r8", img, "1.4.0", e.cert, e.key))
+	repo.add("rootfs-1.4.0.raucb", b, 8)
+	c := repo.clientOn(sys, durable.OS, state)
+	rel, err := c.Check(ctx)
+	if err != nil || rel == nil {
+		t.Fatalf("check: %v %v", rel, err)
+	}
+	slot, err := sys.Begin(ctx, rel)
+	must(t, err)
+	half := int64(len(b)/2) / update.MinChunkSize * update.MinChunkSize
+	if _, err := c.Download(ctx, rel, failingSlot{slot, half}); err == nil {
+		t.Fatal("interrupted download succeeded")
+	}
+	// The process ends (its descriptors close; rauc's lease needs that).
+	must(t, slot.(io.Closer).Close())
+	sys = e.system(stage)
+	c = repo.clientOn(sys, durable.OS, state)
+	_, err = c.Check(ctx)
+	must(t, err)
+	before := repo.served.Load()
+	must(t, c.Apply(ctx, rel))
+	if half < 16*update.MinChunkSize {
+		t.Fatalf("bundle of %d bytes too small to interrupt", len(b))
+	}
+	if got := repo.served.Load() - before; got > int64(len(b))-half {
+		t.Fatalf("fetched %d bytes after the restart; %d were already staged", got, half)
+	}
+	if !slotHolds(t, e.slotB, img) || e.state("primary") != "B" {
+		t.Fatal("slot B not written or not primary")
+	}
 }
