@@ -10,6 +10,8 @@
 //     [System.Begin] hands update.Client a staging file in Config.Dir as
 //     the update.Slot; the client downloads and verifies the bundle into it
 //     (TUF signatures, length, chunk hashes, hardware ID, release counter).
+//     A download interrupted by an error or a restart resumes where the
+//     client's journal says, into the same file content only.
 //   - [System.Install] accepts only the *update.Verified produced into that
 //     file, reads the file back through the verifier, and runs `rauc
 //     install`. RAUC checks the bundle's own X.509 (CMS) signature against
@@ -22,19 +24,20 @@
 //
 // A release that failed its trial is remembered, as update.FileAB does:
 // the adapter keeps a state file, Config.Dir/state.json, replaced
-// atomically (durable.WriteFile) at every change, that records which TUF
-// release (path, length, SHA-256, release counter) it handed to `rauc
-// install` and into which slot, and the releases that failed here with
-// their reasons (at most update.MaxRejected, oldest forgotten first). A
-// release is recorded as rejected when the firmware calls System.Rollback,
-// or when [System.Reconcile] (and Begin, Commit, Rollback, which call it)
+// atomically (durable.WriteFile) at every change, that records which
+// release's download the staging file holds, which TUF release (path,
+// length, SHA-256, release counter) it handed to `rauc install` and into
+// which slot, and the releases that failed here with their reasons (at
+// most update.MaxRejected, oldest forgotten first). A release is recorded
+// as rejected when the firmware calls [System.Rollback], or when [System.Reconcile] (and Begin, Commit, Rollback, which call it)
 // finds that the bootloader gave up on it: its slot is neither booted nor
 // primary and is marked bad. [System.Rejected] then reports it, so
 // update.Client.Check does not offer it, and Begin and Install refuse it
 // with update.ErrRejected. Power loss at any write or fsync of that file
 // or of the staged bundle, or while rauc writes the slot, leaves a state
-// the next start settles (see [System.Install] and [System.Rollback]); the
-// package's power-loss tests cut power at each of those points.
+// the next start settles (see [System.Begin], [System.Install] and
+// [System.Rollback]); the package's power-loss tests cut power at each of
+// those points, with update.Client's own journal on the same flash.
 //
 // What RAUC does not give, and this adapter therefore does not claim:
 // attempt counting and automatic fallback after failed trial boots are the

@@ -53,12 +53,12 @@ type Config struct {
 	// ConfFile is passed as --conf. Empty means rauc's default
 	// (/etc/rauc/system.conf).
 	ConfFile string
-	// Dir holds the adapter's state file (state.json: the release handed
-	// to rauc, the releases that failed their trial here) and is where
-	// [System.Begin] stages the bundle that the update client downloads
-	// (bundle.raucb); both mode 0600. Required; it must be on a persistent
-	// file system with room for one bundle, written only by the updating
-	// process.
+	// Dir holds the adapter's state file (state.json: the download being
+	// staged, the release handed to rauc, the releases that failed their
+	// trial here) and is where [System.Begin] stages the bundle that the
+	// update client downloads (bundle.raucb); both mode 0600. Required;
+	// it must be on a persistent file system with room for one bundle,
+	// written only by the updating process.
 	Dir string
 	// Env is added to the environment of every rauc command, for example
 	// "DBUS_SYSTEM_BUS_ADDRESS=unix:path=/run/dbus/system_bus_socket".
