@@ -28,8 +28,8 @@ const (
 // [System.Install]. So the slot Begin returns is a staging file,
 // Config.Dir/bundle.raucb, not a partition.
 //
-// A Begin for the release the staging file already holds (a download
-// interrupted by an error or a restart) keeps its content, and update.Client
+// A Begin for the release the staging file holds (a download interrupted
+// by an error or a restart) keeps its content, and update.Client
 // resumes from its own journal: the slot's update.SlotIdentifier names the
 // file and a staging epoch recorded in the state file, which changes
 // whenever the file is emptied, so a download never resumes over content
@@ -77,8 +77,8 @@ func (s *System) Begin(ctx context.Context, r *update.Release) (update.Slot, err
 	rec := recOf(r)
 	path := filepath.Join(s.cfg.Dir, bundleName)
 	cur := s.state()
-	if cur.Staging != nil && *cur.Staging == rec {
-		f, err := s.fsys.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if _, err := s.fsys.Stat(path); cur.Staging != nil && *cur.Staging == rec && err == nil {
+		f, err := s.fsys.OpenFile(path, os.O_RDWR, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -241,8 +241,8 @@ func (s *System) Install(ctx context.Context, v *update.Verified) error {
 		return err
 	}
 	if err := s.InstallBundle(ctx, path); err != nil {
-		// rauc refused or failed: the slot it was writing is marked bad
-		// and the boot order is unchanged, so the release is not on trial.
+		// rauc refused the bundle or failed writing the slot: the boot
+		// order is unchanged, so the release is not on trial.
 		n := s.state().clone()
 		n.Trial = nil
 		if serr := s.save(n); serr != nil {
