@@ -170,6 +170,7 @@ func TestStateFileRefused(t *testing.T) {
 		"format":        `{"format":2}`,
 		"unknown field": `{"format":1,"extra":1}`,
 		"trailing":      `{"format":1}{}`,
+		"staging":       `{"format":1,"staging":{"path":"x","counter":1,"length":0,"sha256":"` + fmt.Sprintf("%064x", 0) + `"}}`,
 		"bad hash":      `{"format":1,"rejected":[{"release":{"path":"x","counter":1,"length":1,"sha256":"AB"},"reason":""}]}`,
 		"trial":         `{"format":1,"trial":{"release":{"path":"x","counter":1,"length":1,"sha256":"` + fmt.Sprintf("%064x", 0) + `"},"from":"a","done":true}}`,
 	} {
@@ -186,6 +187,7 @@ func FuzzState(f *testing.F) {
 	f.Add([]byte(`{"format":1}`))
 	f.Add([]byte(`{"format":1,"trial":{"release":{"path":"x","counter":1,"length":1,"sha256":"` + fmt.Sprintf("%064x", 0) + `"},"from":"rootfs.0","done":true,"slot":"rootfs.1"},"rejected":[{"release":{"path":"y","counter":2,"length":5,"sha256":"` + fmt.Sprintf("%064x", 1) + `"},"reason":"r","auto":true}]}`))
 	f.Add([]byte(`{"format":1,"rejected":[]}`))
+	f.Add([]byte(`{"format":1,"epoch":3,"staging":{"path":"x","counter":1,"length":9,"sha256":"` + fmt.Sprintf("%064x", 2) + `"}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fsys := durable.NewCrashFS()
 		must(t, fsys.MkdirAll(crashDir, 0o700))
