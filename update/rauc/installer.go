@@ -388,11 +388,14 @@ func (s *System) Commit(ctx context.Context) error {
 // (`rauc status mark-active other`), so the next restart starts the
 // previous image; restart the device after it returns.
 //
+// On trial the record comes first: power loss after it but before rauc ran
+// leaves the new slot primary; the firmware fails its health check again
+// and calls Rollback again, which then only runs rauc.
+//
 // Called before the restart, while the installed release still awaits its
-// trial, it records the release as rejected, marks its slot bad and makes
-// the booted slot the primary again. Power loss after the record but
-// before rauc ran leaves the new slot primary: the firmware fails its
-// health check again and calls Rollback again, which then only runs rauc.
+// trial, it marks the release's slot bad and makes the booted slot the
+// primary again, and then records the release as rejected (power loss in
+// between leaves that slot bad and not primary, which Reconcile records).
 func (s *System) Rollback(ctx context.Context, reason string) error {
 	st, err := s.Status(ctx)
 	if err != nil {
