@@ -8,6 +8,7 @@ import (
 
 	"github.com/iotbaseline/baseline/conformance"
 	"github.com/iotbaseline/baseline/update"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
 // Checks returns the adapter's self-checks, all [conformance.Measured]:
@@ -24,9 +25,10 @@ import (
 //     and Begin apply, writing nothing and running no rauc command: a nil
 //     and a zero *update.Verified must be refused as unverified; when
 //     Config.InstalledCounter is set, a release with the installed counter
-//     must be refused as a rollback. RAUC's own signature check of the
-//     bundle is not probed here (that would need a bundle signed by an
-//     untrusted key on the device); the package tests do it.
+//     must be refused as a rollback; when releases failed their trial
+//     here, the newest of them must be refused. RAUC's own signature check
+//     of the bundle is not probed here (that would need a bundle signed by
+//     an untrusted key on the device); the package tests do it.
 //   - update.boot-integrity (5.7-1, 5.7-2): what [System.VerifyRunning]
 //     found when it read the booted slot at start: PASS when it matched
 //     the checksum RAUC recorded, FAIL when it did not (and whether the
@@ -83,12 +85,22 @@ func (s *System) checkGate(ctx context.Context) conformance.Result {
 	if s.cfg.InstalledCounter != nil {
 		inst := s.cfg.InstalledCounter()
 		r := &update.Release{Path: "probe", Descriptor: &update.Descriptor{ReleaseCounter: inst}}
-		if err := s.admit(r); !errors.Is(err, update.ErrRollback) {
+		if err := s.gate(r); !errors.Is(err, update.ErrRollback) {
 			bad = append(bad, fmt.Sprintf("release with the installed counter %d admitted", inst))
 		}
 		obs += fmt.Sprintf("; release counter %d (installed) refused by Begin", inst)
 	} else {
 		obs += "; no installed counter configured: anti-rollback rests on update.Client"
+	}
+	if rj := s.state().Rejected; len(rj) > 0 {
+		last := rj[len(rj)-1].Release
+		im := last.image()
+		r := &update.Release{Path: last.Path, Length: last.Length, Hashes: metadata.Hashes{"sha256": im.SHA256},
+			Descriptor: &update.Descriptor{ReleaseCounter: last.Counter}}
+		if err := s.gate(r); !errors.Is(err, update.ErrRejected) && !errors.Is(err, update.ErrRollback) {
+			bad = append(bad, fmt.Sprintf("release %s, which failed its trial here, admitted", last.Path))
+		}
+		obs += fmt.Sprintf("; release %s (failed its trial here, %d remembered) refused by Begin", last.Path, len(rj))
 	}
 	if len(bad) > 0 {
 		return conformance.Result{Verdict: conformance.Fail, Observed: obs, Detail: strings.Join(bad, "; ")}

@@ -2,13 +2,14 @@ package rauc
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
 
+	"github.com/iotbaseline/baseline/durable"
 	"github.com/iotbaseline/baseline/update"
 )
 
@@ -16,26 +17,10 @@ var _ update.Installer = (*System)(nil)
 
 const (
 	bundleName = "bundle.raucb"
-	markerName = "bundle.json"
+	// legacyMarker is a file earlier versions of the adapter kept beside
+	// the staged bundle; New removes it.
+	legacyMarker = "bundle.json"
 )
-
-// marker records which release the staged bundle file belongs to, so a
-// Begin for the same release keeps what an interrupted download wrote
-// (update.Client resumes from its own journal) and a Begin for another
-// release starts from an empty file.
-type marker struct {
-	Path    string `json:"path"`
-	Length  int64  `json:"length"`
-	Counter uint64 `json:"counter"`
-}
-
-func markerOf(r *update.Release) marker {
-	m := marker{Path: r.Path, Length: r.Length}
-	if r.Descriptor != nil {
-		m.Counter = r.Descriptor.ReleaseCounter
-	}
-	return m
-}
 
 // Begin implements update.Installer. With RAUC the "image" that
 // update.Client downloads and verifies is the signed RAUC bundle itself (the
@@ -43,11 +28,23 @@ func markerOf(r *update.Release) marker {
 // [System.Install]. So the slot Begin returns is a staging file,
 // Config.Dir/bundle.raucb, not a partition.
 //
-// Begin refuses a release without a descriptor, one whose release counter
-// is not greater than Config.InstalledCounter, and any release while
-// `rauc status` shows that an installed bundle awaits its reboot (the
-// primary slot is not the booted one) — wrapping update.ErrTrialPending. It
-// needs the rauc service to answer.
+// A Begin for the release the staging file holds (a download interrupted
+// by an error or a restart) keeps its content, and update.Client
+// resumes from its own journal: the slot's update.SlotIdentifier names the
+// file and a staging epoch recorded in the state file, which changes
+// whenever the file is emptied, so a download never resumes over content
+// it did not write. A Begin for another release first records that the
+// file holds nothing, then empties it (synced), then records the new
+// release and epoch.
+//
+// Begin refuses a release without a descriptor or a SHA-256 and length,
+// one whose release counter is not greater than Config.InstalledCounter
+// (update.ErrRollback), one that failed its trial on this device
+// (update.ErrRejected, as update.FileAB), and any release while `rauc
+// status` shows that an installed bundle awaits its reboot (the primary
+// slot is not the booted one), wrapping update.ErrTrialPending. It runs
+// `rauc status` and, like [System.Reconcile], records a release the
+// bootloader fell back from before it decides.
 func (s *System) Begin(ctx context.Context, r *update.Release) (update.Slot, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -55,61 +52,92 @@ func (s *System) Begin(ctx context.Context, r *update.Release) (update.Slot, err
 	if r == nil || r.Descriptor == nil {
 		return nil, errors.New("rauc: Begin needs a release with a descriptor")
 	}
-	if err := s.admit(r); err != nil {
+	if err := s.gate(r); err != nil {
 		return nil, err
 	}
 	st, err := s.Status(ctx)
 	if err != nil {
 		return nil, err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.reconcile(st); err != nil {
+		return nil, err
+	}
+	if err := s.gate(r); err != nil {
+		return nil, err
+	}
 	if st.PendingReboot() {
 		return nil, fmt.Errorf("%w (rauc: primary slot %s is not the booted one)", update.ErrTrialPending, st.Primary)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.handle != nil {
 		s.handle.Close()
 		s.handle = nil
 	}
-	want := markerOf(r)
-	mpath := filepath.Join(s.cfg.Dir, markerName)
-	var have marker
-	fresh := true
-	if b, err := os.ReadFile(mpath); err == nil && len(b) < 64<<10 && json.Unmarshal(b, &have) == nil && have == want {
-		fresh = false
+	rec := recOf(r)
+	path := filepath.Join(s.cfg.Dir, bundleName)
+	cur := s.state()
+	if _, err := s.fsys.Stat(path); cur.Staging != nil && *cur.Staging == rec && err == nil {
+		f, err := s.fsys.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			return nil, err
+		}
+		s.handle = &bundleSlot{f: f, rec: rec, id: slotID(path, cur.Epoch)}
+		return s.handle, nil
 	}
-	f, err := os.OpenFile(filepath.Join(s.cfg.Dir, bundleName), os.O_RDWR|os.O_CREATE, 0o600)
+	if cur.Staging != nil {
+		n := cur.clone()
+		n.Staging = nil
+		if err := s.save(n); err != nil {
+			return nil, err
+		}
+	}
+	f, err := s.fsys.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	if fresh {
-		// The marker goes first, naming the new release over an empty
-		// file: power loss in between leaves a marker for an empty file,
-		// which the download journal then refills from the start.
-		if err := f.Truncate(0); err != nil {
-			f.Close()
-			return nil, err
-		}
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return nil, err
-		}
-		b, _ := json.Marshal(want)
-		if err := writeFileSync(mpath, b); err != nil {
-			f.Close()
-			return nil, err
-		}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, err
 	}
-	s.handle = &bundleSlot{f: f, m: want}
+	n := s.state().clone()
+	n.Staging, n.Epoch = &rec, n.Epoch+1
+	if err := s.save(n); err != nil {
+		f.Close()
+		return nil, err
+	}
+	s.handle = &bundleSlot{f: f, rec: rec, id: slotID(path, n.Epoch)}
 	return s.handle, nil
 }
 
-// admit is Begin's anti-rollback gate; it writes nothing.
+func slotID(path string, epoch uint64) string { return fmt.Sprintf("rauc-staging:%s#%d", path, epoch) }
+
+// gate is the gate Begin and Install apply; the self-check probes it.
+func (s *System) gate(r *update.Release) error {
+	if s.admitHook != nil {
+		return s.admitHook(r)
+	}
+	return s.admit(r)
+}
+
+// admit is the gate Begin and Install apply to a release; it writes
+// nothing and runs no rauc command.
 func (s *System) admit(r *update.Release) error {
+	fail := func(err error) error { return &update.ReleaseError{Path: r.Path, Err: err} }
+	if r.Descriptor == nil {
+		return fail(update.ErrNoDescriptor)
+	}
 	if s.cfg.InstalledCounter != nil {
 		if inst := s.cfg.InstalledCounter(); r.Descriptor.ReleaseCounter <= inst {
-			return &update.ReleaseError{Path: r.Path, Err: fmt.Errorf("%w: release counter %d is not newer than the installed %d", update.ErrRollback, r.Descriptor.ReleaseCounter, inst)}
+			return fail(fmt.Errorf("%w: release counter %d is not newer than the installed %d", update.ErrRollback, r.Descriptor.ReleaseCounter, inst))
 		}
+	}
+	rec := recOf(r)
+	if err := rec.validate(); err != nil {
+		return fail(fmt.Errorf("%w: the installer needs a sha256, a length and a counter in range", update.ErrTarget))
+	}
+	if rj := s.state().rejected(&rec); rj != nil {
+		return fail(fmt.Errorf("%w: %s", update.ErrRejected, rj.Reason))
 	}
 	return nil
 }
@@ -124,15 +152,21 @@ func accept(v *update.Verified) error {
 
 // Install implements update.Installer. It accepts only a valid
 // *update.Verified that update.Client produced into the slot the last
-// [System.Begin] returned (else update.ErrUnverified); stops further
+// [System.Begin] returned (else update.ErrUnverified), for a release Begin
+// would still admit (not rejected, newer than installed); stops further
 // writes to the staging file, cuts it to the verified length, reads it back
-// through Verified.Reverify (so a file changed on disk since the download
-// is refused), and only then runs `rauc install` on it. RAUC checks the
+// through Verified.Reverify (so a file changed on disk since the download is
+// refused), and only then runs `rauc install` on it. RAUC checks the
 // bundle's X.509 signature against its own keyring and its compatible
-// string a second time and writes the inactive slot; on success the
-// staging file is removed and the bootloader starts the new slot at the
-// next restart (trial), where the firmware calls [System.Commit] or
+// string a second time and writes the inactive slot; on success the staging
+// file is removed and the bootloader starts the new slot at the next
+// restart (trial), where the firmware calls [System.Commit] or
 // [System.Rollback].
+//
+// Around `rauc install` the adapter records the release in its state file
+// (before: which release and which slot was booted; after: the slot rauc
+// made primary), two atomic replacements, so that a rollback after the
+// restart, or after power loss at any point, knows which release failed.
 //
 // Two independent signatures thus guard the slot: TUF's metadata (update)
 // and the bundle's CMS signature (RAUC). A bundle that passes TUF but is
@@ -149,14 +183,19 @@ func (s *System) Install(ctx context.Context, v *update.Verified) error {
 		return fmt.Errorf("%w: not written into the slot the last Begin returned", update.ErrUnverified)
 	}
 	rel := v.Release()
-	if markerOf(&rel) != h.m {
+	rec := recOf(&rel)
+	if rec != h.rec {
 		return fmt.Errorf("%w: the last Begin was for another release", update.ErrUnverified)
+	}
+	if err := s.gate(&rel); err != nil {
+		return err
 	}
 	f := h.seal()
 	s.handle = nil
 	if f == nil {
 		return update.ErrSlotClosed
 	}
+	path := filepath.Join(s.cfg.Dir, bundleName)
 	err := f.Truncate(rel.Length)
 	if err == nil {
 		err = f.Sync()
@@ -173,31 +212,234 @@ func (s *System) Install(ctx context.Context, v *update.Verified) error {
 		err = cerr
 	}
 	if err != nil {
+		// What the file holds is not what was verified: never resume
+		// into it.
+		n := s.state().clone()
+		n.Staging = nil
+		if serr := s.save(n); serr != nil {
+			s.log.Warn("rauc: could not discard the staged bundle", "err", serr)
+		} else {
+			s.fsys.Remove(path)
+		}
 		return err
 	}
-	path := filepath.Join(s.cfg.Dir, bundleName)
+	st, err := s.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if st.PendingReboot() {
+		return fmt.Errorf("%w (rauc: primary slot %s is not the booted one)", update.ErrTrialPending, st.Primary)
+	}
+	from := ""
+	if b := st.BootedSlot(); b != nil {
+		from = b.Name
+	}
+	n := s.state().clone()
+	n.Trial = &trialRec{Release: rec, From: from}
+	n.Staging = nil // from here on the file goes to rauc, not to a resumed download
+	if err := s.save(n); err != nil {
+		return err
+	}
 	if err := s.InstallBundle(ctx, path); err != nil {
+		// rauc refused the bundle or failed writing the slot: the boot
+		// order is unchanged, so the release is not on trial.
+		n := s.state().clone()
+		n.Trial = nil
+		if serr := s.save(n); serr != nil {
+			s.log.Warn("rauc: could not clear the install record; Reconcile will", "err", serr)
+		}
+		s.fsys.Remove(path)
 		return err
 	}
 	s.log.Info("rauc: bundle installed; the new slot boots at the next restart", "path", rel.Path)
 	// The staged bundle has done its job; a failure to remove it only
-	// costs space until the next Begin truncates it.
-	os.Remove(filepath.Join(s.cfg.Dir, markerName))
-	os.Remove(path)
+	// costs space until the next New or Begin.
+	s.fsys.Remove(path)
+	after, err := s.Status(ctx)
+	if err != nil || after.Primary == "" || after.Primary == from {
+		// Reconcile settles the record from what rauc reports later.
+		s.log.Warn("rauc: cannot tell which slot rauc made primary; the install record stays open", "err", err)
+		return nil
+	}
+	n = s.state().clone()
+	n.Trial.Done, n.Trial.Slot = true, after.Primary
+	if err := s.save(n); err != nil {
+		s.log.Warn("rauc: could not record the installed slot; Reconcile will", "err", err)
+	}
 	return nil
 }
 
-// Commit marks the booted slot good (`rauc status mark-good booted`): the
-// firmware's health check passed on the trial boot. RAUC keeps no trial
-// state of its own; what "good" means for the attempt counter is the
-// bootloader's (barebox, U-Boot, GRUB, or a custom backend).
-func (s *System) Commit(ctx context.Context) error { return s.MarkGood(ctx) }
+// Reconcile settles the adapter's record against what `rauc status`
+// reports; call it once at start (before update.Client.Check). When the
+// release installed last is not running, its slot is not the primary one,
+// and the bootloader marks that slot bad — the bootloader gave up on it
+// after failed trial boots, or someone ran `rauc status mark-bad` — it is
+// recorded as rejected, never offered or installed again, and returned. An
+// install that power loss interrupted before rauc finished is forgotten
+// (rauc left the boot order unchanged, so the release may be installed
+// again). It returns nil, nil when nothing was rejected.
+func (s *System) Reconcile(ctx context.Context) (*update.Rejection, error) {
+	st, err := s.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reconcile(st)
+}
 
-// Rollback marks the booted slot bad (`rauc status mark-bad booted`) and
-// makes the other slot the primary (`rauc status mark-active other`), so
-// the next restart starts the previous image. reason is logged only: RAUC
-// has nowhere to record it.
+// reconcile is Reconcile on a status already read; the caller holds s.mu.
+func (s *System) reconcile(st *Status) (*update.Rejection, error) {
+	t := s.state().Trial
+	if t == nil {
+		return nil, nil
+	}
+	booted := ""
+	if b := st.BootedSlot(); b != nil {
+		booted = b.Name
+	}
+	n := s.state().clone()
+	if !t.Done {
+		// rauc makes the new slot primary as its last step: a primary (or
+		// booted slot) other than the one booted at the install means
+		// rauc finished.
+		switch {
+		case booted != "" && booted != t.From:
+			n.Trial.Done, n.Trial.Slot = true, booted
+		case st.Primary != "" && st.Primary != t.From:
+			n.Trial.Done, n.Trial.Slot = true, st.Primary
+		default:
+			n.Trial = nil
+			s.log.Info("rauc: an install was interrupted before rauc finished; forgetting it", "path", t.Release.Path)
+		}
+		if err := s.save(n); err != nil {
+			return nil, err
+		}
+		if n.Trial == nil {
+			return nil, nil
+		}
+		t = n.Trial
+		n = n.clone()
+	}
+	slot := st.Slot(t.Slot)
+	switch {
+	case slot == nil:
+		s.log.Warn("rauc: the installed slot is not in rauc's status; forgetting the install record", "slot", t.Slot)
+		n.Trial = nil
+		return nil, s.save(n)
+	case booted == t.Slot, st.Primary == t.Slot:
+		return nil, nil // on trial, committed, or awaiting the restart
+	case slot.BootStatus != "bad":
+		return nil, nil // switched back by hand, not failed: nothing to record
+	}
+	reason := fmt.Sprintf("the bootloader went back to %s; %s is marked bad", booted, t.Slot)
+	n.reject(t.Release, reason, true)
+	n.Trial = nil
+	if err := s.save(n); err != nil {
+		return nil, err
+	}
+	s.log.Warn("rauc: release failed its trial", "path", t.Release.Path, "reason", reason)
+	return &update.Rejection{Image: t.Release.image(), Reason: reason, Automatic: true}, nil
+}
+
+// Commit marks the booted slot good (`rauc status mark-good booted`): the
+// firmware's health check passed on the trial boot. When the adapter
+// installed a release that has not been booted yet, Commit returns
+// update.ErrNoTrial and changes nothing (commit only what ran). RAUC keeps
+// no trial state of its own; what "good" means for the attempt counter is
+// the bootloader's (barebox, U-Boot, GRUB, or a custom backend).
+func (s *System) Commit(ctx context.Context) error {
+	st, err := s.Status(ctx)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.reconcile(st); err != nil {
+		return err
+	}
+	booted := ""
+	if b := st.BootedSlot(); b != nil {
+		booted = b.Name
+	}
+	t := s.state().Trial
+	if t != nil && t.Done && booted != t.Slot && st.Primary == t.Slot {
+		return fmt.Errorf("%w: the installed release has not been booted yet; restart first", update.ErrNoTrial)
+	}
+	if err := s.MarkGood(ctx); err != nil {
+		return err
+	}
+	if t != nil && t.Done {
+		n := s.state().clone()
+		n.Trial = nil
+		if err := s.save(n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Rollback abandons the running firmware: when it is the release the
+// adapter installed, that release is first recorded as rejected with
+// reason (at most 256 bytes kept) in the state file, so [System.Rejected]
+// reports it, update.Client does not offer it again and Begin and Install
+// refuse it with update.ErrRejected. Then it marks the booted slot bad
+// (`rauc status mark-bad booted`) and makes the other slot the primary
+// (`rauc status mark-active other`), so the next restart starts the
+// previous image; restart the device after it returns.
+//
+// On trial the record comes first: power loss after it but before rauc ran
+// leaves the new slot primary; the firmware fails its health check again
+// and calls Rollback again, which then only runs rauc.
+//
+// Called before the restart, while the installed release still awaits its
+// trial, it marks the release's slot bad and makes the booted slot the
+// primary again, and then records the release as rejected (power loss in
+// between leaves that slot bad and not primary, which Reconcile records).
 func (s *System) Rollback(ctx context.Context, reason string) error {
+	st, err := s.Status(ctx)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.reconcile(st); err != nil {
+		return err
+	}
+	booted := ""
+	if b := st.BootedSlot(); b != nil {
+		booted = b.Name
+	}
+	t := s.state().Trial
+	onTrial := t != nil && t.Done && booted == t.Slot
+	pending := t != nil && t.Done && booted != t.Slot && st.Primary == t.Slot
+	record := func() error {
+		n := s.state().clone()
+		n.reject(t.Release, reason, false)
+		n.Trial = nil
+		if err := s.save(n); err != nil {
+			return err
+		}
+		s.log.Warn("rauc: release rejected", "path", t.Release.Path, "reason", n.Rejected[len(n.Rejected)-1].Reason)
+		return nil
+	}
+	if pending {
+		// Here rauc goes first: power loss before the record leaves the
+		// slot marked bad and not primary, which Reconcile records; the
+		// other order could leave a rejected release to boot.
+		if _, err := s.run(ctx, maxStdout, false, "status", "mark-bad", t.Slot); err != nil {
+			return err
+		}
+		if err := s.MarkActive(ctx, "booted"); err != nil {
+			return err
+		}
+		return record()
+	}
+	if onTrial {
+		if err := record(); err != nil {
+			return err
+		}
+	}
 	if err := s.MarkBad(ctx); err != nil {
 		return err
 	}
@@ -205,12 +447,39 @@ func (s *System) Rollback(ctx context.Context, reason string) error {
 	return s.MarkActive(ctx, "other")
 }
 
+// Rejected reports whether r failed its trial on this device (same release
+// counter, SHA-256 and length), as recorded by [System.Rollback] or
+// [System.Reconcile]. update.Client.Check calls it and does not offer such
+// a release. It reads only the adapter's state in memory.
+func (s *System) Rejected(r *update.Release) bool {
+	if r == nil || r.Descriptor == nil {
+		return false
+	}
+	rec := recOf(r)
+	return s.state().rejected(&rec) != nil
+}
+
+// RejectedReleases lists the releases that failed their trial on this
+// device, oldest first (at most update.MaxRejected; past that the oldest
+// are forgotten), for a UI.
+func (s *System) RejectedReleases() []update.Rejection {
+	var out []update.Rejection
+	for _, r := range s.state().Rejected {
+		out = append(out, update.Rejection{Image: r.Release.image(), Reason: r.Reason, Automatic: r.Auto})
+	}
+	return out
+}
+
 // bundleSlot is the staging file handed out as update.Slot.
 type bundleSlot struct {
-	m  marker
-	mu sync.Mutex
-	f  *os.File
+	rec relRec
+	id  string
+	mu  sync.Mutex
+	f   durable.File
 }
+
+// SlotID implements update.SlotIdentifier: the staging file and its epoch.
+func (b *bundleSlot) SlotID() string { return b.id }
 
 func (b *bundleSlot) WriteAt(p []byte, off int64) (int, error) {
 	b.mu.Lock()
@@ -218,7 +487,10 @@ func (b *bundleSlot) WriteAt(p []byte, off int64) (int, error) {
 	if b.f == nil {
 		return 0, update.ErrSlotClosed
 	}
-	return b.f.WriteAt(p, off)
+	if _, err := b.f.Seek(off, io.SeekStart); err != nil {
+		return 0, err
+	}
+	return b.f.Write(p)
 }
 
 func (b *bundleSlot) Sync() error {
@@ -243,38 +515,10 @@ func (b *bundleSlot) Close() error {
 }
 
 // seal takes the file away from the slot: later writes fail.
-func (b *bundleSlot) seal() *os.File {
+func (b *bundleSlot) seal() durable.File {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	f := b.f
 	b.f = nil
 	return f
-}
-
-func writeFileSync(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

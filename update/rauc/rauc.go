@@ -11,7 +11,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode"
+
+	"github.com/iotbaseline/baseline/durable"
+	"github.com/iotbaseline/baseline/update"
 )
 
 // Errors of the adapter. A failed rauc command is a [*CommandError] that
@@ -49,9 +53,12 @@ type Config struct {
 	// ConfFile is passed as --conf. Empty means rauc's default
 	// (/etc/rauc/system.conf).
 	ConfFile string
-	// Dir is where [System.Begin] stages the bundle that the update
-	// client downloads (one file, bundle.raucb, mode 0600). Required;
-	// it must be on a file system with room for one bundle.
+	// Dir holds the adapter's state file (state.json: the download being
+	// staged, the release handed to rauc, the releases that failed their
+	// trial here) and is where [System.Begin] stages the bundle that the
+	// update client downloads (bundle.raucb); both mode 0600. Required;
+	// it must be on a persistent file system with room for one bundle,
+	// written only by the updating process.
 	Dir string
 	// Env is added to the environment of every rauc command, for example
 	// "DBUS_SYSTEM_BUS_ADDRESS=unix:path=/run/dbus/system_bus_socket".
@@ -72,21 +79,44 @@ type Config struct {
 // rauc service must be running (rauc's CLI talks to it over D-Bus).
 //
 // It implements update.Installer: see [System.Begin] and [System.Install]
-// for how a verified download maps onto a signed RAUC bundle. A System is
-// safe for concurrent use; only one Begin/Install cycle is in flight.
+// for how a verified download maps onto a signed RAUC bundle. It also has
+// the Rejected(*update.Release) bool method that update.Client.Check
+// consults, as update.FileAB does: see [System.Rollback] and
+// [System.Reconcile]. A System is safe for concurrent use within one
+// process; only one Begin/Install cycle is in flight.
 type System struct {
 	cfg Config
 	log *slog.Logger
 
+	fsys durable.FS
+	// runner runs rauc; nil means the rauc binary (tests of power loss
+	// put a model of rauc here, since rauc cannot read their in-memory
+	// file system).
+	runner func(ctx context.Context, outLimit int, whole bool, args ...string) ([]byte, error)
+
+	// admitHook, when set, replaces the release gate (tests show that the
+	// self-check notices a broken one).
+	admitHook func(*update.Release) error
+
 	mu     sync.Mutex
 	handle *bundleSlot
+	st     atomic.Pointer[state] // the state file's content; replaced, never modified; written under mu
 
 	bootState // what VerifyRunning found (bootcheck.go)
 }
 
-// New returns a System for cfg. It runs nothing; call [System.Status] to
-// learn whether the rauc service answers.
+// New returns a System for cfg. It runs no rauc command (call
+// [System.Status] to learn whether the rauc service answers, and
+// [System.Reconcile] once at start). It reads the adapter's state file,
+// Config.Dir/state.json (which release was handed to rauc, which releases
+// failed their trial here, which download the staging file holds),
+// refusing one it did not write (ErrState), and removes a staging file the
+// state does not vouch for.
 func New(cfg Config) (*System, error) {
+	return newSystem(cfg, durable.OS)
+}
+
+func newSystem(cfg Config, fsys durable.FS) (*System, error) {
 	if cfg.Dir == "" {
 		return nil, fmt.Errorf("%w: Config.Dir is required", ErrConfig)
 	}
@@ -99,15 +129,32 @@ func New(cfg Config) (*System, error) {
 			return nil, fmt.Errorf("%w: Config.Env entry without '='", ErrConfig)
 		}
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+	if err := fsys.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("rauc: staging directory: %w", err)
 	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &System{cfg: cfg, log: log}, nil
+	s := &System{cfg: cfg, log: log, fsys: fsys}
+	st, err := loadState(fsys, s.statePath())
+	if err != nil {
+		return nil, err
+	}
+	s.st.Store(st)
+	stale := []string{legacyMarker}
+	if st.Staging == nil {
+		stale = append(stale, bundleName)
+	}
+	for _, name := range stale {
+		if err := durable.Remove(fsys, filepath.Join(cfg.Dir, name)); err != nil {
+			return nil, fmt.Errorf("rauc: discarding a stale staged bundle: %w", err)
+		}
+	}
+	return s, nil
 }
+
+func (s *System) statePath() string { return filepath.Join(s.cfg.Dir, stateName) }
 
 // CommandError is a rauc command that failed.
 type CommandError struct {
@@ -187,6 +234,9 @@ func cleanText(b []byte) string {
 // run runs rauc with args and returns its stdout: with whole set, at most
 // outLimit bytes (more is an error); otherwise the last outLimit bytes.
 func (s *System) run(ctx context.Context, outLimit int, whole bool, args ...string) ([]byte, error) {
+	if s.runner != nil {
+		return s.runner(ctx, outLimit, whole, args...)
+	}
 	full := make([]string, 0, len(args)+1)
 	if s.cfg.ConfFile != "" {
 		full = append(full, "--conf="+s.cfg.ConfFile)
