@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/iotbaseline/baseline/conformance"
@@ -59,6 +60,10 @@ type cloudLink struct {
 	sup    *resilience.Supervisor
 	link   *mqtt.Link
 	tel    *telemetry
+
+	// restricted: the running image failed its start-up check
+	// (integrity.go); only alerts are sent.
+	restricted atomic.Bool
 }
 
 func newCloudLink(ctx context.Context, d *device, o options, log *slog.Logger) (*cloudLink, error) {
@@ -160,7 +165,12 @@ func (c *cloudLink) configured() bool { return c.broker != "" }
 
 func (c *cloudLink) run(ctx context.Context) {
 	done := make(chan struct{})
-	go func() { defer close(done); c.tel.run(ctx) }()
+	go func() {
+		defer close(done)
+		if !c.restricted.Load() {
+			c.tel.run(ctx)
+		}
+	}()
 	defer func() { <-done }()
 	if c.sup == nil {
 		<-ctx.Done()
@@ -183,7 +193,7 @@ func (c *cloudLink) report(ctx context.Context, st plugState) {
 	if c.tel != nil {
 		c.tel.switched(st)
 	}
-	if !c.configured() {
+	if !c.configured() || c.restricted.Load() {
 		return
 	}
 	b, _ := json.Marshal(st)

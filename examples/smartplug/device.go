@@ -87,6 +87,8 @@ type device struct {
 
 	trim memTrimmer
 
+	integ integrity // the start-up check of the running image (integrity.go)
+
 	// Factory reset (reset.go). updateBusy, set by the update code, reports
 	// an install in progress (nil: never busy). deleteAtService carries
 	// deletion requests to the associated service (nil: none configured);
@@ -284,7 +286,7 @@ func (d *device) server() (*iface.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv, err := iface.NewServer(iface.ServerConfig{Handler: d.resetGuard(h), TLS: tc, Logger: d.log, MaxBodyBytes: maxBody})
+	srv, err := iface.NewServer(iface.ServerConfig{Handler: d.integrityGuard(d.resetGuard(h)), TLS: tc, Logger: d.log, MaxBodyBytes: maxBody})
 	if err != nil {
 		return nil, err
 	}

@@ -184,7 +184,12 @@
 //     checks at start and about daily and installs; the health check then
 //     commits. The demo repository's release is TUF-signed and ML-DSA-65
 //     co-signed, and the plug requires both; it is served in-process, so
-//     the plug opens no socket beyond its web UI.
+//     the plug opens no socket beyond its web UI. At every start the
+//     launcher reads the slot it starts, and the firmware reads its running
+//     image again before it listens (FileAB.VerifyRunning, integrity.go);
+//     on a mismatch the plug runs restricted until the next start (web UI:
+//     login, self-check and updates only; cloud: alerts only) and raises
+//     the alert (5.7-1, 5.7-2; self-check update.boot-integrity).
 //   - resilience, resilience/mqtt: with --cloud, a Supervisor runs the MQTT
 //     link to the associated service (full jitter, start-up spread, busy
 //     signals); switch reports, telemetry and command results go through

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -138,6 +139,16 @@ func launch(ctx context.Context, dir string, log *slog.Logger) (*bootInfo, error
 	flashIfNew(ctx, b, exe, log)
 	for tries := 0; ; tries++ {
 		d, err := b.ab.Boot(ctx)
+		if errors.Is(err, update.ErrImageCorrupt) {
+			// The committed slot no longer holds the image installed
+			// there (5.7-1). There is no other image to start: run this
+			// one, and let the firmware's own start-up check
+			// (verifyRunningImage) restrict the network and raise the
+			// alert (5.7-2) instead of silently refusing to start.
+			log.Error("launcher: the committed slot's image does not match the installed one; starting restricted", "err", err)
+			b.slot = b.ab.Status().Slot
+			return b, nil
+		}
 		if err != nil {
 			b.ab.Close()
 			return nil, fmt.Errorf("launcher: %w", err)

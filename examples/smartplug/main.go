@@ -147,6 +147,14 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	defer d.Close()
 	ctx, d.restart = context.WithCancelCause(ctx)
+	// 5.7-1/5.7-2: read the running image before listening or connecting.
+	// A mismatch (or an unreadable slot) restricts the plug and alerts;
+	// any other error (ctx ended, no hooks) means nothing was checked.
+	if err := d.verifyRunningImage(ctx); err != nil {
+		if restricted, _ := d.integrityState(); !restricted {
+			return fmt.Errorf("boot integrity: %w", err)
+		}
+	}
 
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
