@@ -59,6 +59,9 @@ import (
 
 const hw = "test-hw"
 
+// profPrefix is the -cpuprofile flag.
+var profPrefix string
+
 func parseSize(s string) (int64, error) {
 	mult := int64(1)
 	for suf, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
@@ -100,6 +103,7 @@ func main() {
 	targets := flag.Int("targets", 1000, "targets in the refresh benchmark repository")
 	runs := flag.Int("runs", 5, "refresh runs per client")
 	tmp := flag.String("tmp", os.TempDir(), "directory for temporary files")
+	cpuprofile := flag.String("cpuprofile", "", "write the device program's CPU profile of the first round of the -size image to PREFIX-http.prof and PREFIX-bundle.prof")
 	flag.Parse()
 	size, err := parseSize(*sizeFlag)
 	check(err)
@@ -107,6 +111,7 @@ func main() {
 	check(err)
 	dir, err := os.MkdirTemp(*tmp, "bench-update-")
 	check(err)
+	profPrefix = *cpuprofile
 	err = run(dir, size, int(chunk), *rounds, *sha512, *targets, *runs)
 	os.RemoveAll(dir)
 	check(err)
@@ -288,6 +293,9 @@ func run(dir string, size int64, chunk, rounds int, sha512 bool, ntargets, runs 
 				}
 				work := filepath.Join(dir, "work")
 				args := append([]string{"-url", imgSrv.URL, "-root", rootFile, "-target", p, "-work", work, "-hw", hw, "-bundle", m.bundle}, childArgs...)
+				if profPrefix != "" && r == 0 && sz == size {
+					args = append(args, "-cpuprofile", profPrefix+"-"+strings.Fields(m.name)[0]+".prof")
+				}
 				cmd := exec.Command(devclient, args...)
 				cmd.Stderr = os.Stderr
 				out, err := cmd.Output()
