@@ -22,6 +22,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/iotbaseline/baseline/durable"
 )
@@ -776,7 +777,15 @@ type FileSlot struct {
 	mu   sync.Mutex
 	f    durable.File
 	name string
+	// direct, when not nil, is the same file opened with O_DIRECT: whole
+	// directAlign blocks from aligned buffers are written through it.
+	direct *os.File
 }
+
+// directAlign is the offset, length and buffer alignment of direct
+// writes: the page size, a multiple of the logical block size of the
+// devices and file systems a slot lives on.
+const directAlign = 4096
 
 // SlotID returns the file name the slot was opened with.
 func (s *FileSlot) SlotID() string { return s.name }
@@ -784,6 +793,15 @@ func (s *FileSlot) SlotID() string { return s.name }
 // OpenFileSlot opens (creating if needed, mode 0600) the file name in fsys as
 // a slot; a nil fsys means the operating system's file system. Its existing
 // content is left alone: Download overwrites chunk by chunk.
+//
+// On Linux, with the operating system's file system, the slot writes whole
+// 4 KiB blocks at 4 KiB offsets with O_DIRECT, past the page cache: copying
+// the image into the page cache was most of the CPU time of a download
+// (see BENCHMARKS.md), and an image written once and read back at most
+// once has no business evicting the device's cached files. The rest (the
+// tail of the last chunk, chunk sizes that are not a multiple of 4 KiB)
+// and file systems that refuse O_DIRECT get ordinary writes. Sync makes
+// both durable (one fsync of the file).
 func OpenFileSlot(fsys durable.FS, name string) (*FileSlot, error) {
 	if fsys == nil {
 		fsys = durable.OS
@@ -799,7 +817,11 @@ func OpenFileSlot(fsys durable.FS, name string) (*FileSlot, error) {
 			return nil, err
 		}
 	}
-	return &FileSlot{f: f, name: name}, nil
+	s := &FileSlot{f: f, name: name}
+	if fsys == durable.OS {
+		s.direct = openDirect(name)
+	}
+	return s, nil
 }
 
 func dirOf(name string) string {
@@ -816,10 +838,34 @@ func dirOf(name string) string {
 func (s *FileSlot) WriteAt(p []byte, off int64) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, err := s.f.Seek(off, io.SeekStart); err != nil {
-		return 0, err
+	done := 0
+	if n := len(p) &^ (directAlign - 1); s.direct != nil && n > 0 && off%directAlign == 0 &&
+		uintptr(unsafe.Pointer(unsafe.SliceData(p)))%directAlign == 0 {
+		m, err := s.direct.WriteAt(p[:n], off)
+		switch {
+		case err == nil:
+			done = m
+		case m == 0 && directRefused(err):
+			// This file system or device wants another alignment: write
+			// through the page cache from now on.
+			s.direct.Close()
+			s.direct = nil
+		default:
+			return m, err
+		}
 	}
-	return s.f.Write(p)
+	if done == len(p) {
+		return done, nil
+	}
+	if wa, ok := s.f.(io.WriterAt); ok {
+		m, err := wa.WriteAt(p[done:], off+int64(done))
+		return done + m, err
+	}
+	if _, err := s.f.Seek(off+int64(done), io.SeekStart); err != nil {
+		return done, err
+	}
+	m, err := s.f.Write(p[done:])
+	return done + m, err
 }
 
 // Sync flushes the file.
@@ -840,6 +886,10 @@ func (s *FileSlot) ReadAt(p []byte, off int64) (int, error) {
 func (s *FileSlot) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.direct != nil {
+		s.direct.Close()
+		s.direct = nil
+	}
 	return s.f.Close()
 }
 
