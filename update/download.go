@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -449,6 +450,11 @@ func (c *Client) fetchInto(ctx context.Context, p *plan, src source, slot Slot) 
 		}
 	}()
 
+	// The metadata parsed by Refresh and the lookup is garbage by now; a
+	// collection before the chunk buffers are allocated lets them reuse
+	// its pages instead of growing the process by their size (peak RSS,
+	// measured with bench/update). A few milliseconds, once per download.
+	runtime.GC()
 	bufs := make([][]byte, chunkBuffers)
 	for i := range bufs {
 		bufs[i] = make([]byte, p.chunk)
