@@ -248,3 +248,34 @@ func TestDownloadTamperedChunkNeverWritten(t *testing.T) {
 		t.Fatalf("slot holds %d bytes, want exactly the 4 verified chunks", len(slot.data))
 	}
 }
+
+// TestDownloadLargeChunksOneBuffer: chunks above pipelineMaxChunk are
+// moved through a single buffer (no overlap, bounded RAM); the download
+// still ends with the image, journaled at every chunk as each exceeds
+// the cadence's share.
+func TestDownloadLargeChunksOneBuffer(t *testing.T) {
+	const cs = pipelineMaxChunk + MinChunkSize
+	if chunkBuffers(cs) != 1 || chunkBuffers(DefaultChunkSize) != 2 {
+		t.Fatalf("buffers: %d for %d-byte chunks, %d for the default", chunkBuffers(cs), cs, chunkBuffers(DefaultChunkSize))
+	}
+	setCadence(t, cs, time.Hour)
+	fx := newFixture(t, false)
+	img := randomImage(t, 2*cs+100)
+	fx.addRelease("fw.bin", img, func(d *Descriptor) {
+		chunks, _, err := HashChunks(bytes.NewReader(img), cs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.ChunkSize, d.Chunks = cs, chunks
+	})
+	c := fx.client(nil)
+	var acks []int64
+	c.onCheckpoint = func(off int64) { acks = append(acks, off) }
+	slot, err := attempt(c)
+	if err != nil || !bytes.Equal(slot.data, img) {
+		t.Fatalf("err=%v", err)
+	}
+	if fmt.Sprint(acks) != fmt.Sprint([]int64{cs, 2 * cs}) {
+		t.Fatalf("journaled at %v", acks)
+	}
+}

@@ -157,11 +157,15 @@ func newHash(alg string) hash.Hash {
 // The release is looked up again in the current trusted metadata and every
 // policy check repeated. The image is fetched with HTTP Range requests (with
 // If-Range once the server gave a validator), each chunk is read into
-// memory, checked against its signed SHA-256 and only then written to the
-// slot; the slot is synced and progress journaled (crash-safe, in Config.FS)
-// after every chunk, so power loss costs at most one chunk: a later
-// Download of the same release resumes where the journal says. Once all
-// bytes are in, the whole-image hashes from TUF are checked as well. A server
+// memory, checked against its signed SHA-256 chaining value and only then
+// written to the slot, while the next chunk is read and checked. The slot
+// is synced and then the progress journaled (crash-safe, in Config.FS)
+// before the verified bytes not yet journaled would exceed 16 MiB, when
+// 2 s have passed since the last time, and when the download ends early;
+// so power loss costs at most 16 MiB or 2 s of written transfer, whichever
+// is less, plus the chunk being read: a later Download of the same release
+// resumes where the journal says. At the end the slot is synced
+// and the other whole-image hashes TUF lists are checked as well. A server
 // ignoring Range (200 instead of 206) restarts the transfer from 0; a wrong
 // Content-Range, a body longer than the signed length, a transfer below the
 // minimum rate, or a chunk that fails its hash end the download with an
@@ -455,7 +459,7 @@ func (c *Client) fetchInto(ctx context.Context, p *plan, src source, slot Slot) 
 	// its pages instead of growing the process by their size (peak RSS,
 	// measured with bench/update). A few milliseconds, once per download.
 	runtime.GC()
-	bufs := make([][]byte, chunkBuffers)
+	bufs := make([][]byte, chunkBuffers(p.chunk))
 	for i := range bufs {
 		bufs[i] = make([]byte, p.chunk)
 	}
@@ -554,11 +558,19 @@ var errTruncated = errors.New("update: truncated body")
 
 // chunkBuffers is how many chunk buffers a download holds: two, so that
 // the reader reads and verifies chunk i+1 while chunk i is written to the
-// slot (and, at a checkpoint, synced and journaled). With one, the slot
-// write and the verification alternate (measured with bench/update, see
-// BENCHMARKS.md); a third adds RAM and no overlap, as there are only these
-// two stages.
-const chunkBuffers = 2
+// slot (and, at a checkpoint, synced and journaled); with one, writing and
+// verifying alternate (see BENCHMARKS.md). A third would add RAM and no
+// overlap, as there are only these two stages. Chunks larger than
+// pipelineMaxChunk get one buffer, so a download never holds more than
+// MaxChunkSize of buffers: as much as one buffer of the largest chunk.
+func chunkBuffers(chunk int) int {
+	if chunk <= pipelineMaxChunk {
+		return 2
+	}
+	return 1
+}
+
+const pipelineMaxChunk = MaxChunkSize / 4
 
 // hashPiece is how much the reader reads before it hashes: small enough
 // that the bytes are hashed from the CPU cache they were just copied into
