@@ -307,7 +307,13 @@ func run(dir string, size int64, chunk, rounds int, sha512 bool, ntargets, runs 
 		if p == sha512Path {
 			modes = []mode{{"HTTP loopback, target lists SHA-512 too", ""}}
 		}
-		type stats struct{ base, ours, ratio, baseCPU, oursCPU, cpuRatio, hwm, start, refresh, anon, file, sanon, sfile []float64 }
+		type stats struct {
+			base, ours, ratio, baseCPU, oursCPU, cpuRatio, hwm, start, refresh, anon, file, sanon, sfile []float64
+			// the same transfer over HTTP into SHA-256 by io.Copy in a
+			// child process (HTTP modes only), and ours against it
+			plain, plainCPU, plainRatio, plainCPURatio []float64
+		}
+		fileURL := imgSrv.URL + "/targets/" + release.HashPrefixedPath(p, tf.Hashes["sha256"])
 		st := make([]stats, len(modes))
 		var floorChunk, floorEnd []float64
 		for r := range rounds {
@@ -315,6 +321,16 @@ func run(dir string, size int64, chunk, rounds int, sha512 bool, ntargets, runs 
 				b1, c1, err := hashFile(file)
 				if err != nil {
 					return err
+				}
+				var plain childResult
+				if m.bundle == "" {
+					out, err := exec.Command(devclient, "-plain-http", fileURL).Output()
+					if err != nil {
+						return fmt.Errorf("devclient -plain-http: %v", err)
+					}
+					if err := json.Unmarshal(out, &plain); err != nil {
+						return err
+					}
 				}
 				work := filepath.Join(dir, "work")
 				args := append([]string{"-url", imgSrv.URL, "-root", rootFile, "-target", p, "-work", work, "-hw", hw, "-bundle", m.bundle}, childArgs...)
@@ -352,6 +368,12 @@ func run(dir string, size int64, chunk, rounds int, sha512 bool, ntargets, runs 
 				s.file = append(s.file, float64(cr.FileKiB)/1024)
 				s.sanon = append(s.sanon, float64(cr.StartAnon)/1024)
 				s.sfile = append(s.sfile, float64(cr.StartFile)/1024)
+				if m.bundle == "" {
+					s.plain = append(s.plain, plain.Seconds)
+					s.plainCPU = append(s.plainCPU, plain.CPU)
+					s.plainRatio = append(s.plainRatio, cr.Seconds/plain.Seconds)
+					s.plainCPURatio = append(s.plainCPURatio, cr.CPU/plain.CPU)
+				}
 			}
 			if r < 3 && p != sha512Path { // disk floor, a few rounds
 				d, err := diskFloor(file, filepath.Join(dir, "floor"), chunk, true)
@@ -372,6 +394,10 @@ func run(dir string, size int64, chunk, rounds int, sha512 bool, ntargets, runs 
 			fmt.Printf("%-6s io.Copy→SHA-256 %6.3fs (%5.0f MB/s, cpu %6.3fs) | ours %6.3fs (%5.0f MB/s, cpu %6.3fs) | wall ratio %5.2f× (rounds %s) | cpu ratio %5.2f× | peak RSS %5.1f MiB (max %5.1f; %4.1f at start = anon %3.1f + file %3.1f; %4.1f after refresh; at end anon %4.1f + file %4.1f) | %s\n",
 				human(sz), median(s.base), mbps(median(s.base)), median(s.baseCPU), median(s.ours), mbps(median(s.ours)), median(s.oursCPU),
 				median(s.ratio), fmtList(s.ratio), median(s.cpuRatio), median(s.hwm), slices.Max(s.hwm), median(s.start), median(s.sanon), median(s.sfile), median(s.refresh), median(s.anon), median(s.file), m.name)
+			if len(s.plain) > 0 {
+				fmt.Printf("%-6s   same transfer, plain io.Copy of the HTTP body→SHA-256 %6.3fs (cpu %6.3fs) = %4.2f× wall, %4.2f× cpu of the file baseline | ours against it: wall %5.2f× (rounds %s), cpu %5.2f×\n",
+					human(sz), median(s.plain), median(s.plainCPU), median(s.plain)/median(s.base), median(s.plainCPU)/median(s.baseCPU), median(s.plainRatio), fmtList(s.plainRatio), median(s.plainCPURatio))
+			}
 			if p != sha512Path {
 				hwm[sz] = append(hwm[sz], s.hwm...)
 			}

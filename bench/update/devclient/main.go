@@ -7,9 +7,12 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -49,6 +52,7 @@ func main() {
 	nosync := flag.Bool("nosync-diagnostic", false, "slot Sync is a no-op and state is in memory (diagnostic only: shows what fsync costs)")
 	cpuprofile := flag.String("cpuprofile", "", "write the download's CPU profile here")
 	memprofile := flag.String("memprofile", "", "write an allocation profile (every allocation) here at exit")
+	plain := flag.String("plain-http", "", "baseline instead: io.Copy the body of a GET of this URL into SHA-256 (no verification, no slot)")
 	flag.Parse()
 	if *memprofile != "" {
 		runtime.MemProfileRate = 1
@@ -66,7 +70,13 @@ func main() {
 		check(pprof.StartCPUProfile(f))
 		defer pprof.StopCPUProfile()
 	}
-	res, err := run(*url, *rootFile, *target, *work, *hw, *bundle, *nosync)
+	var res Result
+	var err error
+	if *plain != "" {
+		res, err = plainHTTP(*plain)
+	} else {
+		res, err = run(*url, *rootFile, *target, *work, *hw, *bundle, *nosync)
+	}
 	check(err)
 	res.StartKiB, res.StartAnonKiB, res.StartFileKiB = start, startAnon, startFile
 	check(json.NewEncoder(os.Stdout).Encode(res))
@@ -146,6 +156,27 @@ func run(url, rootFile, target, work, hw, bundle string, nosync bool) (Result, e
 	}
 	res.Seconds, res.CPU, res.HWMKiB = el.Seconds(), cpu.Seconds(), vmHWM()
 	res.AnonKiB, res.FileKiB = status("RssAnon:"), status("RssFile:")
+	return res, nil
+}
+
+// plainHTTP is the HTTP baseline: the same transfer, hashed with SHA-256
+// by a plain io.Copy, nothing verified or written.
+func plainHTTP(u string) (Result, error) {
+	var res Result
+	h := sha256.New()
+	t, c0 := time.Now(), cpuTime()
+	resp, err := http.Get(u)
+	if err != nil {
+		return res, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return res, fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	if _, err := io.Copy(h, resp.Body); err != nil {
+		return res, err
+	}
+	res.Seconds, res.CPU, res.HWMKiB = time.Since(t).Seconds(), (cpuTime() - c0).Seconds(), vmHWM()
 	return res, nil
 }
 
