@@ -23,7 +23,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unsafe"
 
 	"github.com/iotbaseline/baseline/durable"
 )
@@ -813,16 +812,9 @@ func readJournal(j *durable.Log, hrec []byte, nstates int) (progress, string, er
 type FileSlot struct {
 	mu   sync.Mutex
 	f    durable.File
+	w    slotWriter
 	name string
-	// direct, when not nil, is the same file opened with O_DIRECT: whole
-	// directAlign blocks from aligned buffers are written through it.
-	direct *os.File
 }
-
-// directAlign is the offset, length and buffer alignment of direct
-// writes: the page size, a multiple of the logical block size of the
-// devices and file systems a slot lives on.
-const directAlign = 4096
 
 // SlotID returns the file name the slot was opened with.
 func (s *FileSlot) SlotID() string { return s.name }
@@ -854,11 +846,7 @@ func OpenFileSlot(fsys durable.FS, name string) (*FileSlot, error) {
 			return nil, err
 		}
 	}
-	s := &FileSlot{f: f, name: name}
-	if fsys == durable.OS {
-		s.direct = openDirect(name)
-	}
-	return s, nil
+	return &FileSlot{f: f, w: newSlotWriter(fsys, name, f), name: name}, nil
 }
 
 func dirOf(name string) string {
@@ -875,34 +863,7 @@ func dirOf(name string) string {
 func (s *FileSlot) WriteAt(p []byte, off int64) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	done := 0
-	if n := len(p) &^ (directAlign - 1); s.direct != nil && n > 0 && off%directAlign == 0 &&
-		uintptr(unsafe.Pointer(unsafe.SliceData(p)))%directAlign == 0 {
-		m, err := s.direct.WriteAt(p[:n], off)
-		switch {
-		case err == nil:
-			done = m
-		case m == 0 && directRefused(err):
-			// This file system or device wants another alignment: write
-			// through the page cache from now on.
-			s.direct.Close()
-			s.direct = nil
-		default:
-			return m, err
-		}
-	}
-	if done == len(p) {
-		return done, nil
-	}
-	if wa, ok := s.f.(io.WriterAt); ok {
-		m, err := wa.WriteAt(p[done:], off+int64(done))
-		return done + m, err
-	}
-	if _, err := s.f.Seek(off+int64(done), io.SeekStart); err != nil {
-		return done, err
-	}
-	m, err := s.f.Write(p[done:])
-	return done + m, err
+	return s.w.writeAt(p, off)
 }
 
 // Sync flushes the file.
@@ -923,10 +884,7 @@ func (s *FileSlot) ReadAt(p []byte, off int64) (int, error) {
 func (s *FileSlot) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.direct != nil {
-		s.direct.Close()
-		s.direct = nil
-	}
+	s.w.closeDirect()
 	return s.f.Close()
 }
 

@@ -19,7 +19,7 @@ func TestFileSlotOnDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("O_DIRECT: %v", s.direct != nil)
+	t.Logf("O_DIRECT: %v", s.w.direct != nil)
 	const chunk = 64 << 10
 	img := randomImage(t, 5*chunk+1000)
 	bufs := [][]byte{make([]byte, chunk), make([]byte, chunk)}
