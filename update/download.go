@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -453,11 +452,6 @@ func (c *Client) fetchInto(ctx context.Context, p *plan, src source, slot Slot) 
 		}
 	}()
 
-	// The metadata parsed by Refresh and the lookup is garbage by now; a
-	// collection before the chunk buffers are allocated lets them reuse
-	// its pages instead of growing the process by their size (peak RSS,
-	// measured with bench/update). A few milliseconds, once per download.
-	runtime.GC()
 	bufs := make([][]byte, chunkBuffers(p.chunk))
 	for i := range bufs {
 		bufs[i] = make([]byte, p.chunk)
