@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -278,4 +279,102 @@ func TestDownloadLargeChunksOneBuffer(t *testing.T) {
 	if fmt.Sprint(acks) != fmt.Sprint([]int64{cs, 2 * cs}) {
 		t.Fatalf("journaled at %v", acks)
 	}
+}
+
+// countingSeeker counts the bytes read through it.
+type countingSeeker struct {
+	*bytes.Reader
+	read int64
+}
+
+func (c *countingSeeker) Read(p []byte) (int, error) {
+	n, err := c.Reader.Read(p)
+	c.read += int64(n)
+	return n, err
+}
+
+// cutReader returns an error once n bytes were read.
+type cutReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *cutReader) Read(p []byte) (int, error) {
+	if c.n <= 0 {
+		return 0, io.ErrUnexpectedEOF
+	}
+	if int64(len(p)) > c.n {
+		p = p[:c.n]
+	}
+	n, err := c.r.Read(p)
+	c.n -= int64(n)
+	return n, err
+}
+
+// TestBundleResume: a bundle install cut off in the middle of the image
+// (the stick pulled) journals the verified chunks it wrote; offered the
+// bundle again, the client resumes after them — skipping the image's
+// first bytes by seeking when the reader can seek, by reading otherwise —
+// and the slot ends with exactly the image.
+func TestBundleResume(t *testing.T) {
+	setCadence(t, 1<<30, time.Hour) // only the early-end checkpoint
+	for _, seekable := range []bool{true, false} {
+		t.Run(fmt.Sprint("seekable=", seekable), func(t *testing.T) {
+			fx := newFixture(t, false)
+			img := randomImage(t, 12*MinChunkSize+7)
+			fx.addRelease("fw.bin", img, nil)
+			b := bundleBytes(t, fx, "fw.bin", nil)
+			imgAt := int64(bytes.Index(b, img[:256]))
+			slot, err := OpenFileSlot(fx.fs, "slot.img")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer slot.Close()
+			cut := &cutReader{r: bytes.NewReader(b), n: imgAt + 7*MinChunkSize + 100}
+			if _, err := fx.client(nil).OpenBundle(context.Background(), cut, slot); err == nil {
+				t.Fatal("a cut bundle was accepted")
+			}
+			var r io.Reader
+			cs := &countingSeeker{Reader: bytes.NewReader(b)}
+			if seekable {
+				r = cs
+			} else {
+				r = struct{ io.Reader }{cs}
+			}
+			tr := &writeTracker{FileSlot: slot}
+			first := int64(-1)
+			c := fx.client(nil)
+			v, err := c.OpenBundle(context.Background(), r, &firstWrite{writeTracker: tr, first: &first})
+			if err != nil || !v.Valid() {
+				t.Fatal(err)
+			}
+			got := make([]byte, len(img)+1)
+			if n, _ := slot.ReadAt(got, 0); n != len(img) || !bytes.Equal(got[:n], img) {
+				t.Fatal("slot does not hold exactly the image")
+			}
+			if first != 7*MinChunkSize {
+				t.Fatalf("resumed writing at %d, want %d", first, 7*MinChunkSize)
+			}
+			end := imgAt + int64(len(img)) // the image entry's last byte, +1
+			if seekable && cs.read > end-7*MinChunkSize {
+				t.Fatalf("read %d bundle bytes, image ends at %d: the written chunks were read again", cs.read, end)
+			}
+			if !seekable && cs.read < end {
+				t.Fatalf("read %d bundle bytes from a reader that cannot seek, image ends at %d", cs.read, end)
+			}
+		})
+	}
+}
+
+// firstWrite records the offset of the first write.
+type firstWrite struct {
+	*writeTracker
+	first *int64
+}
+
+func (f *firstWrite) WriteAt(p []byte, off int64) (int, error) {
+	if *f.first < 0 {
+		*f.first = off
+	}
+	return f.writeTracker.WriteAt(p, off)
 }
