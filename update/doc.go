@@ -133,8 +133,8 @@
 // slot, so the journal never claims more than the slot durably holds, and
 // power loss costs at most 16 MiB or 2 s of transfer (plus the chunk being
 // read), fetched and verified again on resume. The slot is synced once
-// more before [Verified] is returned. A download resumes after power loss only
-// into the same slot ([SlotIdentifier]); the chunks written before the
+// more before [Verified] is returned. A download resumes after power loss
+// only into the same slot ([SlotIdentifier]); the chunks written before the
 // reboot are trusted to still be in the slot (they are not read back; the
 // installer can run [Verified.Reverify]), as is the journal: both live on
 // the device's own storage.
