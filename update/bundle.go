@@ -58,7 +58,10 @@ const (
 // bundle must carry a cosign signature of the image by that key.
 //
 // The bundle is read once, front to back; an interrupted bundle install
-// resumes from the journal when the same bundle is offered again.
+// resumes from the journal when the same bundle is offered again (into the
+// same slot), skipping the image bytes already written: by seeking when r
+// is an io.Seeker (an *os.File), else by reading past them. Every chunk
+// read after the skip is verified as on the first attempt.
 func (c *Client) OpenBundle(ctx context.Context, r io.Reader, slot Slot) (*Verified, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -119,10 +122,42 @@ func (c *Client) OpenBundle(ctx context.Context, r io.Reader, slot Slot) (*Verif
 			}
 			meta[base] = b
 		case strings.HasPrefix(name, "targets/"):
-			return c.bundleTarget(ctx, strings.TrimPrefix(name, "targets/"), h.Size, tr, meta, sig, slot)
+			return c.bundleTarget(ctx, strings.TrimPrefix(name, "targets/"), h.Size, tr, skipper(r, h), meta, sig, slot)
 		default:
 			return nil, fmt.Errorf("%w: unexpected entry %q", ErrBundle, name)
 		}
+	}
+}
+
+// skipper returns, for a bundle read from an io.Seeker, a function that
+// positions r at byte off of the image entry h that tar just opened and
+// returns the rest of the entry, so a resumed install skips the bytes
+// already in the slot by seeking rather than reading them (a 1 GiB image
+// on a USB stick); nil when r cannot seek or the entry may not be stored
+// contiguously (PAX sparse records). tar reads r without buffering, so
+// right after Next r is at the entry's first byte.
+func skipper(r io.Reader, h *tar.Header) func(off int64) (io.Reader, error) {
+	sk, ok := r.(io.ReadSeeker)
+	if !ok {
+		return nil
+	}
+	for k := range h.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return nil
+		}
+	}
+	start, err := sk.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil
+	}
+	return func(off int64) (io.Reader, error) {
+		if off < 0 || off > h.Size {
+			return nil, errors.New("update: bundle offset out of range")
+		}
+		if _, err := sk.Seek(start+off, io.SeekStart); err != nil {
+			return nil, err
+		}
+		return io.LimitReader(sk, h.Size-off), nil
 	}
 }
 
@@ -144,7 +179,7 @@ func (c *Client) bundleLimit(base string) (int64, bool) {
 
 var versioned = regexp.MustCompile(`^[0-9]+\.(snapshot|targets)\.json$`)
 
-func (c *Client) bundleTarget(ctx context.Context, target string, size int64, body io.Reader, meta map[string][]byte, sig []byte, slot Slot) (*Verified, error) {
+func (c *Client) bundleTarget(ctx context.Context, target string, size int64, body io.Reader, skip func(off int64) (io.Reader, error), meta map[string][]byte, sig []byte, slot Slot) (*Verified, error) {
 	get := func(_ context.Context, name string, max int64) ([]byte, error) {
 		if versioned.MatchString(name) {
 			name = name[strings.IndexByte(name, '.')+1:]
@@ -186,6 +221,13 @@ func (c *Client) bundleTarget(ctx context.Context, target string, size int64, bo
 		once.Do(func() { used = false })
 		if used {
 			return nil, 0, "", permanent{fmt.Errorf("%w: image entry truncated", ErrBundle)}
+		}
+		if off > 0 && skip != nil {
+			rest, err := skip(off)
+			if err != nil {
+				return nil, 0, "", permanent{fmt.Errorf("%w: %v", ErrBundle, err)}
+			}
+			return io.NopCloser(rest), off, "", nil
 		}
 		if off > 0 {
 			if _, err := io.CopyN(io.Discard, body, off); err != nil {

@@ -146,12 +146,19 @@
 // Downloads are bounded (signed length, per-role metadata limits), refuse
 // redirects to another origin and HTML responses, give up on a transfer
 // slower than [Config.MinRate], never retry a 4xx, and use a copy of the
-// caller's http.Client (never http.DefaultClient). One chunk buffer is
-// held in RAM (at most [MaxChunkSize]): once a verified chunk is copied to
-// the slot, the next one is read and verified while the slot is synced and
-// progress journaled, one fsync of the slot and one of the journal per
-// chunk. A download resumes after power loss only
-// into the same slot ([SlotIdentifier]); the chunks written before the
+// caller's http.Client (never http.DefaultClient). Two chunk buffers are
+// held in RAM (one for chunks above 4 MiB, so never more than
+// [MaxChunkSize]): the next chunk is read and verified while the previous,
+// already verified one is written to the slot; no byte of a chunk is
+// written before the whole chunk matched its signed chaining value.
+// Progress is journaled at a coarser cadence than the chunks: before the
+// verified bytes written since the last record would exceed 16 MiB, every
+// 2 s, and when a download ends early; each record follows an fsync of the
+// slot, so the journal never claims more than the slot durably holds, and
+// power loss costs at most 16 MiB or 2 s of transfer (plus the chunk being
+// read), fetched and verified again on resume. The slot is synced once
+// more before [Verified] is returned. A download resumes after power loss
+// only into the same slot ([SlotIdentifier]); the chunks written before the
 // reboot are trusted to still be in the slot (they are not read back; the
 // installer can run [Verified.Reverify]), as is the journal: both live on
 // the device's own storage.

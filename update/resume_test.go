@@ -315,6 +315,7 @@ func TestResumeOnlyIntoSameSlot(t *testing.T) {
 	fx := newFixture(t, false)
 	img := randomImage(t, 4*MinChunkSize)
 	fx.addRelease("fw.bin", img, nil)
+	setCadence(t, MinChunkSize, 0) // journal every chunk
 	fsys := fx.fs
 	var acked int64
 	c := fx.client(nil)

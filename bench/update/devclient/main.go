@@ -7,9 +7,12 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -47,8 +50,10 @@ func main() {
 	hw := flag.String("hw", "", "hardware ID")
 	bundle := flag.String("bundle", "", "offline bundle file instead of HTTP")
 	nosync := flag.Bool("nosync-diagnostic", false, "slot Sync is a no-op and state is in memory (diagnostic only: shows what fsync costs)")
+	discard := flag.Bool("discard-diagnostic", false, "the slot discards writes, state is in memory (diagnostic only: the read and verify stage alone)")
 	cpuprofile := flag.String("cpuprofile", "", "write the download's CPU profile here")
 	memprofile := flag.String("memprofile", "", "write an allocation profile (every allocation) here at exit")
+	plain := flag.String("plain-http", "", "baseline instead: io.Copy the body of a GET of this URL into SHA-256 (no verification, no slot)")
 	flag.Parse()
 	if *memprofile != "" {
 		runtime.MemProfileRate = 1
@@ -66,7 +71,13 @@ func main() {
 		check(pprof.StartCPUProfile(f))
 		defer pprof.StopCPUProfile()
 	}
-	res, err := run(*url, *rootFile, *target, *work, *hw, *bundle, *nosync)
+	var res Result
+	var err error
+	if *plain != "" {
+		res, err = plainHTTP(*plain)
+	} else {
+		res, err = run(*url, *rootFile, *target, *work, *hw, *bundle, *nosync, *discard)
+	}
 	check(err)
 	res.StartKiB, res.StartAnonKiB, res.StartFileKiB = start, startAnon, startFile
 	check(json.NewEncoder(os.Stdout).Encode(res))
@@ -86,7 +97,13 @@ type noSync struct{ *update.FileSlot }
 
 func (noSync) Sync() error { return nil }
 
-func run(url, rootFile, target, work, hw, bundle string, nosync bool) (Result, error) {
+type discardSlot struct{}
+
+func (discardSlot) WriteAt(p []byte, off int64) (int, error) { return len(p), nil }
+func (discardSlot) Sync() error                              { return nil }
+func (discardSlot) SlotID() string                           { return "discard" }
+
+func run(url, rootFile, target, work, hw, bundle string, nosync, discard bool) (Result, error) {
 	var res Result
 	ctx := context.Background()
 	root, err := os.ReadFile(rootFile)
@@ -97,7 +114,7 @@ func run(url, rootFile, target, work, hw, bundle string, nosync bool) (Result, e
 		return res, err
 	}
 	var stateFS durable.FS = durable.OS
-	if nosync {
+	if nosync || discard {
 		stateFS = durable.NewCrashFS()
 	}
 	c, err := update.New(update.Config{TrustedRoot: root, RepositoryURL: url, HardwareID: hw, Dir: filepath.Join(work, "state"), FS: stateFS})
@@ -112,6 +129,9 @@ func run(url, rootFile, target, work, hw, bundle string, nosync bool) (Result, e
 	var dst update.Slot = slot
 	if nosync {
 		dst = noSync{slot}
+	}
+	if discard {
+		dst = discardSlot{}
 	}
 	var v *update.Verified
 	var el, cpu time.Duration
@@ -146,6 +166,27 @@ func run(url, rootFile, target, work, hw, bundle string, nosync bool) (Result, e
 	}
 	res.Seconds, res.CPU, res.HWMKiB = el.Seconds(), cpu.Seconds(), vmHWM()
 	res.AnonKiB, res.FileKiB = status("RssAnon:"), status("RssFile:")
+	return res, nil
+}
+
+// plainHTTP is the HTTP baseline: the same transfer, hashed with SHA-256
+// by a plain io.Copy, nothing verified or written.
+func plainHTTP(u string) (Result, error) {
+	var res Result
+	h := sha256.New()
+	t, c0 := time.Now(), cpuTime()
+	resp, err := http.Get(u)
+	if err != nil {
+		return res, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return res, fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	if _, err := io.Copy(h, resp.Body); err != nil {
+		return res, err
+	}
+	res.Seconds, res.CPU, res.HWMKiB = time.Since(t).Seconds(), (cpuTime() - c0).Seconds(), vmHWM()
 	return res, nil
 }
 
