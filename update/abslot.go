@@ -2,7 +2,6 @@ package update
 
 import (
 	"errors"
-	"io"
 	"os"
 	"sync"
 
@@ -21,6 +20,7 @@ type abSlot struct {
 
 	mu     sync.Mutex
 	f      durable.File
+	w      slotWriter // direct writes where the platform allows (slotwriter.go)
 	sealed bool // no more writes
 	closed bool // file closed or handed to Install
 }
@@ -40,7 +40,7 @@ func (f *FileAB) openSlot(i int, im imageRec) (*abSlot, error) {
 			return nil, err
 		}
 	}
-	return &abSlot{ab: f, path: name, image: im.Path, total: im.Length, f: file}, nil
+	return &abSlot{ab: f, path: name, image: im.Path, total: im.Length, f: file, w: newSlotWriter(f.fsys, name, file)}, nil
 }
 
 // SlotID implements SlotIdentifier.
@@ -53,11 +53,7 @@ func (s *abSlot) WriteAt(p []byte, off int64) (int, error) {
 		s.mu.Unlock()
 		return 0, ErrSlotClosed
 	}
-	var n int
-	_, err := s.f.Seek(off, io.SeekStart)
-	if err == nil {
-		n, err = s.f.Write(p)
-	}
+	n, err := s.w.writeAt(p, off)
 	s.mu.Unlock()
 	if n > 0 {
 		s.ab.emit(Downloading{Path: s.image, Done: off + int64(n), Total: s.total})
@@ -91,6 +87,7 @@ func (s *abSlot) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sealed = true
+	s.w.closeDirect()
 	if s.closed {
 		return nil
 	}
@@ -117,5 +114,6 @@ func (s *abSlot) seal() (durable.File, error) {
 		return nil, ErrSlotClosed
 	}
 	s.sealed, s.closed = true, true
+	s.w.closeDirect()
 	return s.f, nil
 }
