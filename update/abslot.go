@@ -21,8 +21,8 @@ type abSlot struct {
 	mu     sync.Mutex
 	f      durable.File
 	w      slotWriter // direct writes where the platform allows (slotwriter.go)
-	sealed bool // no more writes
-	closed bool // file closed or handed to Install
+	sealed bool       // no more writes
+	closed bool       // file closed or handed to Install
 }
 
 func (f *FileAB) openSlot(i int, im imageRec) (*abSlot, error) {
