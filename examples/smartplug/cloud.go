@@ -61,6 +61,10 @@ type cloudLink struct {
 	link   *mqtt.Link
 	tel    *telemetry
 
+	// signedCommands: --cloud-command-key was given, so commands that
+	// change something (erase.confirm among them) can run.
+	signedCommands bool
+
 	// restricted: the running image failed its start-up check
 	// (integrity.go); only alerts are sent.
 	restricted atomic.Bool
@@ -119,6 +123,7 @@ func (c *cloudLink) connectLink(ctx context.Context, d *device, o options) error
 			return fmt.Errorf("--cloud-command-key: %w", err)
 		}
 		cfg.StateDir = d.path("mqtt")
+		c.signedCommands = true
 		// Changes a setting: only with the service's signature.
 		cfg.Commands["set-telemetry-interval"] = mqtt.CommandSpec{Run: c.withResult(c.tel.setIntervalCommand)}
 		// The service's answer to a deletion request (5.11-2): only

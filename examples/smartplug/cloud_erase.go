@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/iotbaseline/baseline/conformance"
 	"github.com/iotbaseline/baseline/durable"
 	"github.com/iotbaseline/baseline/erase"
 	"github.com/iotbaseline/baseline/resilience"
@@ -175,4 +176,68 @@ func (d *device) eraseConfirmCommand(ctx context.Context, cmd mqtt.Command) erro
 	}
 	d.log.Info("associated service answered a deletion request", "request", a.RequestID, "status", a.Status)
 	return nil
+}
+
+// checkResetService is the self-check smartplug.reset-service (5.11-2):
+// with an associated service, the reset registers it, its deletion
+// requests go to state/erase-requests, which lies outside every store the
+// reset erases and takes a durable write now, and the service's signed
+// confirmation has a command to arrive by. Without --cloud the provision's
+// condition does not hold: the plug sends nothing to any service.
+func (d *device) checkResetService(ctx context.Context) conformance.Result {
+	reg := d.resetRegistry()
+	if d.deleteAtService == nil {
+		return conformance.Result{Verdict: conformance.NotApplicable, Observed: "--cloud not given; the reset registry names no associated service",
+			Detail: "no associated service is configured: the plug sends no data to any service, so a reset has nothing to delete elsewhere and its receipt says so"}
+	}
+	if len(reg.Services()) != 1 || reg.Services()[0].Name != cloudService {
+		return conformance.Result{Verdict: conformance.Fail, Detail: "the plug has an associated service but the reset registry does not name it"}
+	}
+	queue := d.path(eraseQueueDir)
+	for _, e := range reg.Entries() {
+		var p string
+		switch s := e.Eraser.(type) {
+		case *erase.DirStore:
+			p = s.Dir
+		case *fileStore:
+			p = d.path(s.file)
+		default:
+			continue
+		}
+		if rel, err := filepath.Rel(p, queue); err == nil && !strings.HasPrefix(rel, "..") {
+			return conformance.Result{Verdict: conformance.Fail, Detail: "the deletion requests' queue lies inside the store " + e.Eraser.Name() + ", which the reset erases before it queues them"}
+		}
+	}
+	if err := mkdirDurable(queue); err != nil {
+		return conformance.Result{Verdict: conformance.Fail, Detail: "the deletion requests' queue cannot be created: " + err.Error()}
+	}
+	probe := filepath.Join(queue, "selfcheck.probe") // not .json: never forwarded
+	if err := durable.WriteFile(durable.OS, probe, []byte("probe"), 0o600); err != nil {
+		return conformance.Result{Verdict: conformance.Fail, Detail: "a durable write to the deletion requests' queue failed"}
+	}
+	if err := durable.Remove(durable.OS, probe); err != nil {
+		return conformance.Result{Verdict: conformance.Fail, Detail: "the self-check's probe could not be removed from the deletion requests' queue"}
+	}
+	queued := 0
+	if ents, err := os.ReadDir(queue); err == nil {
+		for _, e := range ents {
+			if strings.HasSuffix(e.Name(), ".json") {
+				queued++
+			}
+		}
+	}
+	obs := fmt.Sprintf("the reset names the associated service %q; its deletion requests go to state/%s, outside all %d erased stores, which took a durable write; %d request(s) wait there for the next start with --cloud",
+		cloudService, eraseQueueDir, len(reg.Entries()), queued)
+	if d.resetter != nil {
+		if rc, err := d.resetter.Receipt(); err == nil {
+			for _, s := range rc.Services {
+				obs += fmt.Sprintf("; last reset's request to %s: %s", s.Service, s.Status)
+			}
+		}
+	}
+	if d.cloud == nil || d.cloud.link == nil || !d.cloud.signedCommands {
+		return conformance.Result{Verdict: conformance.Inconclusive, Observed: obs,
+			Detail: "the plug sends deletion requests, but without --cloud-command-key it cannot take the service's signed confirmation, so a deletion is never shown as completed"}
+	}
+	return conformance.Result{Verdict: conformance.Pass, Observed: obs + "; the service's confirmation arrives as the signed command " + cmdEraseConfirm}
 }

@@ -59,6 +59,35 @@ func TestCloudResetDeletion(t *testing.T) {
 		}
 	}
 
+	// The plug's own check of the deletion path, and its statement.
+	r = do(t, c, "GET", p.url("/api/selfcheck"), "", "")
+	var rep struct {
+		Results []struct{ ID, Verdict, Method, Detail string } `json:"results"`
+	}
+	json.Unmarshal([]byte(r.body), &rep)
+	found := false
+	for _, res := range rep.Results {
+		if res.ID == "smartplug.reset-service" {
+			found = true
+			if res.Verdict != "PASS" || res.Method != "measured" {
+				t.Errorf("smartplug.reset-service = %s %s: %s", res.Verdict, res.Method, res.Detail)
+			}
+		}
+	}
+	if !found {
+		t.Error("no self-check smartplug.reset-service")
+	}
+	r = do(t, c, "GET", p.url("/api/ics"), "", "")
+	var ics struct {
+		Provisions []struct{ ID, Verdict, Basis string } `json:"provisions"`
+	}
+	json.Unmarshal([]byte(r.body), &ics)
+	for _, e := range ics.Provisions {
+		if e.ID == "5.11-2" && e.Verdict != "PASS" {
+			t.Errorf("ICS 5.11-2 = %s (%s)", e.Verdict, e.Basis)
+		}
+	}
+
 	// Consent given: telemetry flows.
 	var priv privacyState
 	r = do(t, c, "GET", p.url("/api/privacy"), "", "")

@@ -317,7 +317,13 @@ func (s *fileStore) Erase(ctx context.Context) (erase.StoreReceipt, error) {
 	if _, err := os.Lstat(s.d.path(s.file)); err == nil {
 		n = 1
 	}
-	if err := durable.Remove(durable.OS, s.d.path(s.file)); err != nil {
+	// No parent directory (update/ before the updater first ran): there
+	// is no file, and no directory entry to sync.
+	if _, err := os.Stat(filepath.Dir(s.d.path(s.file))); err == nil {
+		if err := durable.Remove(durable.OS, s.d.path(s.file)); err != nil {
+			return erase.StoreReceipt{}, err
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
 		return erase.StoreReceipt{}, err
 	}
 	if s.clear != nil {
@@ -362,6 +368,9 @@ func (d *device) resetChecks() []conformance.Check {
 		{ID: "smartplug.reset-receipt", Method: conformance.Measured, Provisions: []string{"5.11-4"},
 			Title: "The plug signs a reset receipt that verifies with the key of the certificate it serves, and a changed receipt does not",
 			Run:   d.checkResetReceipt},
+		{ID: "smartplug.reset-service", Method: conformance.Measured, Provisions: []string{"5.11-2"},
+			Title: "A reset asks the associated service to delete the owner's data through a queue the reset does not erase, and takes the service's signed confirmation",
+			Run:   d.checkResetService},
 	}
 }
 

@@ -557,11 +557,17 @@ func TestResetSelfChecks(t *testing.T) {
 	ids := map[string]bool{}
 	for _, c := range checks {
 		ids[c.ID] = true
-		if r := c.Run(ctx); r.Verdict != conformance.Pass {
-			t.Errorf("%s = %s: %s", c.ID, r.Verdict, r.Detail)
+		want := conformance.Pass
+		if c.ID == "smartplug.reset-service" {
+			// Without --cloud there is no service to ask (5.11-2's
+			// condition does not hold); TestCloudResetDeletion sees it pass.
+			want = conformance.NotApplicable
+		}
+		if r := c.Run(ctx); r.Verdict != want {
+			t.Errorf("%s = %s, want %s: %s", c.ID, r.Verdict, want, r.Detail)
 		}
 	}
-	for _, want := range []string{"erase.factory-reset", "smartplug.reset-instructions", "smartplug.reset-receipt"} {
+	for _, want := range []string{"erase.factory-reset", "smartplug.reset-instructions", "smartplug.reset-receipt", "smartplug.reset-service"} {
 		if !ids[want] {
 			t.Errorf("no self-check %s", want)
 		}
@@ -602,7 +608,7 @@ func TestResetAsksTheServiceToDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.resetter.Close()
-	if text := d.resetRegistry().Instructions(); !strings.Contains(text, "Online services") || !strings.Contains(text, "the switch reports the plug sent it") {
+	if text := d.resetRegistry().Instructions(); !strings.Contains(text, "Online services") || !strings.Contains(text, "the switch reports, usage figures and consent receipts the plug sent it") {
 		t.Errorf("the instructions do not name the associated service:\n%s", text)
 	}
 	rc, err := d.resetter.Reset(ctx)
