@@ -249,7 +249,7 @@ func checkReceipt(t *testing.T, signed []byte, pub crypto.PublicKey) *erase.Rece
 	return rc
 }
 
-func testKEK(t *testing.T) secrets.KEK {
+func testKEK(t testing.TB) secrets.KEK {
 	k, err := secrets.NewSoftKEK(context.Background(), secrets.SoftConfig{Path: filepath.Join(t.TempDir(), "seed")})
 	if err != nil {
 		t.Fatal(err)
