@@ -182,18 +182,35 @@ func (d *device) eraseConfirmCommand(ctx context.Context, cmd mqtt.Command) erro
 // with an associated service, the reset registers it, its deletion
 // requests go to state/erase-requests, which lies outside every store the
 // reset erases and takes a durable write now, and the service's signed
-// confirmation has a command to arrive by. Without --cloud the provision's
-// condition does not hold: the plug sends nothing to any service.
+// confirmation has a command to arrive by. Without --cloud it passes only
+// when nothing waits for a service from an earlier start with --cloud: the
+// running plug then sends nothing to any service, and its receipt says
+// there is nothing to delete elsewhere.
 func (d *device) checkResetService(ctx context.Context) conformance.Result {
 	reg := d.resetRegistry()
+	queue := d.path(eraseQueueDir)
 	if d.deleteAtService == nil {
-		return conformance.Result{Verdict: conformance.NotApplicable, Observed: "--cloud not given; the reset registry names no associated service",
-			Detail: "no associated service is configured: the plug sends no data to any service, so a reset has nothing to delete elsewhere and its receipt says so"}
+		// Fully local: the running plug has no link and queues nothing
+		// for any service (cloudLink.report, publish and the telemetry
+		// exporter send nothing without --cloud), so no service holds
+		// anything from this run. What an earlier start with --cloud left
+		// waiting shows that a service was configured before.
+		waiting := countJSON(queue)
+		if d.cloud != nil {
+			waiting += d.cloud.outbox.Stats().Pending
+		}
+		if d.cloud != nil && d.cloud.configured() || len(reg.Services()) != 0 {
+			return conformance.Result{Verdict: conformance.Fail, Detail: "the plug has a link to a service but its reset would not ask it to delete anything"}
+		}
+		if waiting > 0 {
+			return conformance.Result{Verdict: conformance.Inconclusive, Observed: fmt.Sprintf("--cloud not given; %d message(s) for an associated service wait from an earlier start with --cloud", waiting),
+				Detail: "the plug was connected to an associated service before: start it with --cloud so that what waits (deletion requests among it) is delivered, and so that a reset asks the service to delete"}
+		}
+		return conformance.Result{Verdict: conformance.Pass, Observed: "--cloud not given: the running plug has no link to any service and nothing queued for one, its reset registry names no service, and its receipt says there is nothing to delete elsewhere"}
 	}
 	if len(reg.Services()) != 1 || reg.Services()[0].Name != cloudService {
 		return conformance.Result{Verdict: conformance.Fail, Detail: "the plug has an associated service but the reset registry does not name it"}
 	}
-	queue := d.path(eraseQueueDir)
 	for _, e := range reg.Entries() {
 		var p string
 		switch s := e.Eraser.(type) {
@@ -218,14 +235,7 @@ func (d *device) checkResetService(ctx context.Context) conformance.Result {
 	if err := durable.Remove(durable.OS, probe); err != nil {
 		return conformance.Result{Verdict: conformance.Fail, Detail: "the self-check's probe could not be removed from the deletion requests' queue"}
 	}
-	queued := 0
-	if ents, err := os.ReadDir(queue); err == nil {
-		for _, e := range ents {
-			if strings.HasSuffix(e.Name(), ".json") {
-				queued++
-			}
-		}
-	}
+	queued := countJSON(queue)
 	obs := fmt.Sprintf("the reset names the associated service %q; its deletion requests go to state/%s, outside all %d erased stores, which took a durable write; %d request(s) wait there for the next start with --cloud",
 		cloudService, eraseQueueDir, len(reg.Entries()), queued)
 	if d.resetter != nil {
@@ -240,4 +250,16 @@ func (d *device) checkResetService(ctx context.Context) conformance.Result {
 			Detail: "the plug sends deletion requests, but without --cloud-command-key it cannot take the service's signed confirmation, so a deletion is never shown as completed"}
 	}
 	return conformance.Result{Verdict: conformance.Pass, Observed: obs + "; the service's confirmation arrives as the signed command " + cmdEraseConfirm}
+}
+
+// countJSON counts the queued requests (.json files) in dir.
+func countJSON(dir string) int {
+	ents, _ := os.ReadDir(dir)
+	n := 0
+	for _, e := range ents {
+		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".json") {
+			n++
+		}
+	}
+	return n
 }
