@@ -42,6 +42,9 @@ import (
 // drops by its key once delivered). Since the plug restarts after every
 // reset, the request is on its way as soon as the plug is back; a plug
 // restarted without --cloud keeps the file until it is started with it.
+// A second reset before the first request was delivered erases that one
+// with the outbox; its own request, for the same device, replaces it (and
+// the receipt tracks only the last reset's requests).
 //
 // The service confirms with the signed command "erase.confirm"
 // ({"request_id", "status", "confirmation"}), verified against
