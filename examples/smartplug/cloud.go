@@ -61,6 +61,10 @@ type cloudLink struct {
 	link   *mqtt.Link
 	tel    *telemetry
 
+	// signedCommands: --cloud-command-key was given, so commands that
+	// change something (erase.confirm among them) can run.
+	signedCommands bool
+
 	// restricted: the running image failed its start-up check
 	// (integrity.go); only alerts are sent.
 	restricted atomic.Bool
@@ -81,6 +85,11 @@ func newCloudLink(ctx context.Context, d *device, o options, log *slog.Logger) (
 	}
 	if c.broker == "" {
 		return c, nil
+	}
+	// Deletion requests of a factory reset wait in a queue of their own
+	// until the plug is back with its service (cloud_erase.go).
+	if err := c.forwardDeletionRequests(ctx, d.path(eraseQueueDir)); err != nil {
+		log.Warn("deletion requests not all moved to the outbox; retried at the next start", "err", err)
 	}
 	if err := c.connectLink(ctx, d, o); err != nil {
 		c.close()
@@ -114,8 +123,12 @@ func (c *cloudLink) connectLink(ctx context.Context, d *device, o options) error
 			return fmt.Errorf("--cloud-command-key: %w", err)
 		}
 		cfg.StateDir = d.path("mqtt")
+		c.signedCommands = true
 		// Changes a setting: only with the service's signature.
 		cfg.Commands["set-telemetry-interval"] = mqtt.CommandSpec{Run: c.withResult(c.tel.setIntervalCommand)}
+		// The service's answer to a deletion request (5.11-2): only
+		// signed, so no broker can mark a deletion done.
+		cfg.Commands[cmdEraseConfirm] = mqtt.CommandSpec{Run: c.withResult(d.eraseConfirmCommand)}
 	}
 	if c.link, err = mqtt.New(cfg); err != nil {
 		return fmt.Errorf("MQTT link: %w", err)

@@ -92,9 +92,9 @@ type device struct {
 	// Factory reset (reset.go). updateBusy, set by the update code, reports
 	// an install in progress (nil: never busy). deleteAtService carries
 	// deletion requests to the associated service (nil: none configured);
-	// it must be set before openReset runs, and its queue must live outside
-	// every registered store (not state/outbox, which the reset erases
-	// before it enqueues the requests). afterReset, when set (tests),
+	// it must be set before openReset runs, and its queue lives outside
+	// every registered store (state/erase-requests, not state/outbox,
+	// which the reset erases before it enqueues the requests). afterReset, when set (tests),
 	// replaces the restart after a reset.
 	resetter        *erase.Resetter
 	resetting       atomic.Bool
@@ -131,6 +131,11 @@ func openDevice(ctx context.Context, dir string, o options, log *slog.Logger) (*
 		return nil, "", fmt.Errorf("sealed store: %w", err)
 	}
 	// Before anything else opens a store: finish an interrupted reset.
+	// With an associated service, its deletion requests go through a
+	// queue the reset does not erase (cloud_erase.go).
+	if o.cloud != "" {
+		d.deleteAtService = d.deletionQueue()
+	}
 	if err := d.openReset(ctx); err != nil {
 		return nil, "", fmt.Errorf("factory reset: %w", err)
 	}

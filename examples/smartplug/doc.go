@@ -208,14 +208,26 @@
 //     key rotated: a crypto erase of those entries; the store itself stays,
 //     since it also holds the device identity, the label's setup-secret
 //     verifier and the pinned update root), the sign-in log under
-//     state/auth, the switch state (plug.json) and the queued reports
-//     (state/outbox). The journal, state/reset.journal, is resumed at every
-//     start before any of those stores opens, so a reset cut by power loss
-//     is finished first. While a reset runs and until the restart that
-//     follows it, the plug answers every request with 503. The receipt
-//     names no associated service in this build: the simulated cloud
-//     holds nothing. Self-checks erase.factory-reset,
-//     smartplug.reset-instructions and smartplug.reset-receipt.
+//     state/auth, the switch state (plug.json), the queued reports and
+//     telemetry (state/outbox), the consent ledger (state/privacy) and the
+//     update settings (state/update/policy.json); the ledger and the outbox
+//     are closed before they are erased. The journal, state/reset.journal,
+//     is resumed at every start before any of those stores opens, so a
+//     reset cut by power loss is finished first. While a reset runs and
+//     until the restart that follows it, the plug answers every request
+//     with 503. With --cloud the reset also asks the associated service to
+//     delete what it holds (5.11-2): the deletion request waits in
+//     state/erase-requests, which the reset does not erase, is moved into
+//     the outbox at the next start and sent over MQTT; the service answers
+//     with the signed command erase.confirm, and the Reset page and GET
+//     /api/reset show its confirmation with the last receipt
+//     (cloud_erase.go). Without --cloud the receipt names no associated
+//     service: the plug sent nothing to any. The replay record of the
+//     service's signed commands (state/mqtt) is kept: it holds one number,
+//     nothing of the owner's, and erasing it would let old signed commands
+//     run again. Self-checks erase.factory-reset,
+//     smartplug.reset-instructions, smartplug.reset-receipt and
+//     smartplug.reset-service.
 //   - conformance: /selfcheck (and /api/selfcheck) is the live report
 //     (5.12-3), including the embedded profile.json's own checks; /ics (and
 //     /api/ics) is the ICS from that profile joined with it.

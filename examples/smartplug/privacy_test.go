@@ -151,7 +151,7 @@ func TestDevicePrivacy(t *testing.T) {
 			t.Errorf("the notice does not name category %q", c.Name)
 		}
 	}
-	for _, want := range []string{inv.Controller.Name, "a plug without one sends nothing anywhere", "no factory reset", "Only with your consent"} {
+	for _, want := range []string{inv.Controller.Name, "a plug without one sends nothing anywhere", "a factory reset (on the plug's Reset page) deletes it", "Only with your consent"} {
 		if !strings.Contains(txt.body, want) {
 			t.Errorf("the notice does not say %q", want)
 		}

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -33,12 +34,26 @@ import (
 //	secrets/auth.session-key.sec  signs the owner's sessions  erased (owner-login)
 //	auth/throttle.log             sign-in attempts by address erased (sign-in-log)
 //	plug.json                     on/off and when switched    erased (switch-state)
-//	outbox/                       queued switch reports       erased (outbox)
+//	outbox/                       queued switch reports, telemetry, consent
+//	                              receipts, command results   erased (outbox)
+//	privacy/consent.log           the owner's consent decisions  erased (consent)
+//	update/policy.json            auto-install on/off, postponed releases
+//	                                                          erased (update-settings)
+//	erase-requests/               deletion requests for the service, until
+//	                              they are in the outbox (cloud_erase.go)  kept
+//	mqtt/                         highest sequence number of the service's
+//	                              signed commands (replay protection)      kept
 //	secrets/.identity.sec, .keyset, kek.seed  device identity and keys   kept
 //	secrets/auth.setup-verifier.sec  the label's setup secret  kept
-//	secrets/update.root-pin.sec, update/, demo-repo/  update trust   kept
+//	secrets/update.root-pin.sec, update/ (but policy.json), demo-repo/,
+//	slots/                        firmware and update trust   kept
 //	identity.json, tls-cert.pem   serial, device ID, HTTPS certificate  kept
-//	reset.journal                 the reset's own record      kept
+//	reset.journal, lock           the reset's own record, the state lock  kept
+//
+// mqtt/ is kept on purpose: it holds one number about the service's
+// commands, nothing of the owner's, and erasing it would let a broker run
+// the service's earlier signed commands (set-telemetry-interval,
+// erase.confirm) once more until they expire.
 //
 // The sealed store cannot be crypto-erased as a whole, as erase.Crypto
 // would: it also holds the device identity (which signs the receipt and
@@ -74,15 +89,21 @@ func (d *device) resetRegistry() *erase.Registry {
 	reg := erase.NewRegistry().
 		Add(&ownerLogin{d: d}, erase.Credentials).
 		Add(&erase.DirStore{StoreName: "sign-in-log", Dir: d.path("auth")}, erase.Logs).
-		Add(&switchFile{d: d}, switchState).
+		Add(&fileStore{d: d, name: "switch-state", file: "plug.json", clear: d.clearSwitch}, switchState).
 		Add(&erase.DirStore{StoreName: "outbox", Dir: d.path("outbox")}, erase.Telemetry).
+		Add(&erase.DirStore{StoreName: "consent", Dir: d.path("privacy")}, erase.Consent).
+		Add(&fileStore{d: d, name: "update-settings", file: filepath.Join("update", "policy.json")}, updateSettings).
 		Keep("the device identity (serial number, device ID, identity key and its HTTPS certificate)",
 			"it belongs to the device, not to you, and signs the receipt of this reset; it holds no personal data").
 		Keep("the setup secret printed on the label (the plug keeps only a verifier of it)",
 			"so that you, or the next owner, can set the plug up again with the label").
 		HowTo("Log in, open Reset, type " + resetWord + " and press \"Reset the plug\". The plug shows a signed receipt, restarts, and waits for the setup secret from its label.")
 	if d.deleteAtService != nil {
-		reg.AddService(erase.Service{Name: cloudService, Holds: "the switch reports the plug sent it and the plug's link to your account"})
+		reg.AddService(erase.Service{Name: cloudService, Holds: "the switch reports, usage figures and consent receipts the plug sent it, and the plug's link to your account"}).
+			Keep("the number of the associated service's last signed command",
+				"so that nobody can make the plug run one of the service's old commands again; it holds no personal data").
+			Keep("the deletion request for the associated service, until it is sent",
+				"so that the service is asked to delete your data even though the plug restarts; it holds only random request numbers and times")
 	}
 	return reg
 }
@@ -155,6 +176,15 @@ func (d *device) factoryReset(ctx context.Context) (rc *erase.Receipt, signed []
 	// The update checker and the cloud link write to the state directory;
 	// they stop before anything is erased (and come back with the restart).
 	d.stopBackground()
+	// The consent ledger and the outbox keep their files open: close
+	// them (and with them the telemetry exporter) before their
+	// directories are erased. Nothing uses them again before the restart:
+	// resetGuard refuses every request from now on.
+	if d.cloud != nil {
+		if err := d.cloud.close(); err != nil {
+			d.log.Warn("closing the cloud link's stores before the reset", "err", err)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), resetTimeout)
 	defer cancel()
 	if rc, err = d.resetter.Reset(ctx); err != nil {
@@ -162,6 +192,7 @@ func (d *device) factoryReset(ctx context.Context) (rc *erase.Receipt, signed []
 		return nil, nil, true, err
 	}
 	if signed, err = d.signReceipt(ctx, rc); err != nil {
+		d.log.Error("factory reset: signing the receipt", "err", err)
 		return nil, nil, true, err
 	}
 	d.log.Info("factory reset done", "receipt", rc.ID, "complete", rc.Complete())
@@ -260,45 +291,71 @@ func (o *ownerLogin) Verify(ctx context.Context) error {
 	return nil
 }
 
-// switchFile is plug.json, the relay's position and when it last changed.
-type switchFile struct{ d *device }
+// updateSettings is a category the SDK does not name; shown as written.
+const updateSettings erase.Category = "your update settings (auto-install, postponed updates)"
 
-func (s *switchFile) Name() string         { return "switch-state" }
-func (s *switchFile) Method() erase.Method { return erase.Delete }
+// fileStore is one file of the state directory that holds the owner's
+// data: plug.json (the relay's position and when it last changed) and
+// update/policy.json (the owner's update settings). clear, if set, also
+// empties the running copy.
+type fileStore struct {
+	d     *device
+	name  string
+	file  string
+	clear func()
+}
 
-// Erase removes plug.json (durably) and switches the running relay off,
-// the state of a plug fresh from the factory.
-func (s *switchFile) Erase(ctx context.Context) (erase.StoreReceipt, error) {
+func (s *fileStore) Name() string         { return s.name }
+func (s *fileStore) Method() erase.Method { return erase.Delete }
+
+// Erase removes the file (durably) and clears the running copy.
+func (s *fileStore) Erase(ctx context.Context) (erase.StoreReceipt, error) {
 	if err := ctx.Err(); err != nil {
 		return erase.StoreReceipt{}, err
 	}
 	n := 0
-	if _, err := os.Lstat(s.d.path("plug.json")); err == nil {
+	if _, err := os.Lstat(s.d.path(s.file)); err == nil {
 		n = 1
 	}
-	if err := durable.Remove(durable.OS, s.d.path("plug.json")); err != nil {
+	// No parent directory (update/ before the updater first ran): there
+	// is no file, and no directory entry to sync.
+	if _, err := os.Stat(filepath.Dir(s.d.path(s.file))); err == nil {
+		if err := durable.Remove(durable.OS, s.d.path(s.file)); err != nil {
+			return erase.StoreReceipt{}, err
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
 		return erase.StoreReceipt{}, err
 	}
-	if p := s.d.plug; p != nil {
-		p.mu.Lock()
-		p.on, p.changed = false, time.Time{}
-		p.mu.Unlock()
+	if s.clear != nil {
+		s.clear()
 	}
 	return erase.StoreReceipt{Store: s.Name(), Method: erase.Delete, Items: n, At: time.Now()}, nil
 }
 
-// Verify checks that plug.json is gone and the running relay is off with
-// no time of a last switch.
-func (s *switchFile) Verify(context.Context) error {
-	if _, err := os.Lstat(s.d.path("plug.json")); !errors.Is(err, fs.ErrNotExist) {
-		return errors.New("the switch state file remains")
+// Verify checks that the file is gone (and, for the switch state, that
+// the running relay is off with no time of a last switch).
+func (s *fileStore) Verify(context.Context) error {
+	if _, err := os.Lstat(s.d.path(s.file)); !errors.Is(err, fs.ErrNotExist) {
+		return errors.New("the " + s.name + " file remains")
 	}
-	if p := s.d.plug; p != nil {
-		if st := p.State(); st.On || !st.Changed.IsZero() {
-			return errors.New("the running plug still holds a switch state")
+	if s.name == "switch-state" {
+		if p := s.d.plug; p != nil {
+			if st := p.State(); st.On || !st.Changed.IsZero() {
+				return errors.New("the running plug still holds a switch state")
+			}
 		}
 	}
 	return nil
+}
+
+// clearSwitch switches the running relay off, the state of a plug fresh
+// from the factory.
+func (d *device) clearSwitch() {
+	if p := d.plug; p != nil {
+		p.mu.Lock()
+		p.on, p.changed = false, time.Time{}
+		p.mu.Unlock()
+	}
 }
 
 // resetChecks are the plug's own self-checks of its factory reset, beside
@@ -311,6 +368,9 @@ func (d *device) resetChecks() []conformance.Check {
 		{ID: "smartplug.reset-receipt", Method: conformance.Measured, Provisions: []string{"5.11-4"},
 			Title: "The plug signs a reset receipt that verifies with the key of the certificate it serves, and a changed receipt does not",
 			Run:   d.checkResetReceipt},
+		{ID: "smartplug.reset-service", Method: conformance.Measured, Provisions: []string{"5.11-2"},
+			Title: "A reset asks the associated service to delete the owner's data through a queue the reset does not erase, and takes the service's signed confirmation",
+			Run:   d.checkResetService},
 	}
 }
 

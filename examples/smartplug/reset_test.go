@@ -249,7 +249,7 @@ func checkReceipt(t *testing.T, signed []byte, pub crypto.PublicKey) *erase.Rece
 	return rc
 }
 
-func testKEK(t *testing.T) secrets.KEK {
+func testKEK(t testing.TB) secrets.KEK {
 	k, err := secrets.NewSoftKEK(context.Background(), secrets.SoftConfig{Path: filepath.Join(t.TempDir(), "seed")})
 	if err != nil {
 		t.Fatal(err)
@@ -557,11 +557,16 @@ func TestResetSelfChecks(t *testing.T) {
 	ids := map[string]bool{}
 	for _, c := range checks {
 		ids[c.ID] = true
-		if r := c.Run(ctx); r.Verdict != conformance.Pass {
+		r := c.Run(ctx)
+		if r.Verdict != conformance.Pass {
 			t.Errorf("%s = %s: %s", c.ID, r.Verdict, r.Detail)
 		}
+		if c.ID == "smartplug.reset-service" && !strings.Contains(r.Observed, "--cloud not given") {
+			// TestCloudResetDeletion sees it pass with a service.
+			t.Errorf("%s without a service observed %q", c.ID, r.Observed)
+		}
 	}
-	for _, want := range []string{"erase.factory-reset", "smartplug.reset-instructions", "smartplug.reset-receipt"} {
+	for _, want := range []string{"erase.factory-reset", "smartplug.reset-instructions", "smartplug.reset-receipt", "smartplug.reset-service"} {
 		if !ids[want] {
 			t.Errorf("no self-check %s", want)
 		}
@@ -602,7 +607,7 @@ func TestResetAsksTheServiceToDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.resetter.Close()
-	if text := d.resetRegistry().Instructions(); !strings.Contains(text, "Online services") || !strings.Contains(text, "the switch reports the plug sent it") {
+	if text := d.resetRegistry().Instructions(); !strings.Contains(text, "Online services") || !strings.Contains(text, "the switch reports, usage figures and consent receipts the plug sent it") {
 		t.Errorf("the instructions do not name the associated service:\n%s", text)
 	}
 	rc, err := d.resetter.Reset(ctx)

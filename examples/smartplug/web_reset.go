@@ -23,6 +23,7 @@ func (d *device) resetRoutes() []route {
 		{"GET /reset", owner, d.resetPage},
 		{"POST /reset", owner, d.resetForm},
 		{"POST /api/reset", owner, d.apiReset},
+		{"GET /api/reset", owner, d.apiLastReset},
 	}
 }
 
@@ -218,10 +219,34 @@ func (d *device) apiReset(w http.ResponseWriter, r *http.Request) {
 	}
 	svc := noServiceWords
 	if len(rc.Services) > 0 {
-		svc = "Deletion requested from the associated service; the receipt shows its status."
+		svc = "Deletion requested from the associated service: the request is sent when the plug is back online after its restart, and the service's answer shows on the Reset page (and GET /api/reset)."
 	}
 	auth.ClearCookie(w)
 	b, _ := json.MarshalIndent(resetResponse{SignedReceipt: string(signed), ReceiptID: rc.ID, Complete: rc.Complete(),
 		Confirmation: rc.Confirmation(), Service: svc, Restart: "the plug restarts now and then waits for the setup secret from its label"}, "", "  ")
+	writeFinal(w, "application/json", http.StatusOK, append(b, '\n'))
+}
+
+// lastResetResponse is GET /api/reset: the receipt of the last reset,
+// signed, with each associated service's deletion status as it stands now.
+type lastResetResponse struct {
+	SignedReceipt string         `json:"signed_receipt"`
+	Receipt       *erase.Receipt `json:"receipt"`
+	Complete      bool           `json:"complete"`
+	Confirmation  string         `json:"confirmation"`
+}
+
+func (d *device) apiLastReset(w http.ResponseWriter, r *http.Request) {
+	rc, err := d.resetter.Receipt()
+	if err != nil {
+		writeJSONError(w, http.StatusNotFound, "no factory reset has completed on this plug")
+		return
+	}
+	signed, err := d.signReceipt(r.Context(), rc)
+	if err != nil {
+		writeJSONError(w, http.StatusInternalServerError, "the receipt could not be signed")
+		return
+	}
+	b, _ := json.MarshalIndent(lastResetResponse{SignedReceipt: string(signed), Receipt: rc, Complete: rc.Complete(), Confirmation: rc.Confirmation()}, "", "  ")
 	writeFinal(w, "application/json", http.StatusOK, append(b, '\n'))
 }
