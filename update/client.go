@@ -109,6 +109,13 @@ type Config struct {
 	// (defaults 1 KiB/s over 30 s). Negative MinRate disables the check.
 	MinRate       int64
 	MinRateWindow time.Duration
+	// CheckpointBytes is how much verified, written image a power loss may
+	// cost at most: progress is journaled (the slot synced, then the
+	// journal) before more than this lies unjournaled in the slot, and at
+	// least every 2 s. Zero means 16 MiB; a value below the release's chunk
+	// size journals every chunk (one fsync of the slot and one of the
+	// journal per chunk, which costs more than hashing and writing).
+	CheckpointBytes int64
 	// InsecureAllowNoDescriptor accepts targets without a descriptor (for
 	// repositories written by other TUF tools): such a target is fetched as
 	// a single chunk of at most MaxChunkSize bytes, and no hardware-ID,

@@ -408,6 +408,9 @@ func (c *Client) fetchInto(ctx context.Context, p *plan, src source, slot Slot) 
 		return err
 	}
 	t := &transfer{c: c, p: p, slot: slot, j: j, every: checkpointBytes, ivl: checkpointInterval, whole: make([]hash.Hash, len(p.algs)), last: time.Now()}
+	if c.cfg.CheckpointBytes > 0 {
+		t.every = c.cfg.CheckpointBytes
+	}
 	if cadenceForTest.bytes > 0 {
 		t.every = cadenceForTest.bytes
 	}

@@ -81,7 +81,7 @@ func (r *tufRepo) add(name string, bundle []byte, counter uint64) {
 // inst, with its state in a fresh directory.
 func (r *tufRepo) client(inst update.Installer) *update.Client {
 	r.t.Helper()
-	c, err := update.New(update.Config{TrustedRoot: r.repo.RootBytes(), RepositoryURL: r.url, HardwareID: "baseline-test",
+	c, err := update.New(update.Config{TrustedRoot: r.repo.RootBytes(), RepositoryURL: r.url, HardwareID: "baseline-test", CheckpointBytes: update.MinChunkSize,
 		Installer: inst, Dir: r.t.TempDir(), Now: func() time.Time { return r.now }})
 	must(r.t, err)
 	return c
@@ -91,7 +91,7 @@ func (r *tufRepo) client(inst update.Installer) *update.Client {
 // flash, shared with the adapter, in the power-loss tests).
 func (r *tufRepo) clientOn(inst update.Installer, fsys durable.FS, dir string) *update.Client {
 	r.t.Helper()
-	c, err := update.New(update.Config{TrustedRoot: r.repo.RootBytes(), RepositoryURL: r.url, HardwareID: "baseline-test",
+	c, err := update.New(update.Config{TrustedRoot: r.repo.RootBytes(), RepositoryURL: r.url, HardwareID: "baseline-test", CheckpointBytes: update.MinChunkSize,
 		Installer: inst, FS: fsys, Dir: dir, Now: func() time.Time { return r.now }})
 	must(r.t, err)
 	return c
