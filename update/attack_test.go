@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -310,8 +311,14 @@ func TestAttackWrongSoftware(t *testing.T) {
 func TestAttackWrongHardwareID(t *testing.T) {
 	fx := newFixture(t, false)
 	fx.addRelease("fw.bin", randomImage(t, MinChunkSize), func(d *Descriptor) { d.HardwareID = "acme-plug-v1" })
-	c := fx.client(nil)
+	var logged bytes.Buffer
+	c := fx.client(func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(&logged, nil)) })
 	mustRefuse(t, c, errNothing) // not offered
+	// ... and the device says why, naming both IDs.
+	if out := logged.String(); !strings.Contains(out, "none for this device's hardware ID") ||
+		!strings.Contains(out, "acme-plug-v1") || !strings.Contains(out, testHW) {
+		t.Errorf("no hardware-ID mismatch in the log:\n%s", out)
+	}
 	slot := &recSlot{}
 	_, err := c.Download(context.Background(), &Release{Path: "fw.bin", Length: int64(len(fx.image))}, slot)
 	if !errors.Is(err, ErrHardware) {

@@ -49,7 +49,10 @@ type Config struct {
 	TrustedRoot []byte
 	// RepositoryURL is the base URL of the repository: metadata is fetched
 	// from RepositoryURL/metadata/ and targets from RepositoryURL/targets/
-	// unless MetadataURL or TargetsURL say otherwise.
+	// unless MetadataURL or TargetsURL say otherwise. (go-tuf's updater and
+	// tuf-js take those two URLs separately, as the metadata URL and the
+	// targets URL; `baseline release` writes both directories under one
+	// root, so one URL is enough.)
 	RepositoryURL string
 	// MetadataURL and TargetsURL override the two locations.
 	MetadataURL, TargetsURL string

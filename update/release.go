@@ -215,13 +215,24 @@ func (c *Client) Check(ctx context.Context) (*Release, error) {
 	inst := c.cfg.InstalledCounter()
 	var best string
 	var bestCounter uint64
+	var ours int         // targets for this hardware ID
+	var otherHW []string // a few other hardware IDs, for the log
 	for p, tf := range c.trusted.Targets[metadata.TARGETS].Signed.Targets {
 		var custom []byte
 		if tf.Custom != nil {
 			custom = *tf.Custom
 		}
 		d, err := DecodeDescriptor(custom)
-		if err != nil || d.HardwareID != c.cfg.HardwareID || d.ReleaseCounter <= inst ||
+		if err == nil && d.HardwareID != c.cfg.HardwareID {
+			if len(otherHW) < 4 && !slices.Contains(otherHW, d.HardwareID) {
+				otherHW = append(otherHW, d.HardwareID)
+			}
+			continue
+		}
+		if err == nil {
+			ours++
+		}
+		if err != nil || d.ReleaseCounter <= inst ||
 			c.rejected(&Release{Path: p, Length: tf.Length, Hashes: tf.Hashes, Descriptor: d}) {
 			continue
 		}
@@ -230,6 +241,12 @@ func (c *Client) Check(ctx context.Context) (*Release, error) {
 		}
 	}
 	if best == "" {
+		if ours == 0 && len(otherHW) > 0 {
+			// Otherwise the device would never update and never say why.
+			slices.Sort(otherHW)
+			c.cfg.logger().Warn("update: the repository has releases, but none for this device's hardware ID; compare Config.HardwareID with the -hardware-id the releases were published with",
+				"hardware_id", c.cfg.HardwareID, "repository_hardware_ids", otherHW)
+		}
 		return nil, nil
 	}
 	return c.lookup(best)
