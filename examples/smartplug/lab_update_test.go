@@ -12,7 +12,7 @@ import (
 
 // The owner updates the plug in a real browser: the update page announces
 // the maker's security release with its notes and the restart it causes;
-// "Install now" downloads it, the plug restarts into it, and the page
+// the owner postpones it (capped for a security release), then "Install now" downloads it, the plug restarts into it, and the page
 // (reloaded by the owner) reports the new version, its passed health check
 // and the commit. Screenshots go to the test's artifact directory.
 func TestLabBrowserSelfUpdate(t *testing.T) {
@@ -42,6 +42,12 @@ func TestLabBrowserSelfUpdate(t *testing.T) {
 	w.click(`form[action="/update"] button[type="submit"]`) // Check now
 	w.waitText("Update available: version 1.1.0", "a security update", "switch the plug", "the plug restarts", "Install now", "installed automatically")
 	t.Logf("screenshot: %s", w.screenshot("update-available.png"))
+
+	// The owner postpones it: the page says until when, and that a
+	// security update cannot be put off beyond the maker's cap.
+	w.click(`form[action="/update/postpone"] button[type="submit"]`)
+	w.waitText("Postponed until", "a security update can be postponed for at most", "Install at the next opportunity")
+	t.Logf("screenshot: %s", w.screenshot("update-postponed.png"))
 
 	w.click(`form[action="/update/install"] button[type="submit"]`)
 	if s := w.settle("Installing", `{"error"`, "could not be started"); !strings.Contains(s, "Installing") {
