@@ -76,6 +76,7 @@ func (d *device) resetRegistry() *erase.Registry {
 		Add(&erase.DirStore{StoreName: "sign-in-log", Dir: d.path("auth")}, erase.Logs).
 		Add(&switchFile{d: d}, switchState).
 		Add(&erase.DirStore{StoreName: "outbox", Dir: d.path("outbox")}, erase.Telemetry).
+		Add(&erase.DirStore{StoreName: "security-log", Dir: d.path(secDir)}, erase.Logs).
 		Keep("the device identity (serial number, device ID, identity key and its HTTPS certificate)",
 			"it belongs to the device, not to you, and signs the receipt of this reset; it holds no personal data").
 		Keep("the setup secret printed on the label (the plug keeps only a verifier of it)",
