@@ -5,16 +5,20 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"hash/crc32"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iotbaseline/baseline/auth"
 	"github.com/iotbaseline/baseline/conformance"
 	"github.com/iotbaseline/baseline/privacy"
+	"github.com/iotbaseline/baseline/resilience"
 )
 
 // TestSecurityLogPage: wrong passwords through the API appear on the
@@ -151,5 +155,67 @@ func TestSecurityAlert(t *testing.T) {
 	}
 	if r := d.checkSecurityLog(ctx); r.Verdict != conformance.Pass {
 		t.Errorf("security-log check = %s %s", r.Verdict, r.Detail)
+	}
+}
+
+// TestSecurityAlertToService: with a service configured, a raised alert
+// is handed to the outbox on topic "alert" (critical, no expiry) and
+// leaves the monitor's queue; the page still shows it.
+func TestSecurityAlertToService(t *testing.T) {
+	ctx := context.Background()
+	ob, err := resilience.OpenOutbox(ctx, resilience.OutboxConfig{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+	d := &device{dir: t.TempDir(), log: slog.New(slog.DiscardHandler), cloud: &cloudLink{outbox: ob, broker: "broker.invalid:8883"}}
+	if err := d.openSecurity(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer d.closeSecurity()
+	for range secMinSamples {
+		d.secSample(ctx)
+	}
+	for range secMinDeviation + 4 {
+		d.secAuth(ctx, "login", "198.51.100.3", auth.ErrBadCredentials)
+	}
+	pend := ob.Pending(0)
+	if len(pend) != 1 || pend[0].Topic != topicAlert || pend[0].Priority != resilience.PriorityCritical {
+		t.Fatalf("queued for the service: %+v", pend)
+	}
+	var m alertMessage
+	if err := json.Unmarshal(pend[0].Payload, &m); err != nil || m.Metric != privacy.MetricAuthFailures || !m.Raised || m.Value <= secMinDeviation {
+		t.Errorf("alert message %s (%v)", pend[0].Payload, err)
+	}
+	if q, _ := d.sec.mon.Pending(); q != 0 {
+		t.Errorf("%d alerts still queued in the monitor after delivery to the outbox", q)
+	}
+	if st := d.securityState(); len(st.Alerts) != 1 || !st.Service {
+		t.Errorf("page state %+v", st)
+	}
+}
+
+// TestResetErasesSecurityLog: the factory reset empties state/security.
+func TestResetErasesSecurityLog(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	rg := openRig(t, dir, options{})
+	tok := rg.setup(rg.label)
+	rg.json("POST", "/api/login", "", map[string]string{"password": "wrong-password-for-the-log"})
+	if n := rg.d.sec.log.Count(privacy.SecLoginFailed, time.Time{}); n != 1 {
+		t.Fatalf("%d failures logged before the reset", n)
+	}
+	if r := rg.json("POST", "/api/reset", tok, map[string]string{"confirm": "RESET"}); r.code != 200 {
+		t.Fatalf("reset = %d %s", r.code, r.body)
+	}
+	ents, err := os.ReadDir(filepath.Join(dir, secDir))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
+	if len(ents) != 0 {
+		t.Errorf("security/ holds %d files after the reset", len(ents))
+	}
+	rg.restart()
+	if n := len(rg.d.sec.log.Events()); n != 0 {
+		t.Errorf("%d security events after the reset and restart", n)
 	}
 }

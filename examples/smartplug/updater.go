@@ -23,8 +23,8 @@ import (
 	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
 	"github.com/iotbaseline/baseline/conformance"
 	"github.com/iotbaseline/baseline/durable"
-	"github.com/iotbaseline/baseline/secrets"
 	"github.com/iotbaseline/baseline/privacy"
+	"github.com/iotbaseline/baseline/secrets"
 	"github.com/iotbaseline/baseline/update"
 )
 
