@@ -115,8 +115,11 @@ func (d *device) secEvent(ctx context.Context, kind, source, detail string) {
 
 // secAuth records the outcome of an owner operation (op: "login", "setup",
 // "password-change") from src. The password is never passed here.
+// The source is kept as auth's throttle key (an IPv4 address or an IPv6
+// /64, no port), as the privacy notice declares.
 func (d *device) secAuth(ctx context.Context, op, src string, err error) {
 	var th auth.ErrThrottled
+	src = auth.SourceKey(src)
 	switch {
 	case err == nil && op == "login":
 		d.secEvent(ctx, privacy.SecLoginOK, src, "owner logged in")
