@@ -24,7 +24,7 @@ import (
 // package reports on itself from the live configuration, and the device
 // adds what only it can observe.
 func (d *device) checkers() []conformance.Checker {
-	cs := []conformance.Checker{d.store, d.owner, d.updates, d.cloud, conformance.CheckerFunc(d.deviceChecks), conformance.CheckerFunc(d.privacyChecks)}
+	cs := []conformance.Checker{d.store, d.owner, d.updates, d.cloud, conformance.CheckerFunc(d.deviceChecks), conformance.CheckerFunc(d.privacyChecks), conformance.CheckerFunc(d.securityChecks)}
 	if d.gateChecker != nil {
 		cs = append(cs, d.gateChecker)
 	}

@@ -88,6 +88,7 @@ type device struct {
 	trim memTrimmer
 
 	integ integrity // the start-up check of the running image (integrity.go)
+	sec   *security // the security log and anomaly detectors (security.go)
 
 	// Factory reset (reset.go). updateBusy, set by the update code, reports
 	// an install in progress (nil: never busy). deleteAtService carries
@@ -151,6 +152,9 @@ func openDevice(ctx context.Context, dir string, o options, log *slog.Logger) (*
 	}
 	if d.cloud, err = newCloudLink(ctx, d, o, log); err != nil {
 		return nil, "", fmt.Errorf("cloud link: %w", err)
+	}
+	if err := d.openSecurity(ctx); err != nil {
+		return nil, "", err
 	}
 	return d, label, nil
 }
@@ -341,6 +345,8 @@ func (d *device) startBackground(ctx context.Context) {
 	go func() { defer d.bgWG.Done(); d.cloud.run(bg) }()
 	go func() { defer d.bgWG.Done(); d.cloud.pruneReports(bg) }()
 	go func() { defer d.bgWG.Done(); d.updates.run(bg, d.trim.soon) }()
+	d.bgWG.Add(1)
+	go func() { defer d.bgWG.Done(); d.runSecurity(bg) }()
 	d.trim.soon() // start-up: provisioning and auth's dummy hash
 }
 
@@ -366,6 +372,7 @@ func (d *device) Close() {
 	if d.resetter != nil {
 		d.resetter.Close()
 	}
+	d.closeSecurity()
 	if c, ok := d.kek.(interface{ Close() error }); ok {
 		c.Close()
 	}

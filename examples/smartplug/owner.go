@@ -17,6 +17,8 @@ type ownerAuth struct {
 	// hashed is called after every operation that may have hashed, to give
 	// the request's garbage back to the OS soon.
 	hashed func()
+	// sec records each outcome in the security log (security.go).
+	sec func(ctx context.Context, op, src string, err error)
 }
 
 func openOwnerAuth(ctx context.Context, d *device) (*ownerAuth, error) {
@@ -35,7 +37,7 @@ func openOwnerAuth(ctx context.Context, d *device) (*ownerAuth, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ownerAuth{svc: svc, hashed: d.trim.soon}, nil
+	return &ownerAuth{svc: svc, hashed: d.trim.soon, sec: d.secAuth}, nil
 }
 
 func (a *ownerAuth) close() error { return a.svc.Close() }
@@ -48,13 +50,15 @@ func (a *ownerAuth) provision(ctx context.Context, verifier string) error {
 // setUp reports whether the owner has chosen a password.
 func (a *ownerAuth) setUp() bool { return a.svc.State() == auth.Ready }
 
-func (a *ownerAuth) setup(ctx context.Context, src, secret, password string) (*auth.Session, error) {
+func (a *ownerAuth) setup(ctx context.Context, src, secret, password string) (ses *auth.Session, err error) {
 	defer a.hashed()
+	defer func() { a.sec(ctx, "setup", src, err) }()
 	return a.svc.Setup(ctx, auth.SetupRequest{Source: src, SetupSecret: auth.Password(secret), Account: ownerAccount, NewPassword: auth.Password(password)})
 }
 
-func (a *ownerAuth) login(ctx context.Context, src, password string) (*auth.Session, error) {
+func (a *ownerAuth) login(ctx context.Context, src, password string) (ses *auth.Session, err error) {
 	defer a.hashed()
+	defer func() { a.sec(ctx, "login", src, err) }()
 	return a.svc.Authenticate(ctx, auth.Attempt{Source: src, Account: ownerAccount, Password: auth.Password(password)})
 }
 
@@ -72,8 +76,9 @@ func (a *ownerAuth) logout(ctx context.Context) error {
 
 // changePassword needs the current password (5.1-4); it revokes every
 // earlier session and returns a new one for the caller.
-func (a *ownerAuth) changePassword(ctx context.Context, src, current, password string) (*auth.Session, error) {
+func (a *ownerAuth) changePassword(ctx context.Context, src, current, password string) (ses *auth.Session, err error) {
 	defer a.hashed()
+	defer func() { a.sec(ctx, "password-change", src, err) }()
 	return a.svc.ChangePassword(ctx, auth.ChangeRequest{Source: src, Account: ownerAccount, CurrentPassword: auth.Password(current), NewPassword: auth.Password(password)})
 }
 

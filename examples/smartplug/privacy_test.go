@@ -38,6 +38,7 @@ var stateDeclarations = map[string]struct{ category, reason string }{
 	"kek.seed":      {reason: "the soft key-encryption key of the sealed store (default build)"},
 	"lock":          {reason: "an empty lock file that keeps a second instance away"},
 	"privacy":       {category: "consent-decisions"}, // privacy/consent.log, the consent ledger
+	"security":      {category: "sign-in-attempts"},  // security/log, the security event log
 	"mqtt":          {reason: "the highest sequence number of a signed command the plug accepted (replay protection)"},
 }
 

@@ -37,6 +37,8 @@ import (
 //	outbox/                       queued switch reports, telemetry, consent
 //	                              receipts, command results   erased (outbox)
 //	privacy/consent.log           the owner's consent decisions  erased (consent)
+//	security/log                  security events (sign-ins by address, setup,
+//	                              password changes, updates)  erased (security-log)
 //	update/policy.json            auto-install on/off, postponed releases
 //	                                                          erased (update-settings)
 //	erase-requests/               deletion requests for the service, until
@@ -93,6 +95,7 @@ func (d *device) resetRegistry() *erase.Registry {
 		Add(&erase.DirStore{StoreName: "outbox", Dir: d.path("outbox")}, erase.Telemetry).
 		Add(&erase.DirStore{StoreName: "consent", Dir: d.path("privacy")}, erase.Consent).
 		Add(&fileStore{d: d, name: "update-settings", file: filepath.Join("update", "policy.json")}, updateSettings).
+		Add(&erase.DirStore{StoreName: "security-log", Dir: d.path(secDir)}, erase.Logs).
 		Keep("the device identity (serial number, device ID, identity key and its HTTPS certificate)",
 			"it belongs to the device, not to you, and signs the receipt of this reset; it holds no personal data").
 		Keep("the setup secret printed on the label (the plug keeps only a verifier of it)",

@@ -310,7 +310,7 @@ func TestDeviceSetupLoginRestart(t *testing.T) {
 	// change by design and are left out: the throttle log (auth/) records
 	// failed attempts; the update client (update/) and the cloud outbox
 	// (outbox/) write from their background loops.
-	before := snapshot(t, state, "auth/", "update/", "outbox/")
+	before := snapshot(t, state, "auth/", "update/", "outbox/", "security/")
 	wrong, _ := auth.NewSetupSecret()
 	huge := `{"setup_secret":"` + strings.Repeat("A", 100<<10) + `"}`
 	for _, tc := range []struct {
@@ -343,7 +343,7 @@ func TestDeviceSetupLoginRestart(t *testing.T) {
 			t.Errorf("setup form %s: %d, want the setup page with an error:\n%.300s", name, r.code, r.body)
 		}
 	}
-	sameSnapshot(t, "refused setup requests", before, snapshot(t, state, "auth/", "update/", "outbox/"))
+	sameSnapshot(t, "refused setup requests", before, snapshot(t, state, "auth/", "update/", "outbox/", "security/"))
 	if r := do(t, c, "GET", p.url("/api/info"), "", ""); !strings.Contains(r.body, `"setup_required": true`) {
 		t.Fatalf("refused setups changed the setup state: %s", r.body)
 	}
@@ -467,11 +467,11 @@ func TestDeviceSetupLoginRestart(t *testing.T) {
 		t.Fatalf("restart printed the setup secret again: %q", p2.lines)
 	}
 	c2 := p2.client(t)
-	before = snapshot(t, state, "auth/", "update/", "outbox/")
+	before = snapshot(t, state, "auth/", "update/", "outbox/", "security/")
 	if r := jsonDo(t, c2, "POST", p2.url("/api/login"), map[string]string{"password": "not the password at all"}); r.code != 401 {
 		t.Errorf("wrong password = %d %s", r.code, r.body)
 	}
-	sameSnapshot(t, "wrong password", before, snapshot(t, state, "auth/", "update/", "outbox/"))
+	sameSnapshot(t, "wrong password", before, snapshot(t, state, "auth/", "update/", "outbox/", "security/"))
 	r = jsonDo(t, c2, "POST", p2.url("/api/login"), map[string]string{"password": ownerPassword})
 	if r.code != 200 {
 		t.Fatalf("login after restart = %d %s", r.code, r.body)

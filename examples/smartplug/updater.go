@@ -23,6 +23,7 @@ import (
 	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
 	"github.com/iotbaseline/baseline/conformance"
 	"github.com/iotbaseline/baseline/durable"
+	"github.com/iotbaseline/baseline/privacy"
 	"github.com/iotbaseline/baseline/secrets"
 	"github.com/iotbaseline/baseline/update"
 )
@@ -355,6 +356,7 @@ func (u *updater) apply(ctx context.Context, rel *update.Release) error {
 	if rel.Descriptor != nil {
 		v = rel.Descriptor.Version
 	}
+	u.d.secEvent(ctx, privacy.SecUpdate, rel.Path, "update "+v+" installed; restarting into it")
 	u.restart("update " + v + " installed")
 	return nil
 }
@@ -531,6 +533,7 @@ func (u *updater) commitOrRollBack(ctx context.Context) bool {
 		u.d.log.Error("update: rollback", "err", rerr)
 		return true // the next start counts the trial and rolls back by itself
 	}
+	u.d.secEvent(ctx, privacy.SecUpdate, version, "rolled back: health check failed")
 	u.restart("rolled back: health check failed")
 	return false
 }

@@ -121,7 +121,7 @@ func (d *device) routeTable() []route {
 		{"GET /api/ics", owner, d.apiICS},
 		{"GET /ics", owner, d.icsPage},
 	}
-	return slices.Concat(rs, d.updateRoutes(), d.privacyRoutes(), d.resetRoutes())
+	return slices.Concat(rs, d.updateRoutes(), d.privacyRoutes(), d.resetRoutes(), d.securityRoutes())
 }
 
 // routes builds the handler: the route table on an auth.Mux behind
