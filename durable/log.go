@@ -27,6 +27,10 @@ var ErrRecordTooLarge = errors.New("durable: log record too large")
 // ErrClosed is returned by operations on a closed [Log].
 var ErrClosed = errors.New("durable: log closed")
 
+// ErrLogDamaged is returned by OpenLog with LogOptions.StrictTail for a log
+// damaged before its end.
+var ErrLogDamaged = errors.New("durable: log damaged before its end (not a torn append)")
+
 // LogOptions tunes [OpenLog]. The zero value is the default.
 type LogOptions struct {
 	// MaxRecord bounds a record's size on append and on replay; a frame
@@ -34,6 +38,13 @@ type LogOptions struct {
 	MaxRecord int
 	// Perm is the mode of a newly created log file; zero means 0600.
 	Perm os.FileMode
+	// StrictTail makes OpenLog refuse, with ErrLogDamaged and without
+	// cutting anything, a log whose first bad frame is followed by more
+	// bytes than that frame claims. Power loss during an append tears only
+	// the end of the file, so such a log was damaged or edited in place.
+	// Use it for logs written one record per Append (a multi-record
+	// Append torn by power loss can look the same).
+	StrictTail bool
 }
 
 // Log is an append-only file of records, each framed with its length and a
@@ -87,6 +98,16 @@ func OpenLog(fsys FS, name string, opt LogOptions) (*Log, error) {
 	if err != nil {
 		f.Close()
 		return nil, err
+	}
+	if opt.StrictTail && fi.Size()-end > frameHeader {
+		var h [frameHeader]byte
+		if _, err := f.ReadAt(h[:], end); err == nil {
+			claimed := int64(binary.LittleEndian.Uint32(h[:4]))
+			if claimed > int64(l.max) || end+frameHeader+claimed < fi.Size() {
+				f.Close()
+				return nil, fmt.Errorf("%w: %s: bad record at offset %d of %d bytes", ErrLogDamaged, name, end, fi.Size())
+			}
+		}
 	}
 	if fi.Size() > end {
 		l.cut = fi.Size() - end

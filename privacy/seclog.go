@@ -107,7 +107,12 @@ func OpenSecurityLog(ctx context.Context, cfg SecurityLogConfig) (*SecurityLog, 
 	if err := s.fsys.MkdirAll(filepath.Dir(cfg.Path), 0o700); err != nil {
 		return nil, err
 	}
-	l, err := durable.OpenLog(s.fsys, cfg.Path, durable.LogOptions{MaxRecord: secMaxRecord})
+	// One record per Append: a bad record with more after it is an edit
+	// or damage, not power loss (StrictTail), and is reported, not cut.
+	l, err := durable.OpenLog(s.fsys, cfg.Path, durable.LogOptions{MaxRecord: secMaxRecord, StrictTail: true})
+	if errors.Is(err, durable.ErrLogDamaged) {
+		return nil, fmt.Errorf("%w: %v", ErrSecurityLogCorrupt, err)
+	}
 	if err != nil {
 		return nil, err
 	}

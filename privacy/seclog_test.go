@@ -56,6 +56,20 @@ func TestSecurityLogChainAndBound(t *testing.T) {
 	if _, err := OpenSecurityLog(ctx, SecurityLogConfig{FS: fsys, Path: secPath, Now: c.Now}); !errors.Is(err, ErrSecurityLogCorrupt) || !strings.Contains(err.Error(), "record 4") {
 		t.Fatalf("edited log opened: %v", err)
 	}
+
+	// The same edit without fixing the checksum: a bad record with whole
+	// records after it is not what power loss leaves (it tears only the
+	// end), so it is reported, and nothing is cut.
+	b = fsys.Contents()[secPath]
+	fixCRC(b, offs[3])
+	b[offs[3]+i] = '2'
+	durable.WriteFile(fsys, secPath, b, 0o600)
+	if _, err := OpenSecurityLog(ctx, SecurityLogConfig{FS: fsys, Path: secPath, Now: c.Now}); !errors.Is(err, ErrSecurityLogCorrupt) || !strings.Contains(err.Error(), "not a torn append") {
+		t.Fatalf("log edited without its checksum opened: %v", err)
+	}
+	if !bytes.Equal(fsys.Contents()[secPath], b) {
+		t.Fatal("the damaged log was cut instead of kept for inspection")
+	}
 }
 
 func TestSecurityLogOptOut(t *testing.T) {
