@@ -345,7 +345,7 @@ func (c *Client) readLocal(name string, max int64) []byte {
 func metaErr(role string, err error) error {
 	var exp *metadata.ErrExpiredMetadata
 	if errors.As(err, &exp) {
-		return &MetadataError{Role: role, Err: fmt.Errorf("%w: %v", ErrExpired, err)}
+		return &MetadataError{Role: role, Err: fmt.Errorf("%w: %v (the repository's maker must sign it again: baseline release resign -role %s, then publish)", ErrExpired, err, role)}
 	}
 	return &MetadataError{Role: role, Err: err}
 }

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -205,6 +209,45 @@ func (f *releaseFlags) config(stderr io.Writer) (release.Config, *keyLoader, int
 }
 
 // releaseErr prints err and returns the exit code for it.
+// expiryWarning is how far ahead `baseline release` warns of a role's
+// expiry.
+const expiryWarning = 30 * 24 * time.Hour
+
+var releaseRoles = []string{release.Root, release.Targets, release.Snapshot, release.Timestamp}
+
+// expiryNote says whether role has expired or expires within
+// expiryWarning, with what to run; "" when neither.
+func expiryNote(repo *release.Repo, role string) string {
+	exp, now := repo.Expires(role), releaseClock()
+	switch {
+	case !exp.After(now):
+		return fmt.Sprintf("%s EXPIRED on %s: devices refuse this repository; run baseline release resign -role %s", role, exp.UTC().Format(time.RFC3339), role)
+	case exp.Sub(now) <= expiryWarning:
+		return fmt.Sprintf("%s expires in %d days (%s): run baseline release resign -role %s", role, int(exp.Sub(now).Hours()/24), exp.UTC().Format(time.RFC3339), role)
+	}
+	return ""
+}
+
+// warnExpiry writes a warning to stderr for every role that has expired
+// or expires soon.
+func warnExpiry(stderr io.Writer, name string, repo *release.Repo) {
+	for _, role := range releaseRoles {
+		if n := expiryNote(repo, role); n != "" {
+			fmt.Fprintf(stderr, "baseline %s: WARNING: %s\n", name, n)
+		}
+	}
+}
+
+// refuseExpiredRoot refuses to publish into a repository whose root has
+// expired: devices would refuse everything in it.
+func refuseExpiredRoot(stderr io.Writer, name string, repo *release.Repo) bool {
+	if exp := repo.Expires(release.Root); !exp.After(releaseClock()) {
+		fmt.Fprintf(stderr, "baseline %s: the root role expired on %s, so devices refuse this repository; run baseline release resign -role root first\n", name, exp.UTC().Format(time.RFC3339))
+		return true
+	}
+	return false
+}
+
 func releaseErr(stderr io.Writer, name string, err error) int {
 	fmt.Fprintf(stderr, "baseline %s: %s\n", name, oneLine(err.Error()))
 	var pe *os.PathError
@@ -322,6 +365,16 @@ func releaseAdd(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return releaseErr(stderr, "release add", err)
 	}
+	if refuseExpiredRoot(stderr, "release add", repo) {
+		return 1
+	}
+	if same, err := sameTarget(repo, *path, file, d, cosigner != nil, *sha512); err != nil {
+		return releaseErr(stderr, "release add", err)
+	} else if same {
+		fmt.Fprintf(stdout, "%s is already published with this image and these settings: nothing changed (targets v%d)\n", *path, repo.Version(release.Targets))
+		warnExpiry(stderr, "release add", repo)
+		return 0
+	}
 	err = repo.AddTarget(context.Background(), release.Target{Path: *path, Image: file, Descriptor: d, CoSigner: cosigner, SHA512: *sha512})
 	if err != nil {
 		return releaseErr(stderr, "release add", err)
@@ -330,7 +383,36 @@ func releaseAdd(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "published %s: %d bytes, sha256 %x, counter %d; targets v%d, snapshot v%d, timestamp v%d\n",
 		*path, tf.Length, []byte(tf.Hashes["sha256"]), d.ReleaseCounter,
 		repo.Version(release.Targets), repo.Version(release.Snapshot), repo.Version(release.Timestamp))
+	warnExpiry(stderr, "release add", repo)
 	return 0
+}
+
+// sameTarget reports whether path is already published with exactly this
+// image (length and SHA-256) and descriptor, so that re-running an
+// identical add changes nothing. The image is read once and rewound.
+func sameTarget(repo *release.Repo, path string, img *os.File, d update.Descriptor, cosigned, sha512 bool) (bool, error) {
+	tf, ok := repo.Target(path)
+	if !ok || tf.Custom == nil {
+		return false, nil
+	}
+	old, err := update.DecodeDescriptor(*tf.Custom)
+	if err != nil {
+		return false, nil
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, img)
+	if err != nil {
+		return false, err
+	}
+	if _, err := img.Seek(0, io.SeekStart); err != nil {
+		return false, err
+	}
+	_, has512 := tf.Hashes["sha512"]
+	return n == tf.Length && bytes.Equal(h.Sum(nil), tf.Hashes["sha256"]) && has512 == sha512 &&
+		(old.CoSignature != nil) == cosigned &&
+		old.HardwareID == d.HardwareID && old.ReleaseCounter == d.ReleaseCounter && old.Version == d.Version &&
+		old.Security == d.Security && slices.Equal(old.Risks, d.Risks) && old.Reboot == d.Reboot &&
+		old.Downtime == d.Downtime && old.SupportUntil.Equal(d.SupportUntil) && old.ChunkSize == d.ChunkSize, nil
 }
 
 func releaseResign(args []string, stdout, stderr io.Writer) int {
@@ -399,11 +481,51 @@ func releaseRotate(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return releaseErr(stderr, "release rotate", err)
 	}
+	if *role != release.Root && refuseExpiredRoot(stderr, "release rotate", repo) {
+		return 1
+	}
+	if sameKeys(repo, *role, nk, *threshold) {
+		fmt.Fprintf(stdout, "%s already has exactly these keys and threshold %d: nothing changed (root version %d)\n", *role, *threshold, repo.Version(release.Root))
+		return 0
+	}
 	if err := repo.Rotate(context.Background(), *role, nk, *threshold); err != nil {
 		return releaseErr(stderr, "release rotate", err)
 	}
 	fmt.Fprintf(stdout, "rotated %s keys: root version %d (%d.root.json)\n", *role, repo.Version(release.Root), repo.Version(release.Root))
+	warnExpiry(stderr, "release rotate", repo)
 	return 0
+}
+
+// sameKeys reports whether role already has exactly keys and threshold in
+// the repository's root, so that re-running an identical rotate changes
+// nothing.
+func sameKeys(repo *release.Repo, role string, keys []crypto.Signer, threshold int) bool {
+	b, err := repo.RootJSON()
+	if err != nil {
+		return false
+	}
+	var root struct {
+		Signed struct {
+			Roles map[string]struct {
+				KeyIDs    []string `json:"keyids"`
+				Threshold int      `json:"threshold"`
+			} `json:"roles"`
+		} `json:"signed"`
+	}
+	if json.Unmarshal(b, &root) != nil {
+		return false
+	}
+	r, ok := root.Signed.Roles[role]
+	if !ok || r.Threshold != threshold || len(r.KeyIDs) != len(keys) {
+		return false
+	}
+	for _, k := range keys {
+		id, err := release.KeyID(k.Public())
+		if err != nil || !slices.Contains(r.KeyIDs, id) {
+			return false
+		}
+	}
+	return true
 }
 
 func releaseList(args []string, stdout, stderr io.Writer) int {
@@ -415,9 +537,17 @@ func releaseList(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return releaseErr(stderr, "release list", err)
 	}
-	for _, role := range []string{release.Root, release.Targets, release.Snapshot, release.Timestamp} {
-		fmt.Fprintf(stdout, "%-9s version %d, expires %s\n", role, repo.Version(role), repo.Expires(role).UTC().Format(time.RFC3339))
+	for _, role := range releaseRoles {
+		line := fmt.Sprintf("%-9s version %d, expires %s", role, repo.Version(role), repo.Expires(role).UTC().Format(time.RFC3339))
+		switch exp := repo.Expires(role); {
+		case !exp.After(releaseClock()):
+			line += "  EXPIRED"
+		case exp.Sub(releaseClock()) <= expiryWarning:
+			line += "  EXPIRES SOON"
+		}
+		fmt.Fprintln(stdout, line)
 	}
+	warnExpiry(stderr, "release list", repo)
 	for _, p := range repo.TargetPaths() {
 		tf, _ := repo.Target(p)
 		line := fmt.Sprintf("target %s %d bytes", p, tf.Length)

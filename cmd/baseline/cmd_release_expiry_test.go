@@ -1,0 +1,129 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// snapshotDir returns every file of dir (relative name → content).
+func snapshotDir(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := os.ReadFile(p)
+			rel, _ := filepath.Rel(dir, p)
+			m[rel] = string(b)
+		}
+		return nil
+	})
+	return m
+}
+
+func sameFiles(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestReleaseIdempotentAndExpiry: an identical add or rotate changes
+// nothing; list flags roles that expired or expire within 30 days, and add
+// refuses a repository whose root has expired, naming the command to run.
+func TestReleaseIdempotentAndExpiry(t *testing.T) {
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "keys")
+	os.Mkdir(keys, 0o700)
+	passFile := filepath.Join(dir, "pass")
+	os.WriteFile(passFile, []byte("release passphrase\n"), 0o600)
+	keygenFiles(t, keys, passFile, "root", "targets", "snapshot", "timestamp", "targets2")
+	k := func(n string) string { return filepath.Join(keys, n+".key") }
+	repo := filepath.Join(dir, "repo")
+	all := []string{"-repo", repo, "-root-key", k("root"), "-targets-key", k("targets"),
+		"-snapshot-key", k("snapshot"), "-timestamp-key", k("timestamp"), "-passphrase-file", passFile}
+	if code, _, stderr := releaseCmd(t, append([]string{"release", "init"}, all...)...); code != 0 {
+		t.Fatalf("init: %s", stderr)
+	}
+	img := filepath.Join(dir, "fw.bin")
+	os.WriteFile(img, []byte(strings.Repeat("firmware", 3000)), 0o644)
+	add := func(version string) (int, string, string) {
+		return releaseCmd(t, append(append([]string{"release", "add"}, all...),
+			"-image", img, "-path", "plug/fw.bin", "-hardware-id", "plug-v1", "-counter", "2", "-version", version, "-reboot")...)
+	}
+	if code, _, stderr := add("1.2"); code != 0 {
+		t.Fatalf("add: %s", stderr)
+	}
+	before := snapshotDir(t, repo)
+	code, out, stderr := add("1.2")
+	if code != 0 || !strings.Contains(out, "nothing changed") {
+		t.Fatalf("identical add: exit %d: %s %s", code, out, stderr)
+	}
+	if !sameFiles(before, snapshotDir(t, repo)) {
+		t.Fatal("an identical add changed the repository")
+	}
+	// The same path with another setting is not a no-op.
+	if code, out, _ := add("1.2-b"); code == 0 && strings.Contains(out, "nothing changed") {
+		t.Fatal("a changed release was taken for the same one")
+	}
+
+	rotate := func() (int, string, string) {
+		return releaseCmd(t, append(append([]string{"release", "rotate"}, all...), "-role", "targets", "-new-key", k("targets2"))...)
+	}
+	if code, _, stderr := rotate(); code != 0 {
+		t.Fatalf("rotate: %s", stderr)
+	}
+	before = snapshotDir(t, repo)
+	if code, out, stderr := rotate(); code != 0 || !strings.Contains(out, "nothing changed") {
+		t.Fatalf("identical rotate: exit %d: %s %s", code, out, stderr)
+	}
+	if !sameFiles(before, snapshotDir(t, repo)) {
+		t.Fatal("an identical rotate changed the repository")
+	}
+
+	// The root's expiry, from the newest root file.
+	var newest string
+	for name := range before {
+		if strings.HasSuffix(name, ".root.json") && name > newest && len(name) >= len(newest) {
+			newest = name
+		}
+	}
+	var root struct {
+		Signed struct {
+			Expires time.Time `json:"expires"`
+		} `json:"signed"`
+	}
+	if err := json.Unmarshal([]byte(before[newest]), &root); err != nil || root.Signed.Expires.IsZero() {
+		t.Fatalf("root %s: %v", newest, err)
+	}
+	defer func(c func() time.Time) { releaseClock = c }(releaseClock)
+
+	releaseClock = func() time.Time { return root.Signed.Expires.Add(-10 * 24 * time.Hour) }
+	code, out, stderr = releaseCmd(t, "release", "list", "-repo", repo)
+	if code != 0 || !strings.Contains(out, "EXPIRES SOON") || !strings.Contains(stderr, "WARNING: root expires in") ||
+		!strings.Contains(stderr, "baseline release resign -role root") {
+		t.Fatalf("list 10 days before the root expires: exit %d\n%s\n%s", code, out, stderr)
+	}
+
+	releaseClock = func() time.Time { return root.Signed.Expires.Add(time.Hour) }
+	if code, out, _ := releaseCmd(t, "release", "list", "-repo", repo); code != 0 || !strings.Contains(out, "EXPIRED") {
+		t.Fatalf("list after the root expired: %s", out)
+	}
+	before = snapshotDir(t, repo)
+	code, _, stderr = releaseCmd(t, append(append([]string{"release", "add"}, all...),
+		"-image", img, "-path", "plug/fw-3.bin", "-hardware-id", "plug-v1", "-counter", "3", "-version", "1.3")...)
+	if code != 1 || !strings.Contains(stderr, "baseline release resign -role root") {
+		t.Fatalf("add into a repository with an expired root: exit %d: %s", code, stderr)
+	}
+	if !sameFiles(before, snapshotDir(t, repo)) {
+		t.Fatal("a refused add changed the repository")
+	}
+}
