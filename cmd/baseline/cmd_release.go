@@ -24,7 +24,7 @@ import (
 func init() {
 	register(command{
 		name:    "release",
-		summary: "publish firmware into a static TUF repository (init, add, resign, rotate, list)",
+		summary: "publish firmware into a static TUF repository (init, add, resign, rotate, list, bundle)",
 		run:     runRelease,
 	})
 }
@@ -46,7 +46,12 @@ actions:
            -if-expiring-within 72h" (snapshot and timestamp keys)
   rotate   replace a role's keys: writes root N+1 signed by the current root
            keys (-root-key) and, for -role root, by the new ones (-new-key)
-  list     print the published targets and metadata versions
+  list     print the published targets and metadata versions, and warn of
+           roles that expired or expire within 30 days
+  bundle   write the offline (USB) bundle of one published target: the
+           image with the metadata a device verifies it with
+           (update.Client.OpenBundle); -cosign-sig adds a signature made
+           with "cosign sign-blob" of the image
 
 Keys are files written by "baseline keygen" (-root-key, -targets-key,
 -snapshot-key, -timestamp-key; repeat a flag for several keys of a role).
@@ -72,7 +77,7 @@ func runRelease(args []string, stdout, stderr io.Writer) int {
 	}
 	actions := map[string]func([]string, io.Writer, io.Writer) int{
 		"init": releaseInit, "add": releaseAdd, "resign": releaseResign,
-		"rotate": releaseRotate, "list": releaseList,
+		"rotate": releaseRotate, "list": releaseList, "bundle": releaseBundle,
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
@@ -100,10 +105,11 @@ type releaseFlags struct {
 	root, targets, snapshot, timestamp  pathList
 	pass                                passphraseFlags
 	expRoot, expTargets, expSnap, expTS time.Duration
+	keys                                bool // key and expiry flags registered
 }
 
 func newReleaseFlags(action string, stderr io.Writer, keys bool) *releaseFlags {
-	f := &releaseFlags{fs: flag.NewFlagSet("release "+action, flag.ContinueOnError)}
+	f := &releaseFlags{fs: flag.NewFlagSet("release "+action, flag.ContinueOnError), keys: keys}
 	f.fs.SetOutput(stderr)
 	f.fs.StringVar(&f.repo, "repo", "", "repository `DIR` (required)")
 	if keys {
@@ -135,6 +141,13 @@ func (f *releaseFlags) parse(args []string, stderr io.Writer) int {
 	if f.repo == "" {
 		fmt.Fprintf(stderr, "baseline %s: -repo is required\n", f.fs.Name())
 		return 2
+	}
+	for name, d := range map[string]time.Duration{"-expiry-root": f.expRoot, "-expiry-targets": f.expTargets,
+		"-expiry-snapshot": f.expSnap, "-expiry-timestamp": f.expTS} {
+		if f.keys && d <= 0 {
+			fmt.Fprintf(stderr, "baseline %s: %s must be a positive duration (got %v)\n", f.fs.Name(), name, d)
+			return 2
+		}
 	}
 	return -1
 }
@@ -526,6 +539,56 @@ func sameKeys(repo *release.Repo, role string, keys []crypto.Signer, threshold i
 		}
 	}
 	return true
+}
+
+func releaseBundle(args []string, stdout, stderr io.Writer) int {
+	f := newReleaseFlags("bundle", stderr, false)
+	path := f.fs.String("path", "", "published target `PATH` to bundle (required)")
+	out := f.fs.String("out", "", "bundle `FILE` to write (required; not overwritten)")
+	sigFile := f.fs.String("cosign-sig", "", "`FILE` holding \"cosign sign-blob\" output for the image (base64), to include")
+	if c := f.parse(args, stderr); c >= 0 {
+		return c
+	}
+	if *path == "" || *out == "" {
+		fmt.Fprintln(stderr, "baseline release bundle: -path and -out are required")
+		return 2
+	}
+	repo, err := release.Open(f.repo, release.Config{})
+	if err != nil {
+		return releaseErr(stderr, "release bundle", err)
+	}
+	if _, ok := repo.Target(*path); !ok {
+		fmt.Fprintf(stderr, "baseline release bundle: %s is not published in %s (see baseline release list)\n", *path, f.repo)
+		return 1
+	}
+	if refuseExpiredRoot(stderr, "release bundle", repo) {
+		return 1
+	}
+	var sig []byte
+	if *sigFile != "" {
+		if sig, err = durable.ReadFile(durable.OS, *sigFile, 64<<10); err != nil {
+			return releaseErr(stderr, "release bundle", err)
+		}
+		sig = bytes.TrimSpace(sig)
+	}
+	w, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return releaseErr(stderr, "release bundle", err)
+	}
+	err = update.WriteBundle(w, os.DirFS(f.repo), *path, sig)
+	if err == nil {
+		err = w.Sync()
+	}
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(*out)
+		return releaseErr(stderr, "release bundle", err)
+	}
+	fmt.Fprintf(stdout, "wrote %s: %s with its metadata (targets v%d)\n", *out, *path, repo.Version(release.Targets))
+	warnExpiry(stderr, "release bundle", repo)
+	return 0
 }
 
 func releaseList(args []string, stdout, stderr io.Writer) int {

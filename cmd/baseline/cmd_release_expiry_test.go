@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iotbaseline/baseline/durable"
+	"github.com/iotbaseline/baseline/update"
 )
 
 // snapshotDir returns every file of dir (relative name → content).
@@ -125,5 +130,70 @@ func TestReleaseIdempotentAndExpiry(t *testing.T) {
 	}
 	if !sameFiles(before, snapshotDir(t, repo)) {
 		t.Fatal("a refused add changed the repository")
+	}
+}
+
+// TestReleaseBundle: `baseline release bundle` writes the offline bundle
+// a device opens and verifies with update.Client.OpenBundle, without any Go
+// code of the maker's; an unpublished path and an existing file are refused.
+func TestReleaseBundle(t *testing.T) {
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "keys")
+	os.Mkdir(keys, 0o700)
+	passFile := filepath.Join(dir, "pass")
+	os.WriteFile(passFile, []byte("release passphrase\n"), 0o600)
+	keygenFiles(t, keys, passFile, "root", "targets", "snapshot", "timestamp")
+	k := func(n string) string { return filepath.Join(keys, n+".key") }
+	repo := filepath.Join(dir, "repo")
+	all := []string{"-repo", repo, "-root-key", k("root"), "-targets-key", k("targets"),
+		"-snapshot-key", k("snapshot"), "-timestamp-key", k("timestamp"), "-passphrase-file", passFile}
+	if code, _, stderr := releaseCmd(t, append([]string{"release", "init"}, all...)...); code != 0 {
+		t.Fatalf("init: %s", stderr)
+	}
+	image := []byte(strings.Repeat("firmware image ", 2000))
+	img := filepath.Join(dir, "fw.bin")
+	os.WriteFile(img, image, 0o644)
+	if code, _, stderr := releaseCmd(t, append(append([]string{"release", "add"}, all...),
+		"-image", img, "-path", "plug/fw-2.bin", "-hardware-id", "plug-v1", "-counter", "2", "-version", "2.0")...); code != 0 {
+		t.Fatalf("add: %s", stderr)
+	}
+	out := filepath.Join(dir, "usb", "fw-2.bundle")
+	os.Mkdir(filepath.Dir(out), 0o755)
+	if code, _, stderr := releaseCmd(t, "release", "bundle", "-repo", repo, "-path", "plug/fw-2.bin", "-out", out); code != 0 {
+		t.Fatalf("bundle: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := releaseCmd(t, "release", "bundle", "-repo", repo, "-path", "plug/fw-2.bin", "-out", out); code == 0 {
+		t.Fatalf("bundle over an existing file: exit 0 %s", stderr)
+	}
+	if code, _, stderr := releaseCmd(t, "release", "bundle", "-repo", repo, "-path", "plug/none.bin", "-out", out+"2"); code != 1 || !strings.Contains(stderr, "not published") {
+		t.Fatalf("bundle of an unpublished path: exit %d %s", code, stderr)
+	}
+
+	// The device side: only the pinned root, no network.
+	root, err := os.ReadFile(filepath.Join(repo, "metadata", "1.root.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := update.New(update.Config{TrustedRoot: root, RepositoryURL: "https://updates.invalid", HardwareID: "plug-v1",
+		Dir: filepath.Join(dir, "device"), InstalledCounter: func() uint64 { return 1 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	slot, err := update.OpenFileSlot(durable.OS, filepath.Join(dir, "slot"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := c.OpenBundle(context.Background(), f, slot)
+	if err != nil {
+		t.Fatalf("the device refused the CLI's bundle: %v", err)
+	}
+	slot.Close()
+	if got, _ := os.ReadFile(filepath.Join(dir, "slot")); !bytes.Equal(got, image) || v == nil {
+		t.Fatal("the slot does not hold the published image")
 	}
 }

@@ -210,6 +210,8 @@ func TestReleaseAddRefusesBadValues(t *testing.T) {
 		{"-chunk-size", "100"}:           "must be a multiple of 64 from 4096",
 		{"-chunk-size", "65537"}:         "must be a multiple of 64",
 		{"-downtime", "-5s"}:             "must not be negative",
+		{"-expiry-targets", "-1h"}:       "-expiry-targets must be a positive duration",
+		{"-expiry-timestamp", "0s"}:      "-expiry-timestamp must be a positive duration",
 	} {
 		code, _, stderr := releaseCmd(t, append(append([]string(nil), base...), flagv[0], flagv[1])...)
 		if code != 2 || !strings.Contains(stderr, want) {
