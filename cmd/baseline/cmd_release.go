@@ -61,7 +61,8 @@ Encrypted keys are opened with the passphrase from -passphrase-file or
 The repository is plain files: serve DIR/metadata/ and DIR/targets/ from any
 web server or CDN. Consistent snapshots: metadata as N.root.json,
 N.snapshot.json, N.targets.json and timestamp.json, targets under their path
-and under <sha256>.<name>.
+and under <sha256>.<name> (one file, hard-linked, where the file
+system allows).
 
 Exit status: 0 done, 1 refused (counter not increasing, path exists, key not
 in root, threshold not met, wrong passphrase, tampered repository),

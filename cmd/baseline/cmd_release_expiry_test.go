@@ -157,6 +157,16 @@ func TestReleaseBundle(t *testing.T) {
 		"-image", img, "-path", "plug/fw-2.bin", "-hardware-id", "plug-v1", "-counter", "2", "-version", "2.0")...); code != 0 {
 		t.Fatalf("add: %s", stderr)
 	}
+	// The image is stored once: the plain name is a link to the
+	// hash-prefixed one that consistent-snapshot clients fetch.
+	hashed, _ := filepath.Glob(filepath.Join(repo, "targets", "plug", "*.fw-2.bin"))
+	plainFI, err1 := os.Stat(filepath.Join(repo, "targets", "plug", "fw-2.bin"))
+	if len(hashed) != 1 || err1 != nil {
+		t.Fatalf("targets: %v %v", hashed, err1)
+	}
+	if hashedFI, err := os.Stat(hashed[0]); err != nil || !os.SameFile(plainFI, hashedFI) {
+		t.Errorf("the image is stored twice (%s and its plain name are different files)", hashed[0])
+	}
 	out := filepath.Join(dir, "usb", "fw-2.bundle")
 	os.Mkdir(filepath.Dir(out), 0o755)
 	if code, _, stderr := releaseCmd(t, "release", "bundle", "-repo", repo, "-path", "plug/fw-2.bin", "-out", out); code != 0 {

@@ -257,14 +257,30 @@ func (r *Repo) storeTarget(t Target) (*metadata.TargetFiles, []string, error) {
 	return tf, written, nil
 }
 
-// copyFile copies src to dst atomically (temp file, fsync, rename).
+// copyFile puts src's content at dst atomically (temp name, rename): on
+// the operating system's file system as a hard link, so the image is not
+// stored twice; where linking fails (another file system, or an FS for
+// tests) as a copy (fsync, rename).
 func (r *Repo) copyFile(src, dst string) error {
+	tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp")
+	if r.fsys == durable.OS {
+		os.Remove(tmp)
+		if os.Link(src, tmp) == nil {
+			err := r.fsys.Rename(tmp, dst)
+			if err == nil {
+				err = r.fsys.SyncDir(filepath.Dir(dst))
+			}
+			if err != nil {
+				r.fsys.Remove(tmp)
+			}
+			return err
+		}
+	}
 	in, err := r.fsys.OpenFile(src, os.O_RDONLY, 0)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp")
 	out, err := r.fsys.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
