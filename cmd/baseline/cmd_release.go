@@ -224,8 +224,23 @@ func (f *releaseFlags) config(stderr io.Writer) (release.Config, *keyLoader, int
 
 // releaseErr prints err and returns the exit code for it.
 // expiryWarning is how far ahead `baseline release` warns of a role's
-// expiry.
+// expiry: 30 days, or half the role's default lifetime for the short-lived
+// snapshot (7 days) and timestamp (1 day), which are re-signed from cron and
+// would otherwise always be "expiring".
 const expiryWarning = 30 * 24 * time.Hour
+
+func warnWindow(role string) time.Duration {
+	var life time.Duration
+	switch role {
+	case release.Snapshot:
+		life = release.DefaultExpiry.Snapshot
+	case release.Timestamp:
+		life = release.DefaultExpiry.Timestamp
+	default:
+		return expiryWarning
+	}
+	return min(expiryWarning, life/2)
+}
 
 var releaseRoles = []string{release.Root, release.Targets, release.Snapshot, release.Timestamp}
 
@@ -236,8 +251,8 @@ func expiryNote(repo *release.Repo, role string) string {
 	switch {
 	case !exp.After(now):
 		return fmt.Sprintf("%s EXPIRED on %s: devices refuse this repository; run baseline release resign -role %s", role, exp.UTC().Format(time.RFC3339), role)
-	case exp.Sub(now) <= expiryWarning:
-		return fmt.Sprintf("%s expires in %d days (%s): run baseline release resign -role %s", role, int(exp.Sub(now).Hours()/24), exp.UTC().Format(time.RFC3339), role)
+	case exp.Sub(now) <= warnWindow(role):
+		return fmt.Sprintf("%s expires in %s (%s): run baseline release resign -role %s", role, exp.Sub(now).Round(time.Minute), exp.UTC().Format(time.RFC3339), role)
 	}
 	return ""
 }
@@ -442,6 +457,10 @@ func releaseResign(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "baseline release resign: unknown role %q\n", *role)
 		return 2
 	}
+	if *within < 0 {
+		fmt.Fprintf(stderr, "baseline release resign: -if-expiring-within must not be negative (got %v)\n", *within)
+		return 2
+	}
 	cfg, kl, c := f.config(stderr)
 	if c >= 0 {
 		return c
@@ -606,7 +625,7 @@ func releaseList(args []string, stdout, stderr io.Writer) int {
 		switch exp := repo.Expires(role); {
 		case !exp.After(releaseClock()):
 			line += "  EXPIRED"
-		case exp.Sub(releaseClock()) <= expiryWarning:
+		case exp.Sub(releaseClock()) <= warnWindow(role):
 			line += "  EXPIRES SOON"
 		}
 		fmt.Fprintln(stdout, line)

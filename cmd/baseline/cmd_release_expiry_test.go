@@ -64,8 +64,8 @@ func TestReleaseIdempotentAndExpiry(t *testing.T) {
 		return releaseCmd(t, append(append([]string{"release", "add"}, all...),
 			"-image", img, "-path", "plug/fw.bin", "-hardware-id", "plug-v1", "-counter", "2", "-version", version, "-reboot")...)
 	}
-	if code, _, stderr := add("1.2"); code != 0 {
-		t.Fatalf("add: %s", stderr)
+	if code, _, stderr := add("1.2"); code != 0 || strings.Contains(stderr, "WARNING") {
+		t.Fatalf("add into a fresh repository: exit %d, stderr %q (no warning expected)", code, stderr)
 	}
 	before := snapshotDir(t, repo)
 	code, out, stderr := add("1.2")
