@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -56,7 +57,8 @@ actions:
 Keys are files written by "baseline keygen" (-root-key, -targets-key,
 -snapshot-key, -timestamp-key; repeat a flag for several keys of a role).
 Encrypted keys are opened with the passphrase from -passphrase-file or
--passphrase-env (one passphrase for all keys of the run).
+-passphrase-env; a key whose custodian keeps another passphrase takes its own
+with -key-passphrase-file KEYFILE=PASSFILE.
 
 The repository is plain files: serve DIR/metadata/ and DIR/targets/ from any
 web server or CDN. Consistent snapshots: metadata as N.root.json,
@@ -106,7 +108,8 @@ type releaseFlags struct {
 	root, targets, snapshot, timestamp  pathList
 	pass                                passphraseFlags
 	expRoot, expTargets, expSnap, expTS time.Duration
-	keys                                bool // key and expiry flags registered
+	keys                                bool     // key and expiry flags registered
+	keyPass                             pathList // KEYFILE=PASSFILE: a key's own passphrase
 }
 
 func newReleaseFlags(action string, stderr io.Writer, keys bool) *releaseFlags {
@@ -119,6 +122,7 @@ func newReleaseFlags(action string, stderr io.Writer, keys bool) *releaseFlags {
 		f.fs.Var(&f.snapshot, "snapshot-key", "snapshot private key `FILE` (repeatable)")
 		f.fs.Var(&f.timestamp, "timestamp-key", "timestamp private key `FILE` (repeatable)")
 		f.pass.register(f.fs)
+		f.fs.Var(&f.keyPass, "key-passphrase-file", "`KEYFILE=PASSFILE`: the passphrase of one key file, for keys whose custodians keep their own (repeatable; other keys use -passphrase-file or -passphrase-env)")
 		f.fs.DurationVar(&f.expRoot, "expiry-root", release.DefaultExpiry.Root, "validity of root metadata")
 		f.fs.DurationVar(&f.expTargets, "expiry-targets", release.DefaultExpiry.Targets, "validity of targets metadata")
 		f.fs.DurationVar(&f.expSnap, "expiry-snapshot", release.DefaultExpiry.Snapshot, "validity of snapshot metadata")
@@ -159,6 +163,8 @@ type keyLoader struct {
 	pf      *passphraseFlags
 	pass    []byte
 	loaded  bool
+	own     map[string]*passphraseFlags // per key file (-key-passphrase-file)
+	owned   [][]byte                    // their passphrases, cleared on close
 	errCode int
 }
 
@@ -171,7 +177,13 @@ func (k *keyLoader) load(paths []string) ([]crypto.Signer, error) {
 			return nil, err
 		}
 		var pass []byte
-		if keyfile.IsEncrypted(data) {
+		if own := k.own[filepath.Clean(p)]; own != nil && keyfile.IsEncrypted(data) {
+			if pass, err = own.read(); err != nil {
+				k.errCode = 2
+				return nil, fmt.Errorf("%s: %w", p, err)
+			}
+			k.owned = append(k.owned, pass)
+		} else if keyfile.IsEncrypted(data) {
 			if !k.loaded {
 				if !k.pf.given() {
 					k.errCode = 2
@@ -198,10 +210,23 @@ func (k *keyLoader) load(paths []string) ([]crypto.Signer, error) {
 	return out, nil
 }
 
-func (k *keyLoader) close() { clear(k.pass) }
+func (k *keyLoader) close() {
+	clear(k.pass)
+	for _, p := range k.owned {
+		clear(p)
+	}
+}
 
 func (f *releaseFlags) config(stderr io.Writer) (release.Config, *keyLoader, int) {
-	kl := &keyLoader{pf: &f.pass}
+	kl := &keyLoader{pf: &f.pass, own: map[string]*passphraseFlags{}}
+	for _, kv := range f.keyPass {
+		key, pass, ok := strings.Cut(kv, "=")
+		if !ok || key == "" || pass == "" {
+			fmt.Fprintf(stderr, "baseline %s: -key-passphrase-file %q: want KEYFILE=PASSFILE\n", f.fs.Name(), kv)
+			return release.Config{}, nil, 2
+		}
+		kl.own[filepath.Clean(key)] = &passphraseFlags{file: pass}
+	}
 	var keys release.Keys
 	for _, x := range []struct {
 		dst   *[]crypto.Signer
@@ -222,7 +247,6 @@ func (f *releaseFlags) config(stderr io.Writer) (release.Config, *keyLoader, int
 	}, kl, -1
 }
 
-// releaseErr prints err and returns the exit code for it.
 // expiryWarning is how far ahead `baseline release` warns of a role's
 // expiry: 30 days, or half the role's default lifetime for the short-lived
 // snapshot (7 days) and timestamp (1 day), which are re-signed from cron and
@@ -277,6 +301,7 @@ func refuseExpiredRoot(stderr io.Writer, name string, repo *release.Repo) bool {
 	return false
 }
 
+// releaseErr prints err and returns the exit code for it.
 func releaseErr(stderr io.Writer, name string, err error) int {
 	fmt.Fprintf(stderr, "baseline %s: %s\n", name, oneLine(err.Error()))
 	var pe *os.PathError

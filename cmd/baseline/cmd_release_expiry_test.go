@@ -207,3 +207,33 @@ func TestReleaseBundle(t *testing.T) {
 		t.Fatal("the slot does not hold the published image")
 	}
 }
+
+// TestReleaseKeyOwnPassphrase: each custodian's key opens with its own
+// passphrase (-key-passphrase-file), the others with the run's; a wrong one
+// is refused without printing either.
+func TestReleaseKeyOwnPassphrase(t *testing.T) {
+	dir := t.TempDir()
+	passA, passB := filepath.Join(dir, "passA"), filepath.Join(dir, "passB")
+	os.WriteFile(passA, []byte("release team passphrase\n"), 0o600)
+	os.WriteFile(passB, []byte("root custodian passphrase\n"), 0o600)
+	for n, pf := range map[string]string{"root": passB, "targets": passA, "snapshot": passA, "timestamp": passA} {
+		if code, _, stderr := releaseCmd(t, "keygen", "-alg", "ecdsa-p256", "-out", filepath.Join(dir, n), "-passphrase-file", pf); code != 0 {
+			t.Fatalf("keygen %s: %s", n, stderr)
+		}
+	}
+	k := func(n string) string { return filepath.Join(dir, n+".key") }
+	args := func(extra ...string) []string {
+		return append([]string{"release", "init", "-repo", filepath.Join(dir, "repo"), "-root-key", k("root"), "-targets-key", k("targets"),
+			"-snapshot-key", k("snapshot"), "-timestamp-key", k("timestamp"), "-passphrase-file", passA}, extra...)
+	}
+	code, _, stderr := releaseCmd(t, args()...)
+	if code != 1 || strings.Contains(stderr, "custodian") || strings.Contains(stderr, "release team") {
+		t.Fatalf("root key with the team's passphrase: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := releaseCmd(t, args("-key-passphrase-file", "bad")...); code != 2 || !strings.Contains(stderr, "KEYFILE=PASSFILE") {
+		t.Fatalf("malformed -key-passphrase-file: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := releaseCmd(t, args("-key-passphrase-file", k("root")+"="+passB)...); code != 0 {
+		t.Fatalf("each key with its own passphrase: exit %d: %s", code, stderr)
+	}
+}
