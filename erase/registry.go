@@ -92,7 +92,8 @@ type Registry struct {
 func NewRegistry() *Registry { return &Registry{kept: slices.Clone(DefaultKept)} }
 
 // Add registers a store and the category of data it holds. It panics on a
-// programmer error: a nil Eraser, a bad or duplicate name.
+// programmer error: a nil Eraser, a bad or duplicate name, a category that
+// is empty or longer than the 64 printable bytes a receipt carries.
 func (r *Registry) Add(e Eraser, c Category) *Registry {
 	if e == nil {
 		panic("erase: Registry.Add with nil Eraser")
@@ -100,6 +101,11 @@ func (r *Registry) Add(e Eraser, c Category) *Registry {
 	name := e.Name()
 	if !validName(name) {
 		panic(fmt.Sprintf("erase: invalid store name %q", name))
+	}
+	if c == "" || len(c) > maxName || !printable(string(c)) {
+		// The receipt carries the category; Sign would refuse it only at
+		// the end of a reset.
+		panic(fmt.Sprintf("erase: store %q: category must be 1 to %d printable bytes", name, maxName))
 	}
 	for _, x := range r.entries {
 		if x.Eraser.Name() == name {
