@@ -15,7 +15,7 @@ const LabelSchema = "baseline.privacy-label/v1"
 // LabelJSONSchema is the JSON Schema (draft 2020-12) that every label
 // [NewLabel] builds validates against; it is published with the package
 // (label.schema.json) so that a shop, an app or a lab can check a label
-// without this code.
+// without this code; [DecodeLabel] checks a label against it in Go.
 //
 //go:embed label.schema.json
 var LabelJSONSchema []byte
