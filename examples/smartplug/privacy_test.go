@@ -306,4 +306,3 @@ func TestReportsPrunedFromFlash(t *testing.T) {
 		t.Error("pruning removed a pending report")
 	}
 }
-
