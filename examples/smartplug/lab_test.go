@@ -640,6 +640,7 @@ func TestLabBrowserWalkThrough(t *testing.T) {
 
 	w.open(home)
 	w.waitText("Set up your plug")
+	t.Logf("screenshot: %s", w.screenshot("setup.png"))
 	w.typeInto("#secret", p.secret)
 	w.typeInto("#pw", ownerPassword)
 	w.typeInto("#pw2", ownerPassword)
@@ -647,6 +648,7 @@ func TestLabBrowserWalkThrough(t *testing.T) {
 	if s := w.waitText("Your plug is set up", "Switch on"); !strings.Contains(s, "\nOff\n") {
 		t.Errorf("a new plug's page does not say Off:\n%s", s)
 	}
+	t.Logf("screenshot: %s", w.screenshot("home.png"))
 	// The session cookie as the browser stored it: host-only, Secure,
 	// HttpOnly, SameSite=Strict.
 	var cookies []struct {
@@ -695,6 +697,7 @@ func TestLabBrowserWalkThrough(t *testing.T) {
 	w.typeInto("#pw", "not the owner's password at all")
 	w.click(`form[action="/login"] button[type="submit"]`)
 	w.waitText("did not match")
+	t.Logf("screenshot: %s", w.screenshot("login-refused.png"))
 	w.typeInto("#pw", ownerPassword)
 	w.click(`form[action="/login"] button[type="submit"]`)
 	w.waitText("You are logged in")
@@ -730,9 +733,11 @@ func TestLabBrowserWalkThrough(t *testing.T) {
 	if s := w.settle("Update available", `{"error"`); !strings.Contains(s, "Update available: version 1.1.0") || !strings.Contains(s, "security update") {
 		t.Errorf("after Check now the update page does not show the security update 1.1.0:\n%.500s", s)
 	}
+	t.Logf("screenshot: %s", w.screenshot("update.png"))
 	// The conformance statement page (its own, stricter CSP).
 	w.open(home + "ics")
 	w.waitText("Security statement for SP-100")
+	t.Logf("screenshot: %s", w.screenshot("ics.png"))
 
 	// The browser console: no Content-Security-Policy violation on any
 	// page visited.
