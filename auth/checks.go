@@ -42,7 +42,7 @@ import (
 //   - auth.throttle (5.1-5), measured: a live probe of the throttle from a
 //     reserved source, replayed from flash.
 //
-// The gate's check, auth.routes-declared, comes from [Gate.Checker].
+// The gate's check, auth.routes-declared, comes from the Gate itself ([Gate.Checks]).
 //
 // Cost: the two hash checks take one hash slot (Config.Hash.Memory, 19 MiB
 // at the floor) while they run, one Argon2id computation at a time, so
@@ -105,7 +105,7 @@ func (s *Service) checkProvisioned(ctx context.Context) conformance.Result {
 	s.mu.Unlock()
 	vinfo := "none"
 	if verifier != "" {
-		if h, err := ParseHash(verifier); err == nil {
+		if h, err := parseHash(verifier); err == nil {
 			vinfo = "argon2id verifier (" + h.Params.String() + ")"
 		} else {
 			return conformance.Result{Verdict: conformance.Fail, Observed: "setup verifier unreadable", Detail: err.Error()}
@@ -254,7 +254,7 @@ func (s *Service) measureHash(ctx context.Context, hp hashPath) conformance.Resu
 		}
 		return conformance.Result{Verdict: conformance.Fail, Observed: "hashing a probe password failed", Detail: err.Error()}
 	}
-	h, err := ParseHash(phc)
+	h, err := parseHash(phc)
 	if err != nil {
 		return conformance.Result{Verdict: conformance.Fail, Observed: "a new password hash is not an argon2id v=19 PHC string", Detail: err.Error()}
 	}
@@ -298,7 +298,7 @@ func (s *Service) measureHash(ctx context.Context, hp hashPath) conformance.Resu
 		return conformance.Result{Verdict: conformance.Fail, Observed: obs, Detail: detail}
 	}
 	if owner.Account != "" {
-		sh, err := ParseHash(owner.Hash)
+		sh, err := parseHash(owner.Hash)
 		if err != nil {
 			return conformance.Result{Verdict: conformance.Fail, Observed: obs, Detail: "stored hash unreadable"}
 		}

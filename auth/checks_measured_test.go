@@ -222,7 +222,7 @@ func TestHashParamsMeasured(t *testing.T) {
 		t.Fatalf("%d hashes, want 4", n)
 	}
 	// An owner hash stored below the floor (before an upgrade) fails.
-	weak := NewHash([]byte("x"), testParams).String()
+	weak := newHash([]byte("x"), testParams).String()
 	f.s.mu.Lock()
 	err := f.s.putOwner(context.Background(), ownerRecord{Account: ownerAcct, Hash: weak, Generation: 1})
 	f.s.mu.Unlock()
@@ -249,9 +249,9 @@ func TestHashParamsBrokenPaths(t *testing.T) {
 		// the flash alone could be attacked offline.
 		"unpeppered": {hashPath{hash: func(ctx context.Context, pw string) (string, error) {
 			n, _ := normalize(pw, DefaultMaxBytes)
-			return NewHash(n, f.s.cfg.Hash).String(), nil
+			return newHash(n, f.s.cfg.Hash).String(), nil
 		}, verify: func(ctx context.Context, phc, pw string) (bool, error) {
-			h, err := ParseHash(phc)
+			h, err := parseHash(phc)
 			n, _ := normalize(pw, DefaultMaxBytes)
 			return err == nil && h.Verify(n), nil
 		}}, "not peppered"},
@@ -263,7 +263,7 @@ func TestHashParamsBrokenPaths(t *testing.T) {
 			p := f.s.cfg.Hash
 			p.Time++
 			n, _ := normalize(pw, DefaultMaxBytes)
-			return NewHash(pepperInput(f.s.pepper, n), p).String(), nil
+			return newHash(pepperInput(f.s.pepper, n), p).String(), nil
 		}, verify: good.verify}, "does not carry the configured parameters"},
 		"bcrypt": {hashPath{hash: func(context.Context, string) (string, error) {
 			return "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW", nil

@@ -19,12 +19,12 @@
 //     ([DecodeProvisioningRecord] is strict and fuzzed), and installs it
 //     with [Service.Provision].
 //   - 5.1-3 (best-practice cryptography): Argon2id PHC strings
-//     ([ParseHash] is strict and fuzzed), floor m=19 MiB t=2 p=1
+//     (the PHC parser is strict and fuzzed), floor m=19 MiB t=2 p=1
 //     ([FloorParams], [TuneParams]), a pepper held in the [Vault], constant-time
 //     comparison, rehash at login when [Config.Hash] rises, and at most
 //     [Config.MaxConcurrentHashes] hashes in flight. Check: "auth.hash-params".
-//   - 5.1-4 (change the password): [Service.ChangePassword] and
-//     [Service.ChangePasswordHandler], needing the current password or the
+//   - 5.1-4 (change the password): [Service.ChangePassword], needing the
+//     current password or the
 //     [Config.PresenceProof] hook (a button); every earlier session is
 //     revoked.
 //   - 5.1-5 (brute force): per-source (IPv6 by /64, bounded table with an
@@ -36,11 +36,11 @@
 //     "auth.throttle" (a live probe from a reserved source).
 //   - 5.5-4, 5.5-5 (authenticated access, fresh sessions for security-relevant
 //     changes): [Gate] denies any route not declared [Public],
-//     [SetupFlow], [Require] or [RequireFresh]; [Gate.CheckRoutes]
-//     enumerates a [Mux]'s routes so
-//     the device's tests fail on an undeclared one.
-//     Check: "auth.routes-declared" ([Gate.Checker]), which sends requests
-//     that must be refused through the gate to every non-public route.
+//     [SetupFlow], [Require] or [RequireFresh]: [Gate.Handle] is the only
+//     way to add a route, and it takes the rule with the handler, so an
+//     undeclared route cannot exist. Check: "auth.routes-declared"
+//     ([Gate.Checks]), which sends requests that must be refused through
+//     the gate to every non-public route.
 //
 // # Quick start
 //
@@ -68,15 +68,20 @@
 //		Policy:   auth.Policy{ContextWords: []string{"Acme", "SmartPlug"}},
 //	})
 //	if svc.State() == auth.Unprovisioned { svc.Provision(ctx, verifierFromFactory) }
-//	mux, gate := auth.NewMux(), auth.NewGate(svc)
-//	gate.Declare("POST /api/setup", auth.SetupFlow)
-//	mux.Handle("POST /api/setup", svc.SetupHandler())
-//	gate.Declare("POST /api/login", auth.Public)
-//	mux.Handle("POST /api/login", svc.LoginHandler())
-//	gate.Declare("POST /api/password", auth.Require("admin"))
-//	mux.Handle("POST /api/password", svc.ChangePasswordHandler())
-//	if err := gate.CheckRoutes(mux); err != nil { log.Fatal(err) } // and in a test: t.Fatal(err)
-//	http.Serve(tlsListener, gate.Wrap(mux))
+//	gate := auth.NewGate(svc)
+//	gate.Handle("POST /login", auth.Public, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+//		ses, err := svc.Authenticate(r.Context(), auth.Attempt{Source: auth.SourceFromRequest(r),
+//			Account: "owner", Password: auth.Password(r.PostFormValue("password"))})
+//		if err != nil { /* ErrThrottled carries RetryAfter; show the form again */ return }
+//		auth.SetCookie(w, ses)
+//		http.Redirect(w, r, "/", http.StatusSeeOther)
+//	}))
+//	gate.Handle("GET /api/status", auth.Require("admin"), statusHandler)
+//	http.Serve(tlsListener, gate) // and add gate to the self-check
+//
+// The package Example and [ExampleGate] run these steps; examples/smartplug
+// wires them into a whole device (setup, login, password and logout pages
+// and their JSON API).
 //
 // # Security considerations
 //

@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
 
 	"github.com/iotbaseline/baseline/auth"
+	"github.com/iotbaseline/baseline/conformance"
 )
 
 // mapVault stands in for secrets.Store.
@@ -46,7 +49,7 @@ func Example() {
 	// Factory.
 	secret, _ := auth.NewSetupSecret()
 	verifier, _ := secret.Verifier(auth.Params{})
-	fmt.Println("label:", secret) // never prints the secret itself
+	fmt.Println("printed:", strings.Contains(fmt.Sprint(secret), secret.Reveal())) // never prints the secret itself
 
 	// Device.
 	svc, err := auth.New(ctx, auth.Config{Vault: &mapVault{m: map[string][]byte{}}, StateDir: dir})
@@ -70,33 +73,42 @@ func Example() {
 	var th auth.ErrThrottled
 	fmt.Println(errors.As(err, &th), th.Limit)
 	// Output:
-	// label: auth.SetupSecret(REDACTED)
+	// printed: false
 	// unprovisioned
 	// true
 	// ready owner <nil>
 	// true source
 }
 
-// Every route is declared; an undeclared one is reported and denied.
-func ExampleGate_CheckRoutes() {
+// Every route is added with its rule. The gate serves what the rule admits
+// and refuses the rest (before setup, only public and setup-flow routes);
+// its self-check sends refused requests to every non-public route.
+func ExampleGate() {
 	ctx := context.Background()
 	dir, _ := os.MkdirTemp("", "auth-example")
 	defer os.RemoveAll(dir)
 	svc, _ := auth.New(ctx, auth.Config{Vault: &mapVault{m: map[string][]byte{}}, StateDir: dir})
 	defer svc.Close()
 
-	mux, gate := auth.NewMux(), auth.NewGate(svc)
-	gate.Declare("GET /model", auth.Public)
-	mux.HandleFunc("GET /model", func(w http.ResponseWriter, r *http.Request) {})
-	gate.Declare("POST /api/wifi", auth.RequireFresh("admin"))
-	mux.HandleFunc("POST /api/wifi", func(w http.ResponseWriter, r *http.Request) {})
-	fmt.Println(gate.CheckRoutes(mux))
-
-	mux.HandleFunc("GET /debug", func(w http.ResponseWriter, r *http.Request) {})
-	fmt.Println(gate.CheckRoutes(mux))
+	gate := auth.NewGate(svc)
+	gate.Handle("GET /model", auth.Public, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "SP-100")
+	}))
+	gate.Handle("POST /api/wifi", auth.RequireFresh("admin"), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		panic("not reached without a fresh admin session")
+	}))
+	for _, req := range []*http.Request{httptest.NewRequest("GET", "/model", nil), httptest.NewRequest("POST", "/api/wifi", nil)} {
+		rec := httptest.NewRecorder()
+		gate.ServeHTTP(rec, req)
+		fmt.Println(req.Method, req.URL.Path, rec.Code, strings.TrimSpace(rec.Body.String()))
+	}
+	for _, r := range conformance.RunChecks(ctx, gate) {
+		fmt.Println(r.ID, r.Verdict)
+	}
 	// Output:
-	// <nil>
-	// auth: 1 undeclared route(s): GET /debug
+	// GET /model 200 SP-100
+	// POST /api/wifi 403 setup required
+	// auth.routes-declared PASS
 }
 
 func ExampleParseSetupSecret() {
@@ -118,8 +130,8 @@ func ExampleNewSetupSecret() {
 	}
 	label := secret.Reveal() // e.g. "7K3Q-M9XD-2WRT-F8NB-P"
 	fmt.Println(len(label), strings.HasPrefix(verifier, "$argon2id$v=19$m=19456,t=2,p=1$"), secret.Matches(verifier))
-	fmt.Printf("%v %s\n", secret, secret) // a SetupSecret never prints itself
+	fmt.Println(strings.Contains(fmt.Sprintf("%v %+v %#v", secret, secret, secret), label)) // a SetupSecret never prints itself
 	// Output:
 	// 21 true true
-	// auth.SetupSecret(REDACTED) auth.SetupSecret(REDACTED)
+	// false
 }

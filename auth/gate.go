@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -15,9 +14,8 @@ import (
 	"github.com/iotbaseline/baseline/conformance"
 )
 
-// Rule is what a route requires. Declare one for every route with
-// Gate.Declare or Gate.Handle; the zero Rule is invalid and Declare panics
-// on it (a programmer error).
+// Rule is what a route requires; Gate.Handle takes one with every route.
+// The zero Rule is invalid and Handle panics on it (a programmer error).
 type Rule struct {
 	kind  ruleKind
 	scope string
@@ -69,109 +67,53 @@ func (r Rule) String() string {
 // insist on Secure, Path=/ and no Domain.
 const CookieName = "__Host-baseline-session"
 
-// Gate is deny-by-default HTTP middleware (provisions 5.5-4, 5.5-5): every
-// route of the wrapped ServeMux must be declared public, setup-flow or
-// requiring a scope. A request whose matched pattern was not declared gets
-// 404 and an error log; one without the session its rule needs gets 401 or
-// 403. Until the owner has set a password, only Public and SetupFlow
-// routes are served.
+// Gate is the device's deny-by-default router (provisions 5.5-4, 5.5-5):
+// a route exists only as Handle registers it, together with its Rule —
+// public, setup-flow, or requiring a scope — so no route can be served
+// without one. A request without the session its rule needs gets 401 or
+// 403; until the owner has set a password only Public and SetupFlow routes
+// are served. Serve the Gate itself (it is an http.Handler), and add it to
+// the device's self-check (it is a conformance.Checker).
 type Gate struct {
 	s     *Service
+	mux   *http.ServeMux
 	mu    sync.RWMutex
 	rules map[string]Rule
-	// verify is s.VerifyToken; a field only so that a test can break it
+	order []string // patterns in registration order
+	// verify is s.verifyToken; a field only so that a test can break it
 	// and see the auth.routes-declared self-check fail.
 	verify func(token string) (*Session, error)
 }
 
-// NewGate returns an empty gate for s.
-func NewGate(s *Service) *Gate { return &Gate{s: s, rules: map[string]Rule{}, verify: s.VerifyToken} }
+// NewGate returns a gate for s with no routes.
+func NewGate(s *Service) *Gate {
+	return &Gate{s: s, mux: http.NewServeMux(), rules: map[string]Rule{}, verify: s.verifyToken}
+}
 
-// Declare records the rule for a ServeMux pattern, exactly as it is
-// registered ("GET /api/status", "POST /api/password"). It panics on the
-// zero Rule or a pattern declared twice with different rules.
-func (g *Gate) Declare(pattern string, r Rule) {
+// Handle registers h for pattern (net/http.ServeMux syntax: "GET
+// /api/status", "POST /api/password", "/files/{path...}") under rule r.
+// It panics on the zero Rule, an invalid scope, or a pattern that
+// net/http.ServeMux refuses or that conflicts with one already registered —
+// programmer errors, found the first time the device starts.
+func (g *Gate) Handle(pattern string, r Rule, h http.Handler) {
 	if r.kind == ruleInvalid || (r.kind == ruleScope && !validName(r.scope, 32)) {
 		panic("auth: invalid rule for " + pattern)
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if old, ok := g.rules[pattern]; ok && old != r {
-		panic("auth: conflicting rules for " + pattern)
+	if _, ok := g.rules[pattern]; ok {
+		panic("auth: route registered twice: " + pattern)
 	}
+	g.mux.Handle(pattern, h) // panics on a bad or conflicting pattern
 	g.rules[pattern] = r
+	g.order = append(g.order, pattern)
 }
 
-// Handle declares the rule and registers h on mux in one step, so a route
-// cannot be registered without a rule (and [Gate.CheckRoutes] and the
-// gate's self-check see it).
-func (g *Gate) Handle(mux *Mux, pattern string, r Rule, h http.Handler) {
-	g.Declare(pattern, r)
-	mux.Handle(pattern, h)
-}
-
-// undeclared returns the patterns among those given that have no rule,
-// sorted.
-func (g *Gate) undeclared(patterns []string) []string {
+// patterns returns the registered patterns, sorted.
+func (g *Gate) patterns() []string {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	var out []string
-	for _, p := range patterns {
-		if _, ok := g.rules[p]; !ok {
-			out = append(out, p)
-		}
-	}
-	sort.Strings(out)
-	return slices.Compact(out)
-}
-
-// CheckRoutes returns an error naming every pattern of mux that has no
-// rule. Call it at start-up (refuse to serve on an error) and from the
-// device's tests, after building the mux exactly as main does:
-//
-//	if err := gate.CheckRoutes(mux); err != nil {
-//		t.Fatal(err)
-//	}
-//
-// The gate's self-check ([Gate.Checker]) runs the same enumeration on the
-// running device and also probes every route through the gate.
-func (g *Gate) CheckRoutes(mux *Mux) error {
-	if u := g.undeclared(mux.Patterns()); len(u) > 0 {
-		return fmt.Errorf("auth: %d undeclared route(s): %s", len(u), strings.Join(u, ", "))
-	}
-	return nil
-}
-
-// Mux is an http.ServeMux that remembers the patterns registered on it, so
-// the gate's route check can enumerate them (ServeMux cannot). Register
-// every route through Handle or HandleFunc.
-type Mux struct {
-	*http.ServeMux
-	mu       sync.Mutex
-	patterns []string
-}
-
-// NewMux returns an empty Mux.
-func NewMux() *Mux { return &Mux{ServeMux: http.NewServeMux()} }
-
-// Handle registers h for pattern and records the pattern.
-func (m *Mux) Handle(pattern string, h http.Handler) {
-	m.ServeMux.Handle(pattern, h)
-	m.mu.Lock()
-	m.patterns = append(m.patterns, pattern)
-	m.mu.Unlock()
-}
-
-// HandleFunc registers f for pattern and records the pattern.
-func (m *Mux) HandleFunc(pattern string, f func(http.ResponseWriter, *http.Request)) {
-	m.Handle(pattern, http.HandlerFunc(f))
-}
-
-// Patterns returns the registered patterns in registration order.
-func (m *Mux) Patterns() []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]string(nil), m.patterns...)
+	return slices.Sorted(slices.Values(g.order))
 }
 
 type sessionKey struct{}
@@ -198,69 +140,77 @@ func tokenFrom(r *http.Request) (string, bool) {
 	return "", false
 }
 
-// Wrap returns the gate in front of mux (an *http.ServeMux or *Mux).
-func (g *Gate) Wrap(mux interface {
+// ServeHTTP routes r to the handler registered for it, if its rule
+// admits the request. A request no route matches gets the ServeMux's own
+// 404, 405 or clean-path redirect; no registered handler runs.
+func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.serve(g.mux, w, r)
+}
+
+// router is what serve routes through: the gate's ServeMux, or the
+// self-check's stand-in for it.
+type router interface {
 	http.Handler
 	Handler(*http.Request) (http.Handler, string)
-}) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, pattern := mux.Handler(r)
-		if pattern == "" {
-			// No route matched: the mux answers 404, 405 or a redirect to
-			// the clean path (which is gated when followed). No device
-			// handler runs.
-			mux.ServeHTTP(w, r)
-			return
-		}
-		g.mu.RLock()
-		rule, ok := g.rules[pattern]
-		g.mu.RUnlock()
-		if !ok {
-			g.s.log.Error("auth: request to undeclared route denied", "pattern", pattern)
+}
+
+func (g *Gate) serve(mux router, w http.ResponseWriter, r *http.Request) {
+	_, pattern := mux.Handler(r)
+	if pattern == "" {
+		// No route matched: the mux answers 404, 405 or a redirect to
+		// the clean path (which is gated when followed). No device
+		// handler runs.
+		mux.ServeHTTP(w, r)
+		return
+	}
+	g.mu.RLock()
+	rule, ok := g.rules[pattern]
+	g.mu.RUnlock()
+	if !ok {
+		g.s.log.Error("auth: request to undeclared route denied", "pattern", pattern)
+		http.NotFound(w, r)
+		return
+	}
+	ready := g.s.State() == Ready
+	switch rule.kind {
+	case rulePublic:
+		mux.ServeHTTP(w, r)
+		return
+	case ruleSetup:
+		if ready {
 			http.NotFound(w, r)
 			return
 		}
-		ready := g.s.State() == Ready
-		switch rule.kind {
-		case rulePublic:
-			mux.ServeHTTP(w, r)
-			return
-		case ruleSetup:
-			if ready {
-				http.NotFound(w, r)
-				return
-			}
-			mux.ServeHTTP(w, r)
-			return
-		}
-		if !ready {
-			deny(w, http.StatusForbidden, "setup required")
-			return
-		}
-		tok, fromCookie := tokenFrom(r)
-		ses, err := g.verify(tok)
-		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="device"`)
-			deny(w, http.StatusUnauthorized, "authentication required")
-			return
-		}
-		if fromCookie && !safeMethod(r.Method) && !sameOrigin(r) {
-			deny(w, http.StatusForbidden, "cross-origin request refused")
-			return
-		}
-		if !ses.HasScope(rule.scope) {
-			deny(w, http.StatusForbidden, "forbidden")
+		mux.ServeHTTP(w, r)
+		return
+	}
+	if !ready {
+		deny(w, http.StatusForbidden, "setup required")
+		return
+	}
+	tok, fromCookie := tokenFrom(r)
+	ses, err := g.verify(tok)
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="device"`)
+		deny(w, http.StatusUnauthorized, "authentication required")
+		return
+	}
+	if fromCookie && !safeMethod(r.Method) && !sameOrigin(r) {
+		deny(w, http.StatusForbidden, "cross-origin request refused")
+		return
+	}
+	if !ses.HasScope(rule.scope) {
+		deny(w, http.StatusForbidden, "forbidden")
+		return
+	}
+	if rule.fresh {
+		if err := g.s.RequireFresh(ses); err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="device", error="insufficient_user_authentication"`)
+			deny(w, http.StatusUnauthorized, "fresh authentication required")
 			return
 		}
-		if rule.fresh {
-			if err := g.s.RequireFresh(ses); err != nil {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="device", error="insufficient_user_authentication"`)
-				deny(w, http.StatusUnauthorized, "fresh authentication required")
-				return
-			}
-		}
-		mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, ses)))
-	})
+	}
+	mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, ses)))
 }
 
 func safeMethod(m string) bool {
@@ -294,37 +244,35 @@ func deny(w http.ResponseWriter, code int, msg string) {
 	fmt.Fprintln(w, msg)
 }
 
-// Checker returns the self-check of the gate over mux's routes (provisions
-// 5.5-4 and 5.5-5), auth.routes-declared. It measures: every registered
-// route must be declared, and every route that is not public gets requests
-// through the gate's own handler ([Gate.Wrap]) and mux's own routing, each
-// of which must be refused — one without credentials and one with a forged
+// Checks returns the gate's self-check over its routes (provisions
+// 5.5-4 and 5.5-5), auth.routes-declared. It measures: every route that
+// is not public gets requests through the gate's own rule enforcement and
+// routing (what ServeHTTP runs), each of which must be refused — one without credentials and one with a forged
 // token, and once the owner is set up, one with a session of the owner
 // lacking the route's scope, one with a session whose password entry is
 // older than Config.FreshAuth on RequireFresh routes, and on SetupFlow
 // routes one without credentials. A stand-in answers in place of the
 // device's handlers, so a probe that gets through runs none of them and
 // changes nothing; the probe sessions are made in memory for the probe and
-// never leave it. What the check cannot see is whether the device's server
-// serves mux through this gate: that is the device's wiring.
-func (g *Gate) Checker(mux *Mux) conformance.Checker {
-	return conformance.CheckerFunc(func() []conformance.Check {
-		return []conformance.Check{{
-			ID: "auth.routes-declared", Method: conformance.Measured, Provisions: []string{"5.5-4", "5.5-5"},
-			Title: "Every web route is declared public or requires an authenticated, scoped session",
-			Run:   func(ctx context.Context) conformance.Result { return g.checkRoutes(ctx, mux) },
-		}}
-	})
+// never leave it. Every route has a rule by construction (Handle is the
+// only way to add one). What the check cannot see is whether the device's
+// server serves this gate: that is the device's wiring.
+func (g *Gate) Checks() []conformance.Check {
+	return []conformance.Check{{
+		ID: "auth.routes-declared", Method: conformance.Measured, Provisions: []string{"5.5-4", "5.5-5"},
+		Title: "Every web route is declared public or requires an authenticated, scoped session",
+		Run:   func(ctx context.Context) conformance.Result { return g.checkRoutes(ctx) },
+	}}
 }
 
 // standIn routes like the device's mux but answers in place of its
 // handlers: it notes that a probe got through and runs nothing.
 type standIn struct {
-	mux     *Mux
+	mux     *http.ServeMux
 	reached bool
 }
 
-func (m *standIn) Handler(r *http.Request) (http.Handler, string) { return m.mux.ServeMux.Handler(r) }
+func (m *standIn) Handler(r *http.Request) (http.Handler, string) { return m.mux.Handler(r) }
 
 func (m *standIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.reached = true
@@ -354,7 +302,7 @@ func (w *probeWriter) WriteHeader(code int) {
 // as in the pattern (GET and a reserved host when absent), each wildcard
 // segment filled in. It returns nil when mux routes the request elsewhere
 // (a more specific pattern shadows the filled-in path).
-func probeRequest(ctx context.Context, mux *Mux, pattern string) *http.Request {
+func probeRequest(ctx context.Context, mux *http.ServeMux, pattern string) *http.Request {
 	method, rest := http.MethodGet, strings.TrimSpace(pattern)
 	if m, r, ok := strings.Cut(rest, " "); ok {
 		method, rest = m, strings.TrimLeft(r, " \t")
@@ -382,7 +330,7 @@ func probeRequest(ctx context.Context, mux *Mux, pattern string) *http.Request {
 		return nil
 	}
 	req.RemoteAddr = "192.0.2.1:1" // TEST-NET-1: never a real peer
-	if _, p := mux.ServeMux.Handler(req); p != pattern {
+	if _, p := mux.Handler(req); p != pattern {
 		return nil
 	}
 	return req
@@ -403,10 +351,8 @@ type routeProbe struct {
 	token string
 }
 
-func (g *Gate) checkRoutes(ctx context.Context, mux *Mux) conformance.Result {
-	pats := mux.Patterns()
-	slices.Sort(pats)
-	pats = slices.Compact(pats)
+func (g *Gate) checkRoutes(ctx context.Context) conformance.Result {
+	pats := g.patterns()
 	var pub, setup, scoped, fresh int
 	g.mu.RLock()
 	rules := make(map[string]Rule, len(pats))
@@ -428,9 +374,6 @@ func (g *Gate) checkRoutes(ctx context.Context, mux *Mux) conformance.Result {
 	}
 	g.mu.RUnlock()
 	obs := fmt.Sprintf("%d routes: %d public, %d setup-flow, %d need a session, %d need a fresh session", len(pats), pub, setup, scoped, fresh)
-	if u := g.undeclared(pats); len(u) > 0 {
-		return conformance.Result{Verdict: conformance.Fail, Observed: obs, Detail: "undeclared (denied at run time): " + strings.Join(u, ", ")}
-	}
 
 	g.s.mu.Lock()
 	st, owner := g.s.stateLocked(), g.s.owner
@@ -469,7 +412,7 @@ func (g *Gate) checkRoutes(ctx context.Context, mux *Mux) conformance.Result {
 			if err := ctx.Err(); err != nil {
 				return conformance.Result{Verdict: conformance.NotRun, Detail: "probe interrupted: " + err.Error()}
 			}
-			req := probeRequest(ctx, mux, p)
+			req := probeRequest(ctx, g.mux, p)
 			if req == nil {
 				unprobed = append(unprobed, p)
 				break
@@ -477,9 +420,9 @@ func (g *Gate) checkRoutes(ctx context.Context, mux *Mux) conformance.Result {
 			if pr.token != "" {
 				req.Header.Set("Authorization", "Bearer "+pr.token)
 			}
-			m := &standIn{mux: mux}
+			m := &standIn{mux: g.mux}
 			w := &probeWriter{h: http.Header{}}
-			g.Wrap(m).ServeHTTP(w, req)
+			g.serve(m, w, req)
 			requests++
 			if m.reached || w.code < 400 {
 				return conformance.Result{Verdict: conformance.Fail, Observed: obs,

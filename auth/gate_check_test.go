@@ -10,13 +10,13 @@ import (
 	"github.com/iotbaseline/baseline/conformance"
 )
 
-func runGateCheck(t *testing.T, g *Gate, mux *Mux) conformance.CheckResult {
+func runGateCheck(t *testing.T, g *Gate) conformance.CheckResult {
 	t.Helper()
-	chk := g.Checker(mux).Checks()
+	chk := g.Checks()
 	if len(chk) != 1 || chk[0].Method != conformance.Measured {
 		t.Fatalf("gate checks: %+v", chk)
 	}
-	res := conformance.RunChecks(context.Background(), g.Checker(mux))
+	res := conformance.RunChecks(context.Background(), g)
 	if len(res) != 1 || res[0].Method != conformance.Measured {
 		t.Fatalf("results: %+v", res)
 	}
@@ -43,7 +43,7 @@ func TestRoutesCheckMeasured(t *testing.T) {
 	} {
 		step.do()
 		before := snapshotState(w.fixture, &log)
-		r := runGateCheck(t, w.gate, w.mux)
+		r := runGateCheck(t, w.gate)
 		if r.Verdict != conformance.Pass || !strings.Contains(r.Observed, "8 routes: 3 public, 1 setup-flow, 3 need a session, 1 need a fresh session") ||
 			!strings.Contains(r.Observed, step.want) {
 			t.Fatalf("%s: %+v", step.state, r)
@@ -72,14 +72,14 @@ func TestRoutesCheckCatchesBrokenGate(t *testing.T) {
 			return &Session{Account: ownerAcct, Scopes: []string{"admin", "installer"}, AuthAt: s.now(), Expires: s.now().Add(1e9)}, nil
 		}, "let through the gate with no credentials"},
 		"ignores scopes": {func(s *Service, tok string) (*Session, error) {
-			ses, err := s.VerifyToken(tok)
+			ses, err := s.verifyToken(tok)
 			if err == nil {
 				ses.Scopes = []string{"admin", "installer"}
 			}
 			return ses, err
 		}, "with a session without the scope"},
 		"ignores freshness": {func(s *Service, tok string) (*Session, error) {
-			ses, err := s.VerifyToken(tok)
+			ses, err := s.verifyToken(tok)
 			if err == nil {
 				ses.AuthAt = s.now()
 			}
@@ -90,7 +90,7 @@ func TestRoutesCheckCatchesBrokenGate(t *testing.T) {
 			w := newWeb(t)
 			w.setUp()
 			w.gate.verify = func(tok string) (*Session, error) { return c.verify(w.s, tok) }
-			r := runGateCheck(t, w.gate, w.mux)
+			r := runGateCheck(t, w.gate)
 			if r.Verdict != conformance.Fail || !strings.Contains(r.Detail, c.want) {
 				t.Fatalf("%+v", r)
 			}
@@ -110,20 +110,18 @@ func TestRoutesCheckCatchesBrokenGate(t *testing.T) {
 func TestRoutesCheckPatterns(t *testing.T) {
 	f := newFixture(t)
 	f.setUp()
-	g, mux := NewGate(f.s), NewMux()
+	g := NewGate(f.s)
 	ran := 0
 	h := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { ran++ })
 	for _, p := range []string{"GET /files/{path...}", "GET /items/{id}/edit", "/admin/", "GET /{$}", "GET example.com/host-only", "DELETE /items/{id}"} {
-		g.Declare(p, Require("admin"))
-		mux.Handle(p, h)
+		g.Handle(p, Require("admin"), h)
 	}
-	r := runGateCheck(t, g, mux)
+	r := runGateCheck(t, g)
 	if r.Verdict != conformance.Pass || !strings.Contains(r.Observed, "18 requests to 6 non-public routes") {
 		t.Fatalf("%+v", r)
 	}
-	mux.Handle("GET /items/baseline-probe/edit", h)
-	g.Declare("GET /items/baseline-probe/edit", Require("admin"))
-	r = runGateCheck(t, g, mux)
+	g.Handle("GET /items/baseline-probe/edit", Require("admin"), h)
+	r = runGateCheck(t, g)
 	if r.Verdict != conformance.Inconclusive || r.Detail != "no request could be built that the mux routes to: GET /items/{id}/edit" {
 		t.Fatalf("shadowed pattern: %+v", r)
 	}
@@ -137,16 +135,15 @@ func TestRoutesCheckPatterns(t *testing.T) {
 func BenchmarkCheckRoutes(b *testing.B) {
 	f := newFixture(b)
 	f.setUp()
-	g, mux := NewGate(f.s), NewMux()
+	g := NewGate(f.s)
 	h := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
 	for p, r := range map[string]Rule{"GET /model": Public, "POST /api/setup": SetupFlow, "GET /api/status": Require("admin"),
 		"POST /api/wifi": RequireFresh("admin"), "GET /api/installer": Require("installer"), "POST /api/password": Require("admin")} {
-		g.Declare(p, r)
-		mux.Handle(p, h)
+		g.Handle(p, r, h)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if r := g.checkRoutes(context.Background(), mux); r.Verdict != conformance.Pass {
+		if r := g.checkRoutes(context.Background()); r.Verdict != conformance.Pass {
 			b.Fatalf("%+v", r)
 		}
 	}

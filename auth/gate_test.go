@@ -2,7 +2,6 @@ package auth
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -12,14 +11,11 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/iotbaseline/baseline/conformance"
 )
 
 type web struct {
 	*fixture
 	gate   *Gate
-	mux    *Mux
 	srv    *httptest.Server
 	client *http.Client
 	mu     sync.Mutex
@@ -28,7 +24,6 @@ type web struct {
 
 func newWeb(t *testing.T) *web {
 	w := &web{fixture: newFixture(t), hits: map[string]int{}}
-	w.mux = NewMux()
 	w.gate = NewGate(w.s)
 	hit := func(name string) http.Handler {
 		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
@@ -42,22 +37,15 @@ func newWeb(t *testing.T) *web {
 			io.WriteString(rw, name+":"+acct)
 		})
 	}
-	w.gate.Handle(w.mux, "GET /model", Public, hit("model"))
-	w.mux.Handle("POST /api/setup", w.s.SetupHandler())
-	w.gate.Declare("POST /api/setup", SetupFlow)
-	w.mux.Handle("POST /api/login", w.s.LoginHandler())
-	w.gate.Declare("POST /api/login", Public)
-	w.mux.Handle("POST /api/logout", w.s.LogoutHandler())
-	w.gate.Declare("POST /api/logout", Public)
-	w.mux.Handle("GET /api/status", hit("status"))
-	w.gate.Declare("GET /api/status", Require("admin"))
-	w.mux.Handle("POST /api/wifi", hit("wifi"))
-	w.gate.Declare("POST /api/wifi", RequireFresh("admin"))
-	w.mux.Handle("GET /api/installer", hit("installer"))
-	w.gate.Declare("GET /api/installer", Require("installer"))
-	w.mux.Handle("POST /api/password", w.s.ChangePasswordHandler())
-	w.gate.Declare("POST /api/password", Require("admin"))
-	w.srv = httptest.NewTLSServer(w.gate.Wrap(w.mux))
+	w.gate.Handle("GET /model", Public, hit("model"))
+	w.gate.Handle("POST /api/setup", SetupFlow, setupHandler(w.s))
+	w.gate.Handle("POST /api/login", Public, loginHandler(w.s))
+	w.gate.Handle("POST /api/logout", Public, logoutHandler(w.s))
+	w.gate.Handle("GET /api/status", Require("admin"), hit("status"))
+	w.gate.Handle("POST /api/wifi", RequireFresh("admin"), hit("wifi"))
+	w.gate.Handle("GET /api/installer", Require("installer"), hit("installer"))
+	w.gate.Handle("POST /api/password", Require("admin"), changePasswordHandler(w.s))
+	w.srv = httptest.NewTLSServer(w.gate)
 	t.Cleanup(w.srv.Close)
 	w.client = w.srv.Client()
 	w.client.Jar, _ = cookiejar.New(nil)
@@ -126,33 +114,25 @@ func TestGateSetupFlowOverHTTP(t *testing.T) {
 	}
 }
 
-func TestGateDeniesUndeclaredRoute(t *testing.T) {
+// TestGateUnmatchedRoutes: a request no route matches (another path,
+// another method) gets the mux's 404/405 and runs no handler, with or
+// without a session.
+func TestGateUnmatchedRoutes(t *testing.T) {
 	w := newWeb(t)
 	w.setUp()
-	if err := w.gate.CheckRoutes(w.mux); err != nil {
-		t.Fatalf("all routes declared, yet: %v", err)
-	}
-	// A developer adds a route and forgets to declare it.
-	w.mux.HandleFunc("GET /api/debug", func(rw http.ResponseWriter, r *http.Request) {
-		w.mu.Lock()
-		w.hits["debug"]++
-		w.mu.Unlock()
-	})
-	if u := w.gate.undeclared(w.mux.Patterns()); len(u) != 1 || u[0] != "GET /api/debug" {
-		t.Fatalf("undeclared = %v", u)
-	}
-	err := w.gate.CheckRoutes(w.mux)
-	if err == nil || !strings.Contains(err.Error(), "GET /api/debug") {
-		t.Fatalf("CheckRoutes = %v, want the undeclared route named", err)
-	}
-	res := conformance.RunChecks(context.Background(), w.gate.Checker(w.mux))
-	if len(res) != 1 || res[0].Verdict != conformance.Fail {
-		t.Fatalf("gate self-check: %+v", res)
-	}
-	// And at run time it is denied even with a valid session.
 	ses, _ := w.login("127.0.0.1:1", ownerAcct, ownerPW)
-	if r := w.do("GET", "/api/debug", nil, "Authorization", "Bearer "+ses.Token()); r.StatusCode != http.StatusNotFound || w.hitCount("debug") != 0 {
-		t.Fatalf("undeclared route served: %d", r.StatusCode)
+	for _, c := range []struct {
+		method, path string
+		want         int
+	}{{"GET", "/api/debug", 404}, {"DELETE", "/api/status", 405}, {"GET", "/api/wifi", 405}} {
+		if r := w.do(c.method, c.path, nil, "Authorization", "Bearer "+ses.Token()); r.StatusCode != c.want {
+			t.Errorf("%s %s: %d, want %d", c.method, c.path, r.StatusCode, c.want)
+		}
+	}
+	for _, h := range []string{"model", "status", "wifi", "installer"} {
+		if n := w.hitCount(h); n != 0 {
+			t.Fatalf("handler %s ran %d times", h, n)
+		}
 	}
 }
 
@@ -279,52 +259,28 @@ func TestChangePasswordHandler(t *testing.T) {
 	}
 }
 
-func TestGateWrapsMux(t *testing.T) {
+// TestGateHandlePanics: the zero rule, a bad scope, a pattern registered
+// twice and a pattern ServeMux refuses are programmer errors, and a
+// refused Handle leaves the gate's routes as they were.
+func TestGateHandlePanics(t *testing.T) {
 	f := newFixture(t)
-	ses := f.setUp()
-	mux := NewMux()
 	g := NewGate(f.s)
-	g.Handle(mux, "GET /ok", Require("admin"), http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {}))
-	served := false
-	mux.HandleFunc("GET /forgot", func(rw http.ResponseWriter, r *http.Request) { served = true })
-	h := g.Wrap(mux)
-	for path, want := range map[string]int{"/ok": 200, "/forgot": 404, "/nothing": 404} {
-		rec := httptest.NewRecorder()
-		req := httptest.NewRequest("GET", path, nil)
-		req.Header.Set("Authorization", "Bearer "+ses.Token())
-		h.ServeHTTP(rec, req)
-		if rec.Code != want {
-			t.Errorf("%s: %d, want %d", path, rec.Code, want)
-		}
-	}
-	if served {
-		t.Fatal("undeclared route served")
-	}
-}
-
-func TestDeclarePanicsOnInvalidRule(t *testing.T) {
-	g := NewGate(nil)
-	for _, r := range []Rule{{}, Require(""), Require("Bad Scope")} {
+	h := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	g.Handle("GET /x", Public, h)
+	for _, c := range []struct {
+		pattern string
+		r       Rule
+	}{{"GET /y", Rule{}}, {"GET /y", Require("")}, {"GET /y", Require("Bad Scope")}, {"GET /x", Public}, {"GET /x", Require("admin")}, {"BAD PATTERN /{", Public}} {
 		func() {
 			defer func() {
 				if recover() == nil {
-					t.Errorf("Declare accepted %v", r)
+					t.Errorf("Handle(%q, %v) accepted", c.pattern, c.r)
 				}
 			}()
-			g.Declare("GET /x", r)
+			g.Handle(c.pattern, c.r, h)
 		}()
 	}
-}
-
-func TestCheckRoutesFailsOnUndeclared(t *testing.T) {
-	w := newWeb(t)
-	if err := w.gate.CheckRoutes(w.mux); err != nil {
-		t.Fatalf("declared routes reported: %v", err)
-	}
-	w.mux.HandleFunc("POST /api/factory-reset", func(http.ResponseWriter, *http.Request) {})
-	w.mux.HandleFunc("GET /api/logs", func(http.ResponseWriter, *http.Request) {})
-	err := w.gate.CheckRoutes(w.mux)
-	if err == nil || !strings.Contains(err.Error(), "2 undeclared") || !strings.Contains(err.Error(), "POST /api/factory-reset") {
-		t.Fatalf("CheckRoutes = %v", err)
+	if p := g.patterns(); len(p) != 1 || p[0] != "GET /x" || len(g.rules) != 1 || g.rules["GET /x"] != Public {
+		t.Fatalf("routes after refused Handle calls: %v %v", p, g.rules)
 	}
 }

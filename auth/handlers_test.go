@@ -1,70 +1,165 @@
 package auth
 
+// JSON handlers over Service for the gate tests: a device's own handlers
+// (examples/smartplug) call Service.Setup, Authenticate, ChangePassword and
+// RevokeSessions and set the cookie with SetCookie the same way.
+
 import (
 	"encoding/json"
+	"errors"
+	"io"
+	"math"
 	"net/http"
-	"strings"
-	"testing"
+	"strconv"
+	"time"
 )
 
-// post sends body verbatim to path and returns the status and whether a
-// session cookie was set.
-func (w *web) post(path, body string) (int, bool) {
-	w.t.Helper()
-	req, _ := http.NewRequest("POST", w.srv.URL+path, strings.NewReader(body))
-	resp, err := w.client.Do(req)
-	if err != nil {
-		w.t.Fatal(err)
+// maxBody bounds every request body of these handlers.
+const maxBody = 4096
+
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		deny(w, http.StatusMethodNotAllowed, "method not allowed")
+		return false
 	}
-	resp.Body.Close()
-	for _, c := range resp.Cookies() {
-		if c.Name == CookieName && c.Value != "" {
-			return resp.StatusCode, true
-		}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		deny(w, http.StatusBadRequest, "malformed request")
+		return false
 	}
-	return resp.StatusCode, false
+	// One JSON value and nothing after it: dec.More reports false for a
+	// trailing '}' or ']', so ask for the next token and expect the end.
+	if _, err := dec.Token(); err != io.EOF {
+		deny(w, http.StatusBadRequest, "malformed request")
+		return false
+	}
+	return true
 }
 
-// TestHandlersRefuseTrailingData: a request body is one JSON value and
-// nothing else. A body with the right credentials followed by a stray '}'
-// or ']' (which json.Decoder.More does not see) or by a second value is
-// refused before anything is checked: no session, no setup, no throttle
-// charge. The same credentials without the tail then work.
-func TestHandlersRefuseTrailingData(t *testing.T) {
-	tails := map[string]string{"brace": "}", "bracket": "]", "second value": `{}`, "garbage": "x"}
+// writeErr maps an auth error to a status and a short message that says
+// nothing the attacker did not know.
+func writeErr(w http.ResponseWriter, err error) {
+	var th ErrThrottled
+	var pe *PolicyError
+	switch {
+	case errors.As(err, &th):
+		secs := int(math.Ceil(th.RetryAfter.Seconds()))
+		if secs < 1 {
+			secs = 1
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		deny(w, http.StatusTooManyRequests, "too many attempts")
+	case errors.As(err, &pe):
+		deny(w, http.StatusUnprocessableEntity, pe.Error())
+	case errors.Is(err, ErrBadCredentials):
+		deny(w, http.StatusUnauthorized, "wrong account or password")
+	case errors.Is(err, ErrMalformedSetupSecret), errors.Is(err, ErrTrivialSecret):
+		deny(w, http.StatusBadRequest, "setup secret mistyped: check it against the label")
+	case errors.Is(err, ErrInvalidAccount):
+		deny(w, http.StatusBadRequest, "invalid account name")
+	case errors.Is(err, ErrNotProvisioned), errors.Is(err, ErrNoSetupVerifier):
+		deny(w, http.StatusForbidden, "setup required")
+	case errors.Is(err, ErrAlreadySetUp):
+		deny(w, http.StatusConflict, "already set up")
+	case errors.Is(err, ErrPresenceRequired):
+		deny(w, http.StatusForbidden, "current password or physical presence required")
+	default:
+		deny(w, http.StatusServiceUnavailable, "temporarily unavailable")
+	}
+}
 
-	t.Run("setup", func(t *testing.T) {
-		w := newWeb(t)
-		w.provision()
-		b, _ := json.Marshal(map[string]string{"setup_secret": w.secret.Reveal(), "account": ownerAcct, "new_password": ownerPW})
-		for name, tail := range tails {
-			if code, cookie := w.post("/api/setup", string(b)+tail); code != http.StatusBadRequest || cookie {
-				t.Errorf("%s: status %d, cookie %v; want 400 without a session", name, code, cookie)
-			}
-			if st := w.s.State(); st != AwaitingSetup {
-				t.Fatalf("%s: state %v after a refused request; want AwaitingSetup", name, st)
-			}
+func writeSession(w http.ResponseWriter, ses *Session, code int) {
+	SetCookie(w, ses)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(map[string]any{"account": ses.Account, "expires": ses.Expires.UTC().Format(time.RFC3339)})
+}
+
+// loginHandler serves POST {"account":…, "password":…}: 200 with the
+// session cookie, 401, 429 with Retry-After, or 403 before setup. Declare
+// it Public.
+func loginHandler(s *Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Account  string `json:"account"`
+			Password string `json:"password"`
 		}
-		if code, cookie := w.post("/api/setup", string(b)+" \n"); code != http.StatusCreated || !cookie {
-			t.Fatalf("setup with trailing white space only: %d, cookie %v", code, cookie)
+		if !decodeBody(w, r, &req) {
+			return
 		}
+		ses, err := s.Authenticate(r.Context(), Attempt{Source: SourceFromRequest(r), Account: req.Account, Password: Password(req.Password)})
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeSession(w, ses, http.StatusOK)
 	})
+}
 
-	t.Run("login", func(t *testing.T) {
-		w := newWeb(t)
-		w.setUp()
-		before, _ := w.s.thr.sourceState("127.0.0.1")
-		b, _ := json.Marshal(map[string]string{"account": ownerAcct, "password": ownerPW})
-		for name, tail := range tails {
-			if code, cookie := w.post("/api/login", string(b)+tail); code != http.StatusBadRequest || cookie {
-				t.Errorf("%s: status %d, cookie %v; want 400 without a session", name, code, cookie)
-			}
+// setupHandler serves POST {"setup_secret":…, "account":…,
+// "new_password":…}: 201 with the session cookie. Declare it SetupFlow.
+func setupHandler(s *Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			SetupSecret string `json:"setup_secret"`
+			Account     string `json:"account"`
+			NewPassword string `json:"new_password"`
 		}
-		if after, _ := w.s.thr.sourceState("127.0.0.1"); after != before {
-			t.Error("refused requests were charged as attempts")
+		if !decodeBody(w, r, &req) {
+			return
 		}
-		if code, cookie := w.post("/api/login", string(b)); code != http.StatusOK || !cookie {
-			t.Fatalf("login: %d, cookie %v", code, cookie)
+		ses, err := s.Setup(r.Context(), SetupRequest{Source: SourceFromRequest(r), SetupSecret: Password(req.SetupSecret), Account: req.Account, NewPassword: Password(req.NewPassword)})
+		if err != nil {
+			writeErr(w, err)
+			return
 		}
+		writeSession(w, ses, http.StatusCreated)
+	})
+}
+
+// changePasswordHandler serves POST {"current_password":…,
+// "new_password":…} or {"presence":true, "new_password":…} for the
+// session's account (provision 5.1-4): 200 with a new session cookie; every
+// earlier session is revoked. Declare it Require (the current password is
+// re-checked, so it need not be fresh).
+func changePasswordHandler(s *Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ses := SessionFrom(r.Context())
+		if ses == nil {
+			deny(w, http.StatusUnauthorized, "authentication required")
+			return
+		}
+		var req struct {
+			CurrentPassword string `json:"current_password"`
+			NewPassword     string `json:"new_password"`
+			Presence        bool   `json:"presence"`
+		}
+		if !decodeBody(w, r, &req) {
+			return
+		}
+		ns, err := s.ChangePassword(r.Context(), ChangeRequest{Source: SourceFromRequest(r), Account: ses.Account,
+			CurrentPassword: Password(req.CurrentPassword), NewPassword: Password(req.NewPassword), Presence: req.Presence})
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeSession(w, ns, http.StatusOK)
+	})
+}
+
+// logoutHandler clears the session cookie (POST). Declare it Public: it
+// needs no session to clear one.
+func logoutHandler(s *Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			deny(w, http.StatusMethodNotAllowed, "method not allowed")
+			return
+		}
+		ClearCookie(w)
+		w.WriteHeader(http.StatusNoContent)
 	})
 }

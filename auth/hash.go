@@ -54,10 +54,10 @@ func (p Params) withDefaults() Params {
 	return p
 }
 
-// AtLeast reports whether p costs at least as much as q in memory and time
+// atLeast reports whether p costs at least as much as q in memory and time
 // with the same parallelism: a hash made with parameters that are not at
 // least the current ones is rehashed at the next successful login.
-func (p Params) AtLeast(q Params) bool {
+func (p Params) atLeast(q Params) bool {
 	return p.Memory >= q.Memory && p.Time >= q.Time && p.Threads == q.Threads && p.KeyLen >= q.KeyLen
 }
 
@@ -74,24 +74,24 @@ func (p Params) validate(insecure bool, maxMemory uint32) error {
 	if p.Memory > maxMemory {
 		return fmt.Errorf("auth: argon2id memory %d KiB over Config.MaxHashMemory %d KiB", p.Memory, maxMemory)
 	}
-	if !insecure && !p.AtLeast(Params{Memory: FloorParams.Memory, Time: FloorParams.Time, Threads: p.Threads, KeyLen: p.KeyLen}) {
+	if !insecure && !p.atLeast(Params{Memory: FloorParams.Memory, Time: FloorParams.Time, Threads: p.Threads, KeyLen: p.KeyLen}) {
 		return fmt.Errorf("%w: %v", ErrWeakParams, p)
 	}
 	return nil
 }
 
-// NewHash derives an Argon2id hash of secret with a fresh random salt. It
+// newHash derives an Argon2id hash of secret with a fresh random salt. It
 // does not bound concurrency; the Service does. Off the device (the factory)
 // it is what SetupSecret.Verifier uses.
-func NewHash(secret []byte, p Params) Hash {
+func newHash(secret []byte, p Params) phcHash {
 	p = p.withDefaults()
 	salt := make([]byte, p.SaltLen)
 	rand.Read(salt)
-	return Hash{Params: p, Salt: salt, Key: xargon2.IDKey(secret, salt, p.Time, p.Memory, p.Threads, p.KeyLen)}
+	return phcHash{Params: p, Salt: salt, Key: xargon2.IDKey(secret, salt, p.Time, p.Memory, p.Threads, p.KeyLen)}
 }
 
 // Verify reports whether secret matches h, comparing in constant time.
-func (h Hash) Verify(secret []byte) bool {
+func (h phcHash) Verify(secret []byte) bool {
 	k := xargon2.IDKey(secret, h.Salt, h.Params.Time, h.Params.Memory, h.Params.Threads, uint32(len(h.Key)))
 	return subtle.ConstantTimeCompare(k, h.Key) == 1
 }
@@ -219,16 +219,16 @@ func (h *hasher) stopIdle() {
 	}
 }
 
-// newHashIn is NewHash computed in an arena.
-func newHashIn(a *argon2.Arena, secret []byte, p Params) Hash {
+// newHashIn is newHash computed in an arena.
+func newHashIn(a *argon2.Arena, secret []byte, p Params) phcHash {
 	p = p.withDefaults()
 	salt := make([]byte, p.SaltLen)
 	rand.Read(salt)
-	return Hash{Params: p, Salt: salt, Key: argon2.IDKey(a, secret, salt, p.Time, p.Memory, p.Threads, p.KeyLen)}
+	return phcHash{Params: p, Salt: salt, Key: argon2.IDKey(a, secret, salt, p.Time, p.Memory, p.Threads, p.KeyLen)}
 }
 
 // verifyIn is Verify computed in an arena.
-func (h Hash) verifyIn(a *argon2.Arena, secret []byte) bool {
+func (h phcHash) verifyIn(a *argon2.Arena, secret []byte) bool {
 	k := argon2.IDKey(a, secret, h.Salt, h.Params.Time, h.Params.Memory, h.Params.Threads, uint32(len(h.Key)))
 	return subtle.ConstantTimeCompare(k, h.Key) == 1
 }
@@ -253,7 +253,7 @@ func TuneParams(ctx context.Context, base Params, budget time.Duration) (Params,
 			return Params{}, err
 		}
 		start := time.Now()
-		NewHash(pw, p)
+		newHash(pw, p)
 		d := time.Since(start)
 		if d*2 > budget {
 			break

@@ -21,10 +21,10 @@ const (
 
 var b64 = base64.RawStdEncoding.Strict()
 
-// Hash is a parsed Argon2id PHC string:
+// phcHash is a parsed Argon2id PHC string:
 // $argon2id$v=19$m=<KiB>,t=<passes>,p=<lanes>$<salt>$<key>, with salt and key
 // in unpadded standard base64.
-type Hash struct {
+type phcHash struct {
 	Params Params
 	Salt   []byte
 	Key    []byte
@@ -32,17 +32,17 @@ type Hash struct {
 
 // String returns the PHC string. It contains a salt and a derived key, not
 // the password; treat it as confidential all the same.
-func (h Hash) String() string {
+func (h phcHash) String() string {
 	return fmt.Sprintf("$argon2id$v=19$m=%d,t=%d,p=%d$%s$%s", h.Params.Memory, h.Params.Time, h.Params.Threads,
 		b64.EncodeToString(h.Salt), b64.EncodeToString(h.Key))
 }
 
-// ParseHash parses an Argon2id PHC string strictly: only argon2id version 19,
+// parseHash parses an Argon2id PHC string strictly: only argon2id version 19,
 // parameters in the order m, t, p as canonical decimals within bounds, salt
 // of 8-64 bytes and key of 16-64 bytes in canonical unpadded base64, at most
 // 256 bytes in all. Anything else is ErrMalformedHash.
-func ParseHash(s string) (Hash, error) {
-	var h Hash
+func parseHash(s string) (phcHash, error) {
+	var h phcHash
 	if len(s) > maxPHCLen {
 		return h, fmt.Errorf("%w: too long", ErrMalformedHash)
 	}

@@ -9,9 +9,9 @@ import (
 )
 
 func TestParseHashRoundTrip(t *testing.T) {
-	h := NewHash([]byte("pw"), testParams)
+	h := newHash([]byte("pw"), testParams)
 	s := h.String()
-	got, err := ParseHash(s)
+	got, err := parseHash(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ var phcSeeds = []string{
 
 func TestParseHashRejects(t *testing.T) {
 	good := phcSeeds[0]
-	if _, err := ParseHash(good); err != nil {
+	if _, err := parseHash(good); err != nil {
 		t.Fatalf("good vector refused: %v", err)
 	}
 	bad := map[string]string{
@@ -58,8 +58,8 @@ func TestParseHashRejects(t *testing.T) {
 		"memory below 8p": strings.Replace(strings.Replace(good, "m=19456", "m=8", 1), "p=1", "p=2", 1),
 	}
 	for name, s := range bad {
-		if _, err := ParseHash(s); !errors.Is(err, ErrMalformedHash) {
-			t.Errorf("%s: ParseHash(%q) = %v, want ErrMalformedHash", name, s, err)
+		if _, err := parseHash(s); !errors.Is(err, ErrMalformedHash) {
+			t.Errorf("%s: parseHash(%q) = %v, want ErrMalformedHash", name, s, err)
 		}
 	}
 }
@@ -71,7 +71,7 @@ func FuzzParseHash(f *testing.F) {
 	f.Add("$argon2id$v=19$m=0,t=0,p=0$$")
 	f.Add("$$$$$")
 	f.Fuzz(func(t *testing.T, s string) {
-		h, err := ParseHash(s)
+		h, err := parseHash(s)
 		if err != nil {
 			if !errors.Is(err, ErrMalformedHash) {
 				t.Fatalf("error %v does not wrap ErrMalformedHash", err)
@@ -103,8 +103,8 @@ func TestTuneParams(t *testing.T) {
 
 func TestAtLeast(t *testing.T) {
 	f := FloorParams
-	if !f.AtLeast(f) || (Params{Memory: f.Memory, Time: 1, Threads: 1, KeyLen: 32}).AtLeast(f) ||
-		!(Params{Memory: f.Memory * 2, Time: 3, Threads: 1, KeyLen: 32}).AtLeast(f) {
-		t.Fatal("AtLeast")
+	if !f.atLeast(f) || (Params{Memory: f.Memory, Time: 1, Threads: 1, KeyLen: 32}).atLeast(f) ||
+		!(Params{Memory: f.Memory * 2, Time: 3, Threads: 1, KeyLen: 32}).atLeast(f) {
+		t.Fatal("atLeast")
 	}
 }

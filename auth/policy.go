@@ -115,8 +115,8 @@ func blocked(w string) bool {
 	return i < len(blockOffs) && blockEntry(i) == w
 }
 
-// BlocklistLen returns the number of entries in the embedded blocklist.
-func BlocklistLen() int {
+// blocklistLen returns the number of entries in the embedded blocklist.
+func blocklistLen() int {
 	loadBlocklist()
 	return len(blockOffs)
 }

@@ -76,7 +76,7 @@ func TestNormalizeNFKC(t *testing.T) {
 }
 
 func TestBlocklistEmbedded(t *testing.T) {
-	if n := BlocklistLen(); n < 2000 || n > 50000 {
+	if n := blocklistLen(); n < 2000 || n > 50000 {
 		t.Fatalf("blocklist has %d entries", n)
 	}
 	if len(blocklistGz) > 100<<10 {

@@ -65,7 +65,7 @@ type ProvisioningRecord struct {
 	// DeviceID is 128 random bits in lowercase hex, unique per device.
 	DeviceID string `json:"device_id"`
 	// SetupVerifier is the Argon2id PHC string of the setup secret, from
-	// [SetupSecret.Verifier]. It is checked for form here ([ParseHash]);
+	// [SetupSecret.Verifier]. It is checked for form here ([parseHash]);
 	// [Service.Provision] also checks its cost against the device's floor.
 	SetupVerifier string `json:"setup_verifier"`
 	// Batch names the factory batch, for the maker's records: at most 64
@@ -179,7 +179,7 @@ func (r *ProvisioningRecord) Validate() error {
 	case len(r.Batch) > maxBatchLen || strings.ContainsFunc(r.Batch, unicode.IsControl):
 		return bad("batch", "at most 64 bytes, no control characters")
 	}
-	if _, err := ParseHash(r.SetupVerifier); err != nil {
+	if _, err := parseHash(r.SetupVerifier); err != nil {
 		return fmt.Errorf("%w: setup_verifier: %w", ErrProvisioningRecord, err)
 	}
 	return nil

@@ -48,7 +48,7 @@ func TestProvisioningRecordV1Compatible(t *testing.T) {
 		r.Batch != "2026-W48" || r.Created.IsZero() {
 		t.Fatalf("decoded %+v", r)
 	}
-	if _, err := ParseHash(r.SetupVerifier); err != nil {
+	if _, err := parseHash(r.SetupVerifier); err != nil {
 		t.Fatal(err)
 	}
 	if got := encode(t, r); !bytes.Equal(got, raw) {

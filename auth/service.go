@@ -36,8 +36,8 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, a Attempt) (*Session, error)
 }
 
-// Attempt is one login attempt. Its String, GoString, fmt verbs and slog
-// value never show the password.
+// Attempt is one login attempt. Printed, logged or marshalled, it never
+// shows the password (see Password).
 type Attempt struct {
 	// Source identifies where the attempt came from: "ip:port" or an IP
 	// address for network interfaces (see SourceFromRequest), or a
@@ -52,24 +52,16 @@ type Attempt struct {
 }
 
 // Password is a password or setup secret as a user typed it. It never
-// prints itself: String, GoString, every fmt verb, slog and encoding/json
-// show "REDACTED", so an Attempt, SetupRequest or ChangeRequest can be
-// logged, printed or marshalled whole. Convert with Password(s) and back
+// prints itself: every fmt verb (and so slog's text handler) and
+// encoding/json (and so slog's JSON handler) show "REDACTED", so an
+// Attempt, SetupRequest or ChangeRequest can be logged, printed or
+// marshalled whole. Convert with Password(s) and back
 // with string(p) where the secret really has to go somewhere (a JSON
 // request body a client sends must carry string(p), not p).
 type Password string
 
-// String redacts the password.
-func (Password) String() string { return redacted }
-
-// GoString redacts the password.
-func (Password) GoString() string { return redacted }
-
 // Format redacts the password for every verb.
 func (Password) Format(f fmt.State, verb rune) { io.WriteString(f, redacted) }
-
-// LogValue redacts the password.
-func (Password) LogValue() slog.Value { return slog.StringValue(redacted) }
 
 // MarshalJSON redacts the password.
 func (Password) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
@@ -145,7 +137,7 @@ type Service struct {
 
 	pepper  []byte
 	sessKey []byte
-	dummy   Hash // hashed when the account is unknown, so timing does not tell
+	dummy   phcHash // hashed when the account is unknown, so timing does not tell
 
 	mu       sync.Mutex // guards owner and verifier
 	owner    ownerRecord
@@ -330,7 +322,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	// same to verify as a computed hash, and save a hash (and m KiB of
 	// resident memory) at every start.
 	dp := cfg.Hash.withDefaults()
-	s.dummy = Hash{Params: dp, Salt: make([]byte, dp.SaltLen), Key: make([]byte, dp.KeyLen)}
+	s.dummy = phcHash{Params: dp, Salt: make([]byte, dp.SaltLen), Key: make([]byte, dp.KeyLen)}
 	rand.Read(s.dummy.Salt)
 	rand.Read(s.dummy.Key)
 	if s.thr, err = openThrottle(cfg.FS, cfg.StateDir, cfg.Throttle, cfg.Now); err != nil {
@@ -419,7 +411,7 @@ func (s *Service) loadOwner(ctx context.Context) error {
 		if !validName(r.Account, 64) {
 			return fmt.Errorf("%w: owner record has invalid account", ErrVault)
 		}
-		h, err := ParseHash(r.Hash)
+		h, err := parseHash(r.Hash)
 		if err != nil {
 			return fmt.Errorf("%w: owner record: %w", ErrVault, err)
 		}
@@ -502,7 +494,7 @@ func (s *Service) stateLocked() State {
 // secret itself. It is refused once the owner has set a password, and the
 // verifier's parameters must meet the floor and Config.MaxHashMemory.
 func (s *Service) Provision(ctx context.Context, verifier string) error {
-	h, err := ParseHash(verifier)
+	h, err := parseHash(verifier)
 	if err != nil {
 		return err
 	}
@@ -556,7 +548,7 @@ func (s *Service) Authenticate(ctx context.Context, a Attempt) (*Session, error)
 	if err := s.thr.success(tk); err != nil {
 		s.log.Warn("auth: could not record success", "err", err)
 	}
-	if !h.Params.AtLeast(s.cfg.Hash) {
+	if !h.Params.atLeast(s.cfg.Hash) {
 		s.rehash(ctx, owner, string(a.Password))
 	}
 	return s.issue(owner.Account, owner.Generation, s.now())
@@ -564,13 +556,13 @@ func (s *Service) Authenticate(ctx context.Context, a Attempt) (*Session, error)
 
 // checkPassword hashes the password against the owner's hash, or a dummy
 // of the same cost when account is not the owner.
-func (s *Service) checkPassword(ctx context.Context, owner ownerRecord, account, password string) (bool, Hash, error) {
+func (s *Service) checkPassword(ctx context.Context, owner ownerRecord, account, password string) (bool, phcHash, error) {
 	known := account == owner.Account && owner.Account != ""
 	h := s.dummy
 	if known {
 		var err error
-		if h, err = ParseHash(owner.Hash); err != nil {
-			return false, Hash{}, fmt.Errorf("%w: %w", ErrVault, err)
+		if h, err = parseHash(owner.Hash); err != nil {
+			return false, phcHash{}, fmt.Errorf("%w: %w", ErrVault, err)
 		}
 	}
 	pw, nerr := normalize(password, s.cfg.Policy.MaxBytes)
@@ -581,7 +573,7 @@ func (s *Service) checkPassword(ctx context.Context, owner ownerRecord, account,
 	}
 	var match bool
 	if err := s.hasher.do(ctx, func(a *argon2.Arena) { match = h.verifyIn(a, in) }); err != nil {
-		return false, Hash{}, err
+		return false, phcHash{}, err
 	}
 	return match && known, h, nil
 }
@@ -591,7 +583,7 @@ func (s *Service) hashPassword(ctx context.Context, password string) (string, er
 	if err != nil {
 		return "", err
 	}
-	var h Hash
+	var h phcHash
 	if err := s.hasher.do(ctx, func(a *argon2.Arena) { h = newHashIn(a, pepperInput(s.pepper, pw), s.cfg.Hash) }); err != nil {
 		return "", err
 	}
@@ -654,7 +646,7 @@ func (s *Service) Setup(ctx context.Context, r SetupRequest) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	vh, err := ParseHash(verifier)
+	vh, err := parseHash(verifier)
 	if err != nil {
 		return nil, fmt.Errorf("%w: setup verifier: %w", ErrVault, err)
 	}

@@ -3,6 +3,7 @@ package auth
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -249,11 +250,11 @@ func TestRehashWhenParamsRise(t *testing.T) {
 	if _, err := f.login("192.0.2.9", ownerAcct, ownerPW); err != nil {
 		t.Fatal(err)
 	}
-	h, _ := ParseHash(f.s.owner.Hash)
+	h, _ := parseHash(f.s.owner.Hash)
 	if h.Params.Memory != 128 || h.Params.Time != 2 {
 		t.Fatalf("not rehashed: %v", h.Params)
 	}
-	if _, err := f.s.VerifyToken(ses.Token()); err != nil {
+	if _, err := f.s.verifyToken(ses.Token()); err != nil {
 		t.Fatalf("rehash revoked sessions: %v", err)
 	}
 	if _, err := f.login("192.0.2.9", ownerAcct, ownerPW); err != nil {
@@ -264,7 +265,7 @@ func TestRehashWhenParamsRise(t *testing.T) {
 func TestPepperHeldInVault(t *testing.T) {
 	f := newFixture(t)
 	f.setUp()
-	h, _ := ParseHash(f.s.owner.Hash)
+	h, _ := parseHash(f.s.owner.Hash)
 	pw, _ := normalize(ownerPW, 256)
 	if h.Verify(pw) {
 		t.Fatal("stored hash verifies without the pepper")
@@ -306,10 +307,10 @@ func TestChangePassword(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.s.VerifyToken(old.Token()); !errors.Is(err, ErrInvalidToken) {
+	if _, err := f.s.verifyToken(old.Token()); !errors.Is(err, ErrInvalidToken) {
 		t.Fatalf("old session survives the change: %v", err)
 	}
-	if _, err := f.s.VerifyToken(ses.Token()); err != nil {
+	if _, err := f.s.verifyToken(ses.Token()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.login("192.0.2.3", ownerAcct, ownerPW); !errors.Is(err, ErrBadCredentials) {
@@ -337,7 +338,7 @@ func TestResetReturnsToSetup(t *testing.T) {
 	if f.s.State() != AwaitingSetup {
 		t.Fatal(f.s.State())
 	}
-	if _, err := f.s.VerifyToken(ses.Token()); err == nil {
+	if _, err := f.s.verifyToken(ses.Token()); err == nil {
 		t.Fatal("session survives reset")
 	}
 	if _, err := f.login("192.0.2.3", ownerAcct, ownerPW); !errors.Is(err, ErrNotProvisioned) {
@@ -400,27 +401,64 @@ func (v *sentinelVault) Get(ctx context.Context, name string) ([]byte, error) {
 	return b, nil
 }
 
+// TestRedaction: every value that carries a secret (a typed password, a
+// session token, a setup secret) is rendered every way a device might
+// print, log or marshal it — each fmt verb, alone, nested in a struct, by
+// pointer, wrapped in an error, through both slog handlers and
+// encoding/json — and no rendering contains the secret or 8 consecutive
+// characters of it.
 func TestRedaction(t *testing.T) {
 	f := newFixture(t)
 	ses := f.setUp()
+	setup, _ := NewSetupSecret()
+	label := setup.Reveal()
+	secrets := []string{ownerPW, "SECRETSECRET", ses.Token(), label, strings.ReplaceAll(label, "-", "")}
 	a := Attempt{Source: "x", Account: "owner", Password: ownerPW}
 	r := SetupRequest{SetupSecret: "SECRETSECRET", NewPassword: ownerPW}
 	c := ChangeRequest{CurrentPassword: ownerPW, NewPassword: ownerPW}
-	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
-		for _, v := range []any{a, r, c, ses, &a} {
-			out := fmt.Sprintf(verb, v)
-			if strings.Contains(out, ownerPW) || strings.Contains(out, "SECRETSECRET") || strings.Contains(out, ses.Token()) {
-				t.Fatalf("%s leaks: %s", verb, out)
+	values := map[string]any{
+		"Password": Password(ownerPW), "Attempt": a, "*Attempt": &a, "SetupRequest": r, "ChangeRequest": c,
+		"*Session": ses, "Session": *ses, "SetupSecret": setup, "*SetupSecret": &setup,
+		"nested": struct {
+			A  Attempt
+			S  *Session
+			SS SetupSecret
+			M  map[string]any
+		}{a, ses, setup, map[string]any{"pw": Password(ownerPW), "s": ses, "label": setup}},
+	}
+	var outs []string
+	for name, v := range values {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%T"} {
+			outs = append(outs, name+" "+verb+": "+fmt.Sprintf(verb, v))
+		}
+		outs = append(outs, name+" Sprint: "+fmt.Sprint(v), name+" error: "+fmt.Errorf("wrapped: %v: %w", v, errors.New("x")).Error())
+		b, err := json.Marshal(v)
+		outs = append(outs, name+" json: "+string(b)+fmt.Sprint(err))
+		var buf bytes.Buffer
+		for _, h := range []slog.Handler{slog.NewJSONHandler(&buf, nil), slog.NewTextHandler(&buf, nil)} {
+			slog.New(h).Info("msg", "v", v, slog.Group("g", "v", v))
+		}
+		outs = append(outs, name+" slog: "+buf.String())
+	}
+	for _, out := range outs {
+		for _, sec := range secrets {
+			for i := 0; i+8 <= len(sec); i++ {
+				if strings.Contains(out, sec[i:i+8]) {
+					t.Fatalf("%s\nleaks %q of a secret", out, sec[i:i+8])
+				}
 			}
 		}
 	}
-	// Logged whole, through both slog handlers.
-	var buf bytes.Buffer
-	for _, h := range []slog.Handler{slog.NewJSONHandler(&buf, nil), slog.NewTextHandler(&buf, nil)} {
-		slog.New(h).Info("attempt", "a", a, "r", r, "c", c, "pw", a.Password)
+	// The password type shows that something was redacted.
+	if got := fmt.Sprintf("%v %s", Password(ownerPW), a); !strings.Contains(got, "REDACTED REDACTED") && !strings.Contains(got, "REDACTED {x owner REDACTED}") {
+		t.Fatalf("password rendering: %q", got)
 	}
-	if out := buf.String(); strings.Contains(out, ownerPW) || strings.Contains(out, "SECRETSECRET") || !strings.Contains(out, "REDACTED") {
-		t.Fatalf("slog leaks: %s", out)
+	if b, _ := json.Marshal(a); string(b) != `{"Source":"x","Account":"owner","Password":"REDACTED"}` {
+		t.Fatalf("json: %s", b)
+	}
+	// The value still works where the secret is meant to go.
+	if ses.Token() == "" || !strings.HasPrefix(label, strings.ToUpper(label[:4])) {
+		t.Fatal("token or label empty")
 	}
 }
 

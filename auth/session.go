@@ -7,9 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
-	"fmt"
-	"io"
-	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -19,8 +17,9 @@ import (
 
 // Session is an authenticated owner session. Its token is MAC'd with a key
 // held in the vault, expires after Config.SessionTTL and is revoked when
-// the password changes or the device is reset. String and slog never show
-// the token.
+// the password changes or the device is reset. The token sits behind an
+// unexported pointer: fmt and slog print an address at most, and
+// encoding/json skips it. Token returns it.
 type Session struct {
 	// Account is the authenticated account.
 	Account string
@@ -37,37 +36,20 @@ type Session struct {
 	// Expires is when the token stops being accepted.
 	Expires time.Time
 
-	token string
+	token *string
 }
 
 // Token returns the bearer token to hand to the client (a cookie value or
 // an Authorization: Bearer header). Treat it as a password.
-func (s *Session) Token() string { return s.token }
+func (s *Session) Token() string {
+	if s == nil || s.token == nil {
+		return ""
+	}
+	return *s.token
+}
 
 // HasScope reports whether the session grants scope.
 func (s *Session) HasScope(scope string) bool { return s != nil && slices.Contains(s.Scopes, scope) }
-
-// String redacts the token.
-func (s *Session) String() string {
-	if s == nil {
-		return "auth.Session(nil)"
-	}
-	return fmt.Sprintf("auth.Session{Account:%q Scopes:%v Expires:%s Token:%s}", s.Account, s.Scopes, s.Expires.UTC().Format(time.RFC3339), redacted)
-}
-
-// GoString redacts the token.
-func (s *Session) GoString() string { return s.String() }
-
-// Format redacts the token for every verb.
-func (s *Session) Format(f fmt.State, verb rune) { io.WriteString(f, s.String()) }
-
-// LogValue redacts the token.
-func (s *Session) LogValue() slog.Value {
-	if s == nil {
-		return slog.StringValue("nil")
-	}
-	return slog.GroupValue(slog.String("account", s.Account), slog.Time("expires", s.Expires))
-}
 
 // Token layout (version 1), base64url without padding, then ".", then the
 // base64url HMAC-SHA256 over the payload with the vault's session key:
@@ -90,7 +72,8 @@ func (s *Service) issue(account string, gen uint64, authAt time.Time) (*Session,
 		IssuedAt: now.Truncate(time.Second), AuthAt: authAt.Truncate(time.Second),
 		Expires: now.Add(s.cfg.SessionTTL).Truncate(time.Second),
 	}
-	ses.token = s.sign(encodeToken(ses))
+	tok := s.sign(encodeToken(ses))
+	ses.token = &tok
 	return ses, nil
 }
 
@@ -147,7 +130,7 @@ func (s *Service) parseToken(tok string) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	ses.token = tok
+	ses.token = &tok
 	return ses, nil
 }
 
@@ -180,10 +163,20 @@ func decodeToken(payload []byte) (*Session, error) {
 	return ses, nil
 }
 
-// VerifyToken returns the session a token stands for, or ErrInvalidToken
-// (malformed, forged, revoked by a password change or reset) or
-// ErrExpiredToken. An unprovisioned device accepts no token.
-func (s *Service) VerifyToken(token string) (*Session, error) {
+// SessionFromRequest returns the session the request's token stands for —
+// from an "Authorization: Bearer" header, else the session cookie — the
+// way the Gate reads it. It returns ErrInvalidToken when there is no token
+// or it is malformed, forged, or revoked by a password change or reset,
+// and ErrExpiredToken when it has expired. An unprovisioned device accepts
+// no token. Behind the Gate, SessionFrom(r.Context()) already has the
+// session; use this on Public routes that show more to a logged-in owner.
+func (s *Service) SessionFromRequest(r *http.Request) (*Session, error) {
+	tok, _ := tokenFrom(r)
+	return s.verifyToken(tok)
+}
+
+// verifyToken returns the session token stands for (see SessionFromRequest).
+func (s *Service) verifyToken(token string) (*Session, error) {
 	ses, err := s.parseToken(token)
 	if err != nil {
 		return nil, err

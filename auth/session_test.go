@@ -11,7 +11,7 @@ import (
 func TestTokenLifecycle(t *testing.T) {
 	f := newFixture(t)
 	ses := f.setUp()
-	got, err := f.s.VerifyToken(ses.Token())
+	got, err := f.s.verifyToken(ses.Token())
 	if err != nil || got.Account != ownerAcct || got.Generation != ses.Generation || !got.HasScope("admin") {
 		t.Fatalf("%v %v", got, err)
 	}
@@ -23,7 +23,7 @@ func TestTokenLifecycle(t *testing.T) {
 		t.Fatalf("stale session accepted as fresh: %v", err)
 	}
 	f.clock.Advance(8 * time.Hour)
-	if _, err := f.s.VerifyToken(ses.Token()); !errors.Is(err, ErrExpiredToken) {
+	if _, err := f.s.verifyToken(ses.Token()); !errors.Is(err, ErrExpiredToken) {
 		t.Fatalf("expired token: %v", err)
 	}
 }
@@ -47,7 +47,7 @@ func TestForgedTokens(t *testing.T) {
 		if ft == tok {
 			continue
 		}
-		if _, err := f.s.VerifyToken(ft); !errors.Is(err, ErrInvalidToken) {
+		if _, err := f.s.verifyToken(ft); !errors.Is(err, ErrInvalidToken) {
 			t.Errorf("forged token %q: %v", ft, err)
 		}
 	}
@@ -55,7 +55,7 @@ func TestForgedTokens(t *testing.T) {
 	if err := f.s.RevokeSessions(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.s.VerifyToken(tok); !errors.Is(err, ErrInvalidToken) {
+	if _, err := f.s.verifyToken(tok); !errors.Is(err, ErrInvalidToken) {
 		t.Fatalf("revoked token: %v", err)
 	}
 }

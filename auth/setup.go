@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 )
 
@@ -28,14 +27,13 @@ const setupDomain = "baseline setup secret v1\x00"
 // from a 32-symbol alphabet, plus a check symbol that catches any single
 // mistyped symbol and most swaps of neighbours.
 //
-// A SetupSecret never prints itself: String, GoString, every fmt verb,
-// slog and encoding/json all show "REDACTED" or fail. [SetupSecret.Reveal]
-// is the one way to get the text, for the label printer stream. It is not
-// comparable with ==.
+// A SetupSecret never prints itself: the symbols sit behind an unexported
+// pointer, so every fmt verb and slog handler shows an address at most and
+// encoding/json an empty object. [SetupSecret.Reveal] is the one way to get
+// the text, for the label printer stream. It is not comparable with ==.
 type SetupSecret struct {
 	_   [0]func()
-	sym [SetupSecretSymbols]byte // alphabet indices
-	ok  bool
+	sym *[SetupSecretSymbols]byte // alphabet indices; nil in the zero value
 }
 
 // NewSetupSecret draws a new setup secret from crypto/rand. It is never
@@ -47,19 +45,18 @@ func NewSetupSecret() (SetupSecret, error) {
 func newSetupSecret(r io.Reader) (SetupSecret, error) {
 	br := bufio.NewReaderSize(r, 64)
 	for range 16 { // a trivial draw has probability < 2^-40; 16 tries never fail
-		var s SetupSecret
-		for i := range s.sym {
+		var sym [SetupSecretSymbols]byte
+		for i := range sym {
 			v, err := uniform(br, len(setupAlphabet))
 			if err != nil {
 				return SetupSecret{}, fmt.Errorf("auth: reading randomness: %w", err)
 			}
-			s.sym[i] = byte(v)
+			sym[i] = byte(v)
 		}
-		if trivial(s.sym[:]) {
+		if trivial(sym[:]) {
 			continue
 		}
-		s.ok = true
-		return s, nil
+		return SetupSecret{sym: &sym}, nil
 	}
 	return SetupSecret{}, ErrTrivialSecret
 }
@@ -172,22 +169,22 @@ func ParseSetupSecret(text string) (SetupSecret, error) {
 	if len(all) != SetupSecretSymbols+1 {
 		return s, ErrMalformedSetupSecret
 	}
-	copy(s.sym[:], all)
-	if checkSymbol(s.sym[:]) != all[SetupSecretSymbols] {
+	var sym [SetupSecretSymbols]byte
+	copy(sym[:], all)
+	if checkSymbol(sym[:]) != all[SetupSecretSymbols] {
 		return SetupSecret{}, ErrMalformedSetupSecret
 	}
-	if trivial(s.sym[:]) {
+	if trivial(sym[:]) {
 		return SetupSecret{}, ErrTrivialSecret
 	}
-	s.ok = true
-	return s, nil
+	return SetupSecret{sym: &sym}, nil
 }
 
 // Reveal returns the secret as printed on the label, in groups of four with
 // the check symbol last: "7K3Q-M9XD-2WRT-F8NB-P". Send it only to the label
 // printer stream; never log it or store it next to its verifier.
 func (s SetupSecret) Reveal() string {
-	if !s.ok {
+	if s.sym == nil {
 		return ""
 	}
 	var b strings.Builder
@@ -203,7 +200,7 @@ func (s SetupSecret) Reveal() string {
 }
 
 // IsZero reports whether s is the zero value (not generated or parsed).
-func (s SetupSecret) IsZero() bool { return !s.ok }
+func (s SetupSecret) IsZero() bool { return s.sym == nil }
 
 func (s SetupSecret) input() []byte {
 	b := []byte(setupDomain)
@@ -220,7 +217,7 @@ func (s SetupSecret) input() []byte {
 // factory does not know the device's pepper — the 80 bits of the secret
 // stand in for it.
 func (s SetupSecret) Verifier(p Params) (string, error) {
-	if !s.ok {
+	if s.sym == nil {
 		return "", errors.New("auth: zero SetupSecret")
 	}
 	p = p.withDefaults()
@@ -231,35 +228,17 @@ func (s SetupSecret) Verifier(p Params) (string, error) {
 }
 
 func (s SetupSecret) verifier(p Params) string {
-	return NewHash(s.input(), p).String()
+	return newHash(s.input(), p).String()
 }
 
 // Matches reports whether s matches a verifier made by Verifier, in
 // constant time. The factory tool can use it to check its own output.
 func (s SetupSecret) Matches(verifier string) bool {
-	h, err := ParseHash(verifier)
-	if err != nil || !s.ok {
+	h, err := parseHash(verifier)
+	if err != nil || s.sym == nil {
 		return false
 	}
 	return h.Verify(s.input())
 }
 
 const redacted = "REDACTED"
-
-// String returns a redacted placeholder, never the secret.
-func (s SetupSecret) String() string { return "auth.SetupSecret(" + redacted + ")" }
-
-// GoString returns a redacted placeholder, never the secret.
-func (s SetupSecret) GoString() string { return s.String() }
-
-// Format prints a redacted placeholder for every verb.
-func (s SetupSecret) Format(f fmt.State, verb rune) { io.WriteString(f, s.String()) }
-
-// LogValue makes slog print a redacted placeholder.
-func (s SetupSecret) LogValue() slog.Value { return slog.StringValue(redacted) }
-
-// MarshalText refuses, so that a setup secret never ends up in JSON, YAML or
-// a log line by accident. Use Reveal for the label stream.
-func (s SetupSecret) MarshalText() ([]byte, error) {
-	return nil, errors.New("auth: refusing to marshal a setup secret (use Reveal for the label)")
-}

@@ -62,12 +62,6 @@ func (a *ownerAuth) login(ctx context.Context, src, password string) (ses *auth.
 	return a.svc.Authenticate(ctx, auth.Attempt{Source: src, Account: ownerAccount, Password: auth.Password(password)})
 }
 
-// valid reports whether token is a live owner session.
-func (a *ownerAuth) valid(token string) bool {
-	_, err := a.svc.VerifyToken(token)
-	return err == nil
-}
-
 // logout revokes the owner's sessions on the device, not just the cookie:
 // a copied token stops working too.
 func (a *ownerAuth) logout(ctx context.Context) error {

@@ -124,24 +124,18 @@ func (d *device) routeTable() []route {
 	return slices.Concat(rs, d.updateRoutes(), d.privacyRoutes(), d.resetRoutes(), d.securityRoutes())
 }
 
-// routes builds the handler: the route table on an auth.Mux behind
-// auth.Gate (deny by default), cross-origin protection (Sec-Fetch-Site /
+// routes builds the handler: the route table on an auth.Gate (deny by
+// default), cross-origin protection (Sec-Fetch-Site /
 // Origin) for every state-changing request including the public login and
 // setup forms, and two conveniences for people: a page request the gate
 // refuses goes to the front page instead of showing a JSON error, and a
 // replayed setup gets a clear 409 instead of the gate's 404.
 func (d *device) routes() (http.Handler, error) {
-	mux := auth.NewMux()
 	gate := auth.NewGate(d.owner.svc)
 	for _, rt := range d.routeTable() {
-		gate.Declare(rt.pattern, rt.rule)
-		mux.HandleFunc(rt.pattern, rt.h)
+		gate.Handle(rt.pattern, rt.rule, rt.h)
 	}
-	if err := gate.CheckRoutes(mux); err != nil {
-		return nil, err
-	}
-	d.gateChecker = gate.Checker(mux)
-	gated := gate.Wrap(mux)
+	d.gateChecker = gate
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusForbidden, "cross-origin request refused")
@@ -157,7 +151,7 @@ func (d *device) routes() (http.Handler, error) {
 		if r.Method == http.MethodGet && !strings.HasPrefix(r.URL.Path, "/api/") && r.URL.Path != "/" {
 			w = &toFrontPage{ResponseWriter: w, r: r}
 		}
-		gated.ServeHTTP(w, r)
+		gate.ServeHTTP(w, r)
 	})
 	return cop.Handler(h), nil
 }
@@ -199,22 +193,9 @@ func (d *device) replayedSetup(w http.ResponseWriter, r *http.Request) {
 	d.render(w, "login.html", p)
 }
 
-// requestToken returns the session token a request carries, the way the
-// gate reads it.
-func requestToken(r *http.Request) string {
-	if a := r.Header.Get("Authorization"); a != "" {
-		t, _ := strings.CutPrefix(a, "Bearer ")
-		return t
-	}
-	if c, err := r.Cookie(auth.CookieName); err == nil {
-		return c.Value
-	}
-	return ""
-}
-
 func (d *device) loggedIn(r *http.Request) bool {
-	t := requestToken(r)
-	return t != "" && d.owner.valid(t)
+	_, err := d.owner.svc.SessionFromRequest(r)
+	return err == nil
 }
 
 // source is the client's address, the key of per-source throttling.
