@@ -74,11 +74,11 @@ func TestParseProcNetRefusesMalformed(t *testing.T) {
 		hdr + "   0: 00000000:01BB 00000000:0000 0A 00000000:00000000 00:00000000 00000000 x 0 1603\n",
 		hdr + "   0: 00000000:01BB 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 " + strings.Repeat("9", 600) + "\n",
 	} {
-		if _, err := parseProcNet(strings.NewReader(in), "tcp"); !errors.Is(err, ErrProcNet) {
+		if _, err := parseProcNet(strings.NewReader(in), "tcp"); !errors.Is(err, errProcNet) {
 			t.Errorf("%q: %v", in, err)
 		}
 	}
-	if _, err := parseProcNet(strings.NewReader(hdr), "sctp"); !errors.Is(err, ErrProcNet) {
+	if _, err := parseProcNet(strings.NewReader(hdr), "sctp"); !errors.Is(err, errProcNet) {
 		t.Error("unknown network accepted")
 	}
 }
@@ -96,12 +96,12 @@ func FuzzParseProcNet(f *testing.F) {
 		for _, network := range []string{"tcp", "udp"} {
 			socks, err := parseProcNet(bytes.NewReader(data), network)
 			if err != nil {
-				if !errors.Is(err, ErrProcNet) {
-					t.Fatalf("error %v does not wrap ErrProcNet", err)
+				if !errors.Is(err, errProcNet) {
+					t.Fatalf("error %v does not wrap errProcNet", err)
 				}
 				continue
 			}
-			if len(socks) > MaxProcNetLines || len(socks) > bytes.Count(data, []byte("\n"))+1 {
+			if len(socks) > maxProcNetLines || len(socks) > bytes.Count(data, []byte("\n"))+1 {
 				t.Fatalf("%d sockets from %d bytes", len(socks), len(data))
 			}
 			for _, s := range socks {

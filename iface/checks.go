@@ -40,7 +40,7 @@ type SelfCheck struct {
 	// Probe tunes the debug interface probe.
 	Probe ProbeOptions
 	// AllowedCaps is the capability mask the device may keep (for example
-	// 1<<CapNetBindService); any other effective capability fails 5.6-7.
+	// 1<<capNetBindService); any other effective capability fails 5.6-7.
 	AllowedCaps uint64
 	// JSON is the limits the device's handlers pass to [DecodeJSON].
 	JSON JSONLimits
@@ -447,12 +447,12 @@ func (c *SelfCheck) checkPrivileges(ctx context.Context) conformance.Result {
 	if err != nil {
 		return conformance.Result{Verdict: conformance.Inconclusive, Detail: "cannot read privileges: " + err.Error()}
 	}
-	obs := fmt.Sprintf("uid=%d euid=%d gid=%d capeff=[%s] no_new_privs=%t", p.UID, p.EUID, p.GID, strings.Join(CapNames(p.CapEff), ","), p.NoNewPrivs)
+	obs := fmt.Sprintf("uid=%d euid=%d gid=%d capeff=[%s] no_new_privs=%t", p.UID, p.EUID, p.GID, strings.Join(capNamesOf(p.CapEff), ","), p.NoNewPrivs)
 	if p.Root() {
 		return conformance.Result{Verdict: conformance.Fail, Observed: obs, Detail: "running as root: bind, then call DropPrivileges"}
 	}
 	if extra := p.CapEff &^ c.AllowedCaps; extra != 0 {
-		return conformance.Result{Verdict: conformance.Fail, Observed: obs, Detail: "capabilities beyond those allowed: " + strings.Join(CapNames(extra), ",")}
+		return conformance.Result{Verdict: conformance.Fail, Observed: obs, Detail: "capabilities beyond those allowed: " + strings.Join(capNamesOf(extra), ",")}
 	}
 	if !p.NoNewPrivs {
 		return conformance.Result{Verdict: conformance.Inconclusive, Observed: obs, Detail: "no_new_privs not set: call SetNoNewPrivs or set NoNewPrivileges=yes in the service unit"}

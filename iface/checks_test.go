@@ -40,7 +40,7 @@ func TestSelfCheckRunningDevice(t *testing.T) {
 		Server:      ts.srv,
 		Inventory:   inv,
 		Audit:       AuditOptions{ProcessOnly: true},
-		AllowedCaps: 1 << CapNetBindService,
+		AllowedCaps: 1 << capNetBindService,
 		Probe:       ProbeOptions{ProcRoot: t.TempDir(), EtcRoot: t.TempDir(), RunRoot: t.TempDir()},
 		ProcRoot:    proc,
 	}

@@ -9,20 +9,20 @@ import (
 	"unicode/utf8"
 )
 
-// Defaults of [FormLimits].
+// Defaults of FormLimits, documented on its fields.
 const (
-	// DefaultMaxFormBytes bounds a form body: 8 KiB.
-	DefaultMaxFormBytes = 8 << 10
-	// DefaultMaxFormField bounds one field's value: 1 KiB.
-	DefaultMaxFormField = 1 << 10
+	// defaultMaxFormBytes bounds a form body: 8 KiB.
+	defaultMaxFormBytes = 8 << 10
+	// defaultMaxFormField bounds one field's value: 1 KiB.
+	defaultMaxFormField = 1 << 10
 )
 
 // FormLimits bounds [DecodeForm]. The zero value is the secure default.
 type FormLimits struct {
-	// MaxBytes is the largest body accepted; 0 means DefaultMaxFormBytes.
+	// MaxBytes is the largest body accepted; 0 means 8 KiB.
 	MaxBytes int64
 	// MaxField is the longest value accepted for one field; 0 means
-	// DefaultMaxFormField.
+	// 1 KiB.
 	MaxField int
 }
 
@@ -35,10 +35,10 @@ type FormLimits struct {
 // also [ErrTooLarge]. It is the form counterpart of [DecodeJSON].
 func DecodeForm(r *http.Request, lim FormLimits, fields ...string) (map[string]string, error) {
 	if lim.MaxBytes <= 0 {
-		lim.MaxBytes = DefaultMaxFormBytes
+		lim.MaxBytes = defaultMaxFormBytes
 	}
 	if lim.MaxField <= 0 {
-		lim.MaxField = DefaultMaxFormField
+		lim.MaxField = defaultMaxFormField
 	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/x-www-form-urlencoded" {

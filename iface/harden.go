@@ -13,11 +13,12 @@ import (
 // defaults.
 type HardenOptions struct {
 	// MaxBodyBytes bounds request bodies (413 beyond); 0 means
-	// DefaultMaxBodyBytes.
+	// 1 MiB.
 	MaxBodyBytes int64
-	// ContentSecurityPolicy; "" means DefaultContentSecurityPolicy.
+	// ContentSecurityPolicy; "" means the
+	// page's own origin only (see ServerConfig.ContentSecurityPolicy).
 	ContentSecurityPolicy string
-	// HSTSMaxAge, sent on TLS requests only; 0 means DefaultHSTSMaxAge.
+	// HSTSMaxAge, sent on TLS requests only; 0 means one year.
 	HSTSMaxAge time.Duration
 	// Logger receives handler panics; nil discards.
 	Logger *slog.Logger
@@ -42,13 +43,13 @@ type HardenOptions struct {
 //   - a panic in h becomes a uniform 500 and is logged.
 func Harden(h http.Handler, o HardenOptions) http.Handler {
 	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = DefaultMaxBodyBytes
+		o.MaxBodyBytes = defaultMaxBodyBytes
 	}
 	if o.ContentSecurityPolicy == "" {
-		o.ContentSecurityPolicy = DefaultContentSecurityPolicy
+		o.ContentSecurityPolicy = defaultContentSecurityPolicy
 	}
 	if o.HSTSMaxAge <= 0 {
-		o.HSTSMaxAge = DefaultHSTSMaxAge
+		o.HSTSMaxAge = defaultHSTSMaxAge
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

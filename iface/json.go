@@ -14,12 +14,12 @@ import (
 	"unicode/utf8"
 )
 
-// Defaults for [JSONLimits].
+// Defaults for JSONLimits, documented on its fields.
 const (
-	// DefaultMaxJSONBytes bounds a JSON body when JSONLimits.MaxBytes is 0.
-	DefaultMaxJSONBytes = 64 << 10
-	// DefaultMaxJSONDepth bounds nesting when JSONLimits.MaxDepth is 0.
-	DefaultMaxJSONDepth = 32
+	// defaultMaxJSONBytes bounds a JSON body when JSONLimits.MaxBytes is 0.
+	defaultMaxJSONBytes = 64 << 10
+	// defaultMaxJSONDepth bounds nesting when JSONLimits.MaxDepth is 0.
+	defaultMaxJSONDepth = 32
 	// maxObjectKeysLinear is the object size above which duplicate keys are
 	// found with a map rather than by pairwise comparison, so a body of
 	// thousands of keys stays linear.
@@ -28,19 +28,19 @@ const (
 
 // JSONLimits bounds [DecodeJSON]. The zero value uses the defaults.
 type JSONLimits struct {
-	// MaxBytes is the largest body accepted; 0 means DefaultMaxJSONBytes.
+	// MaxBytes is the largest body accepted; 0 means 64 KiB.
 	MaxBytes int64
 	// MaxDepth is the deepest nesting of objects and arrays accepted;
-	// 0 means DefaultMaxJSONDepth.
+	// 0 means 32.
 	MaxDepth int
 }
 
 func (l JSONLimits) norm() JSONLimits {
 	if l.MaxBytes <= 0 {
-		l.MaxBytes = DefaultMaxJSONBytes
+		l.MaxBytes = defaultMaxJSONBytes
 	}
 	if l.MaxDepth <= 0 {
-		l.MaxDepth = DefaultMaxJSONDepth
+		l.MaxDepth = defaultMaxJSONDepth
 	}
 	return l
 }
@@ -139,12 +139,12 @@ func jsonError(err error) error {
 
 // checkJSON validates the syntax of data in one pass without decoding it:
 // one JSON value and trailing white space only, nesting at most maxDepth
-// (<= 0 means DefaultMaxJSONDepth), valid UTF-8, no escaped lone
+// (<= 0 means 32), valid UTF-8, no escaped lone
 // surrogates, no duplicate keys (case-insensitive, as encoding/json matches
 // fields). It is what [DecodeJSON] runs before encoding/json.
 func checkJSON(data []byte, maxDepth int) error {
 	if maxDepth <= 0 {
-		maxDepth = DefaultMaxJSONDepth
+		maxDepth = defaultMaxJSONDepth
 	}
 	if !utf8.Valid(data) {
 		return invalid("", "invalid UTF-8")

@@ -74,7 +74,7 @@ func TestUnmarshalJSONStrict(t *testing.T) {
 
 func TestDecodeJSONReaderLimit(t *testing.T) {
 	var m map[string]any
-	big := `{"a":"` + strings.Repeat("x", DefaultMaxJSONBytes) + `"}`
+	big := `{"a":"` + strings.Repeat("x", defaultMaxJSONBytes) + `"}`
 	err := DecodeJSON(strings.NewReader(big), &m, JSONLimits{})
 	if !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("err %v", err)

@@ -29,10 +29,10 @@ type Privileges struct {
 // Root reports whether the process runs with effective UID 0.
 func (p Privileges) Root() bool { return p.EUID == 0 }
 
-// CapNetBindService is the capability to bind ports below 1024, the one a
+// capNetBindService is the capability to bind ports below 1024, the one a
 // device server may legitimately keep (prefer binding first and then
 // calling [DropPrivileges]).
-const CapNetBindService = 10
+const capNetBindService = 10
 
 var capNames = []string{
 	"chown", "dac_override", "dac_read_search", "fowner", "fsetid", "kill", "setgid", "setuid",
@@ -43,9 +43,9 @@ var capNames = []string{
 	"wake_alarm", "block_suspend", "audit_read", "perfmon", "bpf", "checkpoint_restore",
 }
 
-// CapNames names the capabilities in mask ("cap_net_admin", …), lowest
+// capNamesOf names the capabilities in mask ("cap_net_admin", …), lowest
 // bit first; unknown bits are shown as "cap_N".
-func CapNames(mask uint64) []string {
+func capNamesOf(mask uint64) []string {
 	var out []string
 	for mask != 0 {
 		n := bits.TrailingZeros64(mask)
@@ -59,8 +59,8 @@ func CapNames(mask uint64) []string {
 	return out
 }
 
-// ErrProcStatus reports a /proc/PID/status that does not parse.
-var ErrProcStatus = errors.New("iface: malformed /proc status")
+// errProcStatus reports a /proc/PID/status that does not parse.
+var errProcStatus = errors.New("iface: malformed /proc status")
 
 // maxStatusBytes bounds a status file; real ones are about 1.5 KiB.
 const maxStatusBytes = 64 << 10
@@ -84,7 +84,7 @@ func parseStatus(r io.Reader) (Privileges, error) {
 		case "Uid", "Gid":
 			f := strings.Fields(v)
 			if len(f) != 4 {
-				return Privileges{}, fmt.Errorf("%w: %s", ErrProcStatus, k)
+				return Privileges{}, fmt.Errorf("%w: %s", errProcStatus, k)
 			}
 			var real, eff uint64
 			if real, err = strconv.ParseUint(f[0], 10, 32); err == nil {
@@ -106,25 +106,25 @@ func parseStatus(r io.Reader) (Privileges, error) {
 		case "NoNewPrivs":
 			p.NoNewPrivs = v == "1"
 			if v != "0" && v != "1" {
-				err = ErrProcStatus
+				err = errProcStatus
 			}
 		}
 		if err != nil {
-			return Privileges{}, fmt.Errorf("%w: %s", ErrProcStatus, k)
+			return Privileges{}, fmt.Errorf("%w: %s", errProcStatus, k)
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return Privileges{}, fmt.Errorf("%w: %v", ErrProcStatus, err)
+		return Privileges{}, fmt.Errorf("%w: %v", errProcStatus, err)
 	}
 	if have != 15 {
-		return Privileges{}, fmt.Errorf("%w: missing Uid, Gid, CapEff or CapPrm", ErrProcStatus)
+		return Privileges{}, fmt.Errorf("%w: missing Uid, Gid, CapEff or CapPrm", errProcStatus)
 	}
 	return p, nil
 }
 
 func parseCapMask(v string) (uint64, error) {
 	if len(v) != 16 {
-		return 0, ErrProcStatus
+		return 0, errProcStatus
 	}
 	return strconv.ParseUint(v, 16, 64)
 }

@@ -30,14 +30,14 @@ func TestParseStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.UID != 1000 || p.EUID != 1000 || p.GID != 1000 || p.Root() || !p.NoNewPrivs || p.CapEff != 1<<CapNetBindService {
+	if p.UID != 1000 || p.EUID != 1000 || p.GID != 1000 || p.Root() || !p.NoNewPrivs || p.CapEff != 1<<capNetBindService {
 		t.Errorf("%+v", p)
 	}
-	if got := CapNames(p.CapEff); len(got) != 1 || got[0] != "cap_net_bind_service" {
-		t.Errorf("CapNames %v", got)
+	if got := capNamesOf(p.CapEff); len(got) != 1 || got[0] != "cap_net_bind_service" {
+		t.Errorf("capNamesOf %v", got)
 	}
-	if got := CapNames(1<<21 | 1<<60); got[0] != "cap_sys_admin" || got[1] != "cap_60" {
-		t.Errorf("CapNames %v", got)
+	if got := capNamesOf(1<<21 | 1<<60); got[0] != "cap_sys_admin" || got[1] != "cap_60" {
+		t.Errorf("capNamesOf %v", got)
 	}
 	for _, bad := range []string{
 		"",
@@ -46,7 +46,7 @@ func TestParseStatus(t *testing.T) {
 		strings.Replace(statusFixture, "NoNewPrivs:\t1", "NoNewPrivs:\t7", 1),
 		strings.Replace(statusFixture, "CapPrm:\t0000000000000400\n", "", 1),
 	} {
-		if _, err := parseStatus(strings.NewReader(bad)); !errors.Is(err, ErrProcStatus) {
+		if _, err := parseStatus(strings.NewReader(bad)); !errors.Is(err, errProcStatus) {
 			t.Errorf("accepted %q: %v", bad, err)
 		}
 	}
@@ -58,8 +58,8 @@ func FuzzParseStatus(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := parseStatus(strings.NewReader(string(data)))
 		if err != nil {
-			if !errors.Is(err, ErrProcStatus) {
-				t.Fatalf("error %v does not wrap ErrProcStatus", err)
+			if !errors.Is(err, errProcStatus) {
+				t.Fatalf("error %v does not wrap errProcStatus", err)
 			}
 			return
 		}

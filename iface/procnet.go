@@ -14,15 +14,15 @@ import (
 
 // Bounds of [parseProcNet].
 const (
-	// MaxProcNetLines bounds the sockets read from one /proc/net file.
-	MaxProcNetLines = 1 << 16
+	// maxProcNetLines bounds the sockets read from one /proc/net file.
+	maxProcNetLines = 1 << 16
 	// maxProcNetLine bounds one line; real lines are about 150 bytes.
 	maxProcNetLine = 512
 )
 
-// ErrProcNet reports a /proc/net file that does not parse or exceeds the
+// errProcNet reports a /proc/net file that does not parse or exceeds the
 // bounds.
-var ErrProcNet = errors.New("iface: malformed /proc/net table")
+var errProcNet = errors.New("iface: malformed /proc/net table")
 
 // Socket is one row of /proc/net/{tcp,tcp6,udp,udp6}.
 type Socket struct {
@@ -62,11 +62,11 @@ func (s Socket) String() string { return s.Network + " " + s.Local.String() }
 
 // parseProcNet parses a /proc/net/tcp, tcp6, udp or udp6 table. network is
 // "tcp" or "udp" (the family follows from the address width). At most
-// MaxProcNetLines rows of at most 512 bytes each are accepted; anything
-// else is ErrProcNet.
+// maxProcNetLines rows of at most 512 bytes each are accepted; anything
+// else is errProcNet.
 func parseProcNet(r io.Reader, network string) ([]Socket, error) {
 	if network != "tcp" && network != "udp" {
-		return nil, fmt.Errorf("%w: network %q", ErrProcNet, network)
+		return nil, fmt.Errorf("%w: network %q", errProcNet, network)
 	}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, maxProcNetLine), maxProcNetLine)
@@ -77,15 +77,15 @@ func parseProcNet(r io.Reader, network string) ([]Socket, error) {
 		if first {
 			first = false
 			if !strings.Contains(line, "local_address") {
-				return nil, fmt.Errorf("%w: missing header", ErrProcNet)
+				return nil, fmt.Errorf("%w: missing header", errProcNet)
 			}
 			continue
 		}
 		if strings.TrimSpace(line) == "" {
 			continue
 		}
-		if len(out) >= MaxProcNetLines {
-			return nil, fmt.Errorf("%w: more than %d rows", ErrProcNet, MaxProcNetLines)
+		if len(out) >= maxProcNetLines {
+			return nil, fmt.Errorf("%w: more than %d rows", errProcNet, maxProcNetLines)
 		}
 		s, err := parseProcNetLine(line, network)
 		if err != nil {
@@ -94,10 +94,10 @@ func parseProcNet(r io.Reader, network string) ([]Socket, error) {
 		out = append(out, s)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrProcNet, err)
+		return nil, fmt.Errorf("%w: %v", errProcNet, err)
 	}
 	if first {
-		return nil, fmt.Errorf("%w: empty", ErrProcNet)
+		return nil, fmt.Errorf("%w: empty", errProcNet)
 	}
 	return out, nil
 }
@@ -106,7 +106,7 @@ func parseProcNetLine(line, network string) (Socket, error) {
 	f := strings.Fields(line)
 	// sl local rem st tx:rx tr:when retrnsmt uid timeout inode ...
 	if len(f) < 10 || !strings.HasSuffix(f[0], ":") {
-		return Socket{}, fmt.Errorf("%w: short row", ErrProcNet)
+		return Socket{}, fmt.Errorf("%w: short row", errProcNet)
 	}
 	local, err := parseHexAddrPort(f[1])
 	if err != nil {
@@ -118,15 +118,15 @@ func parseProcNetLine(line, network string) (Socket, error) {
 	}
 	st, err := strconv.ParseUint(f[3], 16, 8)
 	if err != nil || len(f[3]) != 2 {
-		return Socket{}, fmt.Errorf("%w: state", ErrProcNet)
+		return Socket{}, fmt.Errorf("%w: state", errProcNet)
 	}
 	uid, err := strconv.ParseUint(f[7], 10, 32)
 	if err != nil {
-		return Socket{}, fmt.Errorf("%w: uid", ErrProcNet)
+		return Socket{}, fmt.Errorf("%w: uid", errProcNet)
 	}
 	inode, err := strconv.ParseUint(f[9], 10, 64)
 	if err != nil {
-		return Socket{}, fmt.Errorf("%w: inode", ErrProcNet)
+		return Socket{}, fmt.Errorf("%w: inode", errProcNet)
 	}
 	return Socket{Network: network, Local: local, Remote: remote, State: uint8(st), UID: uint32(uid), Inode: inode}, nil
 }
@@ -136,15 +136,15 @@ func parseProcNetLine(line, network string) (Socket, error) {
 func parseHexAddrPort(s string) (netip.AddrPort, error) {
 	a, p, ok := strings.Cut(s, ":")
 	if !ok || len(p) != 4 || (len(a) != 8 && len(a) != 32) {
-		return netip.AddrPort{}, fmt.Errorf("%w: address", ErrProcNet)
+		return netip.AddrPort{}, fmt.Errorf("%w: address", errProcNet)
 	}
 	port, err := strconv.ParseUint(p, 16, 16)
 	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("%w: port", ErrProcNet)
+		return netip.AddrPort{}, fmt.Errorf("%w: port", errProcNet)
 	}
 	raw, err := hex.DecodeString(a)
 	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("%w: address", ErrProcNet)
+		return netip.AddrPort{}, fmt.Errorf("%w: address", errProcNet)
 	}
 	// Each 4-byte word was printed as a host-order uint32 with %08X.
 	b := make([]byte, len(raw))

@@ -17,25 +17,26 @@ import (
 	"time"
 )
 
-// Defaults for [ServerConfig]. Each applies when its field is zero.
+// Defaults for ServerConfig (and HardenOptions); each applies when its
+// field is zero and is documented on the field.
 const (
-	DefaultReadHeaderTimeout = 5 * time.Second  // slowloris: whole header within this
-	DefaultReadTimeout       = 30 * time.Second // whole request, body included
-	DefaultWriteTimeout      = 30 * time.Second
-	DefaultIdleTimeout       = 60 * time.Second
-	DefaultMaxHeaderBytes    = 8 << 10
-	DefaultMaxBodyBytes      = 1 << 20
-	DefaultMaxConns          = 64
-	// DefaultMaxConnsPerSource bounds the connections one source (an IPv4
+	defaultReadHeaderTimeout = 5 * time.Second  // slowloris: whole header within this
+	defaultReadTimeout       = 30 * time.Second // whole request, body included
+	defaultWriteTimeout      = 30 * time.Second
+	defaultIdleTimeout       = 60 * time.Second
+	defaultMaxHeaderBytes    = 8 << 10
+	defaultMaxBodyBytes      = 1 << 20
+	defaultMaxConns          = 64
+	// defaultMaxConnsPerSource bounds the connections one source (an IPv4
 	// address, an IPv6 /64) holds open at once: a browser opens about six
 	// per host, so one slowloris source cannot take the device's
-	// DefaultMaxConns from its owner.
-	DefaultMaxConnsPerSource = 16
-	// DefaultContentSecurityPolicy allows the page's own origin only and
+	// defaultMaxConns from its owner.
+	defaultMaxConnsPerSource = 16
+	// defaultContentSecurityPolicy allows the page's own origin only and
 	// forbids framing, plugins, and base/form redirection elsewhere.
-	DefaultContentSecurityPolicy = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
-	// DefaultHSTSMaxAge is the Strict-Transport-Security max-age.
-	DefaultHSTSMaxAge = 365 * 24 * time.Hour
+	defaultContentSecurityPolicy = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+	// defaultHSTSMaxAge is the Strict-Transport-Security max-age.
+	defaultHSTSMaxAge = 365 * 24 * time.Hour
 )
 
 // ErrNoTLS reports a ServerConfig without TLS configuration.
@@ -54,34 +55,37 @@ type ServerConfig struct {
 	TLS *tls.Config
 
 	// ReadHeaderTimeout bounds reading the TLS handshake and request
-	// header (slowloris); 0 means DefaultReadHeaderTimeout.
+	// header (slowloris); 0 means 5 s.
 	ReadHeaderTimeout time.Duration
-	// ReadTimeout bounds reading a whole request; 0 means DefaultReadTimeout.
+	// ReadTimeout bounds reading a whole request; 0 means 30 s.
 	ReadTimeout time.Duration
-	// WriteTimeout bounds writing a response; 0 means DefaultWriteTimeout.
+	// WriteTimeout bounds writing a response; 0 means 30 s.
 	WriteTimeout time.Duration
-	// IdleTimeout bounds keep-alive idle time; 0 means DefaultIdleTimeout.
+	// IdleTimeout bounds keep-alive idle time; 0 means 60 s.
 	IdleTimeout time.Duration
 	// MaxHeaderBytes bounds the request header; 0 means
-	// DefaultMaxHeaderBytes. Larger headers get 431.
+	// 8 KiB. Larger headers get 431.
 	MaxHeaderBytes int
-	// MaxBodyBytes bounds every request body; 0 means DefaultMaxBodyBytes.
+	// MaxBodyBytes bounds every request body; 0 means 1 MiB.
 	// Larger bodies get 413.
 	MaxBodyBytes int64
-	// MaxConns bounds concurrent connections; 0 means DefaultMaxConns.
+	// MaxConns bounds concurrent connections; 0 means 64.
 	// Further connections wait in the kernel's accept queue.
 	MaxConns int
 	// MaxConnsPerSource bounds the connections one source address (IPv6:
-	// its /64) holds at once; 0 means DefaultMaxConnsPerSource. A
+	// its /64) holds at once; 0 means 16 (a browser opens
+	// about six per host). A
 	// connection beyond it is closed as soon as it is accepted, without
 	// taking one of the MaxConns slots, so one slow or greedy source cannot
 	// lock the owner out. Many sources together can still fill MaxConns.
 	MaxConnsPerSource int
 	// ContentSecurityPolicy is sent on every response; "" means
-	// DefaultContentSecurityPolicy.
+	// the page's own origin only, no framing, plugins, or base/form
+	// redirection elsewhere: "default-src 'self'; frame-ancestors 'none';
+	// base-uri 'none'; form-action 'self'; object-src 'none'".
 	ContentSecurityPolicy string
 	// HSTSMaxAge is the Strict-Transport-Security max-age; 0 means
-	// DefaultHSTSMaxAge.
+	// one year.
 	HSTSMaxAge time.Duration
 
 	// Logger receives connection-level errors (TLS handshake failures,
@@ -92,34 +96,34 @@ type ServerConfig struct {
 
 func (c ServerConfig) norm() ServerConfig {
 	if c.ReadHeaderTimeout <= 0 {
-		c.ReadHeaderTimeout = DefaultReadHeaderTimeout
+		c.ReadHeaderTimeout = defaultReadHeaderTimeout
 	}
 	if c.ReadTimeout <= 0 {
-		c.ReadTimeout = DefaultReadTimeout
+		c.ReadTimeout = defaultReadTimeout
 	}
 	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = DefaultWriteTimeout
+		c.WriteTimeout = defaultWriteTimeout
 	}
 	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = DefaultIdleTimeout
+		c.IdleTimeout = defaultIdleTimeout
 	}
 	if c.MaxHeaderBytes <= 0 {
-		c.MaxHeaderBytes = DefaultMaxHeaderBytes
+		c.MaxHeaderBytes = defaultMaxHeaderBytes
 	}
 	if c.MaxBodyBytes <= 0 {
-		c.MaxBodyBytes = DefaultMaxBodyBytes
+		c.MaxBodyBytes = defaultMaxBodyBytes
 	}
 	if c.MaxConns <= 0 {
-		c.MaxConns = DefaultMaxConns
+		c.MaxConns = defaultMaxConns
 	}
 	if c.MaxConnsPerSource <= 0 {
-		c.MaxConnsPerSource = DefaultMaxConnsPerSource
+		c.MaxConnsPerSource = defaultMaxConnsPerSource
 	}
 	if c.ContentSecurityPolicy == "" {
-		c.ContentSecurityPolicy = DefaultContentSecurityPolicy
+		c.ContentSecurityPolicy = defaultContentSecurityPolicy
 	}
 	if c.HSTSMaxAge <= 0 {
-		c.HSTSMaxAge = DefaultHSTSMaxAge
+		c.HSTSMaxAge = defaultHSTSMaxAge
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -325,10 +329,10 @@ func (c *tlsOnlyConn) Read(p []byte) (int, error) {
 
 // LimitListener returns a listener that holds at most n accepted
 // connections open at once: Accept waits for a slot, and closing a
-// connection frees it. n <= 0 means DefaultMaxConns.
+// connection frees it. n <= 0 means 64.
 func LimitListener(ln net.Listener, n int) net.Listener {
 	if n <= 0 {
-		n = DefaultMaxConns
+		n = defaultMaxConns
 	}
 	return &limitListener{Listener: ln, sem: make(chan struct{}, n), done: make(chan struct{})}
 }
