@@ -10,12 +10,10 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"path"
 	"regexp"
 	"strings"
@@ -24,7 +22,8 @@ import (
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/options"
-	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/iotbaseline/baseline/update/internal/wire"
 )
 
 // Offline bundles (provision 5.3-3: update from a USB stick or a local file
@@ -42,11 +41,12 @@ import (
 // It is verified exactly like the online path, against the same pinned root
 // and the same persisted state (so an old bundle cannot roll the device
 // back): metadata first, then the image is streamed chunk by chunk into the
-// slot. [WriteBundle] writes one from a repository directory.
+// slot. release.WriteBundle (package update/release) writes one from a
+// repository directory, as does the `baseline release bundle` command.
 const (
 	// MaxBundleEntries bounds the number of entries in a bundle.
 	MaxBundleEntries = 64
-	bundleSigName    = "cosign.sig"
+	bundleSigName    = wire.BundleSigName
 	maxCosignSig     = 4 << 10
 )
 
@@ -240,108 +240,6 @@ func (c *Client) bundleTarget(ctx context.Context, target string, size int64, bo
 		return nil, &ReleaseError{Path: target, Err: err}
 	}
 	return &Verified{release: rel.clone(), slot: slot, sealed: true}, nil
-}
-
-// WriteBundle writes an offline bundle for target from a repository laid
-// out as it is served (metadata/ and targets/ under repo), including every
-// N.root.json from version 2 on so a device pinned to an older root can
-// follow the rotations. sig, if not nil, is a cosign sign-blob signature of
-// the image to include.
-func WriteBundle(w io.Writer, repo fs.FS, target string, sig []byte) error {
-	tw := tar.NewWriter(w)
-	add := func(name string, data []byte) error {
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg, Format: tar.FormatPAX}); err != nil {
-			return err
-		}
-		_, err := tw.Write(data)
-		return err
-	}
-	for v := 2; ; v++ {
-		b, err := fs.ReadFile(repo, fmt.Sprintf("metadata/%d.root.json", v))
-		if errors.Is(err, fs.ErrNotExist) {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		if err := add(fmt.Sprintf("metadata/%d.root.json", v), b); err != nil {
-			return err
-		}
-	}
-	ts, err := fs.ReadFile(repo, "metadata/timestamp.json")
-	if err != nil {
-		return err
-	}
-	if err := add("metadata/timestamp.json", ts); err != nil {
-		return err
-	}
-	var targetsJSON []byte
-	for _, role := range []string{"snapshot", "targets"} {
-		b, err := fs.ReadFile(repo, "metadata/"+role+".json")
-		if errors.Is(err, fs.ErrNotExist) {
-			// consistent snapshot: take the highest N.role.json
-			b, err = latestVersioned(repo, role)
-		}
-		if err != nil {
-			return err
-		}
-		if err := add("metadata/"+role+".json", b); err != nil {
-			return err
-		}
-		targetsJSON = b
-	}
-	if sig != nil {
-		if err := add(bundleSigName, sig); err != nil {
-			return err
-		}
-	}
-	f, err := repo.Open("targets/" + target)
-	if errors.Is(err, fs.ErrNotExist) {
-		// consistent snapshot: targets are stored as <sha256>.<name>
-		md, perr := metadata.Targets().FromBytes(targetsJSON)
-		if perr != nil {
-			return perr
-		}
-		tf, ok := md.Signed.Targets[target]
-		if !ok {
-			return fmt.Errorf("update: %q is not a target of the repository", target)
-		}
-		dir, base := path.Split(target)
-		f, err = repo.Open("targets/" + dir + hex.EncodeToString(tf.Hashes["sha256"]) + "." + base)
-	}
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if err := tw.WriteHeader(&tar.Header{Name: "targets/" + target, Mode: 0o644, Size: st.Size(), Typeflag: tar.TypeReg, Format: tar.FormatPAX}); err != nil {
-		return err
-	}
-	if _, err := io.Copy(tw, f); err != nil {
-		return err
-	}
-	return tw.Close()
-}
-
-func latestVersioned(repo fs.FS, role string) ([]byte, error) {
-	ents, err := fs.ReadDir(repo, "metadata")
-	if err != nil {
-		return nil, err
-	}
-	best, bestV := "", -1
-	for _, e := range ents {
-		var v int
-		if _, err := fmt.Sscanf(e.Name(), "%d."+role+".json", &v); err == nil && e.Name() == fmt.Sprintf("%d.%s.json", v, role) && v > bestV {
-			best, bestV = e.Name(), v
-		}
-	}
-	if best == "" {
-		return nil, fmt.Errorf("update: repository has no %s metadata", role)
-	}
-	return fs.ReadFile(repo, "metadata/"+best)
 }
 
 // ParseCosignPublicKey parses a cosign public key (PEM, PKIX, ECDSA P-256)

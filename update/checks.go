@@ -16,6 +16,8 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
+
+	"github.com/iotbaseline/baseline/update/internal/wire"
 )
 
 // Checks returns the self-checks for the update provisions.
@@ -300,7 +302,7 @@ func (c *Client) checkVerification(ctx context.Context) conformance.Result {
 			obs = "nothing probed"
 		}
 		if c.cfg.CoSignKey != nil && !coSigProbed {
-			obs += "; configured, not probed: ML-DSA-65 co-signature key " + MLDSAKeyID(c.cfg.CoSignKey)[:16]
+			obs += "; configured, not probed: ML-DSA-65 co-signature key " + wire.KeyID(c.cfg.CoSignKey)[:16]
 		}
 		return conformance.Result{Verdict: verdict, Observed: obs, Detail: detail}
 	}
@@ -391,7 +393,7 @@ func (c *Client) checkVerification(ctx context.Context) conformance.Result {
 		if verdict, detail := judge(what, c.verifyCoSignature(key, d.CoSignature, rel.Path, rel.Length, altered, d.ReleaseCounter, d.HardwareID), ErrCoSignature); verdict != conformance.Pass {
 			return result(verdict, detail+" by the co-signature check")
 		}
-		done = append(done, "refused by the co-signature check with the pinned ML-DSA-65 co-signature key "+MLDSAKeyID(key)[:16]+": "+what)
+		done = append(done, "refused by the co-signature check with the pinned ML-DSA-65 co-signature key "+wire.KeyID(key)[:16]+": "+what)
 		coSigProbed = true
 	}
 	if c.cfg.InsecureAllowNoDescriptor {
@@ -539,7 +541,7 @@ func (c *Client) probeChunks(ctx context.Context, rel *Release) (refused string,
 		if i > 0 {
 			prev = p.hashes[i-1]
 		}
-		h, err := hasherAt(prev, off)
+		h, err := wire.HasherAt(prev, off)
 		if err != nil {
 			return "", "", "", err
 		}
@@ -580,7 +582,7 @@ func (c *Client) checkSupport(ctx context.Context) conformance.Result {
 	if best == nil || best.SupportUntil.IsZero() {
 		return conformance.Result{Verdict: conformance.Inconclusive, Observed: "no signed release for " + c.cfg.HardwareID + " states a support period", Detail: "publish support_until in the release descriptor"}
 	}
-	obs := fmt.Sprintf("security updates until %s (signed, release %s)", best.SupportUntil.Format(dateLayout), best.Version)
+	obs := fmt.Sprintf("security updates until %s (signed, release %s)", best.SupportUntil.Format(wire.DateLayout), best.Version)
 	if ref.After(best.SupportUntil.Add(24 * time.Hour)) {
 		return conformance.Result{Verdict: conformance.Fail, Observed: obs, Detail: "the published support period has ended"}
 	}

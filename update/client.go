@@ -28,15 +28,15 @@ import (
 // zero.
 const (
 	DefaultMaxRootSize      = 512 << 10
-	DefaultMaxTimestampSize = 16 << 10
-	DefaultMaxSnapshotSize  = 2 << 20
-	DefaultMaxTargetsSize   = 16 << 20
-	DefaultMaxTargetSize    = 4 << 30
-	DefaultMaxRootRotations = 32
-	DefaultRetries          = 3
-	DefaultRetryBackoff     = time.Second
-	DefaultMinRate          = 1 << 10
-	DefaultMinRateWindow    = 30 * time.Second
+	defaultMaxTimestampSize = 16 << 10
+	defaultMaxSnapshotSize  = 2 << 20
+	defaultMaxTargetsSize   = 16 << 20
+	defaultMaxTargetSize    = 4 << 30
+	defaultMaxRootRotations = 32
+	defaultRetries          = 3
+	defaultRetryBackoff     = time.Second
+	defaultMinRate          = 1 << 10
+	defaultMinRateWindow    = 30 * time.Second
 )
 
 // Config configures a [Client]. The zero value of every optional field is
@@ -93,19 +93,20 @@ type Config struct {
 	BuildTime time.Time
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Per-role metadata size limits (defaults DefaultMaxRootSize, …).
+	// Per-role metadata size limits (defaults: root DefaultMaxRootSize,
+	// timestamp 16 KiB, snapshot 2 MiB, targets 16 MiB).
 	MaxRootSize, MaxTimestampSize, MaxSnapshotSize, MaxTargetsSize int64
-	// MaxTargetSize refuses larger targets (default DefaultMaxTargetSize).
+	// MaxTargetSize refuses larger targets (default 4 GiB).
 	MaxTargetSize int64
 	// MaxRootRotations bounds the root versions fetched in one refresh
-	// (default DefaultMaxRootRotations).
+	// (default 32).
 	MaxRootRotations int
 	// Retries is how often a failed request is retried after the first
 	// attempt on network errors and 5xx (never on 4xx or a verification
-	// failure). Zero means DefaultRetries; negative means no retry.
+	// failure). Zero means 3; negative means no retry.
 	Retries int
 	// RetryBackoff is the base of the exponential, fully jittered backoff
-	// (default DefaultRetryBackoff).
+	// (default 1 s).
 	RetryBackoff time.Duration
 	// MinRate and MinRateWindow: a transfer delivering fewer than MinRate
 	// bytes/second over MinRateWindow is aborted with ErrSlowRetrieval
@@ -193,30 +194,30 @@ func (c *Config) setDefaults() error {
 		}
 	}
 	def(&c.MaxRootSize, DefaultMaxRootSize)
-	def(&c.MaxTimestampSize, DefaultMaxTimestampSize)
-	def(&c.MaxSnapshotSize, DefaultMaxSnapshotSize)
-	def(&c.MaxTargetsSize, DefaultMaxTargetsSize)
-	def(&c.MaxTargetSize, DefaultMaxTargetSize)
+	def(&c.MaxTimestampSize, defaultMaxTimestampSize)
+	def(&c.MaxSnapshotSize, defaultMaxSnapshotSize)
+	def(&c.MaxTargetsSize, defaultMaxTargetsSize)
+	def(&c.MaxTargetSize, defaultMaxTargetSize)
 	if c.MaxRootRotations <= 0 {
-		c.MaxRootRotations = DefaultMaxRootRotations
+		c.MaxRootRotations = defaultMaxRootRotations
 	}
 	switch {
 	case c.Retries == 0:
-		c.Retries = DefaultRetries
+		c.Retries = defaultRetries
 	case c.Retries < 0:
 		c.Retries = 0
 	}
 	if c.RetryBackoff <= 0 {
-		c.RetryBackoff = DefaultRetryBackoff
+		c.RetryBackoff = defaultRetryBackoff
 	}
 	switch {
 	case c.MinRate == 0:
-		c.MinRate = DefaultMinRate
+		c.MinRate = defaultMinRate
 	case c.MinRate < 0:
 		c.MinRate = 0
 	}
 	if c.MinRateWindow <= 0 {
-		c.MinRateWindow = DefaultMinRateWindow
+		c.MinRateWindow = defaultMinRateWindow
 	}
 	if c.FS == nil {
 		c.FS = durable.OS

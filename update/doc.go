@@ -11,7 +11,9 @@
 // [Release] through [Config.Installer], or [Client.Download] it into a [Slot]
 // of your own ([OpenFileSlot] for a file).
 // Offline (USB, local file) use [Client.OpenBundle] with a bundle written by
-// [WriteBundle].
+// `baseline release bundle` (release.WriteBundle). Everything that writes
+// the formats — descriptors, chunk hashes, co-signatures, bundles — is in
+// package update/release; this package only reads and verifies them.
 //
 // # Provisions
 //
@@ -28,12 +30,12 @@
 //     pending, raises the anti-rollback counter only at commit and never
 //     offers a release that failed its trial again; self-checks
 //     update.install-gate and update.installed-image.
-//   - 5.3-3  (update from a local bundle): [Client.OpenBundle], [WriteBundle];
+//   - 5.3-3  (update from a local bundle): [Client.OpenBundle] (bundles from release.WriteBundle);
 //     cosign signatures for makers who sign with cosign: [ParseCosignPublicKey],
 //     [VerifyCosign], [VerifySigstoreBundle], [Config.CosignPublicKey].
 //   - 5.3-7  (cryptographic update mechanism): TUF threshold signatures via
 //     go-tuf's trustedmetadata, SHA-256/384/512, optional ML-DSA-65
-//     co-signature ([Config.CoSignKey], [CoSign], [VerifyCoSignature]);
+//     co-signature ([Config.CoSignKey], [VerifyCoSignature]; release.CoSign makes it);
 //     self-checks update.verification and update.metadata-fresh.
 //   - 5.3-9  (verify before trusting): signed length, each chunk checked
 //     against its signed SHA-256 chaining value before it is written, the
@@ -117,7 +119,7 @@
 // for other hardware ([ErrHardware]) or whose release counter is not above
 // the installed one ([ErrRollback]) is refused whatever its version string.
 // With [Config.CoSignKey] set, a target also needs an ML-DSA-65 signature
-// over [CoSignedMessage] by the pinned key: TUF threshold AND ML-DSA, so a
+// over the target (see [VerifyCoSignature]) by the pinned key: TUF threshold AND ML-DSA, so a
 // release stays sound if the classical keys fall.
 //
 // Chunks are verified with one SHA-256 pass over the image (descriptor

@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/iotbaseline/baseline/durable"
+
+	"github.com/iotbaseline/baseline/update/internal/wire"
 )
 
 // Slot is where a downloaded image is written: the inactive firmware slot
@@ -389,7 +391,7 @@ func (t *transfer) due() bool {
 // fetchInto runs the chunked, journaled, resumable transfer.
 func (c *Client) fetchInto(ctx context.Context, p *plan, src source, slot Slot) (err error) {
 	rel := p.rel
-	hdr := journalHeader{Format: DescriptorFormat, Path: rel.Path, Length: rel.Length, SHA256: hex.EncodeToString(rel.Hashes["sha256"]), Chunk: p.chunk}
+	hdr := journalHeader{Format: wire.Format, Path: rel.Path, Length: rel.Length, SHA256: hex.EncodeToString(rel.Hashes["sha256"]), Chunk: p.chunk}
 	if rel.Descriptor != nil {
 		hdr.Counter = rel.Descriptor.ReleaseCounter
 	}
@@ -594,7 +596,7 @@ func checkChunk(h hash.Hash, chunk []byte, hashes []ChunkHash, idx int) error {
 		var sum [sha256.Size]byte
 		got = h.Sum(sum[:0])
 	} else {
-		cv, err := chainValue(h)
+		cv, err := wire.ChainValue(h)
 		if err != nil {
 			return err
 		}
@@ -643,7 +645,7 @@ func (t *transfer) copyChunks(ctx context.Context, r io.Reader, body io.Closer, 
 		if pos > 0 {
 			prev = p.hashes[pos/int64(p.chunk)-1]
 		}
-		h, err := hasherAt(prev, pos)
+		h, err := wire.HasherAt(prev, pos)
 		if err != nil {
 			send(chunkRead{err: err})
 			return

@@ -73,9 +73,9 @@ var (
 	ErrInstallerClosed = errors.New("update: installer closed")
 )
 
-// DefaultMaxAttempts is how many trial boots a new image gets before
+// defaultMaxAttempts is how many trial boots a new image gets before
 // [FileAB.Boot] rolls back, unless [FileABConfig.MaxAttempts] says otherwise.
-const DefaultMaxAttempts = 3
+const defaultMaxAttempts = 3
 
 // Image describes what a slot holds, as recorded when it was installed.
 type Image struct {
@@ -195,7 +195,7 @@ type FileABConfig struct {
 	SlotA, SlotB string
 	// MaxAttempts is how many trial boots a newly installed image gets:
 	// when Boot finds that many without a commit, it rolls back. Default
-	// DefaultMaxAttempts; at most MaxTrialBoots.
+	// 3; at most MaxTrialBoots.
 	MaxAttempts int
 	// Factory describes the image the device left the factory with in
 	// slot a. It is used only while the journal is empty (the first boot,
@@ -296,7 +296,7 @@ func NewFileAB(cfg FileABConfig) (*FileAB, error) {
 	}
 	switch {
 	case cfg.MaxAttempts == 0:
-		cfg.MaxAttempts = DefaultMaxAttempts
+		cfg.MaxAttempts = defaultMaxAttempts
 	case cfg.MaxAttempts < 0 || cfg.MaxAttempts > MaxTrialBoots:
 		return nil, fmt.Errorf("%w: MaxAttempts %d outside 1..%d", ErrConfig, cfg.MaxAttempts, MaxTrialBoots)
 	}

@@ -144,7 +144,7 @@ func TestFileABInstallBootCommit(t *testing.T) {
 	}
 	e.reboot()
 	d := e.boot()
-	if d.Slot != "b" || !d.Trial || d.Attempt != 1 || d.MaxAttempts != DefaultMaxAttempts || d.Image.Counter != 3 {
+	if d.Slot != "b" || !d.Trial || d.Attempt != 1 || d.MaxAttempts != defaultMaxAttempts || d.Image.Counter != 3 {
 		t.Fatalf("trial boot: %+v", d)
 	}
 	if got := e.slotContent(d.Path); !bytes.Equal(got, e.img[3]) {

@@ -14,14 +14,14 @@ import (
 const (
 	// DefaultCheckPeriod is the mean time between checks (provision 5.3-5).
 	DefaultCheckPeriod = 24 * time.Hour
-	// DefaultMinBackoff is the backoff ceiling after the first failure.
-	DefaultMinBackoff = time.Minute
-	// DefaultMaxBackoff is the largest backoff ceiling; it is well below
+	// defaultMinBackoff is the backoff ceiling after the first failure.
+	defaultMinBackoff = time.Minute
+	// defaultMaxBackoff is the largest backoff ceiling; it is well below
 	// DefaultCheckPeriod so that a device that was offline catches up on a
 	// security release soon after it is back (5.3-8).
-	DefaultMaxBackoff = 6 * time.Hour
-	// DefaultDisruptRetry is the wait before asking SafeToDisrupt again.
-	DefaultDisruptRetry = 15 * time.Minute
+	defaultMaxBackoff = 6 * time.Hour
+	// defaultDisruptRetry is the wait before asking SafeToDisrupt again.
+	defaultDisruptRetry = 15 * time.Minute
 
 	checkJitterPercent  = 20
 	minBackoffFloor     = time.Second
@@ -51,11 +51,11 @@ type SchedulerConfig struct {
 	// install: after the n-th failure in a row the Scheduler waits a
 	// uniformly random time up to min(MaxBackoff, MinBackoff·2ⁿ⁻¹) ("full
 	// jitter"), at least one second, and never stops retrying. Zero means
-	// DefaultMinBackoff (1 min) and DefaultMaxBackoff (6 h); MaxBackoff is
+	// 1 min and 6 h; MaxBackoff is
 	// raised to MinBackoff if smaller.
 	MinBackoff, MaxBackoff time.Duration
 	// DisruptRetry is how long the Scheduler waits before asking
-	// SafeToDisrupt again. Zero means DefaultDisruptRetry (15 min).
+	// SafeToDisrupt again. Zero means 15 min.
 	DisruptRetry time.Duration
 	// Notify receives the Scheduler's events: the release's announcements
 	// (Release.Events, unless the policy turned notifications off),
@@ -137,14 +137,14 @@ func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
 		cfg.CheckPeriod = DefaultCheckPeriod
 	}
 	if cfg.MinBackoff == 0 {
-		cfg.MinBackoff = DefaultMinBackoff
+		cfg.MinBackoff = defaultMinBackoff
 	}
 	if cfg.MaxBackoff == 0 {
-		cfg.MaxBackoff = DefaultMaxBackoff
+		cfg.MaxBackoff = defaultMaxBackoff
 	}
 	cfg.MaxBackoff = max(cfg.MaxBackoff, cfg.MinBackoff)
 	if cfg.DisruptRetry == 0 {
-		cfg.DisruptRetry = DefaultDisruptRetry
+		cfg.DisruptRetry = defaultDisruptRetry
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

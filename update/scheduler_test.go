@@ -434,7 +434,7 @@ func TestSchedulerNotSafeToDisrupt(t *testing.T) {
 	})
 	for range 4 {
 		r := e.next()
-		if r.d != DefaultDisruptRetry {
+		if r.d != defaultDisruptRetry {
 			t.Fatalf("wait %v, want DisruptRetry", r.d)
 		}
 		e.fire(r)
@@ -491,7 +491,7 @@ func TestSchedulerApplyFailureRetries(t *testing.T) {
 		e.u.applyErr = []error{errors.New("flash write failed"), errors.New("flash write failed")}
 		c.Rand = func(n int64) int64 { return n - 1 }
 	})
-	for i, want := range []time.Duration{DefaultMinBackoff, 2 * DefaultMinBackoff} {
+	for i, want := range []time.Duration{defaultMinBackoff, 2 * defaultMinBackoff} {
 		r := e.next()
 		if r.d != want {
 			t.Fatalf("failure %d: wait %v, want %v", i+1, r.d, want)

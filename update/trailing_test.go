@@ -38,7 +38,7 @@ func TestDecodersRefuseTrailingData(t *testing.T) {
 		good   []byte
 		decode func([]byte) error
 	}{
-		{"policy", []byte(`{"v":1,"autoInstallOff":true}`), func(b []byte) error { _, err := DecodePolicy(b); return err }},
+		{"policy", []byte(`{"v":1,"autoInstallOff":true}`), func(b []byte) error { _, err := decodePolicy(b); return err }},
 		{"descriptor", desc, func(b []byte) error { _, err := DecodeDescriptor(b); return err }},
 		{"A/B journal record", journal, func(b []byte) error { _, err := decodeABState(b); return err }},
 	} {

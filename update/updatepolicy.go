@@ -19,12 +19,12 @@ import (
 // asked to wait).
 const DefaultMaxSecurityPostpone = 72 * time.Hour
 
-// MaxPolicySize bounds the policy file: a larger file is refused before it
+// maxPolicySize bounds the policy file: a larger file is refused before it
 // is decoded, so a corrupted or planted file cannot make the device
 // allocate without bound.
-const MaxPolicySize = 1 << 10
+const maxPolicySize = 1 << 10
 
-// policyVersion is the only file format version DecodePolicy accepts.
+// policyVersion is the only file format version decodePolicy accepts.
 const policyVersion = 1
 
 // ErrPolicy is returned for a policy file that cannot be decoded, and for a
@@ -67,23 +67,23 @@ type policyFile struct {
 	UpdatePolicy
 }
 
-// EncodePolicy returns the file form of p.
-func EncodePolicy(p UpdatePolicy) ([]byte, error) {
+// encodePolicy returns the file form of p.
+func encodePolicy(p UpdatePolicy) ([]byte, error) {
 	if err := p.validate(); err != nil {
 		return nil, err
 	}
 	return json.Marshal(policyFile{V: policyVersion, UpdatePolicy: p})
 }
 
-// DecodePolicy parses a policy file strictly: at most MaxPolicySize bytes,
+// decodePolicy parses a policy file strictly: at most maxPolicySize bytes,
 // one JSON object of the current version with no unknown fields and nothing
 // after it. Errors wrap ErrPolicy.
-func DecodePolicy(data []byte) (UpdatePolicy, error) {
+func decodePolicy(data []byte) (UpdatePolicy, error) {
 	fail := func(format string, a ...any) (UpdatePolicy, error) {
 		return UpdatePolicy{}, fmt.Errorf("%w: "+format, append([]any{ErrPolicy}, a...)...)
 	}
-	if len(data) > MaxPolicySize {
-		return fail("%d bytes, limit %d", len(data), MaxPolicySize)
+	if len(data) > maxPolicySize {
+		return fail("%d bytes, limit %d", len(data), maxPolicySize)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -227,7 +227,7 @@ func OpenPolicyStore(cfg PolicyConfig) (*PolicyStore, error) {
 		cfg.Now = time.Now
 	}
 	s := &PolicyStore{cfg: cfg, changed: make(chan struct{})}
-	data, err := durable.ReadFile(cfg.FS, cfg.Path, MaxPolicySize)
+	data, err := durable.ReadFile(cfg.FS, cfg.Path, maxPolicySize)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case errors.Is(err, durable.ErrTooLarge):
@@ -235,7 +235,7 @@ func OpenPolicyStore(cfg PolicyConfig) (*PolicyStore, error) {
 	case err != nil:
 		return nil, fmt.Errorf("update: reading policy: %w", err)
 	default:
-		p, err := DecodePolicy(data)
+		p, err := decodePolicy(data)
 		if err != nil {
 			s.notify(PolicyChanged{Reset: true})
 		} else {
@@ -313,7 +313,7 @@ func (s *PolicyStore) change(f func(*UpdatePolicy), extra ...Event) (PolicyChang
 	s.mu.Lock()
 	p := s.p.clone()
 	f(&p)
-	data, err := EncodePolicy(p)
+	data, err := encodePolicy(p)
 	if err == nil {
 		err = durable.WriteFile(s.cfg.FS, s.cfg.Path, data, 0o600)
 	}

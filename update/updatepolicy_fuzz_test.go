@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// FuzzDecodePolicy: DecodePolicy never panics, and whatever it accepts
+// FuzzDecodePolicy: decodePolicy never panics, and whatever it accepts
 // encodes and decodes back to the same policy.
 func FuzzDecodePolicy(f *testing.F) {
 	f.Add([]byte(`{"a":1}}`))
@@ -27,15 +27,15 @@ func FuzzDecodePolicy(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p, err := DecodePolicy(data)
+		p, err := decodePolicy(data)
 		if err != nil {
 			return
 		}
-		enc, err := EncodePolicy(p)
+		enc, err := encodePolicy(p)
 		if err != nil {
 			t.Fatalf("accepted policy does not encode: %v", err)
 		}
-		q, err := DecodePolicy(enc)
+		q, err := decodePolicy(enc)
 		if err != nil || !reflect.DeepEqual(p, q) {
 			t.Fatalf("round trip: %+v -> %s -> %+v, %v", p, enc, q, err)
 		}

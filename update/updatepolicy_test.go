@@ -170,7 +170,7 @@ func TestPolicyCorruptFileResets(t *testing.T) {
 		"trailing": []byte(`{"v":1,"autoInstallOff":true}{}`),
 		"unknown":  []byte(`{"v":1,"autoInstallOff":true,"x":1}`),
 		"version":  []byte(`{"v":2,"autoInstallOff":true}`),
-		"huge":     make([]byte, MaxPolicySize+1),
+		"huge":     make([]byte, maxPolicySize+1),
 	} {
 		t.Run(name, func(t *testing.T) {
 			fsys := durable.NewCrashFS()
@@ -189,16 +189,16 @@ func TestPolicyCorruptFileResets(t *testing.T) {
 	}
 }
 
-// TestDecodePolicyStrict: the decoder accepts what EncodePolicy writes and
+// TestDecodePolicyStrict: the decoder accepts what encodePolicy writes and
 // refuses trailing data, unknown fields, other versions and inconsistent
 // postponements.
 func TestDecodePolicyStrict(t *testing.T) {
 	p := UpdatePolicy{AutoInstallOff: true, Postponed: &Postponement{ReleaseCounter: 9, Security: true, At: policyT0, Until: policyT0.Add(time.Hour)}}
-	data, err := EncodePolicy(p)
+	data, err := encodePolicy(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := DecodePolicy(data)
+	got, err := decodePolicy(data)
 	if err != nil || !reflect.DeepEqual(got, p) {
 		t.Fatalf("round trip = %+v, %v", got, err)
 	}
@@ -213,8 +213,8 @@ func TestDecodePolicyStrict(t *testing.T) {
 		`[]`,
 		``,
 	} {
-		if _, err := DecodePolicy([]byte(bad)); !errors.Is(err, ErrPolicy) {
-			t.Errorf("DecodePolicy(%q) = %v, want ErrPolicy", bad, err)
+		if _, err := decodePolicy([]byte(bad)); !errors.Is(err, ErrPolicy) {
+			t.Errorf("decodePolicy(%q) = %v, want ErrPolicy", bad, err)
 		}
 	}
 }
@@ -228,7 +228,7 @@ func TestPolicyCrash(t *testing.T) {
 	n := durable.CrashTest(t,
 		func(fsys *durable.CrashFS) {
 			acked = false
-			data, err := EncodePolicy(old)
+			data, err := encodePolicy(old)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -292,7 +292,7 @@ func run(dir string, size int64, chunk, rounds int, sha512 bool, ntargets, runs 
 		if err != nil {
 			return err
 		}
-		if err := update.WriteBundle(bf, os.DirFS(imgDir), p, nil); err != nil {
+		if err := release.WriteBundle(bf, os.DirFS(imgDir), p, nil); err != nil {
 			bf.Close()
 			return err
 		}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/iotbaseline/baseline/durable"
 	"github.com/iotbaseline/baseline/internal/keyfile"
-	"github.com/iotbaseline/baseline/update"
+	"github.com/iotbaseline/baseline/update/release"
 )
 
 func init() {
@@ -129,7 +129,7 @@ func runKeygen(args []string, stdout, stderr io.Writer) int {
 		map[bool]string{true: "encrypted", false: "NOT encrypted"}[len(pass) > 0], pubPath)
 	if pq, ok := key.Public().(*mldsa65.PublicKey); ok {
 		// The ID the co-signature names; the device pins the .pub file.
-		fmt.Fprintf(stdout, "ml-dsa key id: %s\n", update.MLDSAKeyID(pq))
+		fmt.Fprintf(stdout, "ml-dsa key id: %s\n", release.MLDSAKeyID(pq))
 	} else {
 		tk, err := metadata.KeyFromPublicKey(key.Public())
 		if err != nil {

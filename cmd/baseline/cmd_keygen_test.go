@@ -13,7 +13,7 @@ import (
 
 	"github.com/iotbaseline/baseline/durable"
 	"github.com/iotbaseline/baseline/internal/keyfile"
-	"github.com/iotbaseline/baseline/update"
+	"github.com/iotbaseline/baseline/update/release"
 )
 
 func releaseCmd(t *testing.T, args ...string) (int, string, string) {
@@ -111,7 +111,7 @@ func TestKeygenMLDSAFromEnv(t *testing.T) {
 	if alg, _ := keyfile.AlgorithmOf(k.Public()); alg != keyfile.MLDSA65 {
 		t.Fatalf("algorithm %q", alg)
 	}
-	if !strings.Contains(out, update.MLDSAKeyID(k.Public().(*mldsa65.PublicKey))) {
+	if !strings.Contains(out, release.MLDSAKeyID(k.Public().(*mldsa65.PublicKey))) {
 		t.Fatal("printed ML-DSA key ID is not the key's")
 	}
 }

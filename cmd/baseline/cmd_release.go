@@ -361,7 +361,7 @@ func releaseAdd(args []string, stdout, stderr io.Writer) int {
 	f.fs.BoolVar(&d.Reboot, "reboot", false, "installing restarts the device (5.3-12)")
 	f.fs.DurationVar(&d.Downtime, "downtime", 0, "expected time the device's function is unavailable while installing (5.3-12)")
 	support := f.fs.String("support-until", "", "last `date` (YYYY-MM-DD) of security updates for this hardware (5.3-13)")
-	f.fs.IntVar(&d.ChunkSize, "chunk-size", update.DefaultChunkSize, fmt.Sprintf("bytes per verified chunk: a multiple of 64 from %d to %d", update.MinChunkSize, update.MaxChunkSize))
+	f.fs.IntVar(&d.ChunkSize, "chunk-size", release.DefaultChunkSize, fmt.Sprintf("bytes per verified chunk: a multiple of 64 from %d to %d", update.MinChunkSize, update.MaxChunkSize))
 	mldsa := f.fs.String("mldsa-key", "", "ML-DSA-65 private key `FILE` to co-sign the target")
 	sha512 := f.fs.Bool("sha512", false, "also list the image's SHA-512 in the target (devices then compute it too; default: SHA-256 only)")
 	if c := f.parse(args, stderr); c >= 0 {
@@ -620,7 +620,7 @@ func releaseBundle(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return releaseErr(stderr, "release bundle", err)
 	}
-	err = update.WriteBundle(w, os.DirFS(f.repo), *path, sig)
+	err = release.WriteBundle(w, os.DirFS(f.repo), *path, sig)
 	if err == nil {
 		err = w.Sync()
 	}

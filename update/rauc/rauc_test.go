@@ -15,6 +15,7 @@ import (
 	"github.com/iotbaseline/baseline/update"
 	"github.com/iotbaseline/baseline/update/internal/tuftest"
 	"github.com/iotbaseline/baseline/update/rauc"
+	"github.com/iotbaseline/baseline/update/release"
 )
 
 func image(version string) []byte {
@@ -183,9 +184,9 @@ func publish(t *testing.T, bundle string, counter uint64, sys *rauc.System) (*up
 	must(t, err)
 	b, err := os.ReadFile(bundle)
 	must(t, err)
-	chunks, _, err := update.HashChunks(bytes.NewReader(b), update.MinChunkSize)
+	chunks, _, err := release.HashChunks(bytes.NewReader(b), update.MinChunkSize)
 	must(t, err)
-	custom, err := update.EncodeDescriptor(&update.Descriptor{HardwareID: "baseline-test", ReleaseCounter: counter,
+	custom, err := release.EncodeDescriptor(&update.Descriptor{HardwareID: "baseline-test", ReleaseCounter: counter,
 		Version: "1.4.0", Reboot: true, ChunkSize: update.MinChunkSize, Chunks: chunks})
 	must(t, err)
 	_, err = repo.AddTarget("rootfs/1.4.0.raucb", b, custom)

@@ -18,6 +18,7 @@ import (
 	"github.com/iotbaseline/baseline/update"
 	"github.com/iotbaseline/baseline/update/internal/tuftest"
 	"github.com/iotbaseline/baseline/update/rauc"
+	"github.com/iotbaseline/baseline/update/release"
 )
 
 // tufRepo is a TUF repository served on loopback, to which releases are
@@ -67,9 +68,9 @@ func (w countingWriter) Write(p []byte) (int, error) {
 func (r *tufRepo) add(name string, bundle []byte, counter uint64) {
 	t := r.t
 	t.Helper()
-	chunks, _, err := update.HashChunks(bytes.NewReader(bundle), update.MinChunkSize)
+	chunks, _, err := release.HashChunks(bytes.NewReader(bundle), update.MinChunkSize)
 	must(t, err)
-	custom, err := update.EncodeDescriptor(&update.Descriptor{HardwareID: "baseline-test", ReleaseCounter: counter,
+	custom, err := release.EncodeDescriptor(&update.Descriptor{HardwareID: "baseline-test", ReleaseCounter: counter,
 		Version: name, Reboot: true, ChunkSize: update.MinChunkSize, Chunks: chunks})
 	must(t, err)
 	_, err = r.repo.AddTarget(name, bundle, custom)

@@ -107,7 +107,7 @@ func BenchmarkAddTarget64MiB(b *testing.B) {
 			Path:  fmt.Sprintf("big/%d.bin", i),
 			Image: &zeroReader{n: size},
 			Descriptor: update.Descriptor{HardwareID: "big-hw", ReleaseCounter: uint64(i), Version: "1",
-				ChunkSize: update.DefaultChunkSize},
+				ChunkSize: release.DefaultChunkSize},
 		})
 		if err != nil {
 			b.Fatal(err)

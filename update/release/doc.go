@@ -29,7 +29,7 @@
 // and risks mitigated, disruption (reboot, downtime), support date, chunk
 // size and the SHA-256 chaining value after every chunk (the last entry
 // is the image's SHA-256), and optionally an
-// ML-DSA-65 co-signature (update.CoSign) for devices that pin a
+// ML-DSA-65 co-signature (CoSign) for devices that pin a
 // post-quantum key beside TUF's classical ones.
 //
 // # Provisions

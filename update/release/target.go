@@ -33,11 +33,11 @@ type Target struct {
 	// Descriptor describes the release (hardware ID, release counter,
 	// version, security notes, disruption, support date). Chunks and
 	// CoSignature are computed here and must be left empty; ChunkSize zero
-	// means update.DefaultChunkSize.
+	// means DefaultChunkSize.
 	Descriptor update.Descriptor
 	// CoSigner, if not nil, is an ML-DSA-65 key (see keyfile / `baseline
 	// keygen -alg ml-dsa-65`) that co-signs the target
-	// (update.CoSignedMessage) for devices that pin its public key.
+	// (see update.VerifyCoSignature) for devices that pin its public key.
 	CoSigner crypto.Signer
 	// SHA512 also lists the image's SHA-512 in the target's hashes. Off by
 	// default: the target lists only its SHA-256, which the descriptor's
@@ -138,7 +138,7 @@ func (r *Repo) AddTargets(ctx context.Context, ts []Target) (err error) {
 			return fmt.Errorf("%w: %s: %d after %d for %q", ErrCounter, t.Path, d.ReleaseCounter, last, d.HardwareID)
 		}
 		if d.ChunkSize == 0 {
-			d.ChunkSize = update.DefaultChunkSize
+			d.ChunkSize = DefaultChunkSize
 		}
 		// Validate with a placeholder chunk so field errors show before
 		// the image is read.
@@ -189,7 +189,7 @@ func (r *Repo) AddTargets(ctx context.Context, ts []Target) (err error) {
 func (r *Repo) storeTarget(t Target) (*metadata.TargetFiles, []string, error) {
 	d := t.Descriptor
 	if d.ChunkSize == 0 {
-		d.ChunkSize = update.DefaultChunkSize
+		d.ChunkSize = DefaultChunkSize
 	}
 	dir := filepath.Join(r.dir, TargetsDir, filepath.FromSlash(path.Dir(t.Path)))
 	if err := r.fsys.MkdirAll(dir, 0o755); err != nil {
@@ -207,7 +207,7 @@ func (r *Repo) storeTarget(t Target) (*metadata.TargetFiles, []string, error) {
 		ws = append(ws, h512)
 	}
 	w := &writeErr{w: io.MultiWriter(ws...)}
-	chunks, length, err := update.HashChunks(io.TeeReader(t.Image, w), d.ChunkSize)
+	chunks, length, err := HashChunks(io.TeeReader(t.Image, w), d.ChunkSize)
 	if err == nil {
 		err = w.err
 	}
@@ -230,11 +230,11 @@ func (r *Repo) storeTarget(t Target) (*metadata.TargetFiles, []string, error) {
 	}
 	d.Chunks = chunks
 	if t.CoSigner != nil {
-		if d.CoSignature, err = update.CoSign(t.CoSigner, t.Path, length, hashes, d.ReleaseCounter, d.HardwareID); err != nil {
+		if d.CoSignature, err = CoSign(t.CoSigner, t.Path, length, hashes, d.ReleaseCounter, d.HardwareID); err != nil {
 			return nil, written, err
 		}
 	}
-	custom, err := update.EncodeDescriptor(&d)
+	custom, err := EncodeDescriptor(&d)
 	if err != nil {
 		return nil, written, err
 	}
