@@ -86,8 +86,6 @@ func CoSign(signer crypto.Signer, path string, length int64, hashes metadata.Has
 
 func hasherAt(cv ChunkHash, n int64) (hash.Hash, error) { return wire.HasherAt(cv, n) }
 
-func chainValue(h hash.Hash) (ChunkHash, error) { return wire.ChainValue(h) }
-
 func WriteBundle(w io.Writer, repo fs.FS, target string, sig []byte) error {
 	return wire.WriteBundle(w, repo, target, sig)
 }
