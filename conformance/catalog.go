@@ -56,7 +56,7 @@ type Provision struct {
 	// Packages lists the SDK packages in this release that implement the
 	// provision ("cmd" is the manufacturer's CLI, cmd/baseline). It is
 	// empty where no SDK package does yet: the device's own code must
-	// implement the provision and, where [Provision.NeedsCheck], register
+	// implement the provision and, where [Provision.needsCheck], register
 	// a self-check for it.
 	Packages []string
 	// Evidence is the primary kind of evidence the SDK gives.
@@ -68,9 +68,9 @@ type Provision struct {
 	BothKinds bool
 }
 
-// EvidenceNotation returns the evidence kinds as written in the provision
+// evidenceNotation returns the evidence kinds as written in the provision
 // map: "E", "E+B", "E/D", "B/D", "B/E".
-func (p Provision) EvidenceNotation() string {
+func (p Provision) evidenceNotation() string {
 	if p.Secondary == "" {
 		return string(p.Evidence)
 	}
@@ -81,19 +81,19 @@ func (p Provision) EvidenceNotation() string {
 	return string(p.Evidence) + sep + string(p.Secondary)
 }
 
-// PureDeclaration reports whether only the manufacturer can vouch for the
+// pureDeclaration reports whether only the manufacturer can vouch for the
 // provision: its only evidence kind is [EvidenceDeclaration].
-func (p Provision) PureDeclaration() bool {
+func (p Provision) pureDeclaration() bool {
 	return p.Evidence == EvidenceDeclaration && p.Secondary == ""
 }
 
-// NeedsCheck reports whether a Y for the provision must be backed by a
+// needsCheck reports whether a Y for the provision must be backed by a
 // self-check of the running device: its primary evidence kind is
 // [EvidenceEnforced]. A statement turns such a Y into INCONCLUSIVE when no
 // attached self-check covers it, and a mandatory one makes the statement
 // incomplete: the maker's word alone does not stand for what the device
 // can test itself.
-func (p Provision) NeedsCheck() bool { return p.Evidence == EvidenceEnforced }
+func (p Provision) needsCheck() bool { return p.Evidence == EvidenceEnforced }
 
 // Conditional reports whether the provision applies only where some
 // condition holds.
@@ -101,9 +101,9 @@ func (p Provision) Conditional() bool {
 	return len(p.Conditions) > 0 || p.OtherCondition != ""
 }
 
-// StatusNotation returns the status as written in the standard's tables:
+// statusNotation returns the status as written in the standard's tables:
 // "M", "R", "M C(1)", "R C(3,4)", "M C" (a condition without a number).
-func (p Provision) StatusNotation() string {
+func (p Provision) statusNotation() string {
 	s := string(p.Status)
 	switch {
 	case len(p.Conditions) > 0:

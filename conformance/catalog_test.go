@@ -17,7 +17,7 @@ func catalogGolden() string {
 	var sb strings.Builder
 	sb.WriteString("# id\tstatus\tevidence\tpackages\n")
 	for _, p := range Catalog() {
-		fmt.Fprintf(&sb, "%s\t%s\t%s\t%s\n", p.ID, p.StatusNotation(), p.EvidenceNotation(), strings.Join(p.Packages, ","))
+		fmt.Fprintf(&sb, "%s\t%s\t%s\t%s\n", p.ID, p.statusNotation(), p.evidenceNotation(), strings.Join(p.Packages, ","))
 	}
 	return sb.String()
 }

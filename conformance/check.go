@@ -189,7 +189,7 @@ func allDeclarations(ids []string) bool {
 	}
 	for _, id := range ids {
 		p, ok := Lookup(id)
-		if !ok || !p.PureDeclaration() {
+		if !ok || !p.pureDeclaration() {
 			return false
 		}
 	}

@@ -45,7 +45,7 @@
 // # Evidence: measured, configured, declared
 //
 // A profile answer is the maker's claim. For a provision the device can
-// test itself ([Provision.NeedsCheck], evidence E), a Y stands only when a
+// test itself ([Provision.needsCheck], evidence E), a Y stands only when a
 // self-check of the running device covers it: without one the entry is
 // INCONCLUSIVE with [BasisNone] ("nothing on this device checks this"),
 // and a mandatory one makes the statement incomplete. A statement built
@@ -117,7 +117,7 @@
 // B (produced at build or release time by the CLI) or D (only the
 // manufacturer can declare it). Where the provision map gives two kinds
 // ("E/D", "E+B", "B/D", "B/E") they are [Provision.Evidence] and
-// [Provision.Secondary]; [Provision.EvidenceNotation] writes them back.
+// [Provision.Secondary]; [Provision.evidenceNotation] writes them back.
 //
 // # Applicability
 //

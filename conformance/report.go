@@ -99,7 +99,7 @@ func (s *Statement) WriteMarkdown(w io.Writer) error {
 			text = strings.TrimSpace(text + " Declared parts that cannot be updated: " + nonUpdatableNames(s.NonUpdatable) + ".")
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			e.ID, pr.StatusNotation(), mdCell(e.Summary), applicabilityWord(e.Applicability), orDash(string(e.Support)),
+			e.ID, pr.statusNotation(), mdCell(e.Summary), applicabilityWord(e.Applicability), orDash(string(e.Support)),
 			mdCell(e.Evidence), verdictBasis(e), mdCell(text), mdCell(strings.Join(checks, ", ")))
 	}
 	_, err := io.WriteString(w, b.String())
@@ -258,7 +258,7 @@ var reportFuncs = template.FuncMap{
 	"yesno":       yesNo,
 	"applies":     applicabilityWord,
 	"dash":        orDash,
-	"statusNote":  func(id string) string { p, _ := Lookup(id); return p.StatusNotation() },
+	"statusNote":  func(id string) string { p, _ := Lookup(id); return p.statusNotation() },
 	"formatTime":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 	"isZero":      func(t time.Time) bool { return t.IsZero() },
 	"supportWord": supportWord,

@@ -75,7 +75,7 @@ func TestStatementMarkdown(t *testing.T) {
 	s.Attach(backing())
 	out := render(t, func(b *bytes.Buffer) error { return s.WriteMarkdown(b) })
 	for _, p := range catalog {
-		if !strings.Contains(out, "\n| "+p.ID+" | "+p.StatusNotation()+" | ") {
+		if !strings.Contains(out, "\n| "+p.ID+" | "+p.statusNotation()+" | ") {
 			t.Errorf("no row for %s", p.ID)
 		}
 	}

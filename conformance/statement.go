@@ -185,7 +185,7 @@ type Totals struct {
 //   - Y: FAIL if an attached check covering it failed; INCONCLUSIVE if a
 //     covering check was inconclusive or not run, or if a check the profile
 //     names for it did not run or does not cover it; for a provision that
-//     [Provision.NeedsCheck], INCONCLUSIVE also when no covering check
+//     [Provision.needsCheck], INCONCLUSIVE also when no covering check
 //     passed — nothing on the device checks the claim, and for a mandatory
 //     provision that makes the statement incomplete; otherwise PASS if a
 //     covering check passed and the provision is not a pure declaration;
@@ -336,7 +336,7 @@ func (s *Statement) build() {
 			ID: pr.ID, Clause: pr.Clause, Status: pr.Status,
 			Conditions:     append([]int{}, pr.Conditions...),
 			OtherCondition: pr.OtherCondition, Summary: pr.Summary,
-			Packages: append([]string(nil), pr.Packages...), Evidence: pr.EvidenceNotation(),
+			Packages: append([]string(nil), pr.Packages...), Evidence: pr.evidenceNotation(),
 			Support: a.Support, Detail: a.Detail, Justification: a.Justification,
 			Checks: byProvision[pr.ID], NamedChecks: append([]string(nil), a.Checks...),
 		}
@@ -560,14 +560,14 @@ func (s *Statement) verdict(pr Provision, e *Entry) Verdict {
 		}
 		return Inconclusive
 	case s.namedMissing(pr.ID, e):
-		if pr.NeedsCheck() && pass == 0 {
+		if pr.needsCheck() && pass == 0 {
 			e.Basis = BasisNone
 		}
 		return Inconclusive
-	case pr.NeedsCheck() && pass == 0:
+	case pr.needsCheck() && pass == 0:
 		e.Basis = BasisNone
 		return Inconclusive
-	case pass > 0 && !pr.PureDeclaration():
+	case pass > 0 && !pr.pureDeclaration():
 		e.Basis = BasisConfigured
 		if measured > 0 {
 			e.Basis = BasisMeasured

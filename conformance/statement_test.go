@@ -30,7 +30,7 @@ func backing(except ...string) []CheckResult {
 	}
 	var out []CheckResult
 	for _, pr := range catalog {
-		if pr.NeedsCheck() && !skip[pr.ID] {
+		if pr.needsCheck() && !skip[pr.ID] {
 			out = append(out, CheckResult{ID: "test.backing." + pr.ID, Title: "test backing", Provisions: []string{pr.ID}, Method: Measured, Result: Result{Verdict: Pass}})
 		}
 	}

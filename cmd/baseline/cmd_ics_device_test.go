@@ -83,7 +83,7 @@ func smartplugBacking(t *testing.T) (*conformance.Profile, []conformance.CheckRe
 			continue
 		}
 		ids := a.Checks
-		if len(ids) == 0 && pr.NeedsCheck() {
+		if len(ids) == 0 && pr.Evidence == conformance.EvidenceEnforced {
 			ids = []string{"test." + a.ID}
 		}
 		for _, id := range ids {
