@@ -18,25 +18,25 @@ const (
 	// windows of the service's return, while a service that is down sees at
 	// most FleetSize/DefaultCap attempts a second.
 	DefaultCap = 2 * time.Minute
-	// DefaultStableAfter is how long a connection must last before the
+	// defaultStableAfter is how long a connection must last before the
 	// failure count resets, so a service that accepts and then drops
 	// connections at once is not hammered at the base rate.
-	DefaultStableAfter = time.Minute
-	// DefaultSpreadFactor multiplies fleet size / service capacity to give
+	defaultStableAfter = time.Minute
+	// defaultSpreadFactor multiplies fleet size / service capacity to give
 	// the start-up spread. At 1.0 the fleet's mean arrival rate equals the
 	// capacity and random clustering pushes some seconds over it; 1.2 keeps
 	// the expected peak near 0.9 × capacity while the fleet is still fully
 	// connected in about 1.2 × the ideal time.
-	DefaultSpreadFactor = 1.2
-	// DefaultSpread is the start-up spread used when the fleet size or the
+	defaultSpreadFactor = 1.2
+	// defaultSpread is the start-up spread used when the fleet size or the
 	// service capacity was not declared. A device maker who knows neither
 	// should declare them: [Policy.Checks] reports the policy as
 	// inconclusive until they do.
-	DefaultSpread = 30 * time.Second
-	// DefaultMaxRetryAfter bounds how long a server's Retry-After can park
+	defaultSpread = 30 * time.Second
+	// defaultMaxRetryAfter bounds how long a server's Retry-After can park
 	// the device: a broken or hostile server cannot switch a device's cloud
 	// features off for days by answering "Retry-After: 9999999".
-	DefaultMaxRetryAfter = 30 * time.Minute
+	defaultMaxRetryAfter = 30 * time.Minute
 	// MaxSpread bounds the start-up spread however large the declared
 	// fleet/capacity ratio; [Policy.Checks] fails a policy that hits it
 	// because the service is then too small for the fleet.
@@ -57,7 +57,7 @@ type Policy struct {
 	// Cap bounds the retry window. Zero means DefaultCap.
 	Cap time.Duration
 	// StableAfter is how long a connection must have lasted for the failure
-	// count to reset when it drops. Zero means DefaultStableAfter.
+	// count to reset when it drops. Zero means 1 min.
 	StableAfter time.Duration
 	// FleetSize is the declared number of devices that share the service.
 	// Zero means not declared.
@@ -66,11 +66,11 @@ type Policy struct {
 	// the service admits. Zero means not declared.
 	ServiceCapacity float64
 	// SpreadFactor multiplies FleetSize/ServiceCapacity to give the
-	// start-up spread. Zero means DefaultSpreadFactor; values below 1 are
+	// start-up spread. Zero means 1.2; values below 1 are
 	// reported by [Policy.Checks] as failing 5.9-3.
 	SpreadFactor float64
 	// MaxRetryAfter bounds a server-requested delay. Zero means
-	// DefaultMaxRetryAfter.
+	// 30 min.
 	MaxRetryAfter time.Duration
 	// Rand returns uniform random numbers in [0, 1). Nil means
 	// math/rand/v2.Float64, which the runtime seeds from the operating
@@ -93,13 +93,13 @@ func (p Policy) normalized() Policy {
 		p.Cap = p.Base
 	}
 	if p.StableAfter <= 0 {
-		p.StableAfter = DefaultStableAfter
+		p.StableAfter = defaultStableAfter
 	}
 	if p.SpreadFactor <= 0 || math.IsNaN(p.SpreadFactor) || math.IsInf(p.SpreadFactor, 0) {
-		p.SpreadFactor = DefaultSpreadFactor
+		p.SpreadFactor = defaultSpreadFactor
 	}
 	if p.MaxRetryAfter <= 0 {
-		p.MaxRetryAfter = DefaultMaxRetryAfter
+		p.MaxRetryAfter = defaultMaxRetryAfter
 	}
 	if p.Rand == nil {
 		p.Rand = rand.Float64
@@ -126,10 +126,10 @@ func (p Policy) Ideal() time.Duration {
 // Spread returns the start-up spread: the window over which a device draws
 // its first connection attempt after boot or after losing an established
 // connection. It is Ideal × SpreadFactor for a declared fleet (at most
-// MaxSpread) and DefaultSpread otherwise.
+// MaxSpread) and 30 s otherwise.
 func (p Policy) Spread() time.Duration {
 	if !p.Declared() {
-		return DefaultSpread
+		return defaultSpread
 	}
 	q := p.normalized()
 	s := float64(p.FleetSize) / p.ServiceCapacity * q.SpreadFactor

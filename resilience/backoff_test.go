@@ -21,12 +21,12 @@ func TestPolicyDefaults(t *testing.T) {
 	if p.Declared() {
 		t.Fatal("zero policy reports a declared fleet")
 	}
-	if got := p.Spread(); got != DefaultSpread {
-		t.Fatalf("undeclared spread = %v, want %v", got, DefaultSpread)
+	if got := p.Spread(); got != defaultSpread {
+		t.Fatalf("undeclared spread = %v, want %v", got, defaultSpread)
 	}
 	q := p.normalized()
-	if q.Base != DefaultBase || q.Cap != DefaultCap || q.StableAfter != DefaultStableAfter ||
-		q.SpreadFactor != DefaultSpreadFactor || q.MaxRetryAfter != DefaultMaxRetryAfter || q.Rand == nil {
+	if q.Base != DefaultBase || q.Cap != DefaultCap || q.StableAfter != defaultStableAfter ||
+		q.SpreadFactor != defaultSpreadFactor || q.MaxRetryAfter != defaultMaxRetryAfter || q.Rand == nil {
 		t.Fatalf("defaults not applied: %+v", q)
 	}
 	p = Policy{FleetSize: 50000, ServiceCapacity: 1000}

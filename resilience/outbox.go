@@ -95,12 +95,12 @@ const (
 	RefuseNew
 )
 
-// Defaults of [OutboxConfig].
+// Defaults of OutboxConfig, documented on its fields.
 const (
-	DefaultMaxRecords   = 10000
-	DefaultMaxBytes     = 4 << 20
-	DefaultMaxPayload   = 64 << 10
-	DefaultSegmentBytes = 1 << 20
+	defaultMaxRecords   = 10000
+	defaultMaxBytes     = 4 << 20
+	defaultMaxPayload   = 64 << 10
+	defaultSegmentBytes = 1 << 20
 )
 
 // Errors of the [Outbox].
@@ -272,17 +272,17 @@ func OpenOutbox(ctx context.Context, cfg OutboxConfig) (*Outbox, error) {
 		cfg.FS = durable.OS
 	}
 	if cfg.MaxRecords <= 0 {
-		cfg.MaxRecords = DefaultMaxRecords
+		cfg.MaxRecords = defaultMaxRecords
 	}
 	if cfg.MaxBytes <= 0 {
-		cfg.MaxBytes = DefaultMaxBytes
+		cfg.MaxBytes = defaultMaxBytes
 	}
 	if cfg.MaxPayload <= 0 {
-		cfg.MaxPayload = DefaultMaxPayload
+		cfg.MaxPayload = defaultMaxPayload
 	}
 	cfg.MaxPayload = min(cfg.MaxPayload, maxPayloadHard, int(min(cfg.MaxBytes, maxPayloadHard)))
 	if cfg.SegmentBytes <= 0 {
-		cfg.SegmentBytes = DefaultSegmentBytes
+		cfg.SegmentBytes = defaultSegmentBytes
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
