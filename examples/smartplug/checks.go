@@ -25,13 +25,13 @@ import (
 // adds what only it can observe.
 func (d *device) checkers() []conformance.Checker {
 	cs := []conformance.Checker{d.store, d.owner, d.updates, d.cloud, conformance.CheckerFunc(d.deviceChecks), conformance.CheckerFunc(d.privacyChecks), conformance.CheckerFunc(d.securityChecks)}
-	if d.gateChecker != nil {
-		cs = append(cs, d.gateChecker)
+	if d.web.gateChecker != nil {
+		cs = append(cs, d.web.gateChecker)
 	}
-	if d.srv != nil {
+	if d.web.srv != nil {
 		cs = append(cs, &iface.SelfCheck{
-			ServerTLS: d.tlsConfig,
-			Server:    d.srv,
+			ServerTLS: d.web.tlsConfig,
+			Server:    d.web.srv,
 			Inventory: d.inventory(),
 			// On a laptop other programs listen too; the device answers
 			// for its own sockets. A dedicated device audits them all.
@@ -123,7 +123,7 @@ func (d *device) checkLocalFirst(ctx context.Context) conformance.Result {
 // hardening, auth gate and routes), as an unauthenticated client on
 // loopback would, and returns the response.
 func (d *device) probe(ctx context.Context, method, target string, body string) (*httptest.ResponseRecorder, error) {
-	if d.srv == nil {
+	if d.web.srv == nil {
 		return nil, fmt.Errorf("the web server is not running")
 	}
 	req, err := http.NewRequestWithContext(ctx, method, "https://device.invalid"+target, strings.NewReader(body))
@@ -136,7 +136,7 @@ func (d *device) probe(ctx context.Context, method, target string, body string) 
 	req.TLS = &tls.ConnectionState{Version: tls.VersionTLS13, HandshakeComplete: true}
 	req.RemoteAddr = "127.0.0.1:1"
 	rec := httptest.NewRecorder()
-	d.srv.Handler().ServeHTTP(rec, req)
+	d.web.srv.Handler().ServeHTTP(rec, req)
 	return rec, nil
 }
 

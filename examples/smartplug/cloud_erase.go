@@ -171,10 +171,10 @@ func (d *device) eraseConfirmCommand(ctx context.Context, cmd mqtt.Command) erro
 	default:
 		return errors.New("erase.confirm: status must be in-progress, completed or failed")
 	}
-	if d.resetter == nil {
+	if d.reset.resetter == nil {
 		return errors.New("erase.confirm: no factory reset on record")
 	}
-	if err := d.resetter.UpdateService(ctx, a.RequestID, a.Status, a.Confirmation); err != nil {
+	if err := d.reset.resetter.UpdateService(ctx, a.RequestID, a.Status, a.Confirmation); err != nil {
 		return fmt.Errorf("erase.confirm: %w", err)
 	}
 	d.log.Info("associated service answered a deletion request", "request", a.RequestID, "status", a.Status)
@@ -192,7 +192,7 @@ func (d *device) eraseConfirmCommand(ctx context.Context, cmd mqtt.Command) erro
 func (d *device) checkResetService(ctx context.Context) conformance.Result {
 	reg := d.resetRegistry()
 	queue := d.path(eraseQueueDir)
-	if d.deleteAtService == nil {
+	if d.reset.deleteAtService == nil {
 		// Fully local: the running plug has no link and queues nothing
 		// for any service (cloudLink.report, publish and the telemetry
 		// exporter send nothing without --cloud), so no service holds
@@ -241,8 +241,8 @@ func (d *device) checkResetService(ctx context.Context) conformance.Result {
 	queued := countJSON(queue)
 	obs := fmt.Sprintf("the reset names the associated service %q; its deletion requests go to state/%s, outside all %d erased stores, which took a durable write; %d request(s) wait there for the next start with --cloud",
 		cloudService, eraseQueueDir, len(reg.Entries()), queued)
-	if d.resetter != nil {
-		if rc, err := d.resetter.Receipt(); err == nil {
+	if d.reset.resetter != nil {
+		if rc, err := d.reset.resetter.Receipt(); err == nil {
 			for _, s := range rc.Services {
 				obs += fmt.Sprintf("; last reset's request to %s: %s", s.Service, s.Status)
 			}

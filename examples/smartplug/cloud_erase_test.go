@@ -29,12 +29,12 @@ func resetDevice(t testing.TB, dir string, cloud bool) *device {
 	}
 	d := &device{dir: dir, log: slog.New(slog.DiscardHandler), store: store}
 	if cloud {
-		d.deleteAtService = d.deletionQueue()
+		d.reset.deleteAtService = d.deletionQueue()
 	}
 	if err := d.openReset(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { d.resetter.Close() })
+	t.Cleanup(func() { d.reset.resetter.Close() })
 	return d
 }
 
@@ -69,7 +69,7 @@ func TestDeletionQueueOutlivesReset(t *testing.T) {
 	os.MkdirAll(d.path("privacy"), 0o700)
 	os.WriteFile(d.path("privacy/consent.log"), []byte("decisions"), 0o600)
 
-	rc, err := d.resetter.Reset(ctx)
+	rc, err := d.reset.resetter.Reset(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestDeletionQueueOutlivesReset(t *testing.T) {
 	if q.Key != reqID || q.Topic != erase.DefaultTopic || bytes.Contains(q.Payload, []byte("on")) {
 		t.Fatalf("queued %+v, want request %s", q, reqID)
 	}
-	if err := d.deleteAtService.Enqueue(ctx, q.Key, q.Topic, q.Payload); err != nil || jsonFiles(t, queue) != 1 {
+	if err := d.reset.deleteAtService.Enqueue(ctx, q.Key, q.Topic, q.Payload); err != nil || jsonFiles(t, queue) != 1 {
 		t.Fatalf("enqueueing the same request again: %v, %d files", err, jsonFiles(t, queue))
 	}
 
@@ -142,7 +142,7 @@ func mustOnlyJSON(t *testing.T, dir string) string {
 func TestEraseConfirmCommand(t *testing.T) {
 	ctx := context.Background()
 	d := resetDevice(t, t.TempDir(), true)
-	rc, err := d.resetter.Reset(ctx)
+	rc, err := d.reset.resetter.Reset(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestEraseConfirmCommand(t *testing.T) {
 			t.Errorf("%.80s accepted", bad)
 		}
 	}
-	if cur, _ := d.resetter.Receipt(); cur.Services[0].Status != erase.Pending {
+	if cur, _ := d.reset.resetter.Receipt(); cur.Services[0].Status != erase.Pending {
 		t.Fatalf("a refused confirmation changed the status to %s", cur.Services[0].Status)
 	}
 	if err := run(fmt.Sprintf(`{"request_id":%q,"status":"in-progress"}`, id)); err != nil {
@@ -166,7 +166,7 @@ func TestEraseConfirmCommand(t *testing.T) {
 	if err := run(fmt.Sprintf(`{"request_id":%q,"status":"completed","confirmation":"DEL-9"}`, id)); err != nil {
 		t.Fatal(err)
 	}
-	cur, _ := d.resetter.Receipt()
+	cur, _ := d.reset.resetter.Receipt()
 	if s := cur.Services[0]; s.Status != erase.Completed || s.Confirmation != "DEL-9" || !cur.Complete() {
 		t.Fatalf("after the confirmation: %+v", s)
 	}
@@ -186,16 +186,16 @@ func FuzzEraseConfirmArgs(f *testing.F) {
 	}
 	ctx := context.Background()
 	d := resetDevice(f, f.TempDir(), true)
-	rc, err := d.resetter.Reset(ctx)
+	rc, err := d.reset.resetter.Reset(ctx)
 	if err != nil {
 		f.Fatal(err)
 	}
 	id := rc.Services[0].RequestID
 	f.Fuzz(func(t *testing.T, args []byte) {
 		args = bytes.ReplaceAll(args, []byte("ID"), []byte(id))
-		before, _ := d.resetter.Receipt()
+		before, _ := d.reset.resetter.Receipt()
 		err := d.eraseConfirmCommand(ctx, mqtt.Command{Name: cmdEraseConfirm, Args: args, Signed: true, Seq: 1})
-		after, _ := d.resetter.Receipt()
+		after, _ := d.reset.resetter.Receipt()
 		if err != nil {
 			if before.Services[0] != after.Services[0] {
 				t.Fatalf("%q refused (%v) but changed the status to %+v", args, err, after.Services[0])

@@ -74,9 +74,25 @@ type device struct {
 	updates *updater
 	cloud   *cloudLink
 
-	addr    string                  // the address the web UI serves on
+	web     webUI
 	restart context.CancelCauseFunc // ends serving; main then restarts (*errReboot)
 
+	trim memTrimmer
+
+	integ integrity // the start-up check of the running image (integrity.go)
+	sec   *security // the security log and anomaly detectors (security.go)
+
+	reset resetPart // factory reset (reset.go)
+
+	bgCancel context.CancelFunc
+	bgWG     sync.WaitGroup
+}
+
+// webUI is the plug's web interface: its address, TLS, server, the
+// auth gate's self-check, the self-check report and the interface
+// inventory (web*.go).
+type webUI struct {
+	addr        string // the address the web UI serves on
 	tlsCert     tls.Certificate
 	tlsConfig   *tls.Config
 	srv         *iface.Server
@@ -84,27 +100,21 @@ type device struct {
 	report      *conformance.ReportHandler
 	invMu       sync.Mutex
 	inv         *iface.Inventory
+}
 
-	trim memTrimmer
-
-	integ integrity // the start-up check of the running image (integrity.go)
-	sec   *security // the security log and anomaly detectors (security.go)
-
-	// Factory reset (reset.go). updateBusy, set by the update code, reports
-	// an install in progress (nil: never busy). deleteAtService carries
-	// deletion requests to the associated service (nil: none configured);
-	// it must be set before openReset runs, and its queue lives outside
-	// every registered store (state/erase-requests, not state/outbox,
-	// which the reset erases before it enqueues the requests). afterReset, when set (tests),
-	// replaces the restart after a reset.
+// resetPart is the factory reset (reset.go). updateBusy, set by the update
+// code, reports an install in progress (nil: never busy). deleteAtService
+// carries deletion requests to the associated service (nil: none
+// configured); it must be set before openReset runs, and its queue lives
+// outside every registered store (state/erase-requests, not state/outbox,
+// which the reset erases before it enqueues the requests). afterReset,
+// when set (tests), replaces the restart after a reset.
+type resetPart struct {
 	resetter        *erase.Resetter
 	resetting       atomic.Bool
 	updateBusy      func() bool
 	deleteAtService erase.Outbox
 	afterReset      func()
-
-	bgCancel context.CancelFunc
-	bgWG     sync.WaitGroup
 }
 
 func (d *device) path(name string) string { return filepath.Join(d.dir, name) }
@@ -135,7 +145,7 @@ func openDevice(ctx context.Context, dir string, o options, log *slog.Logger) (*
 	// With an associated service, its deletion requests go through a
 	// queue the reset does not erase (cloud_erase.go).
 	if o.cloud != "" {
-		d.deleteAtService = d.deletionQueue()
+		d.reset.deleteAtService = d.deletionQueue()
 	}
 	if err := d.openReset(ctx); err != nil {
 		return nil, "", fmt.Errorf("factory reset: %w", err)
@@ -259,7 +269,7 @@ func (d *device) startTLS(ctx context.Context, addr string) error {
 	if b, err := durable.ReadFile(durable.OS, d.certPath(), maxSmallFile); err == nil {
 		if blk, _ := pem.Decode(b); blk != nil {
 			if c, err := iface.CertificateFromDER(id, blk.Bytes); err == nil && time.Until(c.Leaf.NotAfter) > 30*24*time.Hour && coversNames(c.Leaf, names) {
-				d.tlsCert = c
+				d.web.tlsCert = c
 				return nil
 			}
 		}
@@ -272,7 +282,7 @@ func (d *device) startTLS(ctx context.Context, addr string) error {
 	if err := durable.WriteFile(durable.OS, d.certPath(), pemBytes, 0o644); err != nil {
 		return err
 	}
-	d.tlsCert = c
+	d.web.tlsCert = c
 	return nil
 }
 
@@ -287,7 +297,7 @@ func coversNames(c *x509.Certificate, names []string) bool {
 
 // server builds the hardened HTTPS server for the web UI and API.
 func (d *device) server() (*iface.Server, error) {
-	tc, err := iface.ServerTLS(iface.TLSOptions{Certificates: []tls.Certificate{d.tlsCert}})
+	tc, err := iface.ServerTLS(iface.TLSOptions{Certificates: []tls.Certificate{d.web.tlsCert}})
 	if err != nil {
 		return nil, err
 	}
@@ -299,18 +309,18 @@ func (d *device) server() (*iface.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.tlsConfig, d.srv = tc, srv
+	d.web.tlsConfig, d.web.srv = tc, srv
 	// The self-check report: every checker of the running device plus the
 	// embedded profile's own checks. The handler runs the checks at most
 	// every 30 s, so the report page cannot be used to keep the plug busy.
-	d.report = &conformance.ReportHandler{Model: d.model, FirmwareVersion: version}
-	d.report.Checkers = append(d.checkers(), d.profile, d.report, d.resetter, conformance.CheckerFunc(d.resetChecks))
+	d.web.report = &conformance.ReportHandler{Model: d.model, FirmwareVersion: version}
+	d.web.report.Checkers = append(d.checkers(), d.profile, d.web.report, d.reset.resetter, conformance.CheckerFunc(d.resetChecks))
 	return srv, nil
 }
 
 // declareInterface records the device's one listening service (5.6-1).
 func (d *device) declareInterface(addr string) {
-	d.addr = addr
+	d.web.addr = addr
 	host, portStr, _ := net.SplitHostPort(addr)
 	port, _ := strconv.Atoi(portStr)
 	ip, _ := netip.ParseAddr(host)
@@ -325,15 +335,15 @@ func (d *device) declareInterface(addr string) {
 		d.log.Error("interface inventory", "err", err)
 		return
 	}
-	d.invMu.Lock()
-	d.inv = inv
-	d.invMu.Unlock()
+	d.web.invMu.Lock()
+	d.web.inv = inv
+	d.web.invMu.Unlock()
 }
 
 func (d *device) inventory() *iface.Inventory {
-	d.invMu.Lock()
-	defer d.invMu.Unlock()
-	return d.inv
+	d.web.invMu.Lock()
+	defer d.web.invMu.Unlock()
+	return d.web.inv
 }
 
 func (d *device) setupPending() bool { return !d.owner.setUp() }
@@ -369,8 +379,8 @@ func (d *device) Close() {
 	if d.updates != nil {
 		d.updates.close()
 	}
-	if d.resetter != nil {
-		d.resetter.Close()
+	if d.reset.resetter != nil {
+		d.reset.resetter.Close()
 	}
 	d.closeSecurity()
 	if c, ok := d.kek.(interface{ Close() error }); ok {

@@ -101,7 +101,7 @@ func (d *device) resetRegistry() *erase.Registry {
 		Keep("the setup secret printed on the label (the plug keeps only a verifier of it)",
 			"so that you, or the next owner, can set the plug up again with the label").
 		HowTo("Log in, open Reset, type " + resetWord + " and press \"Reset the plug\". The plug shows a signed receipt, restarts, and waits for the setup secret from its label.")
-	if d.deleteAtService != nil {
+	if d.reset.deleteAtService != nil {
 		reg.AddService(erase.Service{Name: cloudService, Holds: "the switch reports, usage figures and consent receipts the plug sent it, and the plug's link to your account"}).
 			Keep("the number of the associated service's last signed command",
 				"so that nobody can make the plug run one of the service's old commands again; it holds no personal data").
@@ -119,7 +119,7 @@ func (d *device) openReset(ctx context.Context) error {
 		Journal:  d.path(resetJournalFile),
 		Registry: d.resetRegistry(),
 		Busy:     erase.BusyFunc(d.resetBusy),
-		Outbox:   d.deleteAtService,
+		Outbox:   d.reset.deleteAtService,
 		Logger:   d.log,
 	})
 	if err != nil {
@@ -134,13 +134,13 @@ func (d *device) openReset(ctx context.Context) error {
 		}
 		d.log.Info("factory reset finished after an interruption", "receipt", rc.ID)
 	}
-	d.resetter = r
+	d.reset.resetter = r
 	return nil
 }
 
 // resetBusy is the erase Busy hook: no reset while an update installs.
 func (d *device) resetBusy(context.Context) (bool, string) {
-	if d.updateBusy != nil && d.updateBusy() {
+	if d.reset.updateBusy != nil && d.reset.updateBusy() {
 		return true, "an update is installing; reset the plug once it has finished"
 	}
 	return false, ""
@@ -150,7 +150,7 @@ func (d *device) resetBusy(context.Context) (bool, string) {
 // may write to a store between its erase and the restart.
 func (d *device) resetGuard(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if d.resetting.Load() {
+		if d.reset.resetting.Load() {
 			w.Header().Set("Retry-After", "5")
 			writeJSONError(w, http.StatusServiceUnavailable, "the plug is resetting to factory settings; it restarts in a moment")
 			return
@@ -169,11 +169,11 @@ func (d *device) factoryReset(ctx context.Context) (rc *erase.Receipt, signed []
 	// The flag first, then the install check (the updater sets its flag
 	// before it looks at this one), so a reset and an install never both
 	// start.
-	if !d.resetting.CompareAndSwap(false, true) {
+	if !d.reset.resetting.CompareAndSwap(false, true) {
 		return nil, nil, false, erase.ErrInProgress
 	}
 	if busy, why := d.resetBusy(ctx); busy {
-		d.resetting.Store(false)
+		d.reset.resetting.Store(false)
 		return nil, nil, false, &erase.BusyError{Reason: why}
 	}
 	// The update checker and the cloud link write to the state directory;
@@ -190,7 +190,7 @@ func (d *device) factoryReset(ctx context.Context) (rc *erase.Receipt, signed []
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), resetTimeout)
 	defer cancel()
-	if rc, err = d.resetter.Reset(ctx); err != nil {
+	if rc, err = d.reset.resetter.Reset(ctx); err != nil {
 		d.log.Error("factory reset", "err", err)
 		return nil, nil, true, err
 	}
@@ -221,8 +221,8 @@ func (d *device) restartWhenDone(r *http.Request) {
 		// The response was written with its length and flushed; give the
 		// kernel a moment to send it before the sockets close.
 		time.Sleep(300 * time.Millisecond)
-		if d.afterReset != nil {
-			d.afterReset()
+		if d.reset.afterReset != nil {
+			d.reset.afterReset()
 			return
 		}
 		if d.updates != nil && d.restart != nil {
@@ -405,7 +405,7 @@ func (d *device) checkResetInstructions(ctx context.Context) conformance.Result 
 // registered store, nothing erased) with the device identity and checks
 // it against the public key of the certificate the server presents.
 func (d *device) checkResetReceipt(ctx context.Context) conformance.Result {
-	if d.tlsCert.Leaf == nil {
+	if d.web.tlsCert.Leaf == nil {
 		return conformance.Result{Verdict: conformance.NotRun, Detail: "the web server's certificate is not loaded"}
 	}
 	var id [16]byte
@@ -419,11 +419,11 @@ func (d *device) checkResetReceipt(ctx context.Context) conformance.Result {
 	if err != nil {
 		return conformance.Result{Verdict: conformance.Fail, Detail: "signing a receipt failed: " + err.Error()}
 	}
-	if _, err := erase.VerifyReceipt(signed, d.tlsCert.Leaf.PublicKey); err != nil {
+	if _, err := erase.VerifyReceipt(signed, d.web.tlsCert.Leaf.PublicKey); err != nil {
 		return conformance.Result{Verdict: conformance.Fail, Detail: "a receipt the plug signed does not verify with its certificate's key"}
 	}
 	changed := bytes.Replace(signed, []byte(rc.ID), []byte(strings.Repeat("0", len(rc.ID))), 1)
-	if _, err := erase.VerifyReceipt(changed, d.tlsCert.Leaf.PublicKey); err == nil {
+	if _, err := erase.VerifyReceipt(changed, d.web.tlsCert.Leaf.PublicKey); err == nil {
 		return conformance.Result{Verdict: conformance.Fail, Detail: "a receipt with a changed ID still verifies"}
 	}
 	return conformance.Result{Verdict: conformance.Pass, Observed: fmt.Sprintf("a receipt of %d stores signed by the %s identity key verified with the served certificate's key; a changed copy was refused",

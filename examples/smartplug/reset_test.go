@@ -75,8 +75,8 @@ func (rg *resetRig) open() {
 	}
 	rg.restarted = make(chan struct{})
 	restarted := rg.restarted
-	d.afterReset = func() { close(restarted) }
-	d.updateBusy = rg.busy.Load
+	d.reset.afterReset = func() { close(restarted) }
+	d.reset.updateBusy = rg.busy.Load
 	h, err := d.routes()
 	if err != nil {
 		d.Close()
@@ -331,10 +331,10 @@ func TestResetThroughAPI(t *testing.T) {
 	os.Remove(filepath.Join(dir, "secrets", "auth.owner.sec"))
 
 	rg.restart()
-	if rg.d.resetter.Pending() {
+	if rg.d.reset.resetter.Pending() {
 		t.Fatal("a completed reset is pending after the restart")
 	}
-	if got, err := rg.d.resetter.Receipt(); err != nil || got.ID != rc.ID {
+	if got, err := rg.d.reset.resetter.Receipt(); err != nil || got.ID != rc.ID {
 		t.Errorf("the journal's last receipt = %v, %v; want %s", got, err, rc.ID)
 	}
 	rg.afterReset(label)
@@ -497,7 +497,7 @@ func TestResetInterruptedFinishesAtNextStart(t *testing.T) {
 	if r.code != 500 || !strings.Contains(r.body, "finishes it before doing anything else") {
 		t.Fatalf("a reset with a failing store = %d %s", r.code, r.body)
 	}
-	if !rg.d.resetter.Pending() {
+	if !rg.d.reset.resetter.Pending() {
 		t.Fatal("a failed reset is not pending")
 	}
 	// The next start cannot open the plug's state until the reset is done.
@@ -515,10 +515,10 @@ func TestResetInterruptedFinishesAtNextStart(t *testing.T) {
 	}
 	os.RemoveAll(filepath.Join(dir, "plug.json"))
 	rg.open()
-	if rg.d.resetter.Pending() {
+	if rg.d.reset.resetter.Pending() {
 		t.Fatal("the reset is still pending after the next start")
 	}
-	rc, err := rg.d.resetter.Receipt()
+	rc, err := rg.d.reset.resetter.Receipt()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -555,7 +555,7 @@ func TestResetSelfChecks(t *testing.T) {
 	}
 	var checks []conformance.Check
 	checks = append(checks, rg.d.resetChecks()...)
-	checks = append(checks, rg.d.resetter.Checks()...)
+	checks = append(checks, rg.d.reset.resetter.Checks()...)
 	ids := map[string]bool{}
 	for _, c := range checks {
 		ids[c.ID] = true
@@ -577,7 +577,7 @@ func TestResetSelfChecks(t *testing.T) {
 	if err := other.d.startTLS(ctx, "127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
-	rg.d.tlsCert = other.d.tlsCert
+	rg.d.web.tlsCert = other.d.web.tlsCert
 	for _, c := range rg.d.resetChecks() {
 		if c.ID == "smartplug.reset-receipt" {
 			if r := c.Run(ctx); r.Verdict != conformance.Fail {
@@ -600,19 +600,19 @@ func TestResetAsksTheServiceToDelete(t *testing.T) {
 	}
 	type req struct{ key, topic string }
 	var sent []req
-	d := &device{dir: dir, log: slog.New(slog.DiscardHandler), store: store,
-		deleteAtService: erase.OutboxFunc(func(ctx context.Context, key, topic string, payload []byte) error {
-			sent = append(sent, req{key, topic})
-			return nil
-		})}
+	d := &device{dir: dir, log: slog.New(slog.DiscardHandler), store: store}
+	d.reset.deleteAtService = erase.OutboxFunc(func(ctx context.Context, key, topic string, payload []byte) error {
+		sent = append(sent, req{key, topic})
+		return nil
+	})
 	if err := d.openReset(ctx); err != nil {
 		t.Fatal(err)
 	}
-	defer d.resetter.Close()
+	defer d.reset.resetter.Close()
 	if text := d.resetRegistry().Instructions(); !strings.Contains(text, "Online services") || !strings.Contains(text, "the switch reports, usage figures and consent receipts the plug sent it") {
 		t.Errorf("the instructions do not name the associated service:\n%s", text)
 	}
-	rc, err := d.resetter.Reset(ctx)
+	rc, err := d.reset.resetter.Reset(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -625,10 +625,10 @@ func TestResetAsksTheServiceToDelete(t *testing.T) {
 	if rc.Complete() || !strings.Contains(rc.Confirmation(), "waiting for the service to confirm") {
 		t.Errorf("a pending deletion is shown as done:\n%s", rc.Confirmation())
 	}
-	if err := d.resetter.UpdateService(ctx, rc.Services[0].RequestID, erase.Completed, "DEL-123"); err != nil {
+	if err := d.reset.resetter.UpdateService(ctx, rc.Services[0].RequestID, erase.Completed, "DEL-123"); err != nil {
 		t.Fatal(err)
 	}
-	rc, _ = d.resetter.Receipt()
+	rc, _ = d.reset.resetter.Receipt()
 	if !rc.Complete() || !strings.Contains(rc.Confirmation(), "reference DEL-123") {
 		t.Errorf("after the service's confirmation:\n%s", rc.Confirmation())
 	}

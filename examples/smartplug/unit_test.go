@@ -215,7 +215,9 @@ func TestMeasuredChecksCatchBrokenServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return &device{srv: srv, model: "SP-100 Smart Plug", profile: prof}
+		d := &device{model: "SP-100 Smart Plug", profile: prof}
+		d.web.srv = srv
+		return d
 	}
 	if r := dev(good()).checkServedIdentity(ctx); r.Verdict != conformance.Pass {
 		t.Errorf("healthy served identity: %s %s", r.Verdict, r.Detail)

@@ -114,7 +114,7 @@ type updater struct {
 	bg context.Context // the background context, for installs the owner starts
 
 	// installing is set while apply downloads and installs; the factory
-	// reset refuses to start then (device.updateBusy), and apply refuses
+	// reset refuses to start then (device.reset.updateBusy), and apply refuses
 	// to start once a reset has begun.
 	installing atomic.Bool
 
@@ -129,7 +129,7 @@ func newUpdater(ctx context.Context, d *device, o options) (*updater, error) {
 		return nil, errors.New("updates: the plug was not started through its launcher")
 	}
 	u := &updater{d: d, boot: o.boot}
-	d.updateBusy = u.installing.Load
+	d.reset.updateBusy = u.installing.Load
 	dir := d.path("update")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -339,7 +339,7 @@ func (u *updater) apply(ctx context.Context, rel *update.Release) error {
 	// at this one: one of the two always sees the other.
 	u.installing.Store(true)
 	defer u.installing.Store(false)
-	if u.d.resetting.Load() {
+	if u.d.reset.resetting.Load() {
 		u.setInstallError(errResetting.Error())
 		return errResetting
 	}
@@ -372,7 +372,7 @@ func (u *updater) setInstallError(s string) {
 func (u *updater) restart(reason string) {
 	st := u.boot.ab.Status()
 	u.d.log.Info("restarting", "reason", reason)
-	u.d.restart(&errReboot{reason: reason, path: u.boot.slotPath(st.Slot), listen: u.d.addr})
+	u.d.restart(&errReboot{reason: reason, path: u.boot.slotPath(st.Slot), listen: u.d.web.addr})
 }
 
 // safeToDisrupt is the plug's SafeToDisrupt hook: a restart is not
@@ -575,7 +575,7 @@ func (u *updater) servesItself(ctx context.Context) error {
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pemBytes)
-	host, port, err := net.SplitHostPort(u.d.addr)
+	host, port, err := net.SplitHostPort(u.d.web.addr)
 	if err != nil {
 		return err
 	}

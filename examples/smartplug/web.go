@@ -135,7 +135,7 @@ func (d *device) routes() (http.Handler, error) {
 	for _, rt := range d.routeTable() {
 		gate.Handle(rt.pattern, rt.rule, rt.h)
 	}
-	d.gateChecker = gate
+	d.web.gateChecker = gate
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusForbidden, "cross-origin request refused")
@@ -483,7 +483,7 @@ func (d *device) passwordForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *device) selfcheck(ctx context.Context) *conformance.Report {
-	return d.report.Report(ctx)
+	return d.web.report.Report(ctx)
 }
 
 func (d *device) selfcheckPage(w http.ResponseWriter, r *http.Request) {

@@ -65,7 +65,7 @@ func (v *resetView) done(rc *erase.Receipt, signed []byte) {
 
 func (d *device) resetPage(w http.ResponseWriter, r *http.Request) {
 	v := d.resetView(r)
-	if rc, err := d.resetter.Receipt(); err == nil {
+	if rc, err := d.reset.resetter.Receipt(); err == nil {
 		if signed, err := d.signReceipt(r.Context(), rc); err == nil {
 			v.Last = &resetView{}
 			v.Last.done(rc, signed)
@@ -237,7 +237,7 @@ type lastResetResponse struct {
 }
 
 func (d *device) apiLastReset(w http.ResponseWriter, r *http.Request) {
-	rc, err := d.resetter.Receipt()
+	rc, err := d.reset.resetter.Receipt()
 	if err != nil {
 		writeJSONError(w, http.StatusNotFound, "no factory reset has completed on this plug")
 		return
