@@ -101,7 +101,9 @@ func TestResetKilledFinishesAtNextStart(t *testing.T) {
 				r.Body.Close()
 			}
 		}()
-		time.Sleep(time.Duration(i%10) * 15 * time.Millisecond)
+		// A reset takes a few milliseconds here: spread the kills over
+		// 0–14 ms after the request, in 1 ms steps.
+		time.Sleep(time.Duration(i%15) * time.Millisecond)
 		p.cmd.Process.Kill()
 		<-p.done
 		interrupted(p)

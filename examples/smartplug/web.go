@@ -3,11 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"embed"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html/template"
 	"net/http"
 	"slices"
 	"strconv"
@@ -19,8 +18,8 @@ import (
 	"github.com/iotbaseline/baseline/iface"
 )
 
-//go:embed templates
-var templateFS embed.FS
+//go:embed templates/style.css
+var styleCSS []byte
 
 // Request limits. The hardened server caps every body at maxBody; forms and
 // JSON bodies are far smaller.
@@ -33,31 +32,7 @@ const (
 	ownerAccount = "owner"
 )
 
-var pages = template.Must(template.New("").Funcs(template.FuncMap{
-	"join": func(s []string) string { return strings.Join(s, ", ") },
-	"plain": func(r conformance.CheckResult) string {
-		switch r.Verdict {
-		case conformance.Pass:
-			if r.Method == conformance.Measured {
-				return "OK: the plug tested this on itself"
-			}
-			return "Set as required: the plug read this setting (it did not test it)"
-		case conformance.Fail:
-			return "Problem: needs attention"
-		case conformance.Inconclusive:
-			return "Could not be confirmed"
-		case conformance.Declared:
-			return "Manufacturer's promise (the plug cannot check this itself)"
-		case conformance.NotApplicable:
-			return "Does not apply to this plug"
-		case conformance.NotRun:
-			return "Not checked"
-		}
-		return string(r.Verdict)
-	},
-}).ParseFS(templateFS, "templates/*.html"))
-
-// page is the data every template gets.
+// page is the data every page gets.
 type page struct {
 	Title        string
 	Model        string
@@ -207,9 +182,14 @@ func (d *device) page(r *http.Request, title string) *page {
 
 func (d *device) render(w http.ResponseWriter, name string, p *page) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := pages.ExecuteTemplate(w, name, p); err != nil {
-		d.log.Error("template", "name", name, "err", err)
+	f, ok := pageFuncs[name]
+	if !ok {
+		d.log.Error("no such page", "name", name)
+		f = errorPage
 	}
+	var hw htmlw
+	f(&hw, p)
+	w.Write(hw.b.Bytes())
 }
 
 // ---- forms ----
@@ -420,10 +400,9 @@ func (d *device) about(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *device) style(w http.ResponseWriter, r *http.Request) {
-	b, _ := templateFS.ReadFile("templates/style.css")
 	w.Header().Set("Content-Type", "text/css; charset=utf-8")
 	w.Header().Set("Cache-Control", "max-age=3600")
-	w.Write(b)
+	w.Write(styleCSS)
 }
 
 // favicon answers the browser's automatic icon request with no content

@@ -98,7 +98,7 @@ func (d *device) privacyState(ctx context.Context) privacyState {
 	return st
 }
 
-// privacyPage is the settings page's template data.
+// privacyPage is the settings page's data.
 type privacyPage struct {
 	*page
 	Privacy    privacyState
@@ -122,9 +122,9 @@ func (d *device) privacySettingsPage(w http.ResponseWriter, r *http.Request) {
 
 func (d *device) renderPrivacy(w http.ResponseWriter, p *privacyPage) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := pages.ExecuteTemplate(w, "privacy_settings.html", p); err != nil {
-		d.log.Error("template", "name", "privacy_settings.html", "err", err)
-	}
+	var hw htmlw
+	privacySettingsPage(&hw, p)
+	w.Write(hw.b.Bytes())
 }
 
 // consentForm takes purpose, decision (give or withdraw) and the SHA-256

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"html/template"
 	"net/http"
 	"strconv"
 	"strings"
@@ -27,7 +25,7 @@ func (d *device) resetRoutes() []route {
 	}
 }
 
-// resetView is what templates/reset.html shows: the instructions before,
+// resetView is what the reset page shows: the instructions before,
 // the receipt after.
 type resetView struct {
 	*page
@@ -36,8 +34,8 @@ type resetView struct {
 	Busy         string
 	Done         bool
 	Confirmation []textBlock
-	Receipt      string       // signed JSON
-	ReceiptURL   template.URL // data: URL of the same, for download
+	Receipt      string // signed JSON
+	ReceiptURL   string // data: URL of the same (base64 only), for download
 	ReceiptID    string
 	NoService    bool
 	// Last is the receipt of the previous reset, with each associated
@@ -57,9 +55,9 @@ func (d *device) resetView(r *http.Request) *resetView {
 // done fills in the receipt part of v: in words, signed, and for download.
 func (v *resetView) done(rc *erase.Receipt, signed []byte) {
 	v.Done, v.Confirmation, v.Receipt, v.ReceiptID = true, textBlocks(rc.Confirmation()), string(signed), rc.ID
-	// A data: URL made here from the plug's own bytes (base64 only), so it
-	// is safe to mark as a URL for the template.
-	v.ReceiptURL = template.URL("data:application/json;base64," + base64.StdEncoding.EncodeToString(signed))
+	// A data: URL made here from the plug's own bytes (base64 only: no
+	// quote or markup can occur in it).
+	v.ReceiptURL = ("data:application/json;base64," + base64.StdEncoding.EncodeToString(signed))
 	v.NoService = len(rc.Services) == 0
 }
 
@@ -103,13 +101,9 @@ func (d *device) resetForm(w http.ResponseWriter, r *http.Request) {
 // renderReset writes the page with its length and flushes it: the plug
 // restarts right after a reset, and the owner must get the whole receipt.
 func (d *device) renderReset(w http.ResponseWriter, v *resetView) {
-	var b bytes.Buffer
-	if err := pages.ExecuteTemplate(&b, "reset.html", v); err != nil {
-		d.log.Error("template", "name", "reset.html", "err", err)
-		writeJSONError(w, http.StatusInternalServerError, "page unavailable")
-		return
-	}
-	writeFinal(w, "text/html; charset=utf-8", http.StatusOK, b.Bytes())
+	var hw htmlw
+	resetPageHTML(&hw, v)
+	writeFinal(w, "text/html; charset=utf-8", http.StatusOK, hw.b.Bytes())
 }
 
 // writeFinal writes a whole response with its length and flushes it.

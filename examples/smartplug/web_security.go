@@ -76,10 +76,17 @@ func (d *device) securityState() securityState {
 	return s
 }
 
-// securityPage is templates/security.html's data.
+// securityPage is the Security page's data.
 type securityPage struct {
 	*page
 	Security securityState
+}
+
+func (d *device) renderSecurity(w http.ResponseWriter, p *securityPage) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	var hw htmlw
+	securityPageHTML(&hw, p)
+	w.Write(hw.b.Bytes())
 }
 
 func (d *device) securityPage(w http.ResponseWriter, r *http.Request) {
@@ -91,9 +98,7 @@ func (d *device) securityPage(w http.ResponseWriter, r *http.Request) {
 		p.Notice = "The security log is switched on."
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := pages.ExecuteTemplate(w, "security.html", p); err != nil {
-		d.log.Error("template", "name", "security.html", "err", err)
-	}
+	d.renderSecurity(w, p)
 }
 
 // securityLoggingForm switches the log on or off (logging=on|off); the
@@ -109,8 +114,7 @@ func (d *device) securityLoggingForm(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		p := &securityPage{page: d.page(r, "Security"), Security: d.securityState()}
 		p.Error = userMessage(err)
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		pages.ExecuteTemplate(w, "security.html", p)
+		d.renderSecurity(w, p)
 		return
 	}
 	http.Redirect(w, r, "/security?done="+f["logging"], http.StatusSeeOther)
