@@ -64,8 +64,12 @@ func TestDependencyRules(t *testing.T) {
 				// may import: the standard library and each other only.
 				if (p == "conformance" || strings.HasPrefix(p, "conformance/")) &&
 					dep != module+"/conformance" && !strings.HasPrefix(dep, module+"/conformance/") &&
+					!strings.HasPrefix(dep, module+"/internal/") &&
 					strings.Contains(strings.SplitN(dep, "/", 2)[0], ".") {
 					t.Errorf("%s must use only the standard library, links %s", p, dep)
+				}
+				if dep == "text/template" {
+					t.Errorf("%s links text/template: its run-time method lookup keeps the linker from dropping unused methods in the whole firmware (write pages with internal/htmlw)", p)
 				}
 				if !strings.HasPrefix(dep, module+"/") {
 					continue
@@ -111,5 +115,21 @@ func TestMQTTClientOnlyInItsSubpackage(t *testing.T) {
 	}
 	if !linked {
 		t.Errorf("resilience/mqtt does not link %s", paho)
+	}
+}
+
+// TestReferenceDeviceLinksNoTemplates: the product build of the reference
+// device links neither text/template nor html/template (see
+// TestDependencyRules for why); its pages are written by Go code.
+func TestReferenceDeviceLinksNoTemplates(t *testing.T) {
+	testenv.LookPath(t, "go")
+	out, err := exec.Command("go", "list", "-deps", "-tags", "nodemo", "./examples/smartplug").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if dep == "text/template" || dep == "html/template" {
+			t.Errorf("examples/smartplug (-tags nodemo) links %s", dep)
+		}
 	}
 }

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"html/template"
 	"io"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/iotbaseline/baseline/internal/htmlw"
 )
 
 // WriteJSON writes the statement as canonical JSON: the fields of
@@ -244,26 +245,6 @@ func verdictClass(v Verdict) string {
 	return "info"
 }
 
-var reportFuncs = template.FuncMap{
-	"plain":       plainVerdict,
-	"plainResult": plainResult,
-	"resultClass": func(r CheckResult) string {
-		if r.Verdict == Pass && r.Method != Measured {
-			return "cfg"
-		}
-		return verdictClass(r.Verdict)
-	},
-	"plainEntry":  plainEntry,
-	"class":       verdictClass,
-	"yesno":       yesNo,
-	"applies":     applicabilityWord,
-	"dash":        orDash,
-	"statusNote":  func(id string) string { p, _ := Lookup(id); return p.statusNotation() },
-	"formatTime":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
-	"isZero":      func(t time.Time) bool { return t.IsZero() },
-	"supportWord": supportWord,
-}
-
 func supportWord(s Support) string {
 	switch s {
 	case Yes:
@@ -281,69 +262,165 @@ table{border-collapse:collapse;width:100%;margin:1rem 0}th,td{border:1px solid #
 th{background:#eee}.ok{background:#e3f4e3}.cfg{background:#f1f8ea}.bad{background:#fbe0e0}.warn{background:#fff4d6}.info{background:#eef2fb}
 .outcome{font-size:1.2rem;padding:.6rem;border:2px solid #888}small{color:#444}`
 
-var statementHTML = template.Must(template.New("ics").Funcs(reportFuncs).Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Security statement: {{dash .Model}}</title>
-<style>{{.Style}}</style></head>
-<body>
-<h1>Security statement for {{dash .Model}}</h1>
-<p>This page says which security requirements of the European standard for consumer smart devices
-({{.Standard}}) this device meets, and how we know. Some things the device checks on itself;
-others only the manufacturer can state.</p>
-<table>
-<tr><th>Manufacturer</th><td>{{dash .Manufacturer}}</td></tr>
-<tr><th>Model</th><td>{{dash .Model}}</td></tr>
-<tr><th>Firmware version</th><td>{{dash .FirmwareVersion}}</td></tr>
-<tr><th>Security updates until</th><td>{{dash .SupportPeriodEnd}}</td></tr>
-<tr><th>Report a security problem</th><td>{{dash .VulnerabilityDisclosure.Contact}}{{if .VulnerabilityDisclosure.PolicyURL}} — <a href="{{.VulnerabilityDisclosure.PolicyURL}}">disclosure policy</a>{{end}}</td></tr>
-</table>
-<p class="outcome {{if .Conformant}}ok{{else}}bad{{end}}"><strong>Overall:</strong> {{.Outcome}}</p>
-<p>{{.Totals.Yes}} requirements met, {{.Totals.No}} not met, {{.Totals.NotApplicable}} do not apply to this device{{if .Totals.Unanswered}}, {{.Totals.Unanswered}} not answered{{end}}.
-{{.Totals.Measured}} were confirmed by tests the device ran on itself; {{.Totals.Configured}} were read from its settings (set as required, not tested);
-{{.Totals.Declared}} rest on the manufacturer's word{{if .Totals.Inconclusive}}; {{.Totals.Inconclusive}} could not be confirmed{{if .Totals.Unbacked}} ({{.Totals.Unbacked}} because nothing on the device checks them){{end}}{{end}}.{{if not .ChecksAttached}}
-<strong>No results from the running device are attached to this page: it shows the manufacturer's answers only.</strong>{{end}}</p>
-{{if .Problems}}<h2>What is wrong or missing</h2>
-<ul>{{range .Problems}}<li>{{.String}}</li>{{end}}</ul>{{end}}
-<h2>Requirements</h2>
-<table>
-<tr><th>Requirement</th><th>What it means</th><th>Answer</th><th>Result</th><th>Explanation</th></tr>
-{{range .Provisions}}<tr class="{{class .Verdict}}">
-<td>{{.ID}}<br><small>{{if eq .Status "M"}}required{{else}}recommended{{end}}</small></td>
-<td>{{.Summary}}</td>
-<td>{{supportWord .Support}}</td>
-<td>{{plainEntry .}}</td>
-<td>{{if eq .Support "Y"}}{{.Detail}}{{else}}{{.Justification}}{{end}}{{if and $.NonUpdatable (or (eq .ID "5.3-14") (eq .ID "5.3-15"))}}<br><small>Parts that cannot be updated: {{range $i, $d := $.NonUpdatable}}{{if $i}}; {{end}}{{dash $d.Part}}{{end}} (see below)</small>{{end}}{{range .Checks}}<br><small>Device check “{{.Title}}”: {{plainResult .}}{{if .Observed}} — saw {{.Observed}}{{end}}</small>{{end}}</td>
-</tr>
-{{end}}</table>
-{{if .NonUpdatable}}<h2>Parts that cannot be updated</h2>
-<p>The manufacturer states that the software of these parts cannot be updated, and how they are kept apart and replaced.
-This is the manufacturer's statement; the device cannot test it.</p>
-<table><tr><th>Part</th><th>Why it cannot be updated</th><th>How it is isolated</th><th>How to get it replaced</th><th>Replacement supported until</th></tr>
-{{range .NonUpdatable}}<tr><td>{{dash .Part}}</td><td>{{dash .Reason}}</td><td>{{dash .Isolation}}</td><td>{{dash .Replacement}}</td><td>{{dash .ReplacementUntil}}</td></tr>
-{{end}}</table>{{end}}
-<h2>About this device</h2>
-<p>Which requirements apply depends on these facts about the device.</p>
-<table><tr><th>Fact</th><th>True for this device?</th></tr>
-{{range .Conditions}}<tr><td>{{.Description}}</td><td>{{yesno .Holds}}</td></tr>
-{{end}}</table>
-</body></html>
-`))
+// writeStatementHTML renders the statement page. Markup only through M
+// with constants; data only through T and URL (package internal/htmlw).
+func writeStatementHTML(w *htmlw.Writer, s *Statement, outcome string) {
+	w.M("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Security statement: ")
+	w.T(orDash(s.Model))
+	w.M("</title>\n<style>" + reportStyle + "</style></head>\n<body>\n<h1>Security statement for ")
+	w.T(orDash(s.Model))
+	w.M("</h1>\n<p>This page says which security requirements of the European standard for consumer smart devices\n(")
+	w.T(s.Standard)
+	w.M(") this device meets, and how we know. Some things the device checks on itself;\nothers only the manufacturer can state.</p>\n<table>\n<tr><th>Manufacturer</th><td>")
+	w.T(orDash(s.Manufacturer))
+	w.M("</td></tr>\n<tr><th>Model</th><td>")
+	w.T(orDash(s.Model))
+	w.M("</td></tr>\n<tr><th>Firmware version</th><td>")
+	w.T(orDash(s.FirmwareVersion))
+	w.M("</td></tr>\n<tr><th>Security updates until</th><td>")
+	w.T(orDash(s.SupportPeriodEnd))
+	w.M("</td></tr>\n<tr><th>Report a security problem</th><td>")
+	w.T(orDash(s.VulnerabilityDisclosure.Contact))
+	if s.VulnerabilityDisclosure.PolicyURL != "" {
+		w.M(" — <a href=\"")
+		w.URL(s.VulnerabilityDisclosure.PolicyURL)
+		w.M("\">disclosure policy</a>")
+	}
+	w.M("</td></tr>\n</table>\n<p class=\"outcome ")
+	if s.Conformant {
+		w.M("ok")
+	} else {
+		w.M("bad")
+	}
+	w.M("\"><strong>Overall:</strong> ")
+	w.T(outcome)
+	w.M("</p>\n<p>")
+	t := s.Totals
+	w.V(t.Yes)
+	w.M(" requirements met, ")
+	w.V(t.No)
+	w.M(" not met, ")
+	w.V(t.NotApplicable)
+	w.M(" do not apply to this device")
+	if t.Unanswered != 0 {
+		w.M(", ")
+		w.V(t.Unanswered)
+		w.M(" not answered")
+	}
+	w.M(".\n")
+	w.V(t.Measured)
+	w.M(" were confirmed by tests the device ran on itself; ")
+	w.V(t.Configured)
+	w.M(" were read from its settings (set as required, not tested);\n")
+	w.V(t.Declared)
+	w.M(" rest on the manufacturer's word")
+	if t.Inconclusive != 0 {
+		w.M("; ")
+		w.V(t.Inconclusive)
+		w.M(" could not be confirmed")
+		if t.Unbacked != 0 {
+			w.M(" (")
+			w.V(t.Unbacked)
+			w.M(" because nothing on the device checks them)")
+		}
+	}
+	w.M(".")
+	if !s.ChecksAttached {
+		w.M("\n<strong>No results from the running device are attached to this page: it shows the manufacturer's answers only.</strong>")
+	}
+	w.M("</p>\n")
+	if len(s.Problems) > 0 {
+		w.M("<h2>What is wrong or missing</h2>\n<ul>")
+		for _, pb := range s.Problems {
+			w.M("<li>")
+			w.T(pb.String())
+			w.M("</li>")
+		}
+		w.M("</ul>")
+	}
+	w.M("\n<h2>Requirements</h2>\n<table>\n<tr><th>Requirement</th><th>What it means</th><th>Answer</th><th>Result</th><th>Explanation</th></tr>\n")
+	for _, e := range s.Provisions {
+		w.M("<tr class=\"")
+		w.T(verdictClass(e.Verdict))
+		w.M("\">\n<td>")
+		w.T(e.ID)
+		w.M("<br><small>")
+		if e.Status == "M" {
+			w.M("required")
+		} else {
+			w.M("recommended")
+		}
+		w.M("</small></td>\n<td>")
+		w.T(e.Summary)
+		w.M("</td>\n<td>")
+		w.T(supportWord(e.Support))
+		w.M("</td>\n<td>")
+		w.T(plainEntry(e))
+		w.M("</td>\n<td>")
+		if e.Support == "Y" {
+			w.T(e.Detail)
+		} else {
+			w.T(e.Justification)
+		}
+		if len(s.NonUpdatable) > 0 && (e.ID == "5.3-14" || e.ID == "5.3-15") {
+			w.M("<br><small>Parts that cannot be updated: ")
+			for i, d := range s.NonUpdatable {
+				if i > 0 {
+					w.M("; ")
+				}
+				w.T(orDash(d.Part))
+			}
+			w.M(" (see below)</small>")
+		}
+		for _, c := range e.Checks {
+			w.M("<br><small>Device check “")
+			w.T(c.Title)
+			w.M("”: ")
+			w.T(plainResult(c))
+			if c.Observed != "" {
+				w.M(" — saw ")
+				w.T(c.Observed)
+			}
+			w.M("</small>")
+		}
+		w.M("</td>\n</tr>\n")
+	}
+	w.M("</table>\n")
+	if len(s.NonUpdatable) > 0 {
+		w.M("<h2>Parts that cannot be updated</h2>\n<p>The manufacturer states that the software of these parts cannot be updated, and how they are kept apart and replaced.\nThis is the manufacturer's statement; the device cannot test it.</p>\n<table><tr><th>Part</th><th>Why it cannot be updated</th><th>How it is isolated</th><th>How to get it replaced</th><th>Replacement supported until</th></tr>\n")
+		for _, d := range s.NonUpdatable {
+			w.M("<tr><td>")
+			w.T(orDash(d.Part))
+			w.M("</td><td>")
+			w.T(orDash(d.Reason))
+			w.M("</td><td>")
+			w.T(orDash(d.Isolation))
+			w.M("</td><td>")
+			w.T(orDash(d.Replacement))
+			w.M("</td><td>")
+			w.T(orDash(d.ReplacementUntil))
+			w.M("</td></tr>\n")
+		}
+		w.M("</table>")
+	}
+	w.M("\n<h2>About this device</h2>\n<p>Which requirements apply depends on these facts about the device.</p>\n<table><tr><th>Fact</th><th>True for this device?</th></tr>\n")
+	for _, c := range s.Conditions {
+		w.M("<tr><td>")
+		w.T(c.Description)
+		w.M("</td><td>")
+		w.T(yesNo(c.Holds))
+		w.M("</td></tr>\n")
+	}
+	w.M("</table>\n</body></html>\n")
+}
 
 // WriteHTML writes the statement as a self-contained HTML page a
 // non-expert can read (5.12-3): plain-language results, no scripts, no
 // external resources. Every value from the profile is escaped.
 func (s *Statement) WriteHTML(w io.Writer) error {
-	data := struct {
-		*Statement
-		Style   template.CSS
-		Outcome string
-	}{s, template.CSS(reportStyle), s.outcome()}
-	var buf bytes.Buffer
-	if err := statementHTML.Execute(&buf, data); err != nil {
-		return err
-	}
-	_, err := w.Write(buf.Bytes())
+	var hw htmlw.Writer
+	writeStatementHTML(&hw, s, s.outcome())
+	_, err := w.Write(hw.Bytes())
 	return err
 }
 
@@ -424,31 +501,61 @@ func (r *Report) WriteText(w io.Writer) error {
 	return err
 }
 
-var reportHTML = template.Must(template.New("report").Funcs(reportFuncs).Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Security self-check: {{dash .Model}}</title>
-<style>{{.Style}}</style></head>
-<body>
-<h1>Is my {{dash .Model}} securely set up?</h1>
+// writeReportHTML renders the self-check page (see writeStatementHTML).
+func writeReportHTML(w *htmlw.Writer, r *Report) {
+	w.M("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Security self-check: ")
+	w.T(orDash(r.Model))
+	w.M("</title>\n<style>" + reportStyle + "</style></head>\n<body>\n<h1>Is my ")
+	w.T(orDash(r.Model))
+	w.M(` securely set up?</h1>
 <p>Your device has just checked its own security. Each line below is one check.
 Green means the device tested it on itself and it held; light green means the device read the
 setting and it is set as required, without testing it; red means something needs your attention;
 yellow means the device could not be sure; blue means it is a promise from the manufacturer that
 the device cannot check by itself.</p>
-<p>{{.Measured}} tested, {{.Configured}} read from the settings.</p>
-<p>Firmware version {{dash .FirmwareVersion}}, checked {{formatTime .GeneratedAt}}.</p>
-<p class="outcome {{if .OK}}ok{{else}}bad{{end}}"><strong>{{if .OK}}Everything the device can check looks fine.{{else}}Something needs attention: see the red or yellow lines.{{end}}</strong></p>
-<table>
-<tr><th>What was checked</th><th>Result</th><th>What the device saw</th></tr>
-{{range .Results}}<tr class="{{resultClass .}}">
-<td>{{.Title}}<br><small>{{.ID}}{{range .Provisions}} · {{.}}{{end}}</small></td>
-<td>{{plainResult .}}</td>
-<td>{{.Observed}}{{if .Detail}}<br><small>{{.Detail}}</small>{{end}}</td>
-</tr>
-{{end}}</table>
-</body></html>
-`))
+<p>`)
+	w.V(r.Measured)
+	w.M(" tested, ")
+	w.V(r.Configured)
+	w.M(" read from the settings.</p>\n<p>Firmware version ")
+	w.T(orDash(r.FirmwareVersion))
+	w.M(", checked ")
+	w.T(r.GeneratedAt.UTC().Format("2006-01-02 15:04:05 UTC"))
+	w.M(".</p>\n<p class=\"outcome ")
+	if r.OK {
+		w.M("ok\"><strong>Everything the device can check looks fine.</strong></p>\n")
+	} else {
+		w.M("bad\"><strong>Something needs attention: see the red or yellow lines.</strong></p>\n")
+	}
+	w.M("<table>\n<tr><th>What was checked</th><th>Result</th><th>What the device saw</th></tr>\n")
+	for _, c := range r.Results {
+		w.M("<tr class=\"")
+		if c.Verdict == Pass && c.Method != Measured {
+			w.M("cfg")
+		} else {
+			w.T(verdictClass(c.Verdict))
+		}
+		w.M("\">\n<td>")
+		w.T(c.Title)
+		w.M("<br><small>")
+		w.T(c.ID)
+		for _, p := range c.Provisions {
+			w.M(" · ")
+			w.T(p)
+		}
+		w.M("</small></td>\n<td>")
+		w.T(plainResult(c))
+		w.M("</td>\n<td>")
+		w.T(c.Observed)
+		if c.Detail != "" {
+			w.M("<br><small>")
+			w.T(c.Detail)
+			w.M("</small>")
+		}
+		w.M("</td>\n</tr>\n")
+	}
+	w.M("</table>\n</body></html>\n")
+}
 
 // attention ranks verdicts for display: failures first.
 func attention(v Verdict) int {
@@ -471,14 +578,8 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	sort.SliceStable(shown.Results, func(i, j int) bool {
 		return attention(shown.Results[i].Verdict) < attention(shown.Results[j].Verdict)
 	})
-	data := struct {
-		*Report
-		Style template.CSS
-	}{&shown, template.CSS(reportStyle)}
-	var buf bytes.Buffer
-	if err := reportHTML.Execute(&buf, data); err != nil {
-		return err
-	}
-	_, err := w.Write(buf.Bytes())
+	var hw htmlw.Writer
+	writeReportHTML(&hw, &shown)
+	_, err := w.Write(hw.Bytes())
 	return err
 }

@@ -1,13 +1,13 @@
 package privacy
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"html/template"
 	"net/http"
 	"strings"
+
+	"github.com/iotbaseline/baseline/internal/htmlw"
 )
 
 // Notice is the plain-language privacy notice built from an [Inventory]
@@ -53,11 +53,7 @@ func NewNotice(inv *Inventory) (*Notice, error) {
 	text := renderText(v)
 	n := &Notice{ID: inv.NoticeID, Version: inv.Version, Language: inv.Language, Text: text, SHA256: sha256.Sum256([]byte(text)), inv: inv}
 	v.Digest = n.Hash()
-	var b bytes.Buffer
-	if err := noticeHTML.Execute(&b, v); err != nil {
-		return nil, fmt.Errorf("privacy: rendering notice: %w", err)
-	}
-	n.HTML = b.String()
+	n.HTML = renderHTML(v)
 	return n, nil
 }
 
@@ -274,33 +270,109 @@ func renderText(v nView) string {
 	return b.String()
 }
 
-var noticeHTML = template.Must(template.New("notice").Parse(`<!DOCTYPE html>
-<html lang="{{.Language}}"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Privacy notice: {{.Product}}</title>
-<style>body{font-family:sans-serif;max-width:46em;margin:1em auto;padding:0 1em;line-height:1.45}dt{font-weight:bold;margin-top:.6em}small{color:#555}</style>
-</head><body>
-<h1>Privacy notice: {{.Product}}</h1>
-<p>Responsible: {{.Controller.Name}}. Contact: {{.Controller.Contact}}. <a href="{{.Controller.PolicyURL}}">Full policy</a>.</p>
-<h2>What this device senses</h2>
-{{- if not .Sensors}}<p>It has no sensors that observe its surroundings.</p>{{end}}
-<dl>{{range .Sensors}}
-<dt>{{.Kind}}</dt><dd>{{.Description}}<br>How you can tell it is on: {{.Indicator}}. You can switch it off: {{.Disable}}.{{if .Data}}<br>Personal data it produces: {{range $i, $d := .Data}}{{if $i}}; {{end}}{{$d}}{{end}}.{{end}}</dd>{{end}}
-</dl>
-<h2>Personal data</h2>
-{{- if not .Categories}}<p>The device and its services process no personal data.</p>{{end}}
-<dl>{{range .Categories}}
-<dt>{{.Name}}</dt><dd>{{.Description}}<br>{{range $i, $f := .Facts}}{{if $i}}; {{end}}{{$f}}{{end}}.</dd>{{end}}
-</dl>
-<h2>Why it is used, who receives it, how long it is kept</h2>
-<dl>{{range .Purposes}}
-<dt>{{.Description}}</dt><dd>Purpose ID: {{.ID}}. Data: {{range $i, $d := .Data}}{{if $i}}; {{end}}{{$d}}{{end}}.<br>
-{{if .Consent}}Based on: your consent. You can refuse it, and withdraw it at any time; withdrawing stops it at once.{{else}}Based on: {{.Basis}}.{{end}}<br>
-Received by: {{if .Recipients}}{{range $i, $r := .Recipients}}{{if $i}}; {{end}}{{$r}}{{end}}{{else}}no one; it stays on the device{{end}}.<br>
-Kept: {{.Retention}}.</dd>{{end}}
-</dl>
-<h2>Third parties</h2>
-<ul>{{if not .ThirdParties}}<li>None: no personal data is given to third parties.</li>{{end}}{{range .ThirdParties}}<li>{{.}}</li>{{end}}</ul>
-<p><small>Notice {{.ID}}, version {{.Version}}, language {{.Language}}. SHA-256 of the text form: {{.Digest}}</small></p>
-</body></html>
-`))
+// renderHTML writes the notice as an HTML page. Markup only through M with
+// constants; data only through T and URL (package internal/htmlw).
+func renderHTML(v nView) string {
+	var w htmlw.Writer
+	joined := func(xs []string) {
+		for i, x := range xs {
+			if i > 0 {
+				w.M("; ")
+			}
+			w.T(x)
+		}
+	}
+	w.M("<!DOCTYPE html>\n<html lang=\"")
+	w.T(v.Language)
+	w.M("\"><head><meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Privacy notice: ")
+	w.T(v.Product)
+	w.M("</title>\n<style>body{font-family:sans-serif;max-width:46em;margin:1em auto;padding:0 1em;line-height:1.45}dt{font-weight:bold;margin-top:.6em}small{color:#555}</style>\n</head><body>\n<h1>Privacy notice: ")
+	w.T(v.Product)
+	w.M("</h1>\n<p>Responsible: ")
+	w.T(v.Controller.Name)
+	w.M(". Contact: ")
+	w.T(v.Controller.Contact)
+	w.M(". <a href=\"")
+	w.URL(v.Controller.PolicyURL)
+	w.M("\">Full policy</a>.</p>\n<h2>What this device senses</h2>")
+	if len(v.Sensors) == 0 {
+		w.M("<p>It has no sensors that observe its surroundings.</p>")
+	}
+	w.M("\n<dl>")
+	for _, x := range v.Sensors {
+		w.M("\n<dt>")
+		w.T(x.Kind)
+		w.M("</dt><dd>")
+		w.T(x.Description)
+		w.M("<br>How you can tell it is on: ")
+		w.T(x.Indicator)
+		w.M(". You can switch it off: ")
+		w.T(x.Disable)
+		w.M(".")
+		if len(x.Data) > 0 {
+			w.M("<br>Personal data it produces: ")
+			joined(x.Data)
+			w.M(".")
+		}
+		w.M("</dd>")
+	}
+	w.M("\n</dl>\n<h2>Personal data</h2>")
+	if len(v.Categories) == 0 {
+		w.M("<p>The device and its services process no personal data.</p>")
+	}
+	w.M("\n<dl>")
+	for _, c := range v.Categories {
+		w.M("\n<dt>")
+		w.T(c.Name)
+		w.M("</dt><dd>")
+		w.T(c.Description)
+		w.M("<br>")
+		joined(c.Facts)
+		w.M(".</dd>")
+	}
+	w.M("\n</dl>\n<h2>Why it is used, who receives it, how long it is kept</h2>\n<dl>")
+	for _, p := range v.Purposes {
+		w.M("\n<dt>")
+		w.T(p.Description)
+		w.M("</dt><dd>Purpose ID: ")
+		w.T(p.ID)
+		w.M(". Data: ")
+		joined(p.Data)
+		w.M(".<br>\n")
+		if p.Consent {
+			w.M("Based on: your consent. You can refuse it, and withdraw it at any time; withdrawing stops it at once.")
+		} else {
+			w.M("Based on: ")
+			w.T(p.Basis)
+			w.M(".")
+		}
+		w.M("<br>\nReceived by: ")
+		if len(p.Recipients) > 0 {
+			joined(p.Recipients)
+		} else {
+			w.M("no one; it stays on the device")
+		}
+		w.M(".<br>\nKept: ")
+		w.T(p.Retention)
+		w.M(".</dd>")
+	}
+	w.M("\n</dl>\n<h2>Third parties</h2>\n<ul>")
+	if len(v.ThirdParties) == 0 {
+		w.M("<li>None: no personal data is given to third parties.</li>")
+	}
+	for _, t := range v.ThirdParties {
+		w.M("<li>")
+		w.T(t)
+		w.M("</li>")
+	}
+	w.M("</ul>\n<p><small>Notice ")
+	w.T(v.ID)
+	w.M(", version ")
+	w.T(v.Version)
+	w.M(", language ")
+	w.T(v.Language)
+	w.M(". SHA-256 of the text form: ")
+	w.T(v.Digest)
+	w.M("</small></p>\n</body></html>\n")
+	return w.String()
+}
