@@ -12,6 +12,8 @@ import (
 	"bufio"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -106,7 +108,105 @@ func run(idle time.Duration, tags string, runs int) error {
 		serve[0].Round(time.Millisecond), serve[len(serve)-1].Round(time.Millisecond))
 	fmt.Printf("idle RSS after %v: %.1f MiB (anonymous %.1f MiB, file-backed %.1f MiB: the mapped binary; peak %.1f MiB); goal <= 16 MiB\n",
 		idle, again.rssMiB, again.anonMiB, again.rssMiB-again.anonMiB, again.hwmMiB)
+	return product(root, tmp, tags, runs)
+}
+
+// product measures the start of the build a maker ships: -tags nodemo with
+// a TUF root built in (a repository made by `baseline release init`), a
+// factory record from `baseline provision` on the first start, and, when
+// setpriv is installed, under no_new_privs as a service unit with
+// NoNewPrivileges=yes starts it (otherwise the plug re-executes itself once
+// to set the flag on every thread of a cgo build). The update repository
+// URL points at a closed port: the first check runs after serving starts.
+func product(root, tmp, tags string, runs int) error {
+	cli := filepath.Join(tmp, "baseline")
+	cmd := exec.Command("go", "build", "-o", cli, "./cmd/baseline")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./cmd/baseline: %v\n%s", err, out)
+	}
+	env := append(os.Environ(), "BENCH_PASSPHRASE=bench-passphrase-not-secret")
+	baseline := func(args ...string) error {
+		c := exec.Command(cli, args...)
+		c.Env, c.Dir = env, tmp
+		if out, err := c.CombinedOutput(); err != nil {
+			return fmt.Errorf("baseline %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	args := []string{"release", "init", "-repo", "repo", "-passphrase-env", "BENCH_PASSPHRASE"}
+	for _, role := range []string{"root", "targets", "snapshot", "timestamp"} {
+		if err := baseline("keygen", "-out", "k-"+role, "-passphrase-env", "BENCH_PASSPHRASE"); err != nil {
+			return err
+		}
+		args = append(args, "-"+role+"-key", "k-"+role+".key")
+	}
+	if err := baseline(args...); err != nil {
+		return err
+	}
+	model, err := profileModel(root)
+	if err != nil {
+		return err
+	}
+	if err := baseline("provision", "--model", model, "--count", "1", "--serial-prefix", "BENCH", "--labels", "labels.csv", "--records", "records"); err != nil {
+		return err
+	}
+	rootJSON, err := os.ReadFile(filepath.Join(tmp, "repo", "metadata", "1.root.json"))
+	if err != nil {
+		return err
+	}
+	bin := filepath.Join(tmp, "smartplug-product")
+	ptags := "nodemo"
+	if tags != "" {
+		ptags += "," + tags
+	}
+	cmd = exec.Command("go", "build", "-trimpath", "-tags", ptags, "-ldflags=-s -w -X main.updateRootBase64="+base64.StdEncoding.EncodeToString(rootJSON), "-o", bin, "./examples/smartplug")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build (product): %v\n%s", err, out)
+	}
+	recs, _ := filepath.Glob(filepath.Join(tmp, "records", "*.json"))
+	if len(recs) != 1 {
+		return fmt.Errorf("baseline provision wrote %d records", len(recs))
+	}
+	extra := []string{"--update-repo", "https://127.0.0.1:9/"}
+	how := "re-executing itself once for no_new_privs"
+	if _, err := exec.LookPath("setpriv"); err == nil {
+		extra = append([]string{"setpriv"}, extra...)
+		how = "under setpriv --no-new-privs, as NoNewPrivileges=yes starts it"
+	}
+	state := filepath.Join(tmp, "product-state")
+	first, err := measure(bin, state, 0, append(extra, "--provision", recs[0])...)
+	if err != nil {
+		return fmt.Errorf("product first start: %w", err)
+	}
+	var serve []time.Duration
+	for range runs {
+		r, err := measure(bin, state, 0, extra...)
+		if err != nil {
+			return fmt.Errorf("product restart: %w", err)
+		}
+		serve = append(serve, r.serving)
+	}
+	slices.Sort(serve)
+	fmt.Printf("product build (-tags nodemo, built-in TUF root, factory record; %s): first start: first HTTPS response after %v; restart (median of %d) %v (range %v..%v); goal <= 100 ms\n",
+		how, first.serving.Round(time.Millisecond), runs, serve[len(serve)/2].Round(time.Millisecond), serve[0].Round(time.Millisecond), serve[len(serve)-1].Round(time.Millisecond))
 	return nil
+}
+
+// profileModel reads the model name from the plug's embedded profile.
+func profileModel(root string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(root, "examples", "smartplug", "profile.json"))
+	if err != nil {
+		return "", err
+	}
+	var p struct {
+		Model string `json:"model"`
+	}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return "", err
+	}
+	return p.Model, nil
 }
 
 type result struct {
@@ -115,9 +215,12 @@ type result struct {
 	anonMiB            float64
 }
 
-func measure(bin, state string, idle time.Duration) (result, error) {
+func measure(bin, state string, idle time.Duration, extra ...string) (result, error) {
 	var r result
-	cmd := exec.Command(bin, "--state", state, "--listen", "127.0.0.1:0", "--log", "warn")
+	cmd := exec.Command(bin, append([]string{"--state", state, "--listen", "127.0.0.1:0", "--log", "warn"}, extra...)...)
+	if len(extra) > 0 && extra[0] == "setpriv" {
+		cmd = exec.Command("setpriv", append(append([]string{"--no-new-privs", bin}, "--state", state, "--listen", "127.0.0.1:0", "--log", "warn"), extra[1:]...)...)
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return r, err
