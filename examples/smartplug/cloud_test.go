@@ -697,3 +697,47 @@ func TestWithdrawalDiscardsQueuedTelemetry(t *testing.T) {
 		t.Errorf("left in the outbox: %q", left)
 	}
 }
+
+// TestBootIntegrityAlertReachesService: with the associated service
+// configured (real Mosquitto, mutual TLS, per-device ACL), a plug whose
+// slot image was changed while it was off starts restricted and its
+// boot-integrity alert arrives at the service on devices/<id>/msg/alert;
+// while restricted it sends no switch reports.
+func TestBootIntegrityAlertReachesService(t *testing.T) {
+	testenv.Short(t, "smartplug boot-integrity alert through Mosquitto")
+	ca := newTestCA(t)
+	broker := startMosquitto(t, ca)
+	state, secret, devID, certFile, _ := provisionedPlug(t, ca)
+	_, got := mqClient(t, broker, "service", ca.clientTLS(t, "service", nil, nil), "devices/+/msg/#", "devices/+/state")
+	root := "devices/" + devID
+	cloudArgs := []string{"--cloud", "mqtts://" + broker.addr, "--cloud-ca", ca.path("ca.pem"), "--cloud-cert", certFile,
+		"--cloud-fleet-size", "1", "--cloud-capacity", "100"}
+	p := startPlug(t, state, cloudArgs...)
+	nextOn(t, got, root+"/state")
+	c := p.client(t)
+	if r := jsonDo(t, c, "POST", p.url("/api/setup"), map[string]string{"setup_secret": secret, "password": ownerPassword}); r.code != 200 {
+		t.Fatalf("setup = %d %s", r.code, r.body)
+	}
+	p.stop()
+	<-p.done
+
+	flipSlots(t, state)
+	p = startPlug(t, state, cloudArgs...)
+	var alert struct {
+		Kind    string    `json:"kind"`
+		Finding string    `json:"finding"`
+		Time    time.Time `json:"time"`
+	}
+	openEnv(t, nextOn(t, got, root+"/msg/alert"), &alert)
+	if alert.Kind != "boot-integrity" || !strings.Contains(alert.Finding, "does not match") || alert.Time.IsZero() {
+		t.Fatalf("alert at the service: %+v", alert)
+	}
+	c = p.client(t)
+	if r := jsonDo(t, c, "POST", p.url("/api/login"), map[string]string{"password": ownerPassword}); r.code != 200 {
+		t.Fatalf("login while restricted = %d %s", r.code, r.body)
+	}
+	if r := jsonDo(t, c, "PUT", p.url("/api/plug"), map[string]bool{"on": true}); r.code != 503 {
+		t.Errorf("switching while restricted = %d %s; want 503", r.code, r.body)
+	}
+	quietOn(t, got, root+"/msg/plug.state", 1500*time.Millisecond, "switch report while restricted")
+}

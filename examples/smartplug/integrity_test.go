@@ -27,30 +27,7 @@ func TestBootIntegrityRestricts(t *testing.T) {
 	}
 	p.stop()
 
-	// Flip one byte in the middle of every recorded slot image.
-	slots, _ := filepath.Glob(filepath.Join(state, "slots", "slot-*"))
-	if len(slots) == 0 {
-		slots, _ = filepath.Glob(filepath.Join(state, "slots", "*"))
-	}
-	flipped := 0
-	for _, s := range slots {
-		fi, err := os.Stat(s)
-		if err != nil || !fi.Mode().IsRegular() || fi.Size() < 1<<20 {
-			continue
-		}
-		b, err := os.ReadFile(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b[len(b)/2] ^= 0x40
-		if err := os.WriteFile(s, b, fi.Mode()); err != nil {
-			t.Fatal(err)
-		}
-		flipped++
-	}
-	if flipped == 0 {
-		t.Fatalf("no slot image found under %s", filepath.Join(state, "slots"))
-	}
+	flipSlots(t, state)
 
 	p = startPlug(t, state)
 	c = p.client(t)
@@ -100,4 +77,32 @@ func checkVerdict(body, id, verdict string) bool {
 		}
 	}
 	return false
+}
+
+// flipSlots flips one byte in the middle of every recorded slot image.
+func flipSlots(t *testing.T, state string) {
+	t.Helper()
+	slots, _ := filepath.Glob(filepath.Join(state, "slots", "slot-*"))
+	if len(slots) == 0 {
+		slots, _ = filepath.Glob(filepath.Join(state, "slots", "*"))
+	}
+	flipped := 0
+	for _, s := range slots {
+		fi, err := os.Stat(s)
+		if err != nil || !fi.Mode().IsRegular() || fi.Size() < 1<<20 {
+			continue
+		}
+		b, err := os.ReadFile(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)/2] ^= 0x40
+		if err := os.WriteFile(s, b, fi.Mode()); err != nil {
+			t.Fatal(err)
+		}
+		flipped++
+	}
+	if flipped == 0 {
+		t.Fatalf("no slot image found under %s", filepath.Join(state, "slots"))
+	}
 }
