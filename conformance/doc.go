@@ -208,8 +208,9 @@
 // repeated fields, unknown and repeated provisions, control and
 // bidirectional-override characters, support periods that have ended, and
 // disclosure URLs that are not https. Reports escape everything that comes
-// from a profile or a check (html/template for HTML, backslash escapes for
-// Markdown), so a profile cannot inject markup into the page a user reads.
+// from a profile or a check (HTML: every value escaped for text or a quoted
+// attribute, links only http, https or mailto — the same escaping
+// html/template applies, without linking it; Markdown: backslash escapes), so a profile cannot inject markup into the page a user reads.
 // A check result must never carry a secret: reports print Observed and
 // Detail verbatim. Observed values describe the device's security
 // configuration, so 5.6-2 (minimise unauthenticated disclosure) argues for

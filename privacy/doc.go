@@ -140,8 +140,10 @@
 //     must have it declared as such (and consented to), not derived from a
 //     pseudonym.
 //   - Inventory and schema documents are bounded (256 KiB, 128 KiB),
-//     decoded strictly and fuzzed; notice HTML is produced by html/template
-//     and served under a CSP without scripts.
+//     decoded strictly and fuzzed; the notice HTML escapes every value from
+//     the inventory (text and attributes as html/template would, the policy
+//     link only http, https or mailto) and is served under a CSP without
+//     scripts.
 //   - The exporter trusts its [Transport] with what it sends; wrap it with
 //     [Protect] so personal data never leaves unprotected. Envelopes are
 //     not signed by the device (HPKE base mode): they give confidentiality
