@@ -15,7 +15,9 @@
 //     [DecodeInventory] (strict, field named in every error), [NewNotice]
 //     (plain text and HTML, versioned, SHA-256 of the text),
 //     [Notice.Handler], [NewLabel] (JSON after the CMU IoT Security &
-//     Privacy Label, validating against [LabelJSONSchema]). Self-check
+//     Privacy Label, validating against [LabelJSONSchema]; [DecodeLabel]
+//     reads one back strictly and checks it against that schema, for a
+//     lab or a store that receives a label). Self-check
 //     "privacy.notice" ([Notice.Checks]), measured.
 //   - 5.8-3 (external sensing documented): [Sensor] in the inventory, in
 //     the notice ("What this device senses") and the label
