@@ -29,8 +29,15 @@
 // and risks mitigated, disruption (reboot, downtime), support date, chunk
 // size and the SHA-256 chaining value after every chunk (the last entry
 // is the image's SHA-256), and optionally an
-// ML-DSA-65 co-signature (CoSign) for devices that pin a
+// ML-DSA-65 co-signature ([CoSign]) for devices that pin a
 // post-quantum key beside TUF's classical ones.
+//
+// The package also holds the writer side of the update formats for makers
+// who publish with other TUF tooling: [HashChunks] and [EncodeDescriptor]
+// compute a target's "custom" object, [CoSign] its co-signature, and
+// [WriteBundle] the offline (USB) bundle that update.Client.OpenBundle
+// reads. Package update only decodes and verifies; both share one
+// definition of the formats.
 //
 // # Provisions
 //
@@ -38,6 +45,8 @@
 //     thresholds and expiry, ECDSA P-256 / Ed25519 keys, SHA-256
 //     target hashes (SHA-512 on request), optional ML-DSA-65 co-signature — [Init],
 //     [Repo.AddTargets].
+//   - 5.3-3 (update from a local bundle): [WriteBundle] (`baseline release
+//     bundle`).
 //   - 5.3-9, 5.3-10 (authenticity and integrity via a trust relationship):
 //     the root of trust written by [Init] and carried forward by
 //     [Repo.Rotate]; every metadata file is verified against it before it is
