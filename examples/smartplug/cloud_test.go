@@ -565,7 +565,10 @@ func TestCloudMQTT(t *testing.T) {
 	}
 
 	// The broker goes away: the plug keeps switching, the reports wait on
-	// flash and arrive once it is back.
+	// flash — through a restart of the plug too — and arrive once the
+	// broker is back. (The plug is restarted after the service has
+	// subscribed again: a plug that reconnected first would deliver to a
+	// broker with no subscriber yet, and the test would lose the race.)
 	broker.kill()
 	for _, on := range []bool{false, true} {
 		if r := jsonDo(t, c, "PUT", p.url("/api/plug"), map[string]bool{"on": on}); r.code != 200 {
@@ -575,8 +578,11 @@ func TestCloudMQTT(t *testing.T) {
 	if r := do(t, c, "GET", p.url("/"), "", ""); !strings.Contains(r.body, "waiting to be sent") {
 		t.Errorf("home page does not show the waiting reports:\n%.1500s", r.body)
 	}
+	p.stop()
+	<-p.done
 	broker.start()
 	_, got = mqClient(t, broker, "service2", ca.clientTLS(t, "service", nil, nil), "devices/+/msg/plug.state")
+	p = startPlug(t, state, cloudArgs...)
 	var seen []bool
 	for len(seen) < 2 {
 		openEnv(t, nextOn(t, got, root+"/msg/plug.state"), &st)
