@@ -3,16 +3,12 @@ package conformance
 import (
 	"bytes"
 	"context"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"html/template"
-	"os"
-	"regexp"
 	"sort"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/iotbaseline/baseline/internal/htmlw/htmlwtest"
 )
 
 // The statement and report pages were html/template templates until the
@@ -115,27 +111,6 @@ the device cannot check by itself.</p>
 </body></html>
 `))
 
-var blankLinesV1 = regexp.MustCompile(`\n\s*\n`)
-
-func normV1(s string) string { return strings.TrimSpace(blankLinesV1.ReplaceAllString(s, "\n")) }
-
-func sameAsV1(t *testing.T, name, old, got string) {
-	t.Helper()
-	o, g := strings.Split(normV1(old), "\n"), strings.Split(normV1(got), "\n")
-	for i := range max(len(o), len(g)) {
-		var ol, gl string
-		if i < len(o) {
-			ol = o[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if ol != gl {
-			t.Fatalf("%s differs from v1 at line %d:\n v1:  %q\n now: %q", name, i+1, ol, gl)
-		}
-	}
-}
-
 func TestStatementHTMLMatchesV1(t *testing.T) {
 	for _, p := range []*Profile{hostileProfile(t), exampleProfile(t), Skeleton()} {
 		for _, attach := range []bool{false, true} {
@@ -157,7 +132,7 @@ func TestStatementHTMLMatchesV1(t *testing.T) {
 			if err := s.WriteHTML(&now); err != nil {
 				t.Fatal(err)
 			}
-			sameAsV1(t, "statement", old.String(), now.String())
+			htmlwtest.SameDocument(t, "statement", old.String(), now.String())
 			for _, u := range []string{"javascript:alert(1)", "JavaScript:x", "data:text/html,<b>", "/relative path", "mailto:a@b"} {
 				s.VulnerabilityDisclosure.PolicyURL = u
 				old.Reset()
@@ -168,7 +143,7 @@ func TestStatementHTMLMatchesV1(t *testing.T) {
 					Outcome string
 				}{s, template.CSS(reportStyle), s.outcome()})
 				s.WriteHTML(&now)
-				sameAsV1(t, "statement with policy URL "+u, old.String(), now.String())
+				htmlwtest.SameDocument(t, "statement with policy URL "+u, old.String(), now.String())
 			}
 		}
 	}
@@ -198,58 +173,12 @@ func TestReportHTMLMatchesV1(t *testing.T) {
 		if err := r.WriteHTML(&now); err != nil {
 			t.Fatal(err)
 		}
-		sameAsV1(t, "report", old.String(), now.String())
+		htmlwtest.SameDocument(t, "report", old.String(), now.String())
 	}
 }
 
 // TestHTMLMarkupIsConstant: in this package, htmlw's M is only ever called
 // with a string constant, so no data reaches the markup.
 func TestHTMLMarkupIsConstant(t *testing.T) {
-	checkMarkupConstant(t, ".", 40)
-}
-
-func checkMarkupConstant(t *testing.T, dir string, atLeast int) {
-	t.Helper()
-	fset := token.NewFileSet()
-	ents, _ := os.ReadDir(dir)
-	calls := 0
-	for _, e := range ents {
-		if !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, dir+"/"+e.Name(), nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ast.Inspect(f, func(n ast.Node) bool {
-			c, ok := n.(*ast.CallExpr)
-			if !ok {
-				return true
-			}
-			if sel, ok := c.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "M" && len(c.Args) == 1 {
-				calls++
-				if !isConstString(c.Args[0]) {
-					t.Errorf("%s: M called with a non-constant argument", fset.Position(c.Pos()))
-				}
-			}
-			return true
-		})
-	}
-	if calls < atLeast {
-		t.Fatalf("only %d M calls found: the check is not looking at the pages", calls)
-	}
-}
-
-func isConstString(e ast.Expr) bool {
-	switch e := e.(type) {
-	case *ast.BasicLit:
-		return e.Kind == token.STRING
-	case *ast.Ident:
-		return e.Name == "reportStyle"
-	case *ast.BinaryExpr:
-		return e.Op == token.ADD && isConstString(e.X) && isConstString(e.Y)
-	case *ast.ParenExpr:
-		return isConstString(e.X)
-	}
-	return false
+	htmlwtest.ConstantMarkup(t, ".", 40, "reportStyle")
 }

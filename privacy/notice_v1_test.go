@@ -2,14 +2,10 @@ package privacy
 
 import (
 	"bytes"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"html/template"
-	"os"
-	"regexp"
-	"strings"
 	"testing"
+
+	"github.com/iotbaseline/baseline/internal/htmlw/htmlwtest"
 )
 
 // The notice page was an html/template template until the package dropped
@@ -49,10 +45,6 @@ Kept: {{.Retention}}.</dd>{{end}}
 </body></html>
 `))
 
-var blankLinesV1 = regexp.MustCompile(`\n\s*\n`)
-
-func normV1(s string) string { return strings.TrimSpace(blankLinesV1.ReplaceAllString(s, "\n")) }
-
 func TestNoticeHTMLMatchesV1(t *testing.T) {
 	const h = `<script>alert(1)</script> "><img src=x onerror=alert(1)> ' & &amp; é`
 	full := nView{ID: h, Version: h, Language: `en"><x`, Product: h, Digest: h,
@@ -66,50 +58,11 @@ func TestNoticeHTMLMatchesV1(t *testing.T) {
 		if err := v1NoticeHTML.Execute(&old, v); err != nil {
 			t.Fatal(err)
 		}
-		o, g := strings.Split(normV1(old.String()), "\n"), strings.Split(normV1(renderHTML(v)), "\n")
-		for i := range max(len(o), len(g)) {
-			var ol, gl string
-			if i < len(o) {
-				ol = o[i]
-			}
-			if i < len(g) {
-				gl = g[i]
-			}
-			if ol != gl {
-				t.Fatalf("notice differs from v1 at line %d:\n v1:  %q\n now: %q", i+1, ol, gl)
-			}
-		}
+		htmlwtest.SameDocument(t, "notice", old.String(), renderHTML(v))
 	}
 }
 
 // TestNoticeMarkupIsConstant: htmlw's M is only called with constants here.
 func TestNoticeMarkupIsConstant(t *testing.T) {
-	fset := token.NewFileSet()
-	ents, _ := os.ReadDir(".")
-	calls := 0
-	for _, e := range ents {
-		if !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, e.Name(), nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ast.Inspect(f, func(n ast.Node) bool {
-			c, ok := n.(*ast.CallExpr)
-			if !ok {
-				return true
-			}
-			if sel, ok := c.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "M" && len(c.Args) == 1 {
-				calls++
-				if lit, ok := c.Args[0].(*ast.BasicLit); !ok || lit.Kind != token.STRING {
-					t.Errorf("%s: M called with a non-constant argument", fset.Position(c.Pos()))
-				}
-			}
-			return true
-		})
-	}
-	if calls < 20 {
-		t.Fatalf("only %d M calls found", calls)
-	}
+	htmlwtest.ConstantMarkup(t, ".", 20)
 }
