@@ -3,6 +3,8 @@ package auth
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -96,4 +98,45 @@ func FuzzDecodeToken(f *testing.F) {
 			t.Fatalf("decoded invalid session %+v", s)
 		}
 	})
+}
+
+// TestSessionFromRequest: the token is read as the Gate reads it — an
+// Authorization: Bearer header first, else the session cookie — and every
+// refusal is an error: no token, a forged one, a malformed header, an
+// expired session.
+func TestSessionFromRequest(t *testing.T) {
+	f := newFixture(t)
+	ses := f.setUp()
+	req := func(mod func(*http.Request)) *http.Request {
+		r := httptest.NewRequest("GET", "/", nil)
+		mod(r)
+		return r
+	}
+	for name, c := range map[string]struct {
+		r    *http.Request
+		want error
+	}{
+		"bearer": {req(func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+ses.Token()) }), nil},
+		"cookie": {req(func(r *http.Request) { r.AddCookie(&http.Cookie{Name: CookieName, Value: ses.Token()}) }), nil},
+		"header wins": {req(func(r *http.Request) {
+			r.Header.Set("Authorization", "Bearer x")
+			r.AddCookie(&http.Cookie{Name: CookieName, Value: ses.Token()})
+		}), ErrInvalidToken},
+		"none":              {req(func(*http.Request) {}), ErrInvalidToken},
+		"not bearer":        {req(func(r *http.Request) { r.Header.Set("Authorization", "Basic "+ses.Token()) }), ErrInvalidToken},
+		"forged":            {req(func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+NewGate(f.s).forgedToken()) }), ErrInvalidToken},
+		"other cookie name": {req(func(r *http.Request) { r.AddCookie(&http.Cookie{Name: "session", Value: ses.Token()}) }), ErrInvalidToken},
+	} {
+		got, err := f.s.SessionFromRequest(c.r)
+		switch {
+		case c.want == nil && (err != nil || got == nil || got.Account != ownerAcct):
+			t.Errorf("%s: %v %v", name, got, err)
+		case c.want != nil && (!errors.Is(err, c.want) || got != nil):
+			t.Errorf("%s: got %v %v, want %v", name, got, err, c.want)
+		}
+	}
+	f.clock.Advance(9 * time.Hour)
+	if _, err := f.s.SessionFromRequest(req(func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+ses.Token()) })); !errors.Is(err, ErrExpiredToken) {
+		t.Errorf("expired: %v", err)
+	}
 }
