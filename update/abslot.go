@@ -20,7 +20,7 @@ type abSlot struct {
 
 	mu     sync.Mutex
 	f      durable.File
-	w      slotWriter // direct writes where the platform allows (slotwriter.go)
+	w      slotWriter // writes, and drops the durable pages from the cache (slotwriter.go)
 	sealed bool       // no more writes
 	closed bool       // file closed or handed to Install
 }
@@ -40,7 +40,7 @@ func (f *FileAB) openSlot(i int, im imageRec) (*abSlot, error) {
 			return nil, err
 		}
 	}
-	return &abSlot{ab: f, path: name, image: im.Path, total: im.Length, f: file, w: newSlotWriter(f.fsys, name, file)}, nil
+	return &abSlot{ab: f, path: name, image: im.Path, total: im.Length, f: file, w: newSlotWriter(file)}, nil
 }
 
 // SlotID implements SlotIdentifier.
@@ -61,15 +61,25 @@ func (s *abSlot) WriteAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
-// Sync implements Slot.
+// Sync implements Slot. Like FileSlot's, it may run beside a WriteAt.
 func (s *abSlot) Sync() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.sealed {
+		s.mu.Unlock()
 		return ErrSlotClosed
 	}
-	return s.f.Sync()
+	high := s.w.high
+	s.mu.Unlock()
+	if err := s.f.Sync(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.w.synced(high)
+	s.mu.Unlock()
+	return nil
 }
+
+func (*abSlot) syncsConcurrently() {}
 
 // ReadAt reads back what was written (Download does not; tests and
 // Verified.Reverify may).
@@ -87,7 +97,6 @@ func (s *abSlot) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sealed = true
-	s.w.closeDirect()
 	if s.closed {
 		return nil
 	}
@@ -114,6 +123,5 @@ func (s *abSlot) seal() (durable.File, error) {
 		return nil, ErrSlotClosed
 	}
 	s.sealed, s.closed = true, true
-	s.w.closeDirect()
 	return s.f, nil
 }

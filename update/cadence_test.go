@@ -378,3 +378,88 @@ func (f *firstWrite) WriteAt(p []byte, off int64) (int, error) {
 	}
 	return f.writeTracker.WriteAt(p, off)
 }
+
+// slowSyncSlot is a FileSlot whose first Sync does not return before
+// the writer has written through chunk 4 (or 5 s passed), and then takes
+// 50 ms more; it records how far the slot was written while that Sync ran.
+type slowSyncSlot struct {
+	writeTracker
+	once         sync.Once
+	reached      chan struct{} // closed when 4 chunks are written
+	during       int64         // furthest write while the first Sync ran
+	waited, busy bool
+}
+
+func (s *slowSyncSlot) WriteAt(p []byte, off int64) (int, error) {
+	n, err := s.writeTracker.WriteAt(p, off)
+	s.mu.Lock()
+	if s.busy {
+		s.during = max(s.during, off+int64(n))
+	}
+	if off+int64(n) >= 4*MinChunkSize && s.reached != nil {
+		close(s.reached)
+		s.reached = nil
+	}
+	s.mu.Unlock()
+	return n, err
+}
+
+func (s *slowSyncSlot) Sync() error {
+	s.once.Do(func() {
+		s.mu.Lock()
+		s.busy = true
+		reached := s.reached
+		s.mu.Unlock()
+		if reached != nil {
+			select {
+			case <-reached:
+				s.waited = true
+			case <-time.After(5 * time.Second):
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+		s.mu.Lock()
+		s.busy = false
+		s.mu.Unlock()
+	})
+	return s.writeTracker.Sync()
+}
+
+// TestDownloadJournalsBesideWrites: with a FileSlot, a checkpoint's slot
+// sync and journal append run while the writer goes on: the checkpoint
+// starts when half the cadence (4 chunks) is unjournaled, chunks 3 and 4
+// are written while its Sync is still running, and chunk 5 is not (it
+// would leave more than the cadence unjournaled), so power loss still
+// costs at most the cadence. Then the download completes with the image.
+func TestDownloadJournalsBesideWrites(t *testing.T) {
+	setCadence(t, 4*MinChunkSize, time.Hour)
+	fx := newFixture(t, false)
+	img := randomImage(t, 12*MinChunkSize)
+	fx.addRelease("fw.bin", img, nil)
+	c := fx.client(nil)
+	var acks []int64
+	c.onCheckpoint = func(off int64) { acks = append(acks, off) }
+	fs, err := OpenFileSlot(fx.fs, "slot.img")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	slot := &slowSyncSlot{writeTracker: writeTracker{FileSlot: fs}, reached: make(chan struct{})}
+	if err := download(c, slot); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(img)+1)
+	if n, _ := fs.ReadAt(got, 0); n != len(img) || !bytes.Equal(got[:n], img) {
+		t.Fatal("slot does not hold exactly the image")
+	}
+	if !slot.waited {
+		t.Fatal("the writer did not reach chunk 4 while the first checkpoint's Sync ran: checkpoints stop the writes")
+	}
+	if slot.during != 4*MinChunkSize {
+		t.Fatalf("while the first checkpoint (at 2 chunks) was syncing, the slot was written to %d bytes; want exactly 4 chunks (the cadence)", slot.during)
+	}
+	if len(acks) == 0 || acks[0] != 2*MinChunkSize {
+		t.Fatalf("journaled at %v; want the first at 2 chunks", acks)
+	}
+	t.Logf("journaled at %v", acks)
+}

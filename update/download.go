@@ -352,40 +352,62 @@ type transfer struct {
 
 // checkpoint makes the verified bytes written so far durable and then
 // journals them: the slot is synced before the record is appended, so the
-// journal never claims more than the slot holds.
+// journal never claims more than the slot holds. No other checkpoint may
+// be in flight.
 func (t *transfer) checkpoint() error {
 	if t.off == t.synced {
 		t.last = time.Now()
 		return nil
 	}
-	if err := t.slot.Sync(); err != nil {
-		t.ioFailed = true
-		return fmt.Errorf("update: slot sync: %w", err)
-	}
-	next := int((t.off + int64(t.p.chunk) - 1) / int64(t.p.chunk))
-	t.rec = append(t.rec[:0], recProgress)
-	t.rec = binary.BigEndian.AppendUint32(t.rec, uint32(next))
-	for _, st := range t.states {
-		t.rec = binary.BigEndian.AppendUint16(t.rec, uint16(len(st)))
-		t.rec = append(t.rec, st...)
-	}
-	if err := t.j.Append(t.rec); err != nil {
+	if err := t.persist(t.off, t.states); err != nil {
 		t.ioFailed = true
 		return err
 	}
-	t.synced, t.last = t.off, time.Now()
-	if t.c.onCheckpoint != nil {
-		t.c.onCheckpoint(t.off)
-	}
+	t.acked(t.off)
 	return nil
 }
 
+// persist syncs the slot and then appends the progress record for off
+// (a chunk boundary or the end) with the extra hashes' states after it.
+// It touches nothing of t but its record buffer, so it may run beside
+// the writer (see copyChunks); one at a time.
+func (t *transfer) persist(off int64, states [][]byte) error {
+	if err := t.slot.Sync(); err != nil {
+		return fmt.Errorf("update: slot sync: %w", err)
+	}
+	next := int((off + int64(t.p.chunk) - 1) / int64(t.p.chunk))
+	t.rec = append(t.rec[:0], recProgress)
+	t.rec = binary.BigEndian.AppendUint32(t.rec, uint32(next))
+	for _, st := range states {
+		t.rec = binary.BigEndian.AppendUint16(t.rec, uint16(len(st)))
+		t.rec = append(t.rec, st...)
+	}
+	return t.j.Append(t.rec)
+}
+
+// acked records that the journal now names off.
+func (t *transfer) acked(off int64) {
+	t.synced, t.last = off, time.Now()
+	if t.c.onCheckpoint != nil {
+		t.c.onCheckpoint(off)
+	}
+}
+
 // due reports whether progress must be journaled now that t.off bytes are
-// written: writing one more chunk before the next checkpoint would let the
-// journal lag by more than t.every bytes, or t.ivl has passed.
+// written, with no checkpoint in flight: writing one more chunk before
+// the next checkpoint would let the journal lag by more than t.every
+// bytes, or t.ivl has passed.
 func (t *transfer) due() bool {
 	lag := t.off - t.synced
 	return lag > 0 && (lag+int64(t.p.chunk) > t.every || time.Since(t.last) >= t.ivl)
+}
+
+// concurrentSyncer is implemented by the slots of this package whose Sync
+// may run while a WriteAt is in progress (FileSlot, the A/B slot). For
+// them copyChunks journals in the background; any other Slot is synced
+// only between writes, as Slot's documentation promises.
+type concurrentSyncer interface {
+	syncsConcurrently()
 }
 
 // fetchInto runs the chunked, journaled, resumable transfer.
@@ -691,6 +713,37 @@ func (t *transfer) copyChunks(ctx context.Context, r io.Reader, body io.Closer, 
 		for range full {
 		}
 	}()
+	// Checkpoints of a slot that may sync beside a write run in their own
+	// goroutine (bg), started once half the cadence is unjournaled, while
+	// the writer goes on with the next chunks; the writer waits for one
+	// only when the next chunk would leave more than t.every bytes
+	// unjournaled, so the bound on what power loss costs holds as before.
+	// (Syncing in the writer stalls the reader for as long as the fsync
+	// takes; see BENCHMARKS.md.) At most one is in flight; its result is
+	// taken by the writer, which alone updates t.
+	_, bg := t.slot.(concurrentSyncer)
+	var ck chan error // the checkpoint in flight, or nil
+	var ckOff int64
+	startCheckpoint := func() {
+		ckOff = t.off
+		states := t.states
+		ck = make(chan error, 1)
+		go func() { ck <- t.persist(ckOff, states) }()
+	}
+	endCheckpoint := func(err error) error {
+		ck = nil
+		if err != nil {
+			t.ioFailed = true
+			return err
+		}
+		t.acked(ckOff)
+		return nil
+	}
+	defer func() {
+		if ck != nil {
+			_ = endCheckpoint(<-ck)
+		}
+	}()
 	timer := time.NewTimer(max(t.ivl-time.Since(t.last), 0))
 	defer timer.Stop()
 	var wg sync.WaitGroup
@@ -699,13 +752,24 @@ func (t *transfer) copyChunks(ctx context.Context, r io.Reader, body io.Closer, 
 		var ok bool
 		select {
 		case cr, ok = <-full:
+		case err := <-ck:
+			if err := endCheckpoint(err); err != nil {
+				return progressed, err
+			}
+			continue
 		case <-timer.C:
 			// The reader is slow (a slow link): journal what is written
 			// rather than let the lag grow past the interval.
-			if err := t.checkpoint(); err != nil {
-				return progressed, err
-			}
 			timer.Reset(t.ivl)
+			switch {
+			case ck != nil:
+			case bg && t.off > t.synced:
+				startCheckpoint()
+			default:
+				if err := t.checkpoint(); err != nil {
+					return progressed, err
+				}
+			}
 			continue
 		}
 		if !ok {
@@ -718,6 +782,19 @@ func (t *transfer) copyChunks(ctx context.Context, r io.Reader, body io.Closer, 
 				}
 			}
 			return progressed, cr.err
+		}
+		for t.off > t.synced && t.off+int64(cr.n)-t.synced > t.every {
+			// Writing this chunk before a checkpoint lands would leave
+			// more than the cadence unjournaled.
+			var err error
+			if ck != nil {
+				err = endCheckpoint(<-ck)
+			} else {
+				err = t.checkpoint()
+			}
+			if err != nil {
+				return progressed, err
+			}
 		}
 		// The extra whole-image hashes advance while the verified chunk is
 		// written. Once WriteAt returned (io.WriterAt never retains p) and
@@ -744,11 +821,27 @@ func (t *transfer) copyChunks(ctx context.Context, r io.Reader, body io.Closer, 
 		t.off += int64(cr.n)
 		t.states = states
 		progressed = true
-		if t.off < length && t.due() {
+		if t.off >= length {
+			break
+		}
+		switch {
+		case ck != nil:
+		case bg:
+			// Half the cadence, so that the writer rarely waits.
+			if lag := t.off - t.synced; lag > 0 && (2*lag+int64(p.chunk) > t.every || time.Since(t.last) >= t.ivl) {
+				startCheckpoint()
+				timer.Reset(t.ivl)
+			}
+		case t.due():
 			if err := t.checkpoint(); err != nil {
 				return progressed, err
 			}
 			timer.Reset(t.ivl)
+		}
+	}
+	if ck != nil {
+		if err := endCheckpoint(<-ck); err != nil {
+			return progressed, err
 		}
 	}
 	return progressed, nil
@@ -822,14 +915,13 @@ func (s *FileSlot) SlotID() string { return s.name }
 // a slot; a nil fsys means the operating system's file system. Its existing
 // content is left alone: Download overwrites chunk by chunk.
 //
-// On Linux, with the operating system's file system, the slot writes whole
-// 4 KiB blocks at 4 KiB offsets with O_DIRECT, past the page cache: copying
-// the image into the page cache was most of the CPU time of a download
-// (see BENCHMARKS.md), and an image written once and read back at most
-// once has no business evicting the device's cached files. The rest (the
-// tail of the last chunk, chunk sizes that are not a multiple of 4 KiB)
-// and file systems that refuse O_DIRECT get ordinary writes. Sync makes
-// both durable (one fsync of the file).
+// Writes go through the page cache; Sync makes them durable (one fsync of
+// the file) and may run while a write is in progress, so a download
+// journals its progress without stopping the writes. On Linux, with the
+// operating system's file system, the pages of the image are dropped from
+// the cache once a Sync made them durable: an image written once and read
+// back at most once does not evict the device's cached files, and the
+// cache holds at most what a download writes between two checkpoints.
 func OpenFileSlot(fsys durable.FS, name string) (*FileSlot, error) {
 	if fsys == nil {
 		fsys = durable.OS
@@ -845,7 +937,7 @@ func OpenFileSlot(fsys durable.FS, name string) (*FileSlot, error) {
 			return nil, err
 		}
 	}
-	return &FileSlot{f: f, w: newSlotWriter(fsys, name, f), name: name}, nil
+	return &FileSlot{f: f, w: newSlotWriter(f), name: name}, nil
 }
 
 func dirOf(name string) string {
@@ -865,12 +957,23 @@ func (s *FileSlot) WriteAt(p []byte, off int64) (int, error) {
 	return s.w.writeAt(p, off)
 }
 
-// Sync flushes the file.
+// Sync flushes the file. It may run while a WriteAt is in progress (a
+// download journals its progress beside the writes); it makes durable at
+// least every WriteAt that returned before it was called.
 func (s *FileSlot) Sync() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.f.Sync()
+	high := s.w.high
+	s.mu.Unlock()
+	if err := s.f.Sync(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.w.synced(high)
+	s.mu.Unlock()
+	return nil
 }
+
+func (*FileSlot) syncsConcurrently() {}
 
 // ReadAt reads from the slot (for an installer's final check or a test).
 func (s *FileSlot) ReadAt(p []byte, off int64) (int, error) {
@@ -883,7 +986,6 @@ func (s *FileSlot) ReadAt(p []byte, off int64) (int, error) {
 func (s *FileSlot) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.w.closeDirect()
 	return s.f.Close()
 }
 

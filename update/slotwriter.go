@@ -3,75 +3,52 @@ package update
 import (
 	"io"
 	"os"
-	"unsafe"
 
 	"github.com/iotbaseline/baseline/durable"
 )
 
-// directAlign is the offset, length and buffer alignment of direct
-// writes: the page size, a multiple of the logical block size of the
-// devices and file systems a slot lives on.
-const directAlign = 4096
-
-// slotWriter writes a slot file: whole directAlign blocks from aligned
-// buffers at aligned offsets through a second descriptor opened with
-// O_DIRECT (Linux, operating-system files only), everything else through
-// the durable.File. Copying an image into the page cache was most of a
-// download's CPU time (BENCHMARKS.md), and an image written once and read
-// back at most once has no business evicting the device's cached files.
-// Callers serialise the calls.
+// slotWriter writes a slot file through the page cache and, once the
+// image's pages are durable (after each Sync), asks the kernel to drop
+// them (Linux, operating-system files): an image written once and read
+// back at most once has no business evicting the device's cached files,
+// and the cache never holds more of it than a download writes between
+// two checkpoints. Writing with O_DIRECT instead was measured and dropped:
+// it costs less CPU, but each write waits for the device, so the reader
+// stalls behind it (BENCHMARKS.md). Callers serialise writeAt and
+// synced; Sync of the file itself may run beside a writeAt.
 type slotWriter struct {
-	f      durable.File
-	direct *os.File // nil: ordinary writes only
+	f  durable.File
+	os *os.File // f, when it is an operating-system file; else nil
+	// high is the end of the furthest write; dropped is how far the
+	// cache was dropped.
+	high, dropped int64
 }
 
-// newSlotWriter wraps f, the file name opened in fsys; direct writes are
-// tried only when fsys is [durable.OS].
-func newSlotWriter(fsys durable.FS, name string, f durable.File) slotWriter {
-	w := slotWriter{f: f}
-	if fsys == durable.OS {
-		w.direct = openDirect(name)
-	}
-	return w
+func newSlotWriter(f durable.File) slotWriter {
+	osf, _ := f.(*os.File)
+	return slotWriter{f: f, os: osf}
 }
 
 // writeAt writes p at off.
 func (w *slotWriter) writeAt(p []byte, off int64) (int, error) {
-	done := 0
-	if n := len(p) &^ (directAlign - 1); w.direct != nil && n > 0 && off%directAlign == 0 &&
-		uintptr(unsafe.Pointer(unsafe.SliceData(p)))%directAlign == 0 {
-		m, err := w.direct.WriteAt(p[:n], off)
-		switch {
-		case err == nil:
-			done = m
-		case m == 0 && directRefused(err):
-			// This file system or device wants another alignment: write
-			// through the page cache from now on.
-			w.direct.Close()
-			w.direct = nil
-		default:
-			return m, err
-		}
-	}
-	if done == len(p) {
-		return done, nil
-	}
+	var n int
+	var err error
 	if wa, ok := w.f.(io.WriterAt); ok {
-		m, err := wa.WriteAt(p[done:], off+int64(done))
-		return done + m, err
+		n, err = wa.WriteAt(p, off)
+	} else if _, err = w.f.Seek(off, io.SeekStart); err == nil {
+		n, err = w.f.Write(p)
 	}
-	if _, err := w.f.Seek(off+int64(done), io.SeekStart); err != nil {
-		return done, err
+	if n > 0 {
+		w.high = max(w.high, off+int64(n))
 	}
-	m, err := w.f.Write(p[done:])
-	return done + m, err
+	return n, err
 }
 
-// closeDirect closes the O_DIRECT descriptor (the durable.File stays
-// open). fsync of the file covers what was written through either.
-func (w *slotWriter) closeDirect() {
-	if w.direct != nil {
-		w.direct.Close()
-		w.direct = nil
+// synced is called after a Sync of the file that began when high was
+// w.high: the pages below it are clean and may go.
+func (w *slotWriter) synced(high int64) {
+	if w.os != nil && high > w.dropped {
+		dropCache(w.os, w.dropped, high-w.dropped)
+		w.dropped = high
 	}
 }

@@ -70,6 +70,9 @@ const hw = "test-hw"
 // profPrefix is the -cpuprofile flag.
 var profPrefix string
 
+// keepFiles is the -keep flag.
+var keepFiles bool
+
 func parseSize(s string) (int64, error) {
 	mult := int64(1)
 	for suf, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
@@ -112,6 +115,7 @@ func main() {
 	runs := flag.Int("runs", 5, "refresh runs per client")
 	tmp := flag.String("tmp", os.TempDir(), "directory for temporary files")
 	cpuprofile := flag.String("cpuprofile", "", "write the device program's CPU profile of the first round of the -size image to PREFIX-http.prof and PREFIX-bundle.prof")
+	keep := flag.Bool("keep", false, "keep the temporary directory (repository, bundles, devclient) and print its name, to run devclient by hand")
 	flag.Parse()
 	size, err := parseSize(*sizeFlag)
 	check(err)
@@ -120,8 +124,13 @@ func main() {
 	dir, err := os.MkdirTemp(*tmp, "bench-update-")
 	check(err)
 	profPrefix = *cpuprofile
+	keepFiles = *keep
 	err = run(dir, size, int(chunk), *rounds, *sha512, *targets, *runs)
-	os.RemoveAll(dir)
+	if keepFiles {
+		fmt.Println("kept", dir)
+	} else {
+		os.RemoveAll(dir)
+	}
 	check(err)
 }
 
@@ -287,7 +296,7 @@ func run(dir string, size int64, chunk, rounds int, sha512 bool, ntargets, runs 
 		}
 		sz := tf.Length
 		file := filepath.Join(imgDir, "targets", filepath.FromSlash(release.HashPrefixedPath(p, tf.Hashes["sha256"])))
-		bundleFile := filepath.Join(dir, "bundle.tar")
+		bundleFile := filepath.Join(dir, fmt.Sprintf("bundle-%d.tar", sz))
 		bf, err := os.Create(bundleFile)
 		if err != nil {
 			return err
@@ -387,7 +396,9 @@ func run(dir string, size int64, chunk, rounds int, sha512 bool, ntargets, runs 
 				floorEnd = append(floorEnd, d.Seconds())
 			}
 		}
-		os.Remove(bundleFile)
+		if !keepFiles {
+			os.Remove(bundleFile)
+		}
 		mbps := func(d float64) float64 { return float64(sz) / d / 1e6 }
 		for mi, m := range modes {
 			s := st[mi]
