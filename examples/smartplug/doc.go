@@ -166,6 +166,16 @@
 //	              refuses to start
 //	-tags healthfail  test only: an image that fails its health check
 //
+// Build the product static, unless it uses -tags pkcs11 (loading a PKCS#11
+// module needs cgo):
+//
+//	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.updateRootBase64=…" -tags nodemo ./examples/smartplug
+//
+// A static plug needs no C library on the device (which also keeps it out
+// of the plug's memory) and sets no_new_privs on every thread itself; a cgo
+// build can set it only on one thread and re-executes itself to spread it,
+// unless the service unit already set it (NoNewPrivileges=yes).
+//
 // # What is wired where
 //
 //   - secrets: the sealed store under state/secrets holds the owner's
