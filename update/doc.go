@@ -158,7 +158,12 @@
 // 2 s, and when a download ends early; each record follows an fsync of the
 // slot, so the journal never claims more than the slot durably holds, and
 // power loss costs at most 16 MiB or 2 s of transfer (plus the chunk being
-// read), fetched and verified again on resume. The slot is synced once
+// read), fetched and verified again on resume. With a [FileSlot] or the
+// slot [FileAB.Begin] hands out, whose Sync may run beside a write, the
+// sync and the journal append run in the background, started once half
+// that much is unjournaled, and the writer waits for one only when its
+// next chunk would break the bound; any other Slot is synced between
+// writes. The slot is synced once
 // more before [Verified] is returned. A download resumes after power loss
 // only into the same slot ([SlotIdentifier]); the chunks written before the
 // reboot are trusted to still be in the slot (they are not read back; the
