@@ -64,19 +64,12 @@ func (s *abSlot) WriteAt(p []byte, off int64) (int, error) {
 // Sync implements Slot. Like FileSlot's, it may run beside a WriteAt.
 func (s *abSlot) Sync() error {
 	s.mu.Lock()
-	if s.sealed {
-		s.mu.Unlock()
+	sealed := s.sealed
+	s.mu.Unlock()
+	if sealed {
 		return ErrSlotClosed
 	}
-	high := s.w.high
-	s.mu.Unlock()
-	if err := s.f.Sync(); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	s.w.synced(high)
-	s.mu.Unlock()
-	return nil
+	return s.w.sync(&s.mu, s.f)
 }
 
 func (*abSlot) syncsConcurrently() {}

@@ -960,18 +960,7 @@ func (s *FileSlot) WriteAt(p []byte, off int64) (int, error) {
 // Sync flushes the file. It may run while a WriteAt is in progress (a
 // download journals its progress beside the writes); it makes durable at
 // least every WriteAt that returned before it was called.
-func (s *FileSlot) Sync() error {
-	s.mu.Lock()
-	high := s.w.high
-	s.mu.Unlock()
-	if err := s.f.Sync(); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	s.w.synced(high)
-	s.mu.Unlock()
-	return nil
-}
+func (s *FileSlot) Sync() error { return s.w.sync(&s.mu, s.f) }
 
 func (*FileSlot) syncsConcurrently() {}
 

@@ -3,6 +3,7 @@ package update
 import (
 	"io"
 	"os"
+	"sync"
 
 	"github.com/iotbaseline/baseline/durable"
 )
@@ -15,7 +16,8 @@ import (
 // two checkpoints. Writing with O_DIRECT instead was measured and dropped:
 // it costs less CPU, but each write waits for the device, so the reader
 // stalls behind it (BENCHMARKS.md). Callers serialise writeAt and
-// synced; Sync of the file itself may run beside a writeAt.
+// synced (sync takes the caller's lock for them); the fsync itself may
+// run beside a writeAt.
 type slotWriter struct {
 	f  durable.File
 	os *os.File // f, when it is an operating-system file; else nil
@@ -42,6 +44,22 @@ func (w *slotWriter) writeAt(p []byte, off int64) (int, error) {
 		w.high = max(w.high, off+int64(n))
 	}
 	return n, err
+}
+
+// sync syncs f, the file w writes, holding mu (which guards w) only
+// around the bookkeeping, not the fsync: so a Sync may run beside a
+// writeAt, and makes durable at least what was written before it began.
+func (w *slotWriter) sync(mu *sync.Mutex, f durable.File) error {
+	mu.Lock()
+	high := w.high
+	mu.Unlock()
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	mu.Lock()
+	w.synced(high)
+	mu.Unlock()
+	return nil
 }
 
 // synced is called after a Sync of the file that began when high was
