@@ -69,7 +69,7 @@ func (s *abSlot) Sync() error {
 	if sealed {
 		return ErrSlotClosed
 	}
-	return s.w.sync(&s.mu, s.f)
+	return s.w.sync(&s.mu)
 }
 
 func (*abSlot) syncsConcurrently() {}

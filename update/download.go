@@ -960,7 +960,7 @@ func (s *FileSlot) WriteAt(p []byte, off int64) (int, error) {
 // Sync flushes the file. It may run while a WriteAt is in progress (a
 // download journals its progress beside the writes); it makes durable at
 // least every WriteAt that returned before it was called.
-func (s *FileSlot) Sync() error { return s.w.sync(&s.mu, s.f) }
+func (s *FileSlot) Sync() error { return s.w.sync(&s.mu) }
 
 func (*FileSlot) syncsConcurrently() {}
 

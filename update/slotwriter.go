@@ -46,14 +46,14 @@ func (w *slotWriter) writeAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
-// sync syncs f, the file w writes, holding mu (which guards w) only
-// around the bookkeeping, not the fsync: so a Sync may run beside a
-// writeAt, and makes durable at least what was written before it began.
-func (w *slotWriter) sync(mu *sync.Mutex, f durable.File) error {
+// sync syncs the file, holding mu (which guards w) only around the
+// bookkeeping, not the fsync: so a Sync may run beside a writeAt, and
+// makes durable at least what was written before it began.
+func (w *slotWriter) sync(mu *sync.Mutex) error {
 	mu.Lock()
 	high := w.high
 	mu.Unlock()
-	if err := f.Sync(); err != nil {
+	if err := w.f.Sync(); err != nil {
 		return err
 	}
 	mu.Lock()
