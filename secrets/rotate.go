@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/iotbaseline/baseline/durable"
-	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/keyset"
 )
 
@@ -34,11 +33,8 @@ func (s *Sealed) Rotate(ctx context.Context) error {
 
 func (s *Sealed) rotate(ctx context.Context) error {
 	m := keyset.NewManagerFromHandle(s.handle)
-	id, err := m.Add(aead.AES256GCMKeyTemplate())
+	id, err := addPrimary(m)
 	if err != nil {
-		return err
-	}
-	if err := m.SetPrimary(id); err != nil {
 		return err
 	}
 	h, err := m.Handle()

@@ -13,7 +13,6 @@ import (
 	"sync"
 
 	"github.com/iotbaseline/baseline/durable"
-	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/aead/aesgcm"
 	"github.com/tink-crypto/tink-go/v2/aead/subtle"
 	"github.com/tink-crypto/tink-go/v2/keyset"
@@ -136,7 +135,7 @@ func Open(ctx context.Context, cfg Config) (*Sealed, error) {
 			// Get reports them as corrupt and Put overwrites them.
 			s.log.Error("secrets: keyset missing while envelopes exist; starting a new keyset", "dir", s.dir, "orphaned", len(n))
 		}
-		h, err := keyset.NewHandle(aead.AES256GCMKeyTemplate())
+		h, err := newKeyset()
 		if err != nil {
 			return nil, &Error{Op: "open", Err: err}
 		}
@@ -248,7 +247,7 @@ func (s *Sealed) install(h *keyset.Handle) error {
 			return fmt.Errorf("%w: keyset key is not AES-256-GCM with a TINK prefix", ErrUnsupported)
 		}
 	}
-	a, err := aead.New(h)
+	a, err := newKeysetAEAD(h)
 	if err != nil {
 		return err
 	}
