@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"time"
 	"unicode"
@@ -25,11 +24,47 @@ const MaxProvisioningRecordSize = 4 << 10
 // [DecodeProvisioningRecord] and [ProvisioningRecord.Validate] return.
 var ErrProvisioningRecord = errors.New("auth: bad provisioning record")
 
-// Limits of a record's text fields.
-var (
-	serialRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-	modelRE  = regexp.MustCompile(`^[\pL\pN][\pL\pN ._/+-]{0,63}$`)
-)
+// ValidSerial reports whether s is acceptable as a [ProvisioningRecord]'s
+// serial: 1 to 64 ASCII letters, digits and . _ -, starting with a letter
+// or digit. Factory tooling can check a serial scheme with it before a
+// batch is made.
+func ValidSerial(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		if !alnum && (i == 0 || c != '.' && c != '_' && c != '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidModel reports whether s is acceptable as a [ProvisioningRecord]'s
+// model: 1 to 64 characters, each a Unicode letter or number, a space or one
+// of . _ / + -, the first a letter or number; valid UTF-8.
+//
+// (A regular expression with the same rule, [\pL\pN][\pL\pN ._/+-]{0,63},
+// compiles into 1.4 MB of tables that would stay in the memory of every
+// device linking this package.)
+func ValidModel(s string) bool {
+	n := 0
+	for i, r := range s {
+		n++
+		if n > 64 {
+			return false
+		}
+		if unicode.IsLetter(r) || unicode.IsNumber(r) { // U+FFFD, invalid UTF-8, is neither
+			continue
+		}
+		if i == 0 || !strings.ContainsRune(" ._/+-", r) {
+			return false
+		}
+	}
+	return n > 0
+}
 
 const maxBatchLen = 64
 
@@ -170,9 +205,9 @@ func (r *ProvisioningRecord) Validate() error {
 	switch {
 	case r.Schema != ProvisioningSchema:
 		return fmt.Errorf("%w: schema %q, want %q", ErrProvisioningRecord, oneLine(r.Schema, 40), ProvisioningSchema)
-	case !serialRE.MatchString(r.Serial):
+	case !ValidSerial(r.Serial):
 		return bad("serial", "must be 1-64 letters, digits and ._-, starting with a letter or digit")
-	case !modelRE.MatchString(r.Model):
+	case !ValidModel(r.Model):
 		return bad("model", "must be 1-64 letters, digits, spaces and ._/+-, starting with a letter or digit")
 	case !isLowerHex(r.DeviceID, 32):
 		return bad("device_id", "must be 32 lowercase hex digits (128 bits)")

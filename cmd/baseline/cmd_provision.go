@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -29,14 +28,6 @@ func init() {
 		run:     runProvision,
 	})
 }
-
-// serialRE and modelRE are auth.ProvisioningRecord's rules for the serial
-// and model, checked on the flags so that a typo fails before the batch is
-// hashed; every record is validated again by auth before it is written.
-var (
-	serialRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-	modelRE  = regexp.MustCompile(`^[\pL\pN][\pL\pN ._/+-]{0,63}$`)
-)
 
 // maxBatch bounds one run: each device costs an Argon2id hash (19 MiB, tens
 // of milliseconds), and a typo should not start an hours-long job.
@@ -79,11 +70,11 @@ func runProvision(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case fs.NArg() != 0:
 		return fail("unexpected argument %q", fs.Arg(0))
-	case !modelRE.MatchString(*model):
+	case !auth.ValidModel(*model): // checked on the flag so a typo fails before the batch is hashed
 		return fail("--model: required, 1-64 letters, digits, spaces and ._/+-")
 	case *count < 1 || *count > maxBatch:
 		return fail("--count: must be between 1 and %d", maxBatch)
-	case *prefix == "" || !serialRE.MatchString(*prefix+"000000"):
+	case *prefix == "" || !auth.ValidSerial(*prefix+"000000"):
 		return fail("--serial-prefix: required, letters, digits and ._- (at most 58)")
 	case *first < 0 || *first+*count-1 > 999999:
 		return fail("--first: sequence numbers must stay within 0..999999")
