@@ -66,19 +66,26 @@ func run(idle time.Duration, tags string, runs int) error {
 	}
 	fmt.Printf("binary (go build -trimpath -ldflags=\"-s -w\"): %d bytes = %.2f MB (%.2f MiB); goal <= 12 MB\n",
 		st.Size(), float64(st.Size())/1e6, float64(st.Size())/(1<<20))
-	// A product leaves the demo repository writer out (-tags nodemo).
-	prod := filepath.Join(tmp, "smartplug-nodemo")
-	ptags := "nodemo"
-	if tags != "" {
-		ptags += "," + tags
+	// What each step towards the product build saves: every build below is
+	// static (CGO_ENABLED=0) unless -tags pkcs11 asks for cgo.
+	steps := []struct {
+		what string
+		b    productBuild
+	}{
+		{"-tags nodemo (no demo repository writer)", productBuild{tags: tags}},
+		{"+ nethttpomithttp2 (no HTTP/2 in net/http)", productBuild{tags: tags, noHTTP2: true}},
+		{"+ no inlining outside crypto and runtime (the recommended product build)", productBuild{tags: tags, noHTTP2: true, sizeOpt: true}},
 	}
-	cmd = exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-tags", ptags, "-o", prod, "./examples/smartplug")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build -tags nodemo: %v\n%s", err, out)
-	}
-	if pst, err := os.Stat(prod); err == nil {
-		fmt.Printf("binary without the demo repository writer (-tags nodemo): %d bytes = %.2f MB\n", pst.Size(), float64(pst.Size())/1e6)
+	for _, st := range steps {
+		out := filepath.Join(tmp, "size-step")
+		if err := st.b.build(root, out, ""); err != nil {
+			return err
+		}
+		pst, err := os.Stat(out)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("  %-75s %d bytes = %.2f MB\n", st.what, pst.Size(), float64(pst.Size())/1e6)
 	}
 
 	state := filepath.Join(tmp, "state")
@@ -108,7 +115,60 @@ func run(idle time.Duration, tags string, runs int) error {
 		serve[0].Round(time.Millisecond), serve[len(serve)-1].Round(time.Millisecond))
 	fmt.Printf("idle RSS after %v: %.1f MiB (anonymous %.1f MiB, file-backed %.1f MiB: the mapped binary; peak %.1f MiB); goal <= 16 MiB\n",
 		idle, again.rssMiB, again.anonMiB, again.rssMiB-again.anonMiB, again.hwmMiB)
-	return product(root, tmp, tags, runs, idle)
+	if err := product(root, tmp, productBuild{tags: tags, noHTTP2: true, sizeOpt: true}, runs, idle); err != nil {
+		return err
+	}
+	// The same product with the compiler's inlining everywhere, for what
+	// the size-optimised build costs or saves at start and in memory.
+	return product(root, tmp, productBuild{tags: tags, noHTTP2: true}, runs, idle)
+}
+
+// productBuild is how the plug is built for a product (see the "Build
+// tags" section of its documentation).
+type productBuild struct {
+	tags    string // extra build tags (tpm, pkcs11)
+	noHTTP2 bool   // -tags nethttpomithttp2
+	sizeOpt bool   // no inlining except in crypto/... and runtime
+}
+
+func (b productBuild) cgo() bool { return strings.Contains(b.tags, "pkcs11") }
+
+func (b productBuild) String() string {
+	s := "-tags nodemo"
+	if b.noHTTP2 {
+		s += ",nethttpomithttp2"
+	}
+	if b.sizeOpt {
+		s += ", inlining only in crypto and runtime"
+	}
+	if b.cgo() {
+		return s + ", cgo (pkcs11)"
+	}
+	return s + ", CGO_ENABLED=0 (static)"
+}
+
+// build builds the plug into out; ldflags are added to -s -w.
+func (b productBuild) build(root, out, ldflags string) error {
+	tags := "nodemo"
+	if b.noHTTP2 {
+		tags += ",nethttpomithttp2"
+	}
+	if b.tags != "" {
+		tags += "," + b.tags
+	}
+	args := []string{"build", "-trimpath", "-tags", tags, "-ldflags=-s -w" + ldflags}
+	if b.sizeOpt {
+		args = append(args, "-gcflags=all=-l", "-gcflags=crypto/...=", "-gcflags=runtime=")
+	}
+	cmd := exec.Command("go", append(args, "-o", out, "./examples/smartplug")...)
+	cmd.Dir = root
+	if !b.cgo() {
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return nil
 }
 
 // product measures the start of the build a maker ships: -tags nodemo with
@@ -118,11 +178,16 @@ func run(idle time.Duration, tags string, runs int) error {
 // NoNewPrivileges=yes starts it (otherwise the plug re-executes itself once
 // to set the flag on every thread of a cgo build). The update repository
 // URL points at a closed port: the first check runs after serving starts.
-// It is built as the plug's documentation recommends for a product:
-// CGO_ENABLED=0 (a static binary: no C library to map, and no_new_privs
-// set on every thread without the re-execution), except with -tags pkcs11,
-// whose module loading needs cgo.
-func product(root, tmp, tags string, runs int, idle time.Duration) error {
+// It is built as pb says; the plug's documentation recommends for a
+// product CGO_ENABLED=0 (a static binary: no C library to map, and
+// no_new_privs set on every thread without the re-execution), except with
+// -tags pkcs11, whose module loading needs cgo, no HTTP/2, and inlining only
+// in crypto and the runtime.
+func product(root, parent string, pb productBuild, runs int, idle time.Duration) error {
+	tmp, err := os.MkdirTemp(parent, "product-")
+	if err != nil {
+		return err
+	}
 	cli := filepath.Join(tmp, "baseline")
 	cmd := exec.Command("go", "build", "-o", cli, "./cmd/baseline")
 	cmd.Dir = root
@@ -160,18 +225,8 @@ func product(root, tmp, tags string, runs int, idle time.Duration) error {
 		return err
 	}
 	bin := filepath.Join(tmp, "smartplug-product")
-	ptags := "nodemo"
-	if tags != "" {
-		ptags += "," + tags
-	}
-	cmd = exec.Command("go", "build", "-trimpath", "-tags", ptags, "-ldflags=-s -w -X main.updateRootBase64="+base64.StdEncoding.EncodeToString(rootJSON), "-o", bin, "./examples/smartplug")
-	cmd.Dir = root
-	static := !strings.Contains(tags, "pkcs11")
-	if static {
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build (product): %v\n%s", err, out)
+	if err := pb.build(root, bin, " -X main.updateRootBase64="+base64.StdEncoding.EncodeToString(rootJSON)); err != nil {
+		return err
 	}
 	pst, err := os.Stat(bin)
 	if err != nil {
@@ -206,12 +261,8 @@ func product(root, tmp, tags string, runs int, idle time.Duration) error {
 		serve, last = append(serve, r.serving), r
 	}
 	slices.Sort(serve)
-	build := "CGO_ENABLED=0 (static)"
-	if !static {
-		build = "cgo (pkcs11)"
-	}
-	fmt.Printf("product build (-tags nodemo, %s, built-in TUF root, factory record; %s): %d bytes = %.2f MB; first start: first HTTPS response after %v; restart (median of %d) %v (range %v..%v); goal <= 100 ms\n",
-		build, how, pst.Size(), float64(pst.Size())/1e6, first.serving.Round(time.Millisecond), runs, serve[len(serve)/2].Round(time.Millisecond), serve[0].Round(time.Millisecond), serve[len(serve)-1].Round(time.Millisecond))
+	fmt.Printf("product build (%s, built-in TUF root, factory record; %s): %d bytes = %.2f MB; first start: first HTTPS response after %v; restart (median of %d) %v (range %v..%v); goal <= 100 ms\n",
+		pb, how, pst.Size(), float64(pst.Size())/1e6, first.serving.Round(time.Millisecond), runs, serve[len(serve)/2].Round(time.Millisecond), serve[0].Round(time.Millisecond), serve[len(serve)-1].Round(time.Millisecond))
 	fmt.Printf("product build idle RSS after %v: %.1f MiB (anonymous %.1f MiB, file-backed %.1f MiB; peak %.1f MiB); goal <= 16 MiB\n",
 		idle, last.rssMiB, last.anonMiB, last.rssMiB-last.anonMiB, last.hwmMiB)
 	return nil

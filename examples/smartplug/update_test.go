@@ -38,10 +38,15 @@ func TestDeviceExternalRepository(t *testing.T) {
 	root, _ := repo.RootJSON()
 	rootFile := filepath.Join(dir, "root.json")
 	os.WriteFile(rootFile, root, 0o644)
-	// The product build trusts only a root built into it (5.3-10).
+	// The product build trusts only a root built into it (5.3-10). It is
+	// built exactly as doc.go recommends for a product: static, without
+	// HTTP/2, inlining only in crypto and the runtime.
 	bin := filepath.Join(dir, "plug-nodemo")
-	if out, err := exec.Command("go", "build", "-tags", "nodemo", "-o", bin,
-		"-ldflags", "-X main.updateRootBase64="+base64.StdEncoding.EncodeToString(root), ".").CombinedOutput(); err != nil {
+	cmd := exec.Command("go", "build", "-trimpath", "-tags", "nodemo,nethttpomithttp2",
+		"-gcflags=all=-l", "-gcflags=crypto/...=", "-gcflags=runtime=", "-o", bin,
+		"-ldflags", "-s -w -X main.updateRootBase64="+base64.StdEncoding.EncodeToString(root), ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	srv := httptest.NewServer(http.FileServer(http.Dir(repoDir)))
