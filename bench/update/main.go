@@ -25,7 +25,7 @@
 //   - refresh of a repository with -targets targets: update.Client.Refresh
 //     against go-tuf v2's own updater on the same repository.
 //
-// Usage: go run ./bench/update -size 1GiB [-sha512] [-cpuprofile /tmp/dl]
+// Usage: go run ./bench/update -size 1GiB [-sha512] [-cpuprofile /tmp/dl] [-product]
 //
 // The load average at start is printed: the ratios mean little on a busy
 // machine. Temporary files live under -tmp (default os.TempDir()) and are
@@ -73,6 +73,9 @@ var profPrefix string
 // keepFiles is the -keep flag.
 var keepFiles bool
 
+// productBuild is the -product flag.
+var productBuild bool
+
 func parseSize(s string) (int64, error) {
 	mult := int64(1)
 	for suf, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
@@ -115,6 +118,7 @@ func main() {
 	runs := flag.Int("runs", 5, "refresh runs per client")
 	tmp := flag.String("tmp", os.TempDir(), "directory for temporary files")
 	cpuprofile := flag.String("cpuprofile", "", "write the device program's CPU profile of the first round of the -size image to PREFIX-http.prof and PREFIX-bundle.prof")
+	flag.BoolVar(&productBuild, "product", false, "build the device program as examples/smartplug's documentation recommends for a product (static, no HTTP/2, inlining only in crypto and the runtime) instead of with go build's defaults")
 	keep := flag.Bool("keep", false, "keep the temporary directory (repository, bundles, devclient) and print its name, to run devclient by hand")
 	flag.Parse()
 	size, err := parseSize(*sizeFlag)
@@ -186,29 +190,51 @@ func hashFile(file string) (wall, cpu time.Duration, err error) {
 
 // diskFloor writes file's bytes to dst in chunks, with an fsync per chunk
 // (perChunk) or one at the end, without hashing: what storage costs.
-func diskFloor(file, dst string, chunk int, perChunk bool) (time.Duration, error) {
+// readOnlyCPU is the CPU time of reading file in chunk-sized reads (the
+// median of three).
+func readOnlyCPU(file string, chunk int) (time.Duration, error) {
+	var cs []float64
+	buf := make([]byte, chunk)
+	for range 3 {
+		f, err := os.Open(file)
+		if err != nil {
+			return 0, err
+		}
+		c := cpuTime()
+		for {
+			if _, err := f.Read(buf); err != nil {
+				break
+			}
+		}
+		cs = append(cs, (cpuTime() - c).Seconds())
+		f.Close()
+	}
+	return time.Duration(median(cs) * float64(time.Second)), nil
+}
+
+func diskFloor(file, dst string, chunk int, perChunk bool) (wall, cpu time.Duration, err error) {
 	in, err := os.Open(file)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer in.Close()
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer os.Remove(dst)
 	defer out.Close()
 	buf := make([]byte, chunk)
-	t := time.Now()
+	t, c := time.Now(), cpuTime()
 	for {
 		n, err := io.ReadFull(in, buf)
 		if n > 0 {
 			if _, werr := out.Write(buf[:n]); werr != nil {
-				return 0, werr
+				return 0, 0, werr
 			}
 			if perChunk {
 				if err := out.Sync(); err != nil {
-					return 0, err
+					return 0, 0, err
 				}
 			}
 		}
@@ -216,13 +242,13 @@ func diskFloor(file, dst string, chunk int, perChunk bool) (time.Duration, error
 			break
 		}
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
 	if err := out.Sync(); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return time.Since(t), nil
+	return time.Since(t), cpuTime() - c, nil
 }
 
 func run(dir string, size int64, chunk, rounds int, sha512 bool, ntargets, runs int) error {
@@ -232,8 +258,17 @@ func run(dir string, size int64, chunk, rounds int, sha512 bool, ntargets, runs 
 		fmt.Printf("load average at start: %s", b)
 	}
 	devclient := filepath.Join(dir, "devclient")
-	build := exec.Command(goTool(), "build", "-o", devclient, "github.com/iotbaseline/baseline/bench/update/devclient")
+	bargs := []string{"build", "-o", devclient}
+	if productBuild {
+		// As examples/smartplug's documentation recommends for a product.
+		bargs = append(bargs, "-trimpath", "-tags", "nethttpomithttp2", "-gcflags=all=-l", "-gcflags=crypto/...=", "-gcflags=runtime=", "-ldflags=-s -w")
+	}
+	build := exec.Command(goTool(), append(bargs, "github.com/iotbaseline/baseline/bench/update/devclient")...)
 	build.Stderr = os.Stderr
+	if productBuild {
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		fmt.Println("device program built as a product: CGO_ENABLED=0, -tags nethttpomithttp2, inlining only in crypto/... and runtime, -s -w")
+	}
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("building devclient: %w", err)
 	}
@@ -324,7 +359,7 @@ func run(dir string, size int64, chunk, rounds int, sha512 bool, ntargets, runs 
 		}
 		fileURL := imgSrv.URL + "/targets/" + release.HashPrefixedPath(p, tf.Hashes["sha256"])
 		st := make([]stats, len(modes))
-		var floorChunk, floorEnd []float64
+		var floorChunk, floorEnd, floorEndCPU []float64
 		for r := range rounds {
 			for mi, m := range modes {
 				b1, c1, err := hashFile(file)
@@ -385,15 +420,17 @@ func run(dir string, size int64, chunk, rounds int, sha512 bool, ntargets, runs 
 				}
 			}
 			if r < 3 && p != sha512Path { // disk floor, a few rounds
-				d, err := diskFloor(file, filepath.Join(dir, "floor"), chunk, true)
+				d, _, err := diskFloor(file, filepath.Join(dir, "floor"), chunk, true)
 				if err != nil {
 					return err
 				}
 				floorChunk = append(floorChunk, d.Seconds())
-				if d, err = diskFloor(file, filepath.Join(dir, "floor"), chunk, false); err != nil {
+				d, c, err := diskFloor(file, filepath.Join(dir, "floor"), chunk, false)
+				if err != nil {
 					return err
 				}
 				floorEnd = append(floorEnd, d.Seconds())
+				floorEndCPU = append(floorEndCPU, c.Seconds())
 			}
 		}
 		if !keepFiles {
@@ -416,8 +453,16 @@ func run(dir string, size int64, chunk, rounds int, sha512 bool, ntargets, runs 
 		if p == sha512Path {
 			continue
 		}
-		fmt.Printf("%-6s disk floor (no hashing, no network): write+fsync per chunk %6.3fs = %4.2f× the baseline; write + one fsync %6.3fs = %4.2f×\n",
-			human(sz), median(floorChunk), median(floorChunk)/median(st[0].base), median(floorEnd), median(floorEnd)/median(st[0].base))
+		fmt.Printf("%-6s disk floor (no hashing, no network): write+fsync per chunk %6.3fs = %4.2f× the baseline; write + one fsync %6.3fs = %4.2f× (cpu %6.3fs = %4.2f× the baseline's cpu)\n",
+			human(sz), median(floorChunk), median(floorChunk)/median(st[0].base), median(floorEnd), median(floorEnd)/median(st[0].base), median(floorEndCPU), median(floorEndCPU)/median(st[0].baseCPU))
+		// What durably writing the image costs on its own, beside reading
+		// it: the baseline's cpu + (floor cpu - read cpu) is the least a
+		// program that reads, hashes and writes the bytes through the page
+		// cache with one fsync can spend. The read alone is measured here.
+		if rc, err := readOnlyCPU(file, chunk); err == nil {
+			fmt.Printf("%-6s   reading the file alone: cpu %6.3fs; so reading, hashing and writing through the page cache with one fsync costs at least %6.3fs of cpu = %4.2f× the baseline's\n",
+				human(sz), rc.Seconds(), median(st[0].baseCPU)+median(floorEndCPU)-rc.Seconds(), (median(st[0].baseCPU)+median(floorEndCPU)-rc.Seconds())/median(st[0].baseCPU))
+		}
 	}
 	if len(sizes) == 2 {
 		a, b := hwm[sizes[0]], hwm[sizes[1]]
