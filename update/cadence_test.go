@@ -381,7 +381,8 @@ func (f *firstWrite) WriteAt(p []byte, off int64) (int, error) {
 
 // slowSyncSlot is a FileSlot whose first Sync does not return before
 // the writer has written through chunk 4 (or 5 s passed), and then takes
-// 50 ms more; it records how far the slot was written while that Sync ran.
+// 50 ms more; it records how far the slot was written by the time that
+// Sync began or while it ran.
 type slowSyncSlot struct {
 	writeTracker
 	once         sync.Once
@@ -408,9 +409,15 @@ func (s *slowSyncSlot) Sync() error {
 	s.once.Do(func() {
 		s.mu.Lock()
 		s.busy = true
+		// The writer may already be past chunk 2 (where this checkpoint
+		// began) when its goroutine gets here; that counts as written
+		// beside the checkpoint too.
+		s.during = s.written
 		reached := s.reached
 		s.mu.Unlock()
-		if reached != nil {
+		if reached == nil {
+			s.waited = true // chunk 4 was written before this Sync began
+		} else {
 			select {
 			case <-reached:
 				s.waited = true
