@@ -115,12 +115,16 @@ func run(idle time.Duration, tags string, runs int) error {
 		serve[0].Round(time.Millisecond), serve[len(serve)-1].Round(time.Millisecond))
 	fmt.Printf("idle RSS after %v: %.1f MiB (anonymous %.1f MiB, file-backed %.1f MiB: the mapped binary; peak %.1f MiB); goal <= 16 MiB\n",
 		idle, again.rssMiB, again.anonMiB, again.rssMiB-again.anonMiB, again.hwmMiB)
-	if err := product(root, tmp, productBuild{tags: tags, noHTTP2: true, sizeOpt: true}, runs, idle); err != nil {
+	f, err := newFactory(root, tmp, 2)
+	if err != nil {
+		return err
+	}
+	if err := product(root, f, 0, productBuild{tags: tags, noHTTP2: true, sizeOpt: true}, runs, idle); err != nil {
 		return err
 	}
 	// The same product with the compiler's inlining everywhere, for what
 	// the size-optimised build costs or saves at start and in memory.
-	return product(root, tmp, productBuild{tags: tags, noHTTP2: true}, runs, idle)
+	return product(root, f, 1, productBuild{tags: tags, noHTTP2: true}, runs, idle)
 }
 
 // productBuild is how the plug is built for a product (see the "Build
@@ -171,28 +175,25 @@ func (b productBuild) build(root, out, ldflags string) error {
 	return nil
 }
 
-// product measures the start of the build a maker ships: -tags nodemo with
-// a TUF root built in (a repository made by `baseline release init`), a
-// factory record from `baseline provision` on the first start, and, when
-// setpriv is installed, under no_new_privs as a service unit with
-// NoNewPrivileges=yes starts it (otherwise the plug re-executes itself once
-// to set the flag on every thread of a cgo build). The update repository
-// URL points at a closed port: the first check runs after serving starts.
-// It is built as pb says; the plug's documentation recommends for a
-// product CGO_ENABLED=0 (a static binary: no C library to map, and
-// no_new_privs set on every thread without the re-execution), except with
-// -tags pkcs11, whose module loading needs cgo, no HTTP/2, and inlining only
-// in crypto and the runtime.
-func product(root, parent string, pb productBuild, runs int, idle time.Duration) error {
-	tmp, err := os.MkdirTemp(parent, "product-")
+// factory is what a maker's factory gives the product builds: a TUF
+// repository made by `baseline release init` (its root is built into each
+// product binary) and one `baseline provision` record per product measured.
+type factory struct {
+	dir      string
+	rootJSON []byte
+	records  []string
+}
+
+func newFactory(root, parent string, n int) (*factory, error) {
+	tmp, err := os.MkdirTemp(parent, "factory-")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cli := filepath.Join(tmp, "baseline")
 	cmd := exec.Command("go", "build", "-o", cli, "./cmd/baseline")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build ./cmd/baseline: %v\n%s", err, out)
+		return nil, fmt.Errorf("go build ./cmd/baseline: %v\n%s", err, out)
 	}
 	env := append(os.Environ(), "BENCH_PASSPHRASE=bench-passphrase-not-secret")
 	baseline := func(args ...string) error {
@@ -206,35 +207,54 @@ func product(root, parent string, pb productBuild, runs int, idle time.Duration)
 	args := []string{"release", "init", "-repo", "repo", "-passphrase-env", "BENCH_PASSPHRASE"}
 	for _, role := range []string{"root", "targets", "snapshot", "timestamp"} {
 		if err := baseline("keygen", "-out", "k-"+role, "-passphrase-env", "BENCH_PASSPHRASE"); err != nil {
-			return err
+			return nil, err
 		}
 		args = append(args, "-"+role+"-key", "k-"+role+".key")
 	}
 	if err := baseline(args...); err != nil {
-		return err
+		return nil, err
 	}
 	model, err := profileModel(root)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := baseline("provision", "--model", model, "--count", "1", "--serial-prefix", "BENCH", "--labels", "labels.csv", "--records", "records"); err != nil {
-		return err
+	if err := baseline("provision", "--model", model, "--count", strconv.Itoa(n), "--serial-prefix", "BENCH", "--labels", "labels.csv", "--records", "records"); err != nil {
+		return nil, err
 	}
 	rootJSON, err := os.ReadFile(filepath.Join(tmp, "repo", "metadata", "1.root.json"))
+	if err != nil {
+		return nil, err
+	}
+	recs, _ := filepath.Glob(filepath.Join(tmp, "records", "*.json"))
+	if len(recs) != n {
+		return nil, fmt.Errorf("baseline provision wrote %d records, want %d", len(recs), n)
+	}
+	return &factory{dir: tmp, rootJSON: rootJSON, records: recs}, nil
+}
+
+// product measures the start of the build a maker ships: -tags nodemo with
+// f's TUF root built in, f's i-th factory record on the first start, and, when
+// setpriv is installed, under no_new_privs as a service unit with
+// NoNewPrivileges=yes starts it (otherwise the plug re-executes itself once
+// to set the flag on every thread of a cgo build). The update repository
+// URL points at a closed port: the first check runs after serving starts.
+// It is built as pb says; the plug's documentation recommends for a
+// product CGO_ENABLED=0 (a static binary: no C library to map, and
+// no_new_privs set on every thread without the re-execution), except with
+// -tags pkcs11, whose module loading needs cgo, no HTTP/2, and inlining only
+// in crypto and the runtime.
+func product(root string, f *factory, i int, pb productBuild, runs int, idle time.Duration) error {
+	tmp, err := os.MkdirTemp(f.dir, "product-")
 	if err != nil {
 		return err
 	}
 	bin := filepath.Join(tmp, "smartplug-product")
-	if err := pb.build(root, bin, " -X main.updateRootBase64="+base64.StdEncoding.EncodeToString(rootJSON)); err != nil {
+	if err := pb.build(root, bin, " -X main.updateRootBase64="+base64.StdEncoding.EncodeToString(f.rootJSON)); err != nil {
 		return err
 	}
 	pst, err := os.Stat(bin)
 	if err != nil {
 		return err
-	}
-	recs, _ := filepath.Glob(filepath.Join(tmp, "records", "*.json"))
-	if len(recs) != 1 {
-		return fmt.Errorf("baseline provision wrote %d records", len(recs))
 	}
 	extra := []string{"--update-repo", "https://127.0.0.1:9/"}
 	how := "re-executing itself once for no_new_privs"
@@ -243,7 +263,7 @@ func product(root, parent string, pb productBuild, runs int, idle time.Duration)
 		how = "under setpriv --no-new-privs, as NoNewPrivileges=yes starts it"
 	}
 	state := filepath.Join(tmp, "product-state")
-	first, err := measure(bin, state, 0, append(extra, "--provision", recs[0])...)
+	first, err := measure(bin, state, 0, append(extra, "--provision", f.records[i])...)
 	if err != nil {
 		return fmt.Errorf("product first start: %w", err)
 	}
