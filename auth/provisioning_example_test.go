@@ -29,3 +29,17 @@ func ExampleDecodeProvisioningRecord() {
 	// then: svc.Provision(ctx, rec.SetupVerifier)
 	// Output: SP100-000001 f28295d156cd2c0ec515e31d30eb86af
 }
+
+// Factory tooling checks its serial scheme and model name against the rules
+// a provisioning record must meet before it makes a batch.
+func ExampleValidSerial() {
+	for _, s := range []string{"SP100-000001", "-SP100", "SP100/01"} {
+		fmt.Println(s, auth.ValidSerial(s))
+	}
+	fmt.Println(auth.ValidModel("SP-100 Smart Plug"), auth.ValidModel("Prise connectée 2"), auth.ValidModel(" leading space"))
+	// Output:
+	// SP100-000001 true
+	// -SP100 false
+	// SP100/01 false
+	// true true false
+}
