@@ -16,7 +16,8 @@
 //     base32 with a check symbol, refuses trivial values, and takes no input
 //     it could be derived from. [SetupSecret.Verifier] runs at the factory;
 //     the device receives only the verifier, in a [ProvisioningRecord]
-//     ([DecodeProvisioningRecord] is strict and fuzzed), and installs it
+//     ([DecodeProvisioningRecord] is strict and fuzzed; [ValidSerial] and
+//     [ValidModel] are its rules for the serial and model), and installs it
 //     with [Service.Provision].
 //   - 5.1-3 (best-practice cryptography): Argon2id PHC strings
 //     (the PHC parser is strict and fuzzed), floor m=19 MiB t=2 p=1
