@@ -25,7 +25,8 @@ import (
 //     and Begin apply, writing nothing and running no rauc command: a nil
 //     and a zero *update.Verified must be refused as unverified; when
 //     Config.InstalledCounter is set, a release with the installed counter
-//     must be refused as a rollback; when releases failed their trial
+//     must be refused as a rollback (when it is not set the check is
+//     INCONCLUSIVE: the adapter then refuses no older release); when releases failed their trial
 //     here, the newest of them must be refused. RAUC's own signature check
 //     of the bundle is not probed here (that would need a bundle signed by
 //     an untrusted key on the device); the package tests do it.
@@ -90,7 +91,7 @@ func (s *System) checkGate(ctx context.Context) conformance.Result {
 		}
 		obs += fmt.Sprintf("; release counter %d (installed) refused by Begin", inst)
 	} else {
-		obs += "; no installed counter configured: anti-rollback rests on update.Client"
+		obs += "; no installed counter configured, so the adapter refuses no older release"
 	}
 	if rj := s.state().Rejected; len(rj) > 0 {
 		last := rj[len(rj)-1].Release
@@ -104,6 +105,10 @@ func (s *System) checkGate(ctx context.Context) conformance.Result {
 	}
 	if len(bad) > 0 {
 		return conformance.Result{Verdict: conformance.Fail, Observed: obs, Detail: strings.Join(bad, "; ")}
+	}
+	if s.cfg.InstalledCounter == nil {
+		return conformance.Result{Verdict: conformance.Inconclusive, Observed: obs,
+			Detail: "Config.InstalledCounter is not set: the adapter cannot refuse a release older than the one installed, and update.Client's own check then compares against its Config.InstalledCounter, which defaults to 0; set both to the committed release's counter"}
 	}
 	return conformance.Result{Verdict: conformance.Pass, Observed: obs}
 }

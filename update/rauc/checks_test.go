@@ -49,6 +49,13 @@ func TestCheckGate(t *testing.T) {
 	if r := runCheck(t, sys, "update.rauc-install-gate"); r.Verdict != conformance.Pass || !strings.Contains(r.Observed, "counter 7") {
 		t.Fatalf("%+v", r)
 	}
+	// Without an installed counter the adapter cannot refuse an older
+	// release: the check must not pass.
+	sys, err = rauc.New(rauc.Config{Binary: "/nonexistent/rauc", Dir: t.TempDir()})
+	must(t, err)
+	if r := runCheck(t, sys, "update.rauc-install-gate"); r.Verdict != conformance.Inconclusive {
+		t.Fatalf("no installed counter: %+v", r)
+	}
 	// A gate that admits the installed counter: the counter source reads
 	// 10 for the probe and 0 when Begin's gate asks, so the check must
 	// catch the admission.
