@@ -27,7 +27,7 @@ const (
 	// device holds one chunk in RAM while verifying it.
 	MaxChunkSize = 16 << 20
 	// MaxChunks bounds the per-chunk hash list (64 GiB at 1 MiB chunks).
-	MaxChunks = wire.MaxChunks
+	MaxChunks = 1 << 16
 	// MaxDescriptorSize bounds the encoded custom object.
 	MaxDescriptorSize = 6 << 20
 	// MaxReleaseCounter is the largest release counter: 2^53-1, so every

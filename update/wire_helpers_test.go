@@ -12,6 +12,7 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"testing"
 	"time"
 
 	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
@@ -88,4 +89,12 @@ func hasherAt(cv ChunkHash, n int64) (hash.Hash, error) { return wire.HasherAt(c
 
 func WriteBundle(w io.Writer, repo fs.FS, target string, sig []byte) error {
 	return wire.WriteBundle(w, repo, target, sig)
+}
+
+// TestMaxChunksMatchesWire: the exported bound is spelled out for godoc;
+// it must stay the decoder's.
+func TestMaxChunksMatchesWire(t *testing.T) {
+	if MaxChunks != wire.MaxChunks {
+		t.Fatalf("update.MaxChunks %d, wire.MaxChunks %d", MaxChunks, wire.MaxChunks)
+	}
 }

@@ -48,7 +48,9 @@ actions:
   rotate   replace a role's keys: writes root N+1 signed by the current root
            keys (-root-key) and, for -role root, by the new ones (-new-key)
   list     print the published targets and metadata versions, and warn of
-           roles that expired or expire within 30 days
+           roles that expired or expire soon: within 30 days for root and
+           targets, half the default lifetime for snapshot (3.5 days) and
+           timestamp (12 hours), which cron re-signs
   bundle   write the offline (USB) bundle of one published target: the
            image with the metadata a device verifies it with
            (update.Client.OpenBundle); -cosign-sig adds a signature made
