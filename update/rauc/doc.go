@@ -74,8 +74,9 @@
 //     *update.Verified and RAUC verifies the bundle signature again;
 //     [System.Checks] reports update.rauc-boot (measured: rauc answers and
 //     the booted slot is marked good) and update.rauc-install-gate
-//     (measured: the Install and Begin gates refuse unverified images and
-//     old releases).
+//     (measured: the Install and Begin gates refuse unverified images and,
+//     with Config.InstalledCounter set, old releases; INCONCLUSIVE without
+//     it).
 //   - 5.7-1, 5.7-2 (boot integrity): [System.VerifyRunning] at start and
 //     the measured check update.boot-integrity, as for update.FileAB.
 //
