@@ -377,12 +377,8 @@ func (f *FileAB) record(n *abState, compact bool) error {
 }
 
 func (f *FileAB) emit(ev Event) {
-	if f.cfg.Notify == nil {
-		return
-	}
-	select {
-	case f.cfg.Notify <- ev:
-	default:
+	if !trySend(f.cfg.Notify, ev) {
+		// Downloading comes many times a second; Status has the state.
 		f.log.Debug("update: event dropped, subscriber not keeping up", "event", fmt.Sprintf("%T", ev))
 	}
 }

@@ -67,10 +67,14 @@ func (r *Release) Events() []Event {
 	return ev
 }
 
-// Event is a notification for the device's user interface. The concrete
-// types are [UpdateAvailable], [SecurityUpdate] and [Disruption], and the
-// installer's [Downloading], [Installed], [TrialBoot], [Committed] and
-// [RolledBack].
+// Event is a notification for the device's user interface (provisions
+// 5.3-11, 5.3-12). The concrete types are a release's announcements
+// [UpdateAvailable], [SecurityUpdate] and [Disruption]; the Scheduler's
+// [InstallDeferred], [ReleasePostponed] and [CheckFailed] (a failed check
+// or install, with its reason); the PolicyStore's [PolicyChanged] and
+// [ReleasePostponed]; and the installer's [Downloading], [Installed],
+// [TrialBoot], [Committed] and [RolledBack]. Every source delivers them
+// on a channel with a send that never blocks.
 type Event interface{ isEvent() }
 
 // UpdateAvailable announces a release that is not marked as a security

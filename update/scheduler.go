@@ -60,8 +60,11 @@ type SchedulerConfig struct {
 	// Notify receives the Scheduler's events: the release's announcements
 	// (Release.Events, unless the policy turned notifications off),
 	// ReleasePostponed, InstallDeferred and CheckFailed. Nil means none.
-	// It is called from Run's goroutine and should not block.
-	Notify func(Event)
+	// Sends never block (provision 5.3-11: a slow or absent UI must not
+	// hold up an update): an event the channel has no room for is dropped
+	// and logged at Warn. One step sends at most three events, so a
+	// buffer of eight is enough for a reader that keeps up.
+	Notify chan<- Event
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
 	// Now returns the current time; nil means time.Now. Tests inject a
@@ -312,7 +315,21 @@ func (s *Scheduler) jitter(d time.Duration) time.Duration {
 }
 
 func (s *Scheduler) notify(e Event) {
-	if s.cfg.Notify != nil {
-		s.cfg.Notify(e)
+	if !trySend(s.cfg.Notify, e) {
+		s.log.Warn("update: event dropped, subscriber not keeping up", "event", fmt.Sprintf("%T", e))
+	}
+}
+
+// trySend sends e on ch without blocking and reports whether it was
+// delivered or there was no channel to deliver to.
+func trySend(ch chan<- Event, e Event) bool {
+	if ch == nil {
+		return true
+	}
+	select {
+	case ch <- e:
+		return true
+	default:
+		return false
 	}
 }

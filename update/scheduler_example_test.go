@@ -31,26 +31,35 @@ func ExampleScheduler() {
 	if _, err := policy.SetAutoInstall(false); err != nil { // the owner's choice (5.3-6)
 		panic(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	// Events arrive on a channel; the Scheduler never waits for the UI.
+	events := make(chan update.Event, 8)
 	s, err := update.NewScheduler(update.SchedulerConfig{
 		Updater: stubUpdater{&update.Release{Path: "fw-2.bin", Descriptor: &update.Descriptor{
 			ReleaseCounter: 2, Version: "2.0.1", Security: true, Risks: []string{"remote code execution"}}}},
 		Policy:        policy,
 		SafeToDisrupt: func(context.Context) bool { return true }, // e.g. "no one is cooking"
-		Notify: func(ev update.Event) {
-			switch ev := ev.(type) {
-			case update.SecurityUpdate:
-				fmt.Println("security update", ev.Version, ev.Risks)
-			case update.InstallDeferred:
-				fmt.Println("not installed:", ev.Reason)
-				cancel() // end the example; a device lets Run go on
-			}
-		},
+		Notify:        events,
 	})
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(s.Run(ctx))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error)
+	go func() { done <- s.Run(ctx) }()
+	for ev := range events { // the device's UI
+		switch ev := ev.(type) {
+		case update.SecurityUpdate:
+			fmt.Println("security update", ev.Version, ev.Risks)
+		case update.InstallDeferred:
+			fmt.Println("not installed:", ev.Reason)
+			cancel() // end the example; a device lets Run go on
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	fmt.Println(<-done)
 	// Output:
 	// security update 2.0.1 [remote code execution]
 	// not installed: auto-install off

@@ -1,9 +1,12 @@
 package update
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -73,13 +76,14 @@ type schedEnv struct {
 	u      *fakeUpdater
 	policy *PolicyStore
 	events []Event
+	evch   chan Event
 	cancel context.CancelFunc
 	done   chan error
 }
 
 func newSchedEnv(t *testing.T, rel *Release, mod func(*schedEnv, *SchedulerConfig)) *schedEnv {
 	t.Helper()
-	e := &schedEnv{t: t, now: policyT0, reqs: make(chan timerReq), done: make(chan error, 1)}
+	e := &schedEnv{t: t, now: policyT0, reqs: make(chan timerReq), done: make(chan error, 1), evch: make(chan Event, 1024)}
 	e.u = &fakeUpdater{rel: rel, now: e.clock}
 	var err error
 	e.policy, err = OpenPolicyStore(PolicyConfig{FS: durable.NewCrashFS(), Path: "policy.json", Now: e.clock})
@@ -95,7 +99,7 @@ func newSchedEnv(t *testing.T, rel *Release, mod func(*schedEnv, *SchedulerConfi
 			e.reqs <- timerReq{d, c}
 			return c, func() bool { return true }
 		},
-		Notify: func(ev Event) { e.mu.Lock(); e.events = append(e.events, ev); e.mu.Unlock() },
+		Notify: e.evch,
 		Rand:   rand.New(rand.NewPCG(1, 2)).Int64N,
 	}
 	if mod != nil {
@@ -154,10 +158,19 @@ func (e *schedEnv) fire(r timerReq) {
 	r.c <- now
 }
 
+// eventsOf returns every event so far. The Scheduler sends a step's events
+// before it starts the step's timer, so after next they are all here.
 func (e *schedEnv) eventsOf() []Event {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return append([]Event(nil), e.events...)
+	for {
+		select {
+		case ev := <-e.evch:
+			e.events = append(e.events, ev)
+		default:
+			return append([]Event(nil), e.events...)
+		}
+	}
 }
 
 func countEvents[T Event](evs []Event) int {
@@ -295,6 +308,51 @@ func TestSchedulerInstalls(t *testing.T) {
 	if countEvents[SecurityUpdate](evs) != 1 || countEvents[Disruption](evs) != 1 {
 		t.Fatalf("events %#v, want one announcement", evs)
 	}
+}
+
+// TestSchedulerStuckSubscriber: a channel nobody reads, or a UI stuck
+// with its buffer full, must not hold up an install (5.3-11); the events
+// it missed are dropped and logged.
+func TestSchedulerStuckSubscriber(t *testing.T) {
+	for _, name := range []string{"unread", "full"} {
+		t.Run(name, func(t *testing.T) {
+			var logs syncBuffer
+			ch := make(chan Event)
+			if name == "full" {
+				ch = make(chan Event, 1)
+				ch <- CheckFailed{} // the UI never took it
+			}
+			e := newSchedEnv(t, policyRelease(2, true), func(_ *schedEnv, c *SchedulerConfig) {
+				c.Notify = ch
+				c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+			})
+			e.next()
+			if _, applies := e.u.counts(); applies != 1 {
+				t.Fatalf("applies = %d, want 1 despite the stuck subscriber", applies)
+			}
+			if n := strings.Count(logs.String(), "event dropped"); n != 2 {
+				t.Fatalf("%d dropped events logged, want 2 (the announcement):\n%s", n, logs.String())
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger on another goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 // TestSchedulerAutoInstallOff: with automatic installation off the

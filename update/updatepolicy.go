@@ -189,9 +189,10 @@ type PolicyConfig struct {
 	MaxSecurityPostpone time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
-	// Notify receives every change as an event; nil means none. It is
-	// called without the store's lock held and should not block.
-	Notify func(Event)
+	// Notify receives every change as an event; nil means none. Sends
+	// never block: an event the channel has no room for is dropped (the
+	// setter that made the change returns it as well).
+	Notify chan<- Event
 }
 
 // PolicyStore holds the owner's UpdatePolicy and keeps it in a small file,
@@ -341,7 +342,5 @@ func (s *PolicyStore) watch() <-chan struct{} {
 }
 
 func (s *PolicyStore) notify(e Event) {
-	if s.cfg.Notify != nil {
-		s.cfg.Notify(e)
-	}
+	trySend(s.cfg.Notify, e)
 }

@@ -18,13 +18,29 @@ func policyRelease(counter uint64, security bool) *Release {
 type policyEnv struct {
 	fsys   durable.FS
 	now    time.Time
+	evch   chan Event
 	events []Event
+}
+
+// drain moves the events sent so far into e.events.
+func (e *policyEnv) drain() {
+	for {
+		select {
+		case ev := <-e.evch:
+			e.events = append(e.events, ev)
+		default:
+			return
+		}
+	}
 }
 
 func (e *policyEnv) open(t *testing.T, cap time.Duration) *PolicyStore {
 	t.Helper()
+	if e.evch == nil {
+		e.evch = make(chan Event, 64)
+	}
 	s, err := OpenPolicyStore(PolicyConfig{FS: e.fsys, Path: "policy.json", MaxSecurityPostpone: cap,
-		Now: func() time.Time { return e.now }, Notify: func(ev Event) { e.events = append(e.events, ev) }})
+		Now: func() time.Time { return e.now }, Notify: e.evch})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,6 +59,7 @@ func TestPolicyDefaults(t *testing.T) {
 	if s.MaxSecurityPostpone() != DefaultMaxSecurityPostpone {
 		t.Fatalf("cap = %v", s.MaxSecurityPostpone())
 	}
+	e.drain()
 	if len(e.events) != 0 {
 		t.Fatalf("events on open: %v", e.events)
 	}
@@ -64,6 +81,7 @@ func TestPolicyChangesPersistAndEmit(t *testing.T) {
 	if err != nil || pe.ReleaseCounter != 7 || !pe.Until.IsZero() || pe.Capped {
 		t.Fatalf("Postpone feature = %+v, %v", pe, err)
 	}
+	e.drain()
 	if len(e.events) != 4 { // 2 changes, postponed + its change
 		t.Fatalf("events = %#v", e.events)
 	}
@@ -182,6 +200,7 @@ func TestPolicyCorruptFileResets(t *testing.T) {
 			if p := s.Policy(); p.AutoInstallOff || p.NotificationsOff || p.Postponed != nil {
 				t.Fatalf("policy = %+v, want default", p)
 			}
+			e.drain()
 			if len(e.events) != 1 || !e.events[0].(PolicyChanged).Reset {
 				t.Fatalf("events = %#v, want one reset", e.events)
 			}
@@ -253,13 +272,13 @@ func TestPolicyCrash(t *testing.T) {
 			return nil
 		},
 		func(fsys *durable.CrashFS, point int, mode durable.CrashMode, runErr error) {
-			var got []Event
-			s, err := OpenPolicyStore(PolicyConfig{FS: fsys, Path: "policy.json", Notify: func(e Event) { got = append(got, e) }})
+			got := make(chan Event, 8)
+			s, err := OpenPolicyStore(PolicyConfig{FS: fsys, Path: "policy.json", Notify: got})
 			if err != nil {
 				t.Fatalf("point %d mode %v: open: %v", point, mode, err)
 			}
 			if len(got) != 0 {
-				t.Fatalf("point %d mode %v: file unreadable after crash: %v", point, mode, got)
+				t.Fatalf("point %d mode %v: file unreadable after crash: %v", point, mode, <-got)
 			}
 			p := s.Policy()
 			mid := old

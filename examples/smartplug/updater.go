@@ -108,6 +108,7 @@ type updater struct {
 	boot   *bootInfo
 	policy *update.PolicyStore
 	sched  *update.Scheduler
+	events chan update.Event // the Scheduler's and the policy's events
 	source string
 	demo   bool // the demo repository: its release is a placeholder
 
@@ -128,7 +129,7 @@ func newUpdater(ctx context.Context, d *device, o options) (*updater, error) {
 	if o.boot == nil {
 		return nil, errors.New("updates: the plug was not started through its launcher")
 	}
-	u := &updater{d: d, boot: o.boot}
+	u := &updater{d: d, boot: o.boot, events: make(chan update.Event, 16)}
 	d.reset.updateBusy = u.installing.Load
 	dir := d.path("update")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -183,7 +184,7 @@ func newUpdater(ctx context.Context, d *device, o options) (*updater, error) {
 	}
 	if u.policy, err = update.OpenPolicyStore(update.PolicyConfig{
 		FS: durable.OS, Path: filepath.Join(dir, "policy.json"), MaxSecurityPostpone: maxSecurityPostpone,
-		Notify: u.policyChanged,
+		Notify: u.events,
 	}); err != nil {
 		return nil, err
 	}
@@ -206,7 +207,7 @@ func newUpdater(ctx context.Context, d *device, o options) (*updater, error) {
 		Policy:        u.policy,
 		SafeToDisrupt: u.safeToDisrupt,
 		CheckPeriod:   checkEvery,
-		Notify:        u.scheduled,
+		Notify:        u.events,
 		Logger:        d.log,
 	}); err != nil {
 		return nil, err
@@ -383,42 +384,39 @@ func (u *updater) safeToDisrupt(context.Context) bool {
 	return ch.IsZero() || time.Since(ch) > busyAfterSwitch
 }
 
-// scheduled records the Scheduler's events for the UI.
-func (u *updater) scheduled(ev update.Event) {
+// pump records the events of the installer, the Scheduler and the policy
+// for the UI. None of them waits for it: an event it is too slow for is
+// dropped, and the page reads the installer's Status anyway.
+func (u *updater) pump(ctx context.Context) {
+	for {
+		var ev update.Event
+		select {
+		case <-ctx.Done():
+			return
+		case ev = <-u.boot.events:
+		case ev = <-u.events:
+		}
+		u.record(ev)
+	}
+}
+
+// record applies one event to the update state the UI shows.
+func (u *updater) record(ev update.Event) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	switch e := ev.(type) {
+	case update.Downloading:
+		u.st.Progress = &updateProgress{Done: e.Done, Total: e.Total}
+	case update.Installed, update.Committed, update.RolledBack, update.TrialBoot:
+		u.d.log.Info("update event", "event", fmt.Sprintf("%T", e))
 	case update.InstallDeferred:
 		u.st.Deferred = e.Reason
 	case update.ReleasePostponed:
 		u.st.Deferred = "postponed"
 	case update.CheckFailed:
 		u.st.LastInstall = oneLineErr(e.Err)
-	}
-}
-
-func (u *updater) policyChanged(update.Event) {
-	u.mu.Lock()
-	u.st.Deferred = ""
-	u.mu.Unlock()
-}
-
-// pump records the installer's progress events.
-func (u *updater) pump(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ev := <-u.boot.events:
-			switch e := ev.(type) {
-			case update.Downloading:
-				u.mu.Lock()
-				u.st.Progress = &updateProgress{Done: e.Done, Total: e.Total}
-				u.mu.Unlock()
-			case update.Installed, update.Committed, update.RolledBack, update.TrialBoot:
-				u.d.log.Info("update event", "event", fmt.Sprintf("%T", e))
-			}
-		}
+	case update.PolicyChanged:
+		u.st.Deferred = ""
 	}
 }
 
