@@ -1,7 +1,7 @@
 package update
 
-// Events of the installer, sent to [FileABConfig.Notify] for the device's
-// UI. Together with [Release.Events] (available, security update,
+// Events of the installer, sent to [FileABConfig.Notify] (and by the RAUC
+// adapter, update/rauc, to its Config.Notify) for the device's UI. Together with [Release.Events] (available, security update,
 // disruption) they cover an update from announcement to commit or rollback.
 
 // Downloading reports progress: Done of Total bytes of the image are in the

@@ -23,11 +23,12 @@ import (
 //     booted one) is reported in Observed.
 //   - update.rauc-install-gate (5.3-2, 5.3-9): probes the gates Install
 //     and Begin apply, writing nothing and running no rauc command: a nil
-//     and a zero *update.Verified must be refused as unverified; when
-//     Config.InstalledCounter is set, a release with the installed counter
-//     must be refused as a rollback (when it is not set the check is
-//     INCONCLUSIVE: the adapter then refuses no older release); when releases failed their trial
-//     here, the newest of them must be refused. RAUC's own signature check
+//     and a zero *update.Verified must be refused as unverified; a release
+//     with [System.InstalledCounter]'s counter must be refused as a
+//     rollback (when nothing was committed through the adapter and
+//     Config.InstalledCounter is not set, the check is INCONCLUSIVE: the
+//     adapter then refuses no older release); when releases failed their
+//     trial here, the newest of them must be refused. RAUC's own signature check
 //     of the bundle is not probed here (that would need a bundle signed by
 //     an untrusted key on the device); the package tests do it.
 //   - update.boot-integrity (5.7-1, 5.7-2): what [System.VerifyRunning]
@@ -83,15 +84,16 @@ func (s *System) checkGate(ctx context.Context) conformance.Result {
 		}
 	}
 	obs := "unverified image refused by Install's gate"
-	if s.cfg.InstalledCounter != nil {
-		inst := s.cfg.InstalledCounter()
+	floor := s.cfg.InstalledCounter != nil || s.state().Installed != nil
+	if floor {
+		inst := s.InstalledCounter()
 		r := &update.Release{Path: "probe", Descriptor: &update.Descriptor{ReleaseCounter: inst}}
 		if err := s.gate(r); !errors.Is(err, update.ErrRollback) {
 			bad = append(bad, fmt.Sprintf("release with the installed counter %d admitted", inst))
 		}
 		obs += fmt.Sprintf("; release counter %d (installed) refused by Begin", inst)
 	} else {
-		obs += "; no installed counter configured, so the adapter refuses no older release"
+		obs += "; nothing committed through the adapter and no installed counter configured, so the adapter refuses no older release"
 	}
 	if rj := s.state().Rejected; len(rj) > 0 {
 		last := rj[len(rj)-1].Release
@@ -106,9 +108,9 @@ func (s *System) checkGate(ctx context.Context) conformance.Result {
 	if len(bad) > 0 {
 		return conformance.Result{Verdict: conformance.Fail, Observed: obs, Detail: strings.Join(bad, "; ")}
 	}
-	if s.cfg.InstalledCounter == nil {
+	if !floor {
 		return conformance.Result{Verdict: conformance.Inconclusive, Observed: obs,
-			Detail: "Config.InstalledCounter is not set: the adapter cannot refuse a release older than the one installed, and update.Client's own check then compares against its Config.InstalledCounter, which defaults to 0; set both to the committed release's counter"}
+			Detail: "no release has been committed through the adapter and Config.InstalledCounter is not set: nothing refuses a release older than the factory image; set Config.InstalledCounter to the factory image's release counter"}
 	}
 	return conformance.Result{Verdict: conformance.Pass, Observed: obs}
 }

@@ -42,9 +42,11 @@
 // What RAUC does not give, and this adapter therefore does not claim:
 // attempt counting and automatic fallback after failed trial boots are the
 // bootloader's (barebox bootchooser, U-Boot, GRUB), so a fallback is
-// noticed only once the bootloader marks the slot bad; anti-rollback needs
-// Config.InstalledCounter, since RAUC knows bundle versions, not TUF
-// release counters.
+// noticed only once the bootloader marks the slot bad; RAUC knows bundle
+// versions, not TUF release counters, so the anti-rollback floor is the
+// counter the adapter recorded at its last [System.Commit] (in its state
+// file), or Config.InstalledCounter for the factory image, whichever is
+// greater ([System.InstalledCounter]); update.Client uses it too.
 //
 // # Why the command line and not D-Bus
 //
@@ -74,9 +76,13 @@
 //     *update.Verified and RAUC verifies the bundle signature again;
 //     [System.Checks] reports update.rauc-boot (measured: rauc answers and
 //     the booted slot is marked good) and update.rauc-install-gate
-//     (measured: the Install and Begin gates refuse unverified images and,
-//     with Config.InstalledCounter set, old releases; INCONCLUSIVE without
-//     it).
+//     (measured: the Install and Begin gates refuse unverified images and
+//     releases not newer than [System.InstalledCounter]; INCONCLUSIVE
+//     while nothing was committed through the adapter and
+//     Config.InstalledCounter is not set).
+//   - 5.3-11, 5.3-12 (telling the user): Config.Notify receives
+//     update.Downloading, Installed (with the descriptor's reboot
+//     announcement), Committed and RolledBack, never blocking the update.
 //   - 5.7-1, 5.7-2 (boot integrity): [System.VerifyRunning] at start and
 //     the measured check update.boot-integrity, as for update.FileAB.
 //
@@ -84,7 +90,7 @@
 //
 //	sys, err := rauc.New(rauc.Config{
 //		Dir:              "/data/update/rauc", // state file and staging for one bundle
-//		InstalledCounter: installedCounter,    // the committed release's counter
+//		InstalledCounter: factoryCounter,      // the factory image's release counter
 //	})
 //	_, err = sys.Reconcile(ctx) // at every start: records a release the bootloader gave up on
 //	c, err := update.New(update.Config{ /* TUF root, URL, ... */ Installer: sys})

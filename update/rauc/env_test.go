@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/iotbaseline/baseline/internal/testenv"
+	"github.com/iotbaseline/baseline/update"
 	"github.com/iotbaseline/baseline/update/rauc"
 )
 
@@ -189,8 +190,13 @@ func (e *raucEnv) reboot(bootname string) {
 }
 
 func (e *raucEnv) system(dir string) *rauc.System {
+	return e.systemNotify(dir, nil)
+}
+
+// systemNotify is system with Config.Notify set.
+func (e *raucEnv) systemNotify(dir string, notify chan<- update.Event) *rauc.System {
 	s, err := rauc.New(rauc.Config{Binary: e.rauc, ConfFile: e.conf, Dir: dir,
-		Env: []string{"DBUS_SYSTEM_BUS_ADDRESS=" + e.busAddr}})
+		Env: []string{"DBUS_SYSTEM_BUS_ADDRESS=" + e.busAddr}, Notify: notify})
 	if err != nil {
 		e.t.Fatal(err)
 	}

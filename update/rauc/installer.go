@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/iotbaseline/baseline/durable"
@@ -38,7 +39,7 @@ const (
 // release and epoch.
 //
 // Begin refuses a release without a descriptor or a SHA-256 and length,
-// one whose release counter is not greater than Config.InstalledCounter
+// one whose release counter is not greater than [System.InstalledCounter]
 // (update.ErrRollback), one that failed its trial on this device
 // (update.ErrRejected, as update.FileAB), and any release while `rauc
 // status` shows that an installed bundle awaits its reboot (the primary
@@ -82,7 +83,7 @@ func (s *System) Begin(ctx context.Context, r *update.Release) (update.Slot, err
 		if err != nil {
 			return nil, err
 		}
-		s.handle = &bundleSlot{f: f, rec: rec, id: slotID(path, cur.Epoch)}
+		s.handle = &bundleSlot{f: f, rec: rec, id: slotID(path, cur.Epoch), emit: s.emit}
 		return s.handle, nil
 	}
 	if cur.Staging != nil {
@@ -106,7 +107,7 @@ func (s *System) Begin(ctx context.Context, r *update.Release) (update.Slot, err
 		f.Close()
 		return nil, err
 	}
-	s.handle = &bundleSlot{f: f, rec: rec, id: slotID(path, n.Epoch)}
+	s.handle = &bundleSlot{f: f, rec: rec, id: slotID(path, n.Epoch), emit: s.emit}
 	return s.handle, nil
 }
 
@@ -127,10 +128,8 @@ func (s *System) admit(r *update.Release) error {
 	if r.Descriptor == nil {
 		return fail(update.ErrNoDescriptor)
 	}
-	if s.cfg.InstalledCounter != nil {
-		if inst := s.cfg.InstalledCounter(); r.Descriptor.ReleaseCounter <= inst {
-			return fail(fmt.Errorf("%w: release counter %d is not newer than the installed %d", update.ErrRollback, r.Descriptor.ReleaseCounter, inst))
-		}
+	if inst := s.InstalledCounter(); r.Descriptor.ReleaseCounter <= inst {
+		return fail(fmt.Errorf("%w: release counter %d is not newer than the installed %d", update.ErrRollback, r.Descriptor.ReleaseCounter, inst))
 	}
 	rec := recOf(r)
 	if err := rec.validate(); err != nil {
@@ -240,7 +239,7 @@ func (s *System) Install(ctx context.Context, v *update.Verified) error {
 	if err := s.save(n); err != nil {
 		return err
 	}
-	if err := s.InstallBundle(ctx, path); err != nil {
+	if err := s.installBundle(ctx, path); err != nil {
 		// rauc refused the bundle or failed writing the slot: the boot
 		// order is unchanged, so the release is not on trial.
 		n := s.state().clone()
@@ -266,6 +265,7 @@ func (s *System) Install(ctx context.Context, v *update.Verified) error {
 	if err := s.save(n); err != nil {
 		s.log.Warn("rauc: could not record the installed slot; Reconcile will", "err", err)
 	}
+	s.emit(update.Installed{Image: rec.image(), Slot: after.Primary, Reboot: rel.Descriptor.Reboot})
 	return nil
 }
 
@@ -291,12 +291,23 @@ func (s *System) Reconcile(ctx context.Context) (*update.Rejection, error) {
 // reconcile is Reconcile on a status already read; the caller holds s.mu.
 func (s *System) reconcile(st *Status) (*update.Rejection, error) {
 	t := s.state().Trial
-	if t == nil {
-		return nil, nil
-	}
 	booted := ""
 	if b := st.BootedSlot(); b != nil {
 		booted = b.Name
+	}
+	if in := s.state().Installed; t == nil && in != nil && in.Slot != "" && booted != "" && booted != in.Slot {
+		// Something other than the adapter switched slots (a bundle
+		// installed by hand, or the bootloader's fallback): the slot
+		// committed here may be overwritten next, so stop vouching for it.
+		n := s.state().clone()
+		n.Installed.Slot = ""
+		if err := s.save(n); err != nil {
+			return nil, err
+		}
+		s.log.Info("rauc: running a slot the adapter did not commit", "booted", booted, "committed", in.Slot)
+	}
+	if t == nil {
+		return nil, nil
 	}
 	n := s.state().clone()
 	if !t.Done {
@@ -339,6 +350,7 @@ func (s *System) reconcile(st *Status) (*update.Rejection, error) {
 		return nil, err
 	}
 	s.log.Warn("rauc: release failed its trial", "path", t.Release.Path, "reason", reason)
+	s.emit(update.RolledBack{Image: t.Release.image(), Reason: reason, Automatic: true})
 	return &update.Rejection{Image: t.Release.image(), Reason: reason, Automatic: true}, nil
 }
 
@@ -370,13 +382,39 @@ func (s *System) Commit(ctx context.Context) error {
 		return err
 	}
 	if t != nil && t.Done {
+		// Power loss before this record leaves the trial open: the next
+		// Commit marks the slot good again (harmless) and records it.
 		n := s.state().clone()
 		n.Trial = nil
+		// Begin and Install admitted only a counter above the recorded
+		// one, so the floor rises here and never falls.
+		n.Installed = &installedRec{Release: t.Release, Slot: t.Slot}
 		if err := s.save(n); err != nil {
 			return err
 		}
+		s.log.Info("rauc: release committed", "path", t.Release.Path, "counter", t.Release.Counter, "slot", t.Slot)
+		s.emit(update.Committed{Image: t.Release.image()})
 	}
 	return nil
+}
+
+// InstalledCounter returns the anti-rollback floor: the release counter of
+// the release committed last through this adapter (recorded by
+// [System.Commit] in the state file; it rises only there), or
+// Config.InstalledCounter's value if that is greater, for the image the
+// device left the factory with. [System.Begin] and [System.Install] refuse
+// a release whose counter is not greater, and update.Client uses this
+// method when its own Config.InstalledCounter is nil. 0 means nothing
+// committed and no Config.InstalledCounter.
+func (s *System) InstalledCounter() uint64 {
+	var n uint64
+	if in := s.state().Installed; in != nil {
+		n = in.Release.Counter
+	}
+	if s.cfg.InstalledCounter != nil {
+		n = max(n, s.cfg.InstalledCounter())
+	}
+	return n
 }
 
 // Rollback abandons the running firmware: when it is the release the
@@ -396,6 +434,17 @@ func (s *System) Commit(ctx context.Context) error {
 // trial, it marks the release's slot bad and makes the booted slot the
 // primary again, and then records the release as rejected (power loss in
 // between leaves that slot bad and not primary, which Reconcile records).
+//
+// With nothing on trial or pending, and the booted slot the one
+// [System.Commit] recorded, it returns update.ErrNoTrial and changes
+// nothing, as update.FileAB does: a committed image is not abandoned (a
+// health check that fails later is the firmware's to report, not a reason
+// to boot the older slot). A slot the adapter has no record of (the factory
+// image, or a bundle installed with InstallBundle or `rauc install` by
+// hand) it abandons as described above. The record of the committed slot
+// is dropped when InstallBundle runs and when Reconcile (at every start)
+// finds another slot booted, so a slot rewritten outside the adapter is
+// not mistaken for the committed one.
 func (s *System) Rollback(ctx context.Context, reason string) error {
 	st, err := s.Status(ctx)
 	if err != nil {
@@ -423,6 +472,9 @@ func (s *System) Rollback(ctx context.Context, reason string) error {
 		s.log.Warn("rauc: release rejected", "path", t.Release.Path, "reason", n.Rejected[len(n.Rejected)-1].Reason)
 		return nil
 	}
+	rolledBack := func() {
+		s.emit(update.RolledBack{Image: t.Release.image(), Reason: clip(strings.ToValidUTF8(reason, "\uFFFD"), maxReason)})
+	}
 	if pending {
 		// Here rauc goes first: power loss before the record leaves the
 		// slot marked bad and not primary, which Reconcile records; the
@@ -433,18 +485,30 @@ func (s *System) Rollback(ctx context.Context, reason string) error {
 		if err := s.MarkActive(ctx, "booted"); err != nil {
 			return err
 		}
-		return record()
+		if err := record(); err != nil {
+			return err
+		}
+		rolledBack()
+		return nil
 	}
 	if onTrial {
 		if err := record(); err != nil {
 			return err
 		}
+	} else if in := s.state().Installed; in != nil && in.Slot != "" && in.Slot == booted {
+		return fmt.Errorf("%w: %s runs %s, committed here", update.ErrNoTrial, booted, in.Release.Path)
 	}
 	if err := s.MarkBad(ctx); err != nil {
 		return err
 	}
 	s.log.Warn("rauc: booted slot marked bad; rolling back to the other slot", "reason", reason)
-	return s.MarkActive(ctx, "other")
+	if err := s.MarkActive(ctx, "other"); err != nil {
+		return err
+	}
+	if onTrial {
+		rolledBack()
+	}
+	return nil
 }
 
 // Rejected reports whether r failed its trial on this device (same release
@@ -472,10 +536,11 @@ func (s *System) RejectedReleases() []update.Rejection {
 
 // bundleSlot is the staging file handed out as update.Slot.
 type bundleSlot struct {
-	rec relRec
-	id  string
-	mu  sync.Mutex
-	f   durable.File
+	rec  relRec
+	id   string
+	emit func(update.Event)
+	mu   sync.Mutex
+	f    durable.File
 }
 
 // SlotID implements update.SlotIdentifier: the staging file and its epoch.
@@ -490,7 +555,23 @@ func (b *bundleSlot) WriteAt(p []byte, off int64) (int, error) {
 	if _, err := b.f.Seek(off, io.SeekStart); err != nil {
 		return 0, err
 	}
-	return b.f.Write(p)
+	n, err := b.f.Write(p)
+	if n > 0 {
+		b.emit(update.Downloading{Path: b.rec.Path, Done: off + int64(n), Total: b.rec.Length})
+	}
+	return n, err
+}
+
+// emit sends ev to Config.Notify without blocking.
+func (s *System) emit(ev update.Event) {
+	if s.cfg.Notify == nil {
+		return
+	}
+	select {
+	case s.cfg.Notify <- ev:
+	default:
+		s.log.Debug("rauc: event dropped, subscriber not keeping up", "event", fmt.Sprintf("%T", ev))
+	}
 }
 
 func (b *bundleSlot) Sync() error {

@@ -61,6 +61,14 @@ type trialRec struct {
 	Slot string `json:"slot,omitempty"`
 }
 
+// installedRec is the release the adapter last committed, and the slot
+// it was committed in. Slot is cleared when anything else may have been
+// written there (InstallBundle called directly); Release.Counter stays.
+type installedRec struct {
+	Release relRec `json:"release"`
+	Slot    string `json:"slot,omitempty"`
+}
+
 type rejectRec struct {
 	Release relRec `json:"release"`
 	Reason  string `json:"reason"`
@@ -79,6 +87,9 @@ type state struct {
 	Epoch    uint64      `json:"epoch,omitempty"`
 	Trial    *trialRec   `json:"trial,omitempty"`
 	Rejected []rejectRec `json:"rejected,omitempty"`
+	// Installed is the release committed last through the adapter; its
+	// counter is the adapter's anti-rollback floor and never falls.
+	Installed *installedRec `json:"installed,omitempty"`
 }
 
 func (st *state) clone() *state {
@@ -90,6 +101,10 @@ func (st *state) clone() *state {
 	if st.Staging != nil {
 		r := *st.Staging
 		n.Staging = &r
+	}
+	if st.Installed != nil {
+		r := *st.Installed
+		n.Installed = &r
 	}
 	return n
 }
@@ -140,6 +155,14 @@ func (st *state) validate() error {
 		}
 		if len(t.From) > maxText || len(t.Slot) > maxText || t.Done != (t.Slot != "") {
 			return fmt.Errorf("%w: trial record", ErrState)
+		}
+	}
+	if in := st.Installed; in != nil {
+		if err := in.Release.validate(); err != nil {
+			return err
+		}
+		if len(in.Slot) > maxText {
+			return fmt.Errorf("%w: installed record", ErrState)
 		}
 	}
 	if len(st.Rejected) > update.MaxRejected {

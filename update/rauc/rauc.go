@@ -64,12 +64,22 @@ type Config struct {
 	// "DBUS_SYSTEM_BUS_ADDRESS=unix:path=/run/dbus/system_bus_socket".
 	// Nil inherits the process environment unchanged.
 	Env []string
-	// InstalledCounter returns the release counter of the image in force
-	// (RAUC does not know TUF release counters). [System.Begin] refuses a
-	// release whose counter is not greater. Nil means 0 (any release is
-	// newer); then anti-rollback rests on update.Client's own check of
-	// Config.InstalledCounter, if set, alone.
+	// InstalledCounter returns the release counter of the image the
+	// device left the factory with, or of one installed outside the
+	// adapter (RAUC does not know TUF release counters). The adapter
+	// records the counter of every release it commits; the anti-rollback
+	// floor is the greater of the two ([System.InstalledCounter]), and
+	// Begin refuses a release whose counter is not above it. Nil means 0:
+	// until the first commit through the adapter any release is newer.
 	InstalledCounter func() uint64
+	// Notify receives the adapter's events, as update.FileABConfig.Notify
+	// does: update.Downloading while the client writes the staged bundle,
+	// update.Installed when rauc has installed it, update.Committed at
+	// Commit, update.RolledBack when Rollback or Reconcile rejects a
+	// release. (TrialBoot is the bootloader's, which the adapter does not
+	// see.) Sends never block: an event the channel has no room for is
+	// dropped, so a slow or absent UI never holds up an update.
+	Notify chan<- update.Event
 	// Logger receives the adapter's log; nil discards it.
 	Logger *slog.Logger
 }
@@ -291,7 +301,25 @@ func lastError(out []byte) string {
 // the bundle's only protection is RAUC's signature check. An update client
 // installs through [System.Begin] and [System.Install] instead, which run
 // this only on a bundle that update's verification produced.
+//
+// The adapter no longer vouches for the slot it committed last (rauc may
+// write it), so a later [System.Rollback] abandons whatever runs; the
+// committed release counter stays the anti-rollback floor.
 func (s *System) InstallBundle(ctx context.Context, path string) error {
+	s.mu.Lock()
+	if in := s.state().Installed; in != nil && in.Slot != "" {
+		n := s.state().clone()
+		n.Installed.Slot = ""
+		if err := s.save(n); err != nil {
+			s.mu.Unlock()
+			return err
+		}
+	}
+	s.mu.Unlock()
+	return s.installBundle(ctx, path)
+}
+
+func (s *System) installBundle(ctx context.Context, path string) error {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iotbaseline/baseline/conformance"
 	"github.com/iotbaseline/baseline/durable"
 	"github.com/iotbaseline/baseline/update"
 	"github.com/iotbaseline/baseline/update/internal/tuftest"
@@ -224,8 +225,9 @@ func TestBootloaderFallbackRealRAUC(t *testing.T) {
 }
 
 // TestCommitOnTrialRealRAUC: after the reboot into the new slot, Commit
-// marks it good and closes the install record; the release is not
-// rejected.
+// marks it good, closes the install record and records the release
+// counter; the release is not rejected, and Rollback with nothing on trial
+// leaves the committed slot alone.
 func TestCommitOnTrialRealRAUC(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -244,6 +246,48 @@ func TestCommitOnTrialRealRAUC(t *testing.T) {
 	must(t, sys.Commit(ctx))
 	if e.state("state.B") != "good" || sys.Rejected(rel) || len(sys.RejectedReleases()) != 0 {
 		t.Fatal("commit did not keep B, or rejected the release")
+	}
+
+	// The commit recorded the release counter: after a restart of the
+	// adapter it is the anti-rollback floor, for Begin and for the client
+	// (which reads it from the adapter), and the gate check measures it.
+	sys = e.system(stage)
+	if n := sys.InstalledCounter(); n != 8 {
+		t.Fatalf("InstalledCounter after the commit = %d, want 8", n)
+	}
+	if _, err := sys.Begin(ctx, rel); !errors.Is(err, update.ErrRollback) {
+		t.Fatalf("Begin of the committed release again: %v", err)
+	}
+	if got, err := repo.client(sys).Check(ctx); err != nil || got != nil {
+		t.Fatalf("Check offers %v (err %v) though it is installed", got, err)
+	}
+	if r := runCheck(t, sys, "update.rauc-install-gate"); r.Verdict != conformance.Pass || !strings.Contains(r.Observed, "counter 8") {
+		t.Fatalf("gate check after a commit: %+v", r)
+	}
+
+	// Nothing is on trial: Rollback refuses to abandon the committed slot,
+	// as update.FileAB does, and changes nothing.
+	if err := sys.Rollback(ctx, "late health check"); !errors.Is(err, update.ErrNoTrial) {
+		t.Fatalf("Rollback of the committed slot: %v", err)
+	}
+	if e.state("state.B") != "good" || e.state("primary") != "B" || len(sys.RejectedReleases()) != 0 {
+		t.Fatalf("refused Rollback changed state: B %s, primary %s", e.state("state.B"), e.state("primary"))
+	}
+
+	// A bundle installed by hand: the adapter no longer vouches for a
+	// slot, so Rollback in it abandons it as before; the floor stays.
+	must(t, sys.InstallBundle(ctx, e.bundle("hand", image("1.4.1"), "1.4.1", e.cert, e.key)))
+	e.reboot("A")
+	sys = e.system(stage)
+	if _, err := sys.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	must(t, sys.Rollback(ctx, "hand-installed image fails"))
+	if e.state("state.A") != "bad" || e.state("primary") != "B" {
+		t.Fatalf("Rollback of a hand-installed slot: A %s, primary %s", e.state("state.A"), e.state("primary"))
+	}
+	if n := sys.InstalledCounter(); n != 8 {
+		t.Fatalf("InstalledCounter after a hand install = %d, want 8", n)
 	}
 }
 
@@ -313,5 +357,107 @@ func TestResumeAcrossRestartRealRAUC(t *testing.T) {
 	}
 	if !slotHolds(t, e.slotB, img) || e.state("primary") != "B" {
 		t.Fatal("slot B not written or not primary")
+	}
+}
+
+// TestRunningAnotherSlotDropsCommittedRecord: after a commit in B the
+// device runs A without the adapter having installed it (a `rauc install`
+// by hand, or the bootloader's fallback). Reconcile stops vouching for B,
+// since rauc may rewrite it next; a later Rollback in B abandons it.
+func TestRunningAnotherSlotDropsCommittedRecord(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	stage := t.TempDir()
+	sys := e.system(stage)
+	repo := newRepo(t)
+	repo.add("rootfs-1.4.0.raucb", readFile(t, e.bundle("r8", image("1.4.0"), "1.4.0", e.cert, e.key)), 8)
+	c := repo.client(sys)
+	rel, err := c.Check(ctx)
+	if err != nil || rel == nil {
+		t.Fatalf("check: %v %v", rel, err)
+	}
+	must(t, c.Apply(ctx, rel))
+	e.reboot("B")
+	sys = e.system(stage)
+	must(t, sys.Commit(ctx))
+	must(t, os.WriteFile(e.boot+"/primary", []byte("A\n"), 0o600))
+	e.reboot("A")
+	sys = e.system(stage)
+	if _, err := sys.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	must(t, os.WriteFile(e.boot+"/primary", []byte("B\n"), 0o600))
+	e.reboot("B")
+	sys = e.system(stage)
+	must(t, sys.Rollback(ctx, "health check failed"))
+	if e.state("state.B") != "bad" || e.state("primary") != "A" {
+		t.Fatalf("after Rollback: B %s, primary %s", e.state("state.B"), e.state("primary"))
+	}
+	if n := sys.InstalledCounter(); n != 8 {
+		t.Fatalf("InstalledCounter = %d, want 8 (the floor never falls)", n)
+	}
+}
+
+// TestEventsRealRAUC: the adapter reports the stages of an update on its
+// Notify channel (Downloading up to the whole bundle, Installed with the
+// slot, Committed; RolledBack for a release that failed its trial), and
+// an unread channel holds up nothing.
+func TestEventsRealRAUC(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	stage := t.TempDir()
+	events := make(chan update.Event, 1024)
+	sys := e.systemNotify(stage, events)
+	repo := newRepo(t)
+	repo.add("rootfs-1.4.0.raucb", readFile(t, e.bundle("r8", image("1.4.0"), "1.4.0", e.cert, e.key)), 8)
+	c := repo.client(sys)
+	rel, err := c.Check(ctx)
+	if err != nil || rel == nil {
+		t.Fatalf("check: %v %v", rel, err)
+	}
+	must(t, c.Apply(ctx, rel))
+	var last update.Downloading
+	var inst *update.Installed
+	for len(events) > 0 {
+		switch ev := (<-events).(type) {
+		case update.Downloading:
+			last = ev
+		case update.Installed:
+			inst = &ev
+		default:
+			t.Fatalf("unexpected event %#v during the install", ev)
+		}
+	}
+	if last.Total != rel.Length || last.Done != rel.Length || last.Path != rel.Path {
+		t.Fatalf("last Downloading %+v, want %d of %d", last, rel.Length, rel.Length)
+	}
+	if inst == nil || inst.Slot != "rootfs.1" || inst.Image.Counter != 8 || !bytes.Equal(inst.Image.SHA256, rel.Hashes["sha256"]) {
+		t.Fatalf("Installed %+v", inst)
+	}
+	e.reboot("B")
+	sys = e.systemNotify(stage, events)
+	must(t, sys.Commit(ctx))
+	if ev, ok := (<-events).(update.Committed); !ok || ev.Image.Counter != 8 {
+		t.Fatalf("after Commit: %#v", ev)
+	}
+
+	// The next release fails its trial; an unread, unbuffered channel
+	// does not hold the rollback up.
+	repo.add("rootfs-1.5.0.raucb", readFile(t, e.bundle("r9", image("1.5.0"), "1.5.0", e.cert, e.key)), 9)
+	sys = e.systemNotify(stage, make(chan update.Event))
+	c = repo.client(sys)
+	rel9, err := c.Check(ctx)
+	if err != nil || rel9 == nil {
+		t.Fatalf("check: %v %v", rel9, err)
+	}
+	must(t, c.Apply(ctx, rel9))
+	e.reboot("A")
+	sys = e.systemNotify(stage, events)
+	must(t, sys.Rollback(ctx, "health check failed"))
+	if ev, ok := (<-events).(update.RolledBack); !ok || ev.Image.Counter != 9 || ev.Reason != "health check failed" || ev.Automatic {
+		t.Fatalf("after Rollback: %#v", ev)
+	}
+	if len(events) != 0 {
+		t.Fatalf("%d more events", len(events))
 	}
 }
