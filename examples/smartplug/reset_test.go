@@ -25,6 +25,7 @@ import (
 	"github.com/iotbaseline/baseline/conformance"
 	"github.com/iotbaseline/baseline/erase"
 	"github.com/iotbaseline/baseline/secrets"
+	"github.com/iotbaseline/baseline/update"
 )
 
 // resetRig is the plug opened in this process on a state directory, its
@@ -479,6 +480,49 @@ func TestResetRefusedChangesNothing(t *testing.T) {
 	if r := rg.do("GET", "/api/plug", tok, "", ""); r.code != 200 || !strings.Contains(r.body, `"on": true`) {
 		t.Errorf("after refused resets the plug reads %d %s", r.code, r.body)
 	}
+}
+
+// TestInstallDuringResetRefused: the other direction of the reset/update
+// exclusion. While a factory reset runs, the owner's install request is
+// refused with 503 and a reason, the Scheduler's install (apply) is refused
+// with errResetting, which the Scheduler reports as a CheckFailed event,
+// and the state directory and the A/B slots are untouched.
+func TestInstallDuringResetRefused(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	rg := openRig(t, dir, options{})
+	tok := rg.setup(rg.label)
+	rg.use(tok)
+	before := snapshot(t, dir)
+	ab := rg.d.updates.boot.ab.Status()
+	rg.d.reset.resetting.Store(true)
+	defer rg.d.reset.resetting.Store(false)
+
+	for _, r := range []resp{
+		rg.json("POST", "/api/update/install", tok, nil),
+		rg.do("POST", "/update/install", tok, "application/x-www-form-urlencoded", ""),
+	} {
+		if r.code != http.StatusServiceUnavailable || !strings.Contains(r.body, "resetting to factory settings") {
+			t.Errorf("install during a reset = %d %s; want 503 with the reason", r.code, r.body)
+		}
+	}
+	// A request that passed the web layer before the reset began.
+	if err := rg.d.updates.installNow(context.Background()); !errors.Is(err, errResetting) {
+		t.Errorf("installNow during a reset = %v, want errResetting", err)
+	}
+	rel := &update.Release{Path: "fw-9.bin", Length: 1, Descriptor: &update.Descriptor{ReleaseCounter: 9}}
+	if err := rg.d.updates.apply(context.Background(), rel); !errors.Is(err, errResetting) {
+		t.Fatalf("apply during a reset = %v, want errResetting", err)
+	}
+	if rg.d.updates.installing.Load() {
+		t.Error("apply left the installing flag set")
+	}
+	if st := rg.d.updates.status(); st.LastInstall != errResetting.Error() {
+		t.Errorf("update status does not say why: %q", st.LastInstall)
+	}
+	if got := rg.d.updates.boot.ab.Status(); got.Phase != ab.Phase || got.Slot != ab.Slot || got.Installed.Counter != ab.Installed.Counter {
+		t.Errorf("A/B state changed: %+v, was %+v", got, ab)
+	}
+	sameSnapshot(t, "install during a reset", before, snapshot(t, dir))
 }
 
 // A reset cut short (here: one store cannot be erased) stays pending in

@@ -310,6 +310,9 @@ var errPlaceholder = errors.New("the demo repository's release is a placeholder,
 // installNow is the owner's "Install now": check, then install in the
 // background (the download takes a while); the plug restarts when done.
 func (u *updater) installNow(ctx context.Context) error {
+	if u.d.reset.resetting.Load() {
+		return errResetting // apply checks again, against a reset that starts later
+	}
 	rel, err := u.check(ctx)
 	switch {
 	case err != nil:
@@ -333,16 +336,18 @@ func (u *updater) installNow(ctx context.Context) error {
 // installed the plug restarts into it (5.3-12: the disruption was
 // announced with the release).
 func (u *updater) apply(ctx context.Context, rel *update.Release) error {
-	if u.demo {
-		return errPlaceholder
-	}
 	// Set before looking at the reset, which sets its flag before looking
-	// at this one: one of the two always sees the other.
+	// at this one: one of the two always sees the other. Refused here, the
+	// Scheduler reports the error as an update.CheckFailed event and tries
+	// again after its backoff (by then the reset has restarted the plug).
 	u.installing.Store(true)
 	defer u.installing.Store(false)
 	if u.d.reset.resetting.Load() {
 		u.setInstallError(errResetting.Error())
 		return errResetting
+	}
+	if u.demo {
+		return errPlaceholder
 	}
 	u.setInstallError("")
 	err := u.client.Apply(ctx, rel)

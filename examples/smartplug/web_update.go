@@ -77,6 +77,8 @@ func updateMessage(err error) string {
 		return "There is no update to install: the plug is up to date."
 	case errors.Is(err, errPlaceholder):
 		return "The demo repository's release only shows how an update is announced; it is not a firmware image and is not installed. Publish a real release with baseline release add and start the plug with --update-repo and --update-root."
+	case errors.Is(err, errResetting):
+		return "A factory reset is running; nothing was installed. The plug restarts when the reset is done and checks for updates again."
 	case errors.Is(err, update.ErrPolicy):
 		return "That postponement is not possible (it must end in the future)."
 	}
@@ -177,7 +179,7 @@ func (d *device) apiUpdateCheck(w http.ResponseWriter, r *http.Request) {
 func (d *device) apiUpdateInstall(w http.ResponseWriter, r *http.Request) {
 	if err := d.updates.installNow(r.Context()); err != nil {
 		code := http.StatusConflict
-		if !errors.Is(err, errNothingToInstall) && !errors.Is(err, errPlaceholder) {
+		if !errors.Is(err, errNothingToInstall) && !errors.Is(err, errPlaceholder) && !errors.Is(err, errResetting) {
 			code = http.StatusBadGateway
 		}
 		writeJSONError(w, code, updateMessage(err))
