@@ -194,8 +194,14 @@ func TestAttackIndefiniteFreeze(t *testing.T) {
 	}
 	fx.addRelease("fw.bin", randomImage(t, MinChunkSize), nil)
 	after := func(c *Config) { c.Now = func() time.Time { return expiry.Add(time.Hour) } }
-	// The mirror keeps serving metadata that has expired.
+	// The mirror keeps serving metadata that has expired. The error names
+	// the role and the release engineer's fix.
 	mustRefuse(t, fx.client(after), ErrExpired)
+	_, err := attempt(fx.client(after))
+	var me *MetadataError
+	if !errors.As(err, &me) || me.Role != "timestamp" || !strings.Contains(err.Error(), "baseline release resign -role timestamp") {
+		t.Fatalf("expired timestamp: %v; want a MetadataError naming release resign -role timestamp", err)
+	}
 
 	// Setting the device clock back does not help: the build time is a
 	// floor, and so is the time of the last successful refresh.
@@ -231,6 +237,26 @@ func TestAttackIndefiniteFreeze(t *testing.T) {
 		t.Fatalf("trusted time %v not raised above %v", got, expiry)
 	}
 	mustRefuse(t, reset, ErrExpired)
+}
+
+// TestExpiredRootNamesResign: when the root itself has expired, the
+// device's error names the role and `baseline release resign -role root`.
+func TestExpiredRootNamesResign(t *testing.T) {
+	fx := newFixture(t, false)
+	expiry := testNow.AddDate(1, 0, 0)
+	fx.repo.Root.Signed.Expires = expiry
+	if err := fx.repo.WriteRoot(); err != nil {
+		t.Fatal(err)
+	}
+	fx.repo.SetExpires(expiry.AddDate(1, 0, 0))
+	fx.addRelease("fw.bin", randomImage(t, MinChunkSize), nil)
+	after := func(c *Config) { c.Now = func() time.Time { return expiry.Add(time.Hour) } }
+	mustRefuse(t, fx.client(after), ErrExpired)
+	_, err := attempt(fx.client(after))
+	var me *MetadataError
+	if !errors.As(err, &me) || me.Role != "root" || !strings.Contains(err.Error(), "baseline release resign -role root") {
+		t.Fatalf("expired root: %v; want a MetadataError naming release resign -role root", err)
+	}
 }
 
 func TestAttackMaliciousMirror(t *testing.T) {

@@ -3,7 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -205,6 +214,58 @@ func TestReleaseBundle(t *testing.T) {
 	slot.Close()
 	if got, _ := os.ReadFile(filepath.Join(dir, "slot")); !bytes.Equal(got, image) || v == nil {
 		t.Fatal("the slot does not hold the published image")
+	}
+
+	// -cosign-sig: a maker who also signs with cosign puts the sign-blob
+	// signature (base64 DER ECDSA over the image) into the bundle; a device
+	// configured with the cosign public key opens that bundle and refuses
+	// the one without it and one signed by another key.
+	cosignKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	otherKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	digest := sha256.Sum256(image)
+	sigOf := func(k *ecdsa.PrivateKey, name string) string {
+		der, err := ecdsa.SignASN1(rand.Reader, k, digest[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(base64.StdEncoding.EncodeToString(der)+"\n"), 0o644)
+		return p
+	}
+	signed, forged := filepath.Join(dir, "usb", "signed.bundle"), filepath.Join(dir, "usb", "forged.bundle")
+	for out, sig := range map[string]string{signed: sigOf(cosignKey, "fw.sig"), forged: sigOf(otherKey, "other.sig")} {
+		if code, _, stderr := releaseCmd(t, "release", "bundle", "-repo", repo, "-path", "plug/fw-2.bin", "-out", out, "-cosign-sig", sig); code != 0 {
+			t.Fatalf("bundle -cosign-sig: exit %d: %s", code, stderr)
+		}
+	}
+	pkix, _ := x509.MarshalPKIXPublicKey(&cosignKey.PublicKey)
+	pub := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pkix})
+	for i, tc := range []struct {
+		bundle string
+		ok     bool
+	}{{signed, true}, {out, false}, {forged, false}} {
+		c, err := update.New(update.Config{TrustedRoot: root, RepositoryURL: "https://updates.invalid", HardwareID: "plug-v1",
+			Dir: filepath.Join(dir, fmt.Sprintf("cosign-device-%d", i)), InstalledCounter: func() uint64 { return 1 }, CosignPublicKey: pub})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(tc.bundle)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slot, err := update.OpenFileSlot(durable.OS, filepath.Join(dir, fmt.Sprintf("cosign-slot-%d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.OpenBundle(context.Background(), f, slot)
+		slot.Close()
+		f.Close()
+		if tc.ok && err != nil {
+			t.Errorf("%s: the device refused the cosign-signed bundle: %v", filepath.Base(tc.bundle), err)
+		}
+		if !tc.ok && !errors.Is(err, update.ErrSignature) {
+			t.Errorf("%s: opened with a cosign key required: %v", filepath.Base(tc.bundle), err)
+		}
 	}
 }
 
