@@ -292,8 +292,12 @@ func (f *FileAB) checkBoot(ctx context.Context) conformance.Result {
 			Detail: "the running image is the factory image and no hash was configured for it (FileABConfig.Factory.SHA256), so it was not compared"}
 	}
 	if res.err == nil {
+		record := "the record made at install"
+		if res.image.Path == "" {
+			record = "the hash configured for the factory image (FileABConfig.Factory)"
+		}
 		return conformance.Result{Verdict: conformance.Pass,
-			Observed: fmt.Sprintf("at start, %s was read: %d bytes, SHA-256 matches the record made at install; %s", what, res.image.Length, probe)}
+			Observed: fmt.Sprintf("at start, %s was read: %d bytes, SHA-256 matches %s; %s", what, res.image.Length, record, probe)}
 	}
 	reaction := "network restricted to alert and update endpoints (Restrict returned nil), then the alert raised"
 	if res.restrictErr != nil {

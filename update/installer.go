@@ -18,8 +18,9 @@ import (
 	"github.com/iotbaseline/baseline/durable"
 )
 
-// Installer is the design card's Installer: the slot backend that
-// [Client.Apply] drives — A/B files ([NewFileAB]), A/B partitions, RAUC.
+// Installer is the slot backend that [Client.Apply] drives. This module
+// has two: A/B slot files ([NewFileAB]) and RAUC (package update/rauc); a
+// device with its own scheme (raw A/B partitions, say) implements it.
 //
 // Its contract follows golang.org/x/mod/sumdb/note: the only thing that can
 // be activated is a [*Verified], which only [Client.Download] and

@@ -50,7 +50,7 @@ func (f *FileAB) Checks() []conformance.Check {
 		{ID: "update.installed-image", Method: conformance.Measured, Provisions: []string{"5.3-2"},
 			Title: "The boot pointer on storage is the one in force and the committed slot holds the image recorded at install", Run: f.checkImage},
 		{ID: "update.trial-boot", Provisions: []string{"5.3-2"},
-			Title: "A new image runs on trial and is rolled back automatically unless it commits", Run: f.checkTrial},
+			Title: "The installer is configured to boot a new image on trial and roll it back after its trial-boot limit unless it commits", Run: f.checkTrial},
 		f.bootCheck(),
 	}
 }

@@ -388,7 +388,7 @@ func releaseAdd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "baseline release add: -support-until must be YYYY-MM-DD")
 			return 2
 		}
-		if t.Before(time.Now().UTC().Truncate(24 * time.Hour)) {
+		if t.Before(releaseClock().UTC().Truncate(24 * time.Hour)) {
 			fmt.Fprintf(stderr, "baseline release add: -support-until %s is in the past\n", *support)
 			return 2
 		}

@@ -7,6 +7,7 @@ import (
 	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -35,8 +36,8 @@ type Target struct {
 	// CoSignature are computed here and must be left empty; ChunkSize zero
 	// means DefaultChunkSize.
 	Descriptor update.Descriptor
-	// CoSigner, if not nil, is an ML-DSA-65 key (see keyfile / `baseline
-	// keygen -alg ml-dsa-65`) that co-signs the target
+	// CoSigner, if not nil, is an ML-DSA-65 key (see [ReadKey] and
+	// `baseline keygen -alg ml-dsa-65`) that co-signs the target
 	// (see update.VerifyCoSignature) for devices that pin its public key.
 	CoSigner crypto.Signer
 	// SHA512 also lists the image's SHA-512 in the target's hashes. Off by
@@ -259,13 +260,26 @@ func (r *Repo) storeTarget(t Target) (*metadata.TargetFiles, []string, error) {
 
 // copyFile puts src's content at dst atomically (temp name, rename): on
 // the operating system's file system as a hard link, so the image is not
-// stored twice; where linking fails (another file system, or an FS for
-// tests) as a copy (fsync, rename).
+// stored twice, or, where the file system has no hard links, as a symbolic
+// link to src's name (both names are in one directory). Only where neither
+// works (a file system without links, or an FS for tests) is it a copy
+// (fsync, rename), and the copy is logged.
 func (r *Repo) copyFile(src, dst string) error {
 	tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp")
 	if r.fsys == durable.OS {
-		os.Remove(tmp)
-		if os.Link(src, tmp) == nil {
+		for _, link := range []func() error{
+			func() error { return os.Link(src, tmp) },
+			func() error {
+				if filepath.Dir(src) != filepath.Dir(dst) {
+					return errors.ErrUnsupported
+				}
+				return os.Symlink(filepath.Base(src), tmp)
+			},
+		} {
+			os.Remove(tmp)
+			if link() != nil {
+				continue
+			}
 			err := r.fsys.Rename(tmp, dst)
 			if err == nil {
 				err = r.fsys.SyncDir(filepath.Dir(dst))
@@ -275,6 +289,7 @@ func (r *Repo) copyFile(src, dst string) error {
 			}
 			return err
 		}
+		r.log.Warn("release: the file system links no files; the image is stored twice", "path", dst)
 	}
 	in, err := r.fsys.OpenFile(src, os.O_RDONLY, 0)
 	if err != nil {
