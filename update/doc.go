@@ -48,6 +48,10 @@
 //     [Descriptor.Risks], event [SecurityUpdate] from [Release.Events].
 //   - 5.3-12 (disruption announced): [Descriptor.Reboot],
 //     [Descriptor.Downtime], event [Disruption].
+//   - Events for the device's UI ([Event]): the Scheduler, the PolicyStore
+//     and FileAB send them on a channel (SchedulerConfig.Notify,
+//     PolicyConfig.Notify, FileABConfig.Notify) without ever blocking, so a
+//     slow or absent UI never holds up an update.
 //   - 5.3-13 (support period published): [Descriptor.SupportUntil] in signed
 //     metadata; check update.support-period.
 //   - 5.5-3  (algorithm identifiers): the descriptor names its chunk hash
@@ -88,7 +92,8 @@
 //	err = c.Apply(ctx, rel) // Config.Installer: ab, from update.NewFileAB
 //	// or let the scheduler decide when: check, announce, install
 //	policy, err := update.OpenPolicyStore(update.PolicyConfig{FS: durable.OS, Path: "/data/update/policy.json"})
-//	s, err := update.NewScheduler(update.SchedulerConfig{Updater: c, Policy: policy, SafeToDisrupt: idle})
+//	events := make(chan update.Event, 8) // the UI reads it: ui.Show(<-events)
+//	s, err := update.NewScheduler(update.SchedulerConfig{Updater: c, Policy: policy, SafeToDisrupt: idle, Notify: events})
 //	go s.Run(ctx)
 //	// … restart when it suits the user; the launcher calls ab.Boot(ctx) to
 //	// learn which slot to start; the new firmware runs its health check:
