@@ -384,3 +384,87 @@ func TestCrashReconcileFallback(t *testing.T) {
 		t.Fatal("Reconcile wrote nothing")
 	}
 }
+
+// TestCrashCommit cuts power at every write/fsync boundary of Commit's
+// record of the committed release (its counter becomes the anti-rollback
+// floor). After each crash the device boots the new slot; the health check
+// passes again and Commit runs again: then the counter is recorded, the
+// slot is left alone by Rollback, and the release is not offered again.
+// A Commit that returned nil is never lost.
+func TestCrashCommit(t *testing.T) {
+	bundle := make([]byte, 3*update.MinChunkSize+7)
+	rand.Read(bundle)
+	repo := newRepo(t)
+	repo.add("rootfs-1.4.0.raucb", bundle, 8)
+	var rel *update.Release
+	{
+		sys, err := rauc.NewWithRunner(rauc.Config{Dir: crashDir}, durable.NewCrashFS(), newFake().run)
+		must(t, err)
+		if rel, err = repo.client(sys).Check(context.Background()); err != nil || rel == nil {
+			t.Fatalf("check: %v %v", rel, err)
+		}
+	}
+	ctx := context.Background()
+	var fake *fakeRAUC
+	var committed bool
+	points := durable.CrashTest(t, func(fsys *durable.CrashFS) {
+		fake = newFake()
+		fake.want = [][]byte{bundle}
+		committed = false
+		sys, err := openFake(t, fsys, fake)
+		must(t, err)
+		c := repo.clientOn(sys, fsys, clientDir)
+		_, err = c.Check(ctx)
+		must(t, err)
+		must(t, c.Apply(ctx, rel))
+		fake.reboot() // into the new slot, on trial
+	}, func(fsys *durable.CrashFS) error {
+		sys, err := openFake(t, fsys, fake)
+		if err != nil {
+			return err
+		}
+		if err := sys.Commit(ctx); err != nil {
+			return err
+		}
+		committed = true
+		return nil
+	}, func(fsys *durable.CrashFS, point int, mode durable.CrashMode, runErr error) {
+		where := fmt.Sprintf("crash at %d (%v), run error %v", point, mode, runErr)
+		if runErr != nil && !durable.IsCrash(runErr) {
+			t.Fatalf("%s: not a crash", where)
+		}
+		sys, err := openFake(t, fsys, fake)
+		if err != nil {
+			t.Fatalf("%s: adapter does not reopen: %v", where, err)
+		}
+		if committed && sys.InstalledCounter() != 8 {
+			t.Fatalf("%s: acknowledged commit lost (counter %d)", where, sys.InstalledCounter())
+		}
+		fake.reboot()
+		if fake.booted != 1 || !fake.good[1] {
+			t.Fatalf("%s: device runs slot %d (B good %v)", where, fake.booted, fake.good[1])
+		}
+		if sys, err = openFake(t, fsys, fake); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sys.Reconcile(ctx); err != nil {
+			t.Fatalf("%s: Reconcile: %v", where, err)
+		}
+		if err := sys.Commit(ctx); err != nil {
+			t.Fatalf("%s: Commit after the crash: %v", where, err)
+		}
+		if sys.InstalledCounter() != 8 || sys.Rejected(rel) {
+			t.Fatalf("%s: counter %d, rejected %v after the second Commit", where, sys.InstalledCounter(), sys.Rejected(rel))
+		}
+		if err := sys.Rollback(ctx, "late"); !errors.Is(err, update.ErrNoTrial) || fake.booted != 1 || fake.primary != 1 || !fake.good[1] {
+			t.Fatalf("%s: Rollback of the committed slot: %v", where, err)
+		}
+		if _, err := sys.Begin(ctx, rel); !errors.Is(err, update.ErrRollback) {
+			t.Fatalf("%s: Begin of the committed release: %v", where, err)
+		}
+		if len(fake.bad) > 0 {
+			t.Fatalf("%s: %s", where, strings.Join(fake.bad, "; "))
+		}
+	})
+	t.Logf("%d write/fsync boundaries, each crashed in 2 modes", points)
+}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 
 	"github.com/iotbaseline/baseline/durable"
@@ -43,7 +42,9 @@ const (
 // (update.ErrRollback), one that failed its trial on this device
 // (update.ErrRejected, as update.FileAB), and any release while `rauc
 // status` shows that an installed bundle awaits its reboot (the primary
-// slot is not the booted one), wrapping update.ErrTrialPending. It runs
+// slot is not the booted one) or while the release the adapter installed
+// runs on trial, not yet committed or rolled back (wrapping
+// update.ErrTrialPending; Install refuses the same). It runs
 // `rauc status` and, like [System.Reconcile], records a release the
 // bootloader fell back from before it decides.
 func (s *System) Begin(ctx context.Context, r *update.Release) (update.Slot, error) {
@@ -68,8 +69,8 @@ func (s *System) Begin(ctx context.Context, r *update.Release) (update.Slot, err
 	if err := s.gate(r); err != nil {
 		return nil, err
 	}
-	if st.PendingReboot() {
-		return nil, fmt.Errorf("%w (rauc: primary slot %s is not the booted one)", update.ErrTrialPending, st.Primary)
+	if err := s.trialOpen(st); err != nil {
+		return nil, err
 	}
 	if s.handle != nil {
 		s.handle.Close()
@@ -226,8 +227,8 @@ func (s *System) Install(ctx context.Context, v *update.Verified) error {
 	if err != nil {
 		return err
 	}
-	if st.PendingReboot() {
-		return fmt.Errorf("%w (rauc: primary slot %s is not the booted one)", update.ErrTrialPending, st.Primary)
+	if err := s.trialOpen(st); err != nil {
+		return err
 	}
 	from := ""
 	if b := st.BootedSlot(); b != nil {
@@ -258,6 +259,7 @@ func (s *System) Install(ctx context.Context, v *update.Verified) error {
 	if err != nil || after.Primary == "" || after.Primary == from {
 		// Reconcile settles the record from what rauc reports later.
 		s.log.Warn("rauc: cannot tell which slot rauc made primary; the install record stays open", "err", err)
+		s.emit(update.Installed{Image: rec.image(), Reboot: rel.Descriptor.Reboot})
 		return nil
 	}
 	n = s.state().clone()
@@ -266,6 +268,23 @@ func (s *System) Install(ctx context.Context, v *update.Verified) error {
 		s.log.Warn("rauc: could not record the installed slot; Reconcile will", "err", err)
 	}
 	s.emit(update.Installed{Image: rec.image(), Slot: after.Primary, Reboot: rel.Descriptor.Reboot})
+	return nil
+}
+
+// trialOpen refuses a new install while one is unsettled: a bundle
+// awaits its reboot (the primary slot is not the booted one), or the
+// release the adapter installed runs on trial and was neither committed
+// nor rolled back (installing now would overwrite the other slot, the last
+// image known to work). The caller holds s.mu.
+func (s *System) trialOpen(st *Status) error {
+	if st.PendingReboot() {
+		return fmt.Errorf("%w (rauc: primary slot %s is not the booted one)", update.ErrTrialPending, st.Primary)
+	}
+	if t := s.state().Trial; t != nil && t.Done {
+		if b := st.BootedSlot(); b != nil && b.Name == t.Slot {
+			return fmt.Errorf("%w (rauc: %s runs on trial in %s; Commit or Rollback first)", update.ErrTrialPending, t.Release.Path, t.Slot)
+		}
+	}
 	return nil
 }
 
@@ -470,10 +489,10 @@ func (s *System) Rollback(ctx context.Context, reason string) error {
 			return err
 		}
 		s.log.Warn("rauc: release rejected", "path", t.Release.Path, "reason", n.Rejected[len(n.Rejected)-1].Reason)
+		// Sent once the rejection is durable: were rauc to fail after
+		// this, the call that retries has no record left to send it from.
+		s.emit(update.RolledBack{Image: t.Release.image(), Reason: n.Rejected[len(n.Rejected)-1].Reason})
 		return nil
-	}
-	rolledBack := func() {
-		s.emit(update.RolledBack{Image: t.Release.image(), Reason: clip(strings.ToValidUTF8(reason, "\uFFFD"), maxReason)})
 	}
 	if pending {
 		// Here rauc goes first: power loss before the record leaves the
@@ -485,11 +504,7 @@ func (s *System) Rollback(ctx context.Context, reason string) error {
 		if err := s.MarkActive(ctx, "booted"); err != nil {
 			return err
 		}
-		if err := record(); err != nil {
-			return err
-		}
-		rolledBack()
-		return nil
+		return record()
 	}
 	if onTrial {
 		if err := record(); err != nil {
@@ -502,13 +517,7 @@ func (s *System) Rollback(ctx context.Context, reason string) error {
 		return err
 	}
 	s.log.Warn("rauc: booted slot marked bad; rolling back to the other slot", "reason", reason)
-	if err := s.MarkActive(ctx, "other"); err != nil {
-		return err
-	}
-	if onTrial {
-		rolledBack()
-	}
-	return nil
+	return s.MarkActive(ctx, "other")
 }
 
 // Rejected reports whether r failed its trial on this device (same release

@@ -74,9 +74,11 @@ type Config struct {
 	InstalledCounter func() uint64
 	// Notify receives the adapter's events, as update.FileABConfig.Notify
 	// does: update.Downloading while the client writes the staged bundle,
-	// update.Installed when rauc has installed it, update.Committed at
-	// Commit, update.RolledBack when Rollback or Reconcile rejects a
-	// release. (TrialBoot is the bootloader's, which the adapter does not
+	// update.Installed when rauc has installed it (Slot empty when rauc's
+	// status could not say which), update.Committed at Commit,
+	// update.RolledBack when Rollback or Reconcile records a release as
+	// rejected (Rollback sends it once that record is durable, before it
+	// runs rauc's mark-bad, which it may have to be called again for). (TrialBoot is the bootloader's, which the adapter does not
 	// see.) Sends never block: an event the channel has no room for is
 	// dropped, so a slow or absent UI never holds up an update.
 	Notify chan<- update.Event

@@ -213,10 +213,17 @@ func TestBootloaderFallbackRealRAUC(t *testing.T) {
 	must(t, os.WriteFile(e.boot+"/state.B", []byte("bad\n"), 0o600))
 	must(t, os.WriteFile(e.boot+"/primary", []byte("A\n"), 0o600))
 	e.reboot("A")
-	sys = e.system(stage)
+	events := make(chan update.Event, 8)
+	sys = e.systemNotify(stage, events)
 	rj, err := sys.Reconcile(ctx)
 	if err != nil || rj == nil || !rj.Automatic || rj.Image.Counter != 8 {
 		t.Fatalf("Reconcile: %+v %v", rj, err)
+	}
+	if len(events) != 1 {
+		t.Fatalf("%d events from Reconcile, want one RolledBack", len(events))
+	}
+	if ev, ok := (<-events).(update.RolledBack); !ok || !ev.Automatic || ev.Image.Counter != 8 || ev.Reason != rj.Reason {
+		t.Fatalf("Reconcile's event: %#v", ev)
 	}
 	assertRejected(t, sys, repo.client(sys), rel, "", true)
 	if rj, err := sys.Reconcile(ctx); err != nil || rj != nil {
@@ -459,5 +466,46 @@ func TestEventsRealRAUC(t *testing.T) {
 	}
 	if len(events) != 0 {
 		t.Fatalf("%d more events", len(events))
+	}
+}
+
+// TestNoInstallDuringTrialRealRAUC: while the release the adapter
+// installed runs on trial (rebooted into, not yet committed), a newer
+// release is refused with ErrTrialPending: installing it would overwrite
+// the other slot, the last image known to work. After Commit it installs.
+func TestNoInstallDuringTrialRealRAUC(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	stage := t.TempDir()
+	sys := e.system(stage)
+	repo := newRepo(t)
+	repo.add("rootfs-1.4.0.raucb", readFile(t, e.bundle("r8", image("1.4.0"), "1.4.0", e.cert, e.key)), 8)
+	c := repo.client(sys)
+	rel, err := c.Check(ctx)
+	if err != nil || rel == nil {
+		t.Fatalf("check: %v %v", rel, err)
+	}
+	must(t, c.Apply(ctx, rel))
+	e.reboot("B")
+	sys = e.system(stage)
+	repo.add("rootfs-1.5.0.raucb", readFile(t, e.bundle("r9", image("1.5.0"), "1.5.0", e.cert, e.key)), 9)
+	c = repo.client(sys)
+	next, err := c.Check(ctx)
+	if err != nil || next == nil || next.Descriptor.ReleaseCounter != 9 {
+		t.Fatalf("check: %v %v", next, err)
+	}
+	if _, err := sys.Begin(ctx, next); !errors.Is(err, update.ErrTrialPending) {
+		t.Fatalf("Begin during the trial: %v", err)
+	}
+	if err := c.Apply(ctx, next); !errors.Is(err, update.ErrTrialPending) {
+		t.Fatalf("Apply during the trial: %v", err)
+	}
+	if !slotHolds(t, e.slotA, bytes.Repeat([]byte("A"), 1<<20)) || e.state("primary") != "B" {
+		t.Fatal("the install during the trial touched slot A or the boot order")
+	}
+	must(t, sys.Commit(ctx))
+	must(t, c.Apply(ctx, next))
+	if !slotHolds(t, e.slotA, image("1.5.0")) || e.state("primary") != "A" {
+		t.Fatal("the newer release did not install after the commit")
 	}
 }
