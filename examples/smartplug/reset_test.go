@@ -484,9 +484,10 @@ func TestResetRefusedChangesNothing(t *testing.T) {
 
 // TestInstallDuringResetRefused: the other direction of the reset/update
 // exclusion. While a factory reset runs, the owner's install request is
-// refused with 503 and a reason, the Scheduler's install (apply) is refused
-// with errResetting, which the Scheduler reports as a CheckFailed event,
-// and the state directory and the A/B slots are untouched.
+// refused with 503 and a reason, and the Scheduler's install (apply) with
+// errResetting (the Scheduler reports an Apply error as a CheckFailed
+// event and retries: update's TestSchedulerApplyFailureRetries). The
+// state directory and the A/B slots are untouched.
 func TestInstallDuringResetRefused(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state")
 	rg := openRig(t, dir, options{})
@@ -513,8 +514,8 @@ func TestInstallDuringResetRefused(t *testing.T) {
 	if err := rg.d.updates.apply(context.Background(), rel); !errors.Is(err, errResetting) {
 		t.Fatalf("apply during a reset = %v, want errResetting", err)
 	}
-	if rg.d.updates.installing.Load() {
-		t.Error("apply left the installing flag set")
+	if n := rg.d.updates.installing.Load(); n != 0 {
+		t.Errorf("apply left the install count at %d", n)
 	}
 	if st := rg.d.updates.status(); st.LastInstall != errResetting.Error() {
 		t.Errorf("update status does not say why: %q", st.LastInstall)
@@ -523,6 +524,33 @@ func TestInstallDuringResetRefused(t *testing.T) {
 		t.Errorf("A/B state changed: %+v, was %+v", got, ab)
 	}
 	sameSnapshot(t, "install during a reset", before, snapshot(t, dir))
+}
+
+// TestResetRefusedWhileOneOfTwoInstallsRuns: the Scheduler's install and
+// the owner's overlap; the second apply ends at once (here: the demo
+// repository's placeholder; on a product, update.ErrBusy). Its end must
+// not let a factory reset start while the first still installs.
+func TestResetRefusedWhileOneOfTwoInstallsRuns(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	rg := openRig(t, dir, options{})
+	tok := rg.setup(rg.label)
+	rg.use(tok)
+	u := rg.d.updates
+	rg.d.reset.updateBusy = u.busy // the plug's own hook, not the rig's stand-in
+	u.installing.Add(1)            // the first apply, still downloading
+	rel := &update.Release{Path: "fw-9.bin", Length: 1, Descriptor: &update.Descriptor{ReleaseCounter: 9}}
+	if err := u.apply(context.Background(), rel); err == nil {
+		t.Fatal("the overlapping apply succeeded")
+	}
+	before := snapshot(t, dir)
+	if r := rg.json("POST", "/api/reset", tok, map[string]string{"confirm": "RESET"}); r.code != http.StatusConflict || !strings.Contains(r.body, "an update is installing") {
+		t.Fatalf("reset while the first install runs = %d %s; want 409", r.code, r.body)
+	}
+	sameSnapshot(t, "reset refused", before, snapshot(t, dir))
+	u.installing.Add(-1) // the first apply ends
+	if n := u.installing.Load(); n != 0 {
+		t.Fatalf("install count %d after both ended", n)
+	}
 }
 
 // A reset cut short (here: one store cannot be erased) stays pending in

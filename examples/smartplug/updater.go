@@ -114,10 +114,13 @@ type updater struct {
 
 	bg context.Context // the background context, for installs the owner starts
 
-	// installing is set while apply downloads and installs; the factory
-	// reset refuses to start then (device.reset.updateBusy), and apply refuses
-	// to start once a reset has begun.
-	installing atomic.Bool
+	// installing counts the applies running (the Scheduler's and the
+	// owner's may overlap; the client lets one through and refuses the
+	// other with update.ErrBusy); the factory reset refuses to start while
+	// it is not zero (device.reset.updateBusy), and apply refuses to start
+	// once a reset has begun. A count, not a flag: the refused apply's
+	// exit must not clear what the running one set.
+	installing atomic.Int32
 
 	mu     sync.Mutex
 	st     updateStatus // check results, progress, deferral
@@ -130,7 +133,7 @@ func newUpdater(ctx context.Context, d *device, o options) (*updater, error) {
 		return nil, errors.New("updates: the plug was not started through its launcher")
 	}
 	u := &updater{d: d, boot: o.boot, events: make(chan update.Event, 16)}
-	d.reset.updateBusy = u.installing.Load
+	d.reset.updateBusy = u.busy
 	dir := d.path("update")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -303,7 +306,7 @@ var errNothingToInstall = errors.New("no release to install: the plug is up to d
 
 // errPlaceholder: the demo repository's release is not installed.
 // errResetting refuses an install while a factory reset runs.
-var errResetting = errors.New("a factory reset is running; the update is installed after the restart")
+var errResetting = errors.New("a factory reset is running; nothing was installed, and the plug checks for updates again later")
 
 var errPlaceholder = errors.New("the demo repository's release is a placeholder, not a firmware image: publish a real one with baseline release add and start the plug with --update-repo and --update-root")
 
@@ -340,8 +343,8 @@ func (u *updater) apply(ctx context.Context, rel *update.Release) error {
 	// at this one: one of the two always sees the other. Refused here, the
 	// Scheduler reports the error as an update.CheckFailed event and tries
 	// again after its backoff (by then the reset has restarted the plug).
-	u.installing.Store(true)
-	defer u.installing.Store(false)
+	u.installing.Add(1)
+	defer u.installing.Add(-1)
 	if u.d.reset.resetting.Load() {
 		u.setInstallError(errResetting.Error())
 		return errResetting
@@ -366,6 +369,9 @@ func (u *updater) apply(ctx context.Context, rel *update.Release) error {
 	u.restart("update " + v + " installed")
 	return nil
 }
+
+// busy reports whether an install runs: the factory reset's Busy hook.
+func (u *updater) busy() bool { return u.installing.Load() > 0 }
 
 func (u *updater) setInstallError(s string) {
 	u.mu.Lock()
@@ -529,6 +535,14 @@ func (u *updater) commitOrRollBack(ctx context.Context) bool {
 			u.d.log.Info("update: health check passed; committed", "version", version)
 			return true
 		}
+		// The image is good but its commit could not be recorded (a
+		// storage error): rejecting it for good would be wrong. It stays
+		// on trial; the next start counts that trial boot and tries the
+		// commit again, and if the storage never recovers the trial
+		// limit rolls it back.
+		u.setHealth("passed, but the commit could not be recorded: " + oneLineErr(err) + "; the next start tries again")
+		u.d.log.Error("update: commit failed; the image stays on trial", "version", version, "err", err)
+		return true
 	}
 	u.setHealth("failed: " + oneLineErr(err))
 	u.d.log.Error("update: health check failed; rolling back", "version", version, "err", err)
