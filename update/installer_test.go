@@ -563,6 +563,45 @@ func TestFileABEvents(t *testing.T) {
 	if err := e2.ab.Rollback(ctx, "no"); err != nil {
 		t.Fatal(err)
 	}
+
+	// RolledBack: by the firmware (its health check failed) and by Boot
+	// (the trial boots ran out).
+	rolledBack := func(ch chan Event) []RolledBack {
+		var out []RolledBack
+		for len(ch) > 0 {
+			if rb, ok := (<-ch).(RolledBack); ok {
+				out = append(out, rb)
+			}
+		}
+		return out
+	}
+	ch3 := make(chan Event, 1024)
+	e3 := newABEnv(t, func(c *FileABConfig) { c.Notify = ch3 })
+	if err := e3.c.Apply(ctx, e3.release(3)); err != nil {
+		t.Fatal(err)
+	}
+	e3.reboot()
+	e3.boot()
+	if err := e3.ab.Rollback(ctx, "health check failed"); err != nil {
+		t.Fatal(err)
+	}
+	if rb := rolledBack(ch3); len(rb) != 1 || rb[0].Automatic || rb[0].Reason != "health check failed" || rb[0].Image.Counter != 3 {
+		t.Fatalf("RolledBack events after Rollback: %+v", rb)
+	}
+	ch4 := make(chan Event, 1024)
+	e4 := newABEnv(t, func(c *FileABConfig) { c.Notify = ch4; c.MaxAttempts = 1 })
+	if err := e4.c.Apply(ctx, e4.release(3)); err != nil {
+		t.Fatal(err)
+	}
+	e4.reboot()
+	e4.boot() // the one trial boot; the firmware never commits
+	e4.reboot()
+	if d := e4.boot(); d.RolledBack == nil {
+		t.Fatalf("second boot did not roll back: %+v", d)
+	}
+	if rb := rolledBack(ch4); len(rb) != 1 || !rb[0].Automatic || rb[0].Image.Counter != 3 || !strings.Contains(rb[0].Reason, "trial boot") {
+		t.Fatalf("RolledBack events after the trial boots ran out: %+v", rb)
+	}
 }
 
 // TestFileABJournalStaysSmall: many update cycles keep the journal bounded

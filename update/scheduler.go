@@ -261,7 +261,8 @@ func (s *Scheduler) decide(ctx context.Context, now time.Time) time.Duration {
 	if ok, until := p.postponedUntil(rel, now, secCap); ok {
 		if counter != s.postponed {
 			s.postponed = counter
-			s.notify(ReleasePostponed{Path: rel.Path, ReleaseCounter: counter, Security: rel.Descriptor.Security, Until: until})
+			s.notify(ReleasePostponed{Path: rel.Path, ReleaseCounter: counter, Security: rel.Descriptor.Security, Until: until,
+				Capped: p.Postponed.capped(until)})
 		}
 		wait := s.untilCheck(now)
 		if !until.IsZero() {

@@ -479,6 +479,28 @@ func TestSchedulerPostponedSecurityAfterCap(t *testing.T) {
 	if n := countEvents[ReleasePostponed](e.eventsOf()); n != 1 {
 		t.Fatalf("ReleasePostponed events = %d, want 1", n)
 	}
+	for _, ev := range e.eventsOf() {
+		if rp, ok := ev.(ReleasePostponed); ok && (!rp.Capped || !rp.Until.Equal(capEnd) || !rp.Security) {
+			t.Fatalf("ReleasePostponed %+v: want Capped, Until the cap's end", rp)
+		}
+	}
+}
+
+// TestSchedulerPostponedSecurityWithinCap: a security release postponed
+// for less than the cap is reported with the owner's time, not Capped.
+func TestSchedulerPostponedSecurityWithinCap(t *testing.T) {
+	until := policyT0.Add(DefaultMaxSecurityPostpone / 2)
+	e := newSchedEnvPostponed(t, policyRelease(6, true), until)
+	e.next()
+	var got []ReleasePostponed
+	for _, ev := range e.eventsOf() {
+		if rp, ok := ev.(ReleasePostponed); ok {
+			got = append(got, rp)
+		}
+	}
+	if len(got) != 1 || got[0].Capped || !got[0].Until.Equal(until) {
+		t.Fatalf("ReleasePostponed %+v: want one, not Capped, until %v", got, until)
+	}
 }
 
 // TestSchedulerNotSafeToDisrupt: while the device's hook says no, nothing
@@ -539,6 +561,30 @@ func TestSchedulerClockSetBack(t *testing.T) {
 	e.next()
 	if _, applies := e.u.counts(); applies != 1 {
 		t.Fatalf("applies = %d after the clock was set back, want 1", applies)
+	}
+}
+
+// TestSchedulerClockSetBackWhilePending: with a release pending (automatic
+// installation off), the clock is set back 30 days. The planned check now
+// looks a month away; the Scheduler checks at once instead and plans the
+// next check one period ahead, not a month.
+func TestSchedulerClockSetBackWhilePending(t *testing.T) {
+	e := newSchedEnv(t, policyRelease(2, false), func(e *schedEnv, _ *SchedulerConfig) {
+		if _, err := e.policy.SetAutoInstall(false); err != nil {
+			t.Fatal(err)
+		}
+	})
+	r := e.next()
+	checks, _ := e.u.counts()
+	e.setClock(policyT0.Add(-30 * 24 * time.Hour))
+	r.d = 0
+	e.fire(r)
+	r = e.next()
+	if got, applies := e.u.counts(); got != checks+1 || applies != 0 {
+		t.Fatalf("checks %d → %d, applies %d: want one check at once after the clock went back", checks, got, applies)
+	}
+	if r.d > DefaultCheckPeriod*12/10 {
+		t.Fatalf("next wait %v after the clock went back, want at most one period", r.d)
 	}
 }
 

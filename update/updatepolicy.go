@@ -59,6 +59,9 @@ type Postponement struct {
 	// Until is when the postponement ends; the zero time (feature releases
 	// only) means until the owner resumes it.
 	Until time.Time `json:"until,omitzero"`
+	// Capped records that the owner asked for longer than the maker's cap
+	// on security postponements, and Until is the cap's end (5.3-8).
+	Capped bool `json:"capped,omitempty"`
 }
 
 // policyFile is the on-disk form: the policy and a format version.
@@ -111,6 +114,9 @@ func (p UpdatePolicy) validate() error {
 		if q.Security && q.Until.IsZero() {
 			return fmt.Errorf("%w: security postponement without end", ErrPolicy)
 		}
+		if q.Capped && !q.Security {
+			return fmt.Errorf("%w: only a security postponement is capped", ErrPolicy)
+		}
 		if !q.Until.IsZero() && q.Until.Before(q.At) {
 			return fmt.Errorf("%w: postponement ends before it starts", ErrPolicy)
 		}
@@ -153,6 +159,13 @@ func (p UpdatePolicy) postponedUntil(r *Release, now time.Time, secCap time.Dura
 		return true, q.Until
 	}
 	return false, time.Time{}
+}
+
+// capped reports whether a security postponement that ends at end (as
+// postponedUntil computed it) ends there because of the maker's cap: it
+// was capped when the owner asked, or a cap lowered since ends it sooner.
+func (q *Postponement) capped(end time.Time) bool {
+	return q != nil && q.Security && (end.Before(q.Until) || q.Capped && end.Equal(q.Until))
 }
 
 // PolicyChanged reports a change of the update policy: the owner's, or
@@ -295,7 +308,7 @@ func (s *PolicyStore) Postpone(r *Release, until time.Time) (ReleasePostponed, e
 			return ReleasePostponed{}, fmt.Errorf("%w: security releases cannot be postponed on this device", ErrPolicy)
 		}
 	}
-	q := &Postponement{ReleaseCounter: d.ReleaseCounter, Security: d.Security, At: now, Until: ev.Until}
+	q := &Postponement{ReleaseCounter: d.ReleaseCounter, Security: d.Security, At: now, Until: ev.Until, Capped: ev.Capped}
 	if _, err := s.change(func(p *UpdatePolicy) { p.Postponed = q }, ev); err != nil {
 		return ReleasePostponed{}, err
 	}
