@@ -445,6 +445,52 @@ func TestFileABSupersededSlotRefusesWrites(t *testing.T) {
 	}
 }
 
+// TestFileABBeginOtherReleaseSupersedes: two installs of different
+// releases overlap at the installer (two clients, or a client and a
+// bundle): the later Begin wins. The first slot refuses writes, a
+// *Verified produced into it before is refused by Install, and only the
+// second release is installed.
+func TestFileABBeginOtherReleaseSupersedes(t *testing.T) {
+	e := newABEnvWith(t, nil, 2, 3, 4)
+	ctx := context.Background()
+	r3, r4 := e.release(3), e.release(4)
+	s3, err := e.ab.Begin(ctx, r3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v3, err := e.c.Download(ctx, r3, s3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s4, err := e.ab.Begin(ctx, r4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ab.Install(ctx, v3); !errors.Is(err, ErrUnverified) {
+		t.Fatalf("Install of the superseded download = %v, want ErrUnverified", err)
+	}
+	if _, err := s3.WriteAt([]byte("x"), 0); !errors.Is(err, ErrSlotClosed) {
+		t.Fatalf("write to the superseded slot = %v", err)
+	}
+	if st := e.ab.Status(); st.Phase != PhaseDownloading {
+		t.Fatalf("after the refused Install: %+v", st)
+	}
+	v4, err := e.c.Download(ctx, r4, s4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ab.Install(ctx, v4); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.ab.Status(); st.Phase != PhasePendingReboot || st.Pending.Counter != 4 {
+		t.Fatalf("after installing 4: %+v", st)
+	}
+	e.reboot()
+	if d := e.boot(); !d.Trial || d.Slot != "b" || !bytes.Equal(e.slotContent(abDir+"/slot-b"), e.img[4]) {
+		t.Fatalf("boot after the overlapping installs: %+v", d)
+	}
+}
+
 // TestApplyBusy: two installs at once: the second is refused at once and
 // the first completes.
 func TestApplyBusy(t *testing.T) {
