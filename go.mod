@@ -11,6 +11,7 @@ require (
 	github.com/theupdateframework/go-tuf/v2 v2.4.2
 	github.com/tink-crypto/tink-go/v2 v2.9.0
 	golang.org/x/crypto v0.59.0
+	golang.org/x/exp v0.0.0-20261113113407-e3970619a1a4
 	golang.org/x/sys v0.50.0
 	golang.org/x/text v0.44.0
 )
