@@ -468,3 +468,120 @@ func TestCrashCommit(t *testing.T) {
 	})
 	t.Logf("%d write/fsync boundaries, each crashed in 2 modes", points)
 }
+
+// TestCommitAfterManualSwitchBack: the installed release's slot is
+// switched back by hand before it ever runs. The old image's health check
+// passes and it calls Commit: that must not raise the anti-rollback floor
+// to the release that never ran, nor report it committed; the release can
+// be installed again.
+func TestCommitAfterManualSwitchBack(t *testing.T) {
+	bundle := make([]byte, 3*update.MinChunkSize+7)
+	rand.Read(bundle)
+	repo := newRepo(t)
+	repo.add("rootfs-1.4.0.raucb", bundle, 8)
+	ctx := context.Background()
+	fsys := durable.NewCrashFS()
+	fake := newFake()
+	fake.want = [][]byte{bundle}
+	sys, err := openFake(t, fsys, fake)
+	must(t, err)
+	c := repo.clientOn(sys, fsys, clientDir)
+	rel, err := c.Check(ctx)
+	must(t, err)
+	must(t, c.Apply(ctx, rel))
+	_, err = fake.run(ctx, "status", "mark-active", "booted") // by hand
+	must(t, err)
+	fake.reboot()
+	events := make(chan update.Event, 8)
+	sys, err = rauc.NewWithRunner(rauc.Config{Dir: crashDir, Notify: events}, fsys, fake.run)
+	must(t, err)
+	if _, err := sys.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	must(t, sys.Commit(ctx))
+	if n := sys.InstalledCounter(); n != 0 {
+		t.Fatalf("floor %d after committing the old image, want 0", n)
+	}
+	if len(events) != 0 {
+		t.Fatalf("event %#v for a release that never ran", <-events)
+	}
+	if sys.Rejected(rel) {
+		t.Fatal("the release that never ran is rejected")
+	}
+	must(t, c.Apply(ctx, rel))
+	if fake.installs != 2 || fake.primary != 1 {
+		t.Fatalf("reinstall: installs %d, primary %d", fake.installs, fake.primary)
+	}
+}
+
+// TestRollbackThenReconcileKeepsCommittedSlot: R8 is committed in B; R9
+// fails its trial in A and is rolled back; something reconciles before the
+// restart. Back in B, a later Rollback must not abandon the committed
+// slot, and in no case may the device boot the rejected R9 again.
+func TestRollbackThenReconcileKeepsCommittedSlot(t *testing.T) {
+	b8 := make([]byte, 3*update.MinChunkSize+7)
+	b9 := make([]byte, 3*update.MinChunkSize+9)
+	rand.Read(b8)
+	rand.Read(b9)
+	repo := newRepo(t)
+	repo.add("r8.raucb", b8, 8)
+	ctx := context.Background()
+	fsys := durable.NewCrashFS()
+	fake := newFake()
+	fake.want = [][]byte{b8, b9}
+	sys, err := openFake(t, fsys, fake)
+	must(t, err)
+	c := repo.clientOn(sys, fsys, clientDir)
+	rel, err := c.Check(ctx)
+	must(t, err)
+	must(t, c.Apply(ctx, rel))
+	fake.reboot()
+	sys, err = openFake(t, fsys, fake)
+	must(t, err)
+	must(t, sys.Commit(ctx))
+	repo.add("r9.raucb", b9, 9)
+	c = repo.clientOn(sys, fsys, clientDir)
+	rel9, err := c.Check(ctx)
+	must(t, err)
+	must(t, c.Apply(ctx, rel9))
+	fake.reboot()
+	sys, err = openFake(t, fsys, fake)
+	must(t, err)
+	must(t, sys.Rollback(ctx, "health check failed"))
+	_, err = sys.Reconcile(ctx) // before the restart
+	must(t, err)
+	fake.reboot()
+	sys, err = openFake(t, fsys, fake)
+	must(t, err)
+	_, err = sys.Reconcile(ctx)
+	must(t, err)
+	if fake.booted != 1 {
+		t.Fatalf("back on slot %d, want B", fake.booted)
+	}
+	if err := sys.Rollback(ctx, "late"); !errors.Is(err, update.ErrNoTrial) || !strings.Contains(err.Error(), "committed here") {
+		t.Fatalf("Rollback of the committed slot = %v, want ErrNoTrial for the slot committed here", err)
+	}
+	fake.reboot()
+	if fake.booted != 1 || !bytes.Equal(fake.holds[1], b8) {
+		t.Fatalf("the device runs slot %d", fake.booted)
+	}
+}
+
+// TestRollbackRefusesBadOtherSlot: with no record of the booted slot (a
+// bundle installed by hand) and the other slot marked bad, Rollback does
+// not switch: `mark-active other` would mark that slot good and boot
+// what failed there.
+func TestRollbackRefusesBadOtherSlot(t *testing.T) {
+	ctx := context.Background()
+	fsys := durable.NewCrashFS()
+	fake := newFake()
+	fake.good[1] = false // B failed earlier
+	sys, err := openFake(t, fsys, fake)
+	must(t, err)
+	if err := sys.Rollback(ctx, "x"); !errors.Is(err, update.ErrNoTrial) {
+		t.Fatalf("Rollback towards a bad slot = %v, want ErrNoTrial", err)
+	}
+	if fake.primary != 0 || !fake.good[0] || fake.good[1] {
+		t.Fatalf("Rollback changed the boot state: primary %d good %v", fake.primary, fake.good)
+	}
+}

@@ -314,10 +314,12 @@ func (s *System) reconcile(st *Status) (*update.Rejection, error) {
 	if b := st.BootedSlot(); b != nil {
 		booted = b.Name
 	}
-	if in := s.state().Installed; t == nil && in != nil && in.Slot != "" && booted != "" && booted != in.Slot {
+	if in := s.state().Installed; t == nil && in != nil && in.Slot != "" && booted != "" && booted != in.Slot && st.Primary != in.Slot {
 		// Something other than the adapter switched slots (a bundle
-		// installed by hand, or the bootloader's fallback): the slot
-		// committed here may be overwritten next, so stop vouching for it.
+		// installed by hand, or the bootloader's fallback), and the
+		// device is not on its way back (a Rollback before the restart
+		// leaves the committed slot primary): the slot committed here may
+		// be overwritten next, so stop vouching for it.
 		n := s.state().clone()
 		n.Installed.Slot = ""
 		if err := s.save(n); err != nil {
@@ -374,7 +376,10 @@ func (s *System) reconcile(st *Status) (*update.Rejection, error) {
 }
 
 // Commit marks the booted slot good (`rauc status mark-good booted`): the
-// firmware's health check passed on the trial boot. When the adapter
+// firmware's health check passed on the trial boot. The firmware must call
+// it (not only RAUC's rauc-mark-good.service): until Commit or Rollback
+// settles a release the adapter installed, Begin and Install refuse the
+// next one with update.ErrTrialPending. When the adapter
 // installed a release that has not been booted yet, Commit returns
 // update.ErrNoTrial and changes nothing (commit only what ran). RAUC keeps
 // no trial state of its own; what "good" means for the attempt counter is
@@ -400,7 +405,8 @@ func (s *System) Commit(ctx context.Context) error {
 	if err := s.MarkGood(ctx); err != nil {
 		return err
 	}
-	if t != nil && t.Done {
+	switch {
+	case t != nil && t.Done && booted == t.Slot:
 		// Power loss before this record leaves the trial open: the next
 		// Commit marks the slot good again (harmless) and records it.
 		n := s.state().clone()
@@ -413,6 +419,17 @@ func (s *System) Commit(ctx context.Context) error {
 		}
 		s.log.Info("rauc: release committed", "path", t.Release.Path, "counter", t.Release.Counter, "slot", t.Slot)
 		s.emit(update.Committed{Image: t.Release.image()})
+	case t != nil && t.Done:
+		// The slot was switched back by hand before the release ever
+		// ran: what passed the health check is the slot booted now. The
+		// release is neither committed (its counter must not become the
+		// floor) nor rejected; it may be installed again.
+		n := s.state().clone()
+		n.Trial = nil
+		if err := s.save(n); err != nil {
+			return err
+		}
+		s.log.Info("rauc: the installed release never ran; forgetting its install record", "path", t.Release.Path, "slot", t.Slot, "booted", booted)
 	}
 	return nil
 }
@@ -460,10 +477,12 @@ func (s *System) InstalledCounter() uint64 {
 // health check that fails later is the firmware's to report, not a reason
 // to boot the older slot). A slot the adapter has no record of (the factory
 // image, or a bundle installed with InstallBundle or `rauc install` by
-// hand) it abandons as described above. The record of the committed slot
-// is dropped when InstallBundle runs and when Reconcile (at every start)
-// finds another slot booted, so a slot rewritten outside the adapter is
-// not mistaken for the committed one.
+// hand) it abandons as described above, unless the other slot is marked
+// bad (then it returns update.ErrNoTrial too: switching would boot what
+// failed there). The record of the committed slot is dropped when
+// InstallBundle runs and when Reconcile (at every start) finds another
+// slot booted and not about to be left, so a slot rewritten outside the
+// adapter is not mistaken for the committed one.
 func (s *System) Rollback(ctx context.Context, reason string) error {
 	st, err := s.Status(ctx)
 	if err != nil {
@@ -512,12 +531,38 @@ func (s *System) Rollback(ctx context.Context, reason string) error {
 		}
 	} else if in := s.state().Installed; in != nil && in.Slot != "" && in.Slot == booted {
 		return fmt.Errorf("%w: %s runs %s, committed here", update.ErrNoTrial, booted, in.Release.Path)
+	} else if o := otherSlot(st); o != nil && o.BootStatus == "bad" {
+		// `mark-active other` would mark it good again and boot what
+		// failed there (a release rejected earlier, say).
+		return fmt.Errorf("%w: the other slot %s is marked bad; not switching to it", update.ErrNoTrial, o.Name)
 	}
 	if err := s.MarkBad(ctx); err != nil {
 		return err
 	}
 	s.log.Warn("rauc: booted slot marked bad; rolling back to the other slot", "reason", reason)
 	return s.MarkActive(ctx, "other")
+}
+
+// otherSlot is the slot `rauc status mark-active other` means: the one
+// other bootable slot of the booted slot's class, or nil when there is not
+// exactly one.
+func otherSlot(st *Status) *SlotStatus {
+	b := st.BootedSlot()
+	if b == nil {
+		return nil
+	}
+	var other *SlotStatus
+	for i := range st.Slots {
+		sl := &st.Slots[i]
+		if sl.Class != b.Class || sl.Name == b.Name || sl.Bootname == "" {
+			continue
+		}
+		if other != nil {
+			return nil
+		}
+		other = sl
+	}
+	return other
 }
 
 // Rejected reports whether r failed its trial on this device (same release
