@@ -118,12 +118,7 @@ func TestRejectedAfterRollbackRealRAUC(t *testing.T) {
 	stage := t.TempDir()
 	sys := e.system(stage)
 	repo := newRepo(t)
-	repo.add("rootfs-1.4.0.raucb", readFile(t, e.bundle("r8", image("1.4.0"), "1.4.0", e.cert, e.key)), 8)
-	c := repo.client(sys)
-	rel, err := c.Check(ctx)
-	if err != nil || rel == nil || rel.Descriptor.ReleaseCounter != 8 {
-		t.Fatalf("check: %v %v", rel, err)
-	}
+	c, rel := e.publish(repo, sys, "r8", "1.4.0", 8)
 	if err := c.Apply(ctx, rel); err != nil {
 		t.Fatal(err)
 	}
@@ -194,12 +189,7 @@ func TestBootloaderFallbackRealRAUC(t *testing.T) {
 	stage := t.TempDir()
 	sys := e.system(stage)
 	repo := newRepo(t)
-	repo.add("rootfs-1.4.0.raucb", readFile(t, e.bundle("r8", image("1.4.0"), "1.4.0", e.cert, e.key)), 8)
-	c := repo.client(sys)
-	rel, err := c.Check(ctx)
-	if err != nil || rel == nil {
-		t.Fatalf("check: %v %v", rel, err)
-	}
+	c, rel := e.publish(repo, sys, "r8", "1.4.0", 8)
 	must(t, c.Apply(ctx, rel))
 	if err := sys.Commit(ctx); !errors.Is(err, update.ErrNoTrial) {
 		t.Fatalf("Commit before the reboot: %v", err)
@@ -241,12 +231,7 @@ func TestCommitOnTrialRealRAUC(t *testing.T) {
 	stage := t.TempDir()
 	sys := e.system(stage)
 	repo := newRepo(t)
-	repo.add("rootfs-1.4.0.raucb", readFile(t, e.bundle("r8", image("1.4.0"), "1.4.0", e.cert, e.key)), 8)
-	c := repo.client(sys)
-	rel, err := c.Check(ctx)
-	if err != nil || rel == nil {
-		t.Fatalf("check: %v %v", rel, err)
-	}
+	c, rel := e.publish(repo, sys, "r8", "1.4.0", 8)
 	must(t, c.Apply(ctx, rel))
 	e.reboot("B")
 	sys = e.system(stage)
@@ -307,12 +292,7 @@ func TestRollbackBeforeRestartRealRAUC(t *testing.T) {
 	stage := t.TempDir()
 	sys := e.system(stage)
 	repo := newRepo(t)
-	repo.add("rootfs-1.4.0.raucb", readFile(t, e.bundle("r8", image("1.4.0"), "1.4.0", e.cert, e.key)), 8)
-	c := repo.client(sys)
-	rel, err := c.Check(ctx)
-	if err != nil || rel == nil {
-		t.Fatalf("check: %v %v", rel, err)
-	}
+	c, rel := e.publish(repo, sys, "r8", "1.4.0", 8)
 	must(t, c.Apply(ctx, rel))
 	must(t, sys.Rollback(ctx, "user cancelled"))
 	if e.state("state.B") != "bad" || e.state("primary") != "A" || e.state("state.A") != "good" {
@@ -377,12 +357,7 @@ func TestRunningAnotherSlotDropsCommittedRecord(t *testing.T) {
 	stage := t.TempDir()
 	sys := e.system(stage)
 	repo := newRepo(t)
-	repo.add("rootfs-1.4.0.raucb", readFile(t, e.bundle("r8", image("1.4.0"), "1.4.0", e.cert, e.key)), 8)
-	c := repo.client(sys)
-	rel, err := c.Check(ctx)
-	if err != nil || rel == nil {
-		t.Fatalf("check: %v %v", rel, err)
-	}
+	c, rel := e.publish(repo, sys, "r8", "1.4.0", 8)
 	must(t, c.Apply(ctx, rel))
 	e.reboot("B")
 	sys = e.system(stage)
@@ -416,12 +391,7 @@ func TestEventsRealRAUC(t *testing.T) {
 	events := make(chan update.Event, 1024)
 	sys := e.systemNotify(stage, events)
 	repo := newRepo(t)
-	repo.add("rootfs-1.4.0.raucb", readFile(t, e.bundle("r8", image("1.4.0"), "1.4.0", e.cert, e.key)), 8)
-	c := repo.client(sys)
-	rel, err := c.Check(ctx)
-	if err != nil || rel == nil {
-		t.Fatalf("check: %v %v", rel, err)
-	}
+	c, rel := e.publish(repo, sys, "r8", "1.4.0", 8)
 	must(t, c.Apply(ctx, rel))
 	var last update.Downloading
 	var inst *update.Installed
@@ -479,21 +449,11 @@ func TestNoInstallDuringTrialRealRAUC(t *testing.T) {
 	stage := t.TempDir()
 	sys := e.system(stage)
 	repo := newRepo(t)
-	repo.add("rootfs-1.4.0.raucb", readFile(t, e.bundle("r8", image("1.4.0"), "1.4.0", e.cert, e.key)), 8)
-	c := repo.client(sys)
-	rel, err := c.Check(ctx)
-	if err != nil || rel == nil {
-		t.Fatalf("check: %v %v", rel, err)
-	}
+	c, rel := e.publish(repo, sys, "r8", "1.4.0", 8)
 	must(t, c.Apply(ctx, rel))
 	e.reboot("B")
 	sys = e.system(stage)
-	repo.add("rootfs-1.5.0.raucb", readFile(t, e.bundle("r9", image("1.5.0"), "1.5.0", e.cert, e.key)), 9)
-	c = repo.client(sys)
-	next, err := c.Check(ctx)
-	if err != nil || next == nil || next.Descriptor.ReleaseCounter != 9 {
-		t.Fatalf("check: %v %v", next, err)
-	}
+	c, next := e.publish(repo, sys, "r9", "1.5.0", 9)
 	if _, err := sys.Begin(ctx, next); !errors.Is(err, update.ErrTrialPending) {
 		t.Fatalf("Begin during the trial: %v", err)
 	}
@@ -508,4 +468,18 @@ func TestNoInstallDuringTrialRealRAUC(t *testing.T) {
 	if !slotHolds(t, e.slotA, image("1.5.0")) || e.state("primary") != "A" {
 		t.Fatal("the newer release did not install after the commit")
 	}
+}
+
+// publish adds a bundle of version (named name, with an image of that
+// version) to repo as release counter, and returns a client of sys on repo
+// and the release it offers, which must be that one.
+func (e *raucEnv) publish(repo *tufRepo, sys *rauc.System, name, version string, counter uint64) (*update.Client, *update.Release) {
+	e.t.Helper()
+	repo.add("rootfs-"+version+".raucb", readFile(e.t, e.bundle(name, image(version), version, e.cert, e.key)), counter)
+	c := repo.client(sys)
+	rel, err := c.Check(context.Background())
+	if err != nil || rel == nil || rel.Descriptor.ReleaseCounter != counter {
+		e.t.Fatalf("check: %v %v, want release %d", rel, err, counter)
+	}
+	return c, rel
 }
