@@ -379,9 +379,14 @@ func (s *System) reconcile(st *Status) (*update.Rejection, error) {
 // firmware's health check passed on the trial boot. The firmware must call
 // it (not only RAUC's rauc-mark-good.service): until Commit or Rollback
 // settles a release the adapter installed, Begin and Install refuse the
-// next one with update.ErrTrialPending. When the adapter
-// installed a release that has not been booted yet, Commit returns
-// update.ErrNoTrial and changes nothing (commit only what ran). RAUC keeps
+// next one with update.ErrTrialPending. When the adapter installed a
+// release that has not been booted yet, Commit returns update.ErrNoTrial
+// and changes nothing (commit only what ran). When the release's slot was
+// switched back by hand before it ever ran, Commit marks the booted slot
+// good and forgets the install record: the release is neither committed
+// (its counter does not become the floor) nor rejected. It records the
+// release's counter as the floor and sends update.Committed only when the
+// release runs, on its trial boot. RAUC keeps
 // no trial state of its own; what "good" means for the attempt counter is
 // the bootloader's (barebox, U-Boot, GRUB, or a custom backend).
 func (s *System) Commit(ctx context.Context) error {
